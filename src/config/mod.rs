@@ -1,0 +1,113 @@
+//! Configuration: the TOML schema, its embedded default, and loading with
+//! errors that name the file, line, column and key.
+//!
+//! Every check runs inside deserialization (enums, address parsing, bounded
+//! integers), so every error carries the span of the offending value and the
+//! path of its key; unknown keys are errors. A config that loads is valid.
+
+mod bounded;
+mod schema;
+
+pub use bounded::Bounded;
+pub use schema::*;
+
+use std::fmt;
+use std::path::Path;
+
+/// The embedded default configuration, every key commented.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// A configuration that could not be loaded: where, which key, and why.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: key `{}`: {}", self.file, self.line, self.column, self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// The embedded default.
+    pub fn embedded() -> Config {
+        Config::parse(DEFAULT_TOML, "<embedded default>").expect("embedded default config is valid")
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::parse(&text, &file)
+    }
+
+    /// Parses and validates TOML text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::new(text);
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let (line, column) = inner.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            ConfigError { file: file.to_string(), line, column, key, message: inner.message().to_string() }
+        })?;
+        cfg.cross_checks(text, file)?;
+        Ok(cfg)
+    }
+
+    /// Checks that relate several keys to each other.
+    fn cross_checks(&self, text: &str, file: &str) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, l) in self.listen.iter().enumerate() {
+            if !seen.insert((l.transport, l.addr)) {
+                let pos = nth_table(text, "[[listen]]", i);
+                let (line, column) = line_col(text, pos);
+                return Err(ConfigError {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    key: format!("listen[{i}]"),
+                    message: format!("duplicate listener {} {}", l.transport.as_str(), l.addr),
+                });
+            }
+        }
+        if self.listen.is_empty() {
+            return Err(ConfigError {
+                file: file.to_string(),
+                line: 1,
+                column: 1,
+                key: "listen".into(),
+                message: "at least one [[listen]] table is needed".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map(|p| offset - p).unwrap_or(offset + 1);
+    (line, column)
+}
+
+/// Byte offset of the `n`th occurrence of a table header (0 when absent).
+fn nth_table(text: &str, header: &str, n: usize) -> usize {
+    text.match_indices(header).nth(n).map(|(p, _)| p).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,77 @@
+//! Config loading: the embedded default is valid and complete, and every
+//! kind of bad input names file, line, column and key.
+
+use super::*;
+
+#[test]
+fn embedded_default_loads_with_documented_values() {
+    let c = Config::embedded();
+    assert_eq!(c.listen.len(), 2);
+    assert_eq!(c.listen[0].addr, "127.0.0.1:5060".parse().unwrap());
+    assert_eq!(c.listen[1].transport, Transport::Tcp);
+    assert_eq!(c.admin.addr.port(), 9060);
+    assert_eq!(c.server.shards.get(), 0);
+    assert_eq!(c.limits.max_message_bytes.get(), 65535);
+}
+
+#[test]
+fn defaults_in_code_match_the_embedded_file() {
+    let c = Config::embedded();
+    let d = Limits::default();
+    assert_eq!(c.limits.tcp_idle_timeout_secs, d.tcp_idle_timeout_secs);
+    assert_eq!(c.limits.mesh_queue, d.mesh_queue);
+    assert_eq!(c.log.queue, Log::default().queue);
+    assert_eq!(c.metrics.flush_ms, Metrics::default().flush_ms);
+    assert_eq!(c.server.drain_secs, Server::default().drain_secs);
+}
+
+fn err(text: &str) -> ConfigError {
+    Config::parse(text, "t.toml").unwrap_err()
+}
+
+#[test]
+fn unknown_key_is_an_error_with_position() {
+    let e = err("[server]\nshards = 1\nbogus = 2\n[[listen]]\ntransport=\"udp\"\naddr=\"127.0.0.1:5060\"\n");
+    assert_eq!(e.file, "t.toml");
+    assert_eq!(e.line, 3, "{e}");
+    assert!(e.message.contains("bogus"), "{e}");
+}
+
+#[test]
+fn bad_transport_names_the_key() {
+    let e = err("[[listen]]\ntransport = \"sctp\"\naddr = \"127.0.0.1:5060\"\n");
+    assert_eq!(e.line, 2, "{e}");
+    assert_eq!(e.key, "listen[0].transport", "{e}");
+}
+
+#[test]
+fn bad_address_names_the_key() {
+    let e = err("[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1\"\n");
+    assert_eq!(e.line, 3, "{e}");
+    assert_eq!(e.key, "listen[0].addr", "{e}");
+}
+
+#[test]
+fn out_of_range_integer_is_refused() {
+    let e = err("[limits]\nmax_message_bytes = 10\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n");
+    assert_eq!((e.line, e.key.as_str()), (2, "limits.max_message_bytes"), "{e}");
+    assert!(e.message.contains("between 1024 and 65535"), "{e}");
+}
+
+#[test]
+fn duplicate_listener_is_refused() {
+    let t = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n";
+    let e = err(t);
+    assert_eq!((e.line, e.key.as_str()), (4, "listen[1]"), "{e}");
+}
+
+#[test]
+fn no_listener_is_refused() {
+    assert_eq!(err("[server]\nshards = 2\n").key, "listen");
+}
+
+#[test]
+fn syntax_error_has_a_line() {
+    let e = err("[server\nshards = 1\n");
+    assert_eq!(e.line, 1, "{e}");
+}

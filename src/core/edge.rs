@@ -1,0 +1,227 @@
+//! The per-shard edge: validates every message, answers what the edge
+//! itself serves, and decides where everything else goes.
+//!
+//! Now: OPTIONS addressed to the edge → 200 with Allow/Accept/Supported;
+//! other requests → 501 until the registrar and proxy give them meaning;
+//! malformed requests that can still be answered → 400/505 with a reason
+//! phrase naming the problem; the rest is dropped and counted by reason.
+//! Responses are routed home by the shard named in their Via branch
+//! (see `owner`) and, holding no transaction yet, dropped and counted there.
+
+use super::counters::Counters;
+use super::mesh::MeshMsg;
+use super::{owner, FlowId, Origin, Transport};
+use crate::sip::{self, Essentials, Framing, HeaderName, Message, Method, Scheme, Status};
+use std::net::{IpAddr, SocketAddr};
+
+/// What the edge needs to know about its own listeners and limits.
+#[derive(Clone, Debug)]
+pub struct EdgeConfig {
+    pub shard: u16,
+    pub shards: u16,
+    /// Hosts (addresses and advertised names, lower-case) the edge answers to.
+    pub local_hosts: Vec<Vec<u8>>,
+    /// Ports the edge listens on.
+    pub local_ports: Vec<u16>,
+    pub max_message_bytes: usize,
+}
+
+/// One message handed to the edge.
+pub struct Packet<'a> {
+    pub origin: Origin,
+    pub bytes: &'a [u8],
+}
+
+pub enum Input<'a> {
+    Packet(Packet<'a>),
+    Mesh(MeshMsg),
+}
+
+/// Where an output goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dest {
+    /// A datagram from the shard's socket of that listener.
+    Udp { listener: u16, peer: SocketAddr },
+    /// Written to the connection (owned by this shard).
+    Flow(FlowId),
+}
+
+/// An effect for the shard to perform.
+#[derive(Debug)]
+pub enum Output {
+    Send { dest: Dest, bytes: Vec<u8> },
+    ToShard { shard: u16, msg: MeshMsg },
+    /// Close a connection (framing lost, garbage).
+    Close(FlowId),
+}
+
+pub struct Edge {
+    cfg: EdgeConfig,
+    pub counters: Counters,
+}
+
+/// Methods the edge serves itself today (the Allow header).
+const ALLOW: &[u8] = b"OPTIONS";
+
+impl Edge {
+    pub fn new(cfg: EdgeConfig) -> Edge {
+        Edge { cfg, counters: Counters::default() }
+    }
+
+    pub fn config(&self) -> &EdgeConfig {
+        &self.cfg
+    }
+
+    /// Handles one input; effects are appended to `out`.
+    pub fn handle(&mut self, input: Input<'_>, out: &mut Vec<Output>) {
+        match input {
+            Input::Packet(p) => self.on_packet(p.origin, p.bytes, out),
+            Input::Mesh(MeshMsg::Response { origin, bytes, .. }) => {
+                self.counters.mesh_received += 1;
+                self.on_packet(origin, &bytes, out)
+            }
+        }
+    }
+
+    fn on_packet(&mut self, origin: Origin, bytes: &[u8], out: &mut Vec<Output>) {
+        let framing = if origin.transport.is_stream() { Framing::Stream } else { Framing::Datagram };
+        let msg = match sip::scan(bytes, framing) {
+            Ok(Status::Complete(m)) => m,
+            Ok(Status::Partial) => return self.counters.drops.add("incomplete message"),
+            Err(e) => {
+                if let Some(f) = origin.flow {
+                    out.push(Output::Close(f));
+                }
+                return self.counters.drops.add(e.reason());
+            }
+        };
+        self.counters.count_received(origin.transport, msg.is_request());
+        if msg.is_request() {
+            self.on_request(origin, &msg, out)
+        } else {
+            self.on_response(origin, &msg, out)
+        }
+    }
+
+    fn on_response(&mut self, origin: Origin, msg: &Message<'_>, out: &mut Vec<Output>) {
+        if let Err(reason) = sip::check_response(msg) {
+            return self.counters.drops.add(reason);
+        }
+        match owner::response_owner(msg) {
+            Some(s) if s != self.cfg.shard && s < self.cfg.shards => {
+                self.counters.mesh_sent += 1;
+                let msg = MeshMsg::Response { from_shard: self.cfg.shard, origin, bytes: msg.buf.to_vec() };
+                out.push(Output::ToShard { shard: s, msg });
+            }
+            Some(s) if s == self.cfg.shard => {
+                self.counters.responses_home += 1;
+                self.counters.drops.add("no matching transaction");
+            }
+            _ => self.counters.drops.add("response not ours"),
+        }
+    }
+
+    fn on_request(&mut self, origin: Origin, msg: &Message<'_>, out: &mut Vec<Output>) {
+        if let Some(m) = msg.method() {
+            self.counters.count_method(m.as_bytes());
+        }
+        if msg.buf.len() > self.cfg.max_message_bytes {
+            return self.reject(origin, msg, None, 513, "Message Too Large", out);
+        }
+        let ess = match sip::check_request(msg) {
+            Ok(e) => e,
+            Err(bad) => {
+                self.counters.malformed.add(bad.reason);
+                if !bad.answerable || matches!(msg.method(), Some(Method::Ack)) {
+                    return self.counters.drops.add("malformed, unanswerable");
+                }
+                return self.reject(origin, msg, None, bad.code, bad.reason, out);
+            }
+        };
+        if ess.method == Method::Ack {
+            // An ACK is never answered; with no transaction it ends here.
+            return self.counters.drops.add("ack without transaction");
+        }
+        if !matches!(ess.ruri.scheme, Scheme::Sip | Scheme::Sips | Scheme::Tel) {
+            return self.reject(origin, msg, Some(&ess), 416, "Unsupported URI Scheme", out);
+        }
+        if let Some(tags) = msg.header(HeaderName::ProxyRequire) {
+            // No extension is supported by this proxy yet (RFC 3261 §16.3 step 4).
+            let extra = [("Unsupported", tags)];
+            return self.respond(origin, msg, Some(&ess), 420, "Bad Extension", &extra, out);
+        }
+        let to_self = self.is_local(&ess);
+        if ess.method == Method::Options && to_self {
+            let extra: [(&str, &[u8]); 3] = [("Allow", ALLOW), ("Accept", b"application/sdp"), ("Supported", b"")];
+            return self.respond(origin, msg, Some(&ess), 200, "OK", &extra, out);
+        }
+        if ess.max_forwards == Some(0) {
+            return self.reject(origin, msg, Some(&ess), 483, "Too Many Hops", out);
+        }
+        self.reject(origin, msg, Some(&ess), 501, "Not Implemented", out)
+    }
+
+    /// Is the Request-URI the edge itself (one of its hosts, and its port)?
+    fn is_local(&self, ess: &Essentials<'_>) -> bool {
+        let host = ess.ruri.host;
+        let port = ess.ruri.port.unwrap_or(if ess.ruri.scheme == Scheme::Sips { 5061 } else { 5060 });
+        let any_ip = |h: &[u8]| h == b"*" && (host.starts_with(b"[") || host.iter().all(|b| b.is_ascii_digit() || *b == b'.'));
+        self.cfg.local_ports.contains(&port) && self.cfg.local_hosts.iter().any(|h| h.eq_ignore_ascii_case(host) || any_ip(h))
+    }
+
+    fn reject(&mut self, origin: Origin, msg: &Message<'_>, ess: Option<&Essentials<'_>>, code: u16, reason: &str, out: &mut Vec<Output>) {
+        self.respond(origin, msg, ess, code, reason, &[], out)
+    }
+
+    /// Answers a request statelessly to where it came from. An edge faces
+    /// NATed devices, so answers always go to the source address and port
+    /// (RFC 3581 applied whether or not the client asked: Kamailio's
+    /// `force_rport()`), never to the possibly private Via sent-by.
+    #[allow(clippy::too_many_arguments)]
+    fn respond(&mut self, origin: Origin, msg: &Message<'_>, ess: Option<&Essentials<'_>>, code: u16, reason: &str, extra: &[(&str, &[u8])], out: &mut Vec<Output>) {
+        let mut bytes = Vec::with_capacity(msg.buf.len() + 128);
+        let tag = to_tag(msg);
+        sip::write_response(msg, ess, code, reason, Some(&tag), Some((origin.peer.ip(), origin.peer.port())), extra, b"", &mut bytes);
+        let dest = match (origin.transport, origin.flow) {
+            (Transport::Udp, _) | (_, None) => Dest::Udp { listener: origin.listener, peer: origin.peer },
+            (_, Some(flow)) => Dest::Flow(flow),
+        };
+        self.counters.count_sent(code);
+        out.push(Output::Send { dest, bytes });
+    }
+}
+
+/// A To tag that is the same for every retransmission of a request, so
+/// stateless answers stay consistent: FNV-1a over Call-ID, From tag, CSeq.
+fn to_tag(msg: &Message<'_>) -> [u8; 16] {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for part in [msg.header(HeaderName::CallId), msg.header(HeaderName::From), msg.header(HeaderName::CSeq)] {
+        for &b in part.unwrap_or_default() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    let mut tag = [0u8; 16];
+    for (i, t) in tag.iter_mut().enumerate() {
+        *t = b"0123456789abcdef"[((h >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    tag
+}
+
+/// Hosts an edge bound to `addr` (advertised as `advertise`) answers to.
+/// A wildcard bind answers to any IP literal (`*`).
+pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
+    let mut hosts = vec![match addr.ip() {
+        ip if ip.is_unspecified() => b"*".to_vec(),
+        IpAddr::V4(ip) => ip.to_string().into_bytes(),
+        IpAddr::V6(ip) => format!("[{ip}]").into_bytes(),
+    }];
+    let adv = advertise.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map(|(h, _)| h).unwrap_or(advertise);
+    if !adv.is_empty() {
+        hosts.push(adv.to_ascii_lowercase().into_bytes());
+    }
+    hosts
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! Edge rules, driven without sockets: bytes in, outputs checked.
+
+use super::*;
+use crate::core::{FlowId, Origin, Transport};
+
+fn edge(shard: u16, shards: u16) -> Edge {
+    Edge::new(EdgeConfig {
+        shard,
+        shards,
+        local_hosts: local_hosts("127.0.0.1:5060".parse().unwrap(), "edge.example.com"),
+        local_ports: vec![5060],
+        max_message_bytes: 4096,
+    })
+}
+
+fn udp(port: u16) -> Origin {
+    Origin { transport: Transport::Udp, listener: 0, peer: format!("127.0.0.1:{port}").parse().unwrap(), flow: None }
+}
+
+fn request(method: &str, ruri: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKabc;rport\r\nFrom: <sip:a@example.com>;tag=f1\r\nTo: <sip:b@example.com>\r\nCall-ID: call-1\r\nCSeq: 7 {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn run(e: &mut Edge, origin: Origin, bytes: &[u8]) -> Vec<Output> {
+    let mut out = Vec::new();
+    e.handle(Input::Packet(Packet { origin, bytes }), &mut out);
+    out
+}
+
+/// The single response an input produced: (dest, text).
+fn answer(out: &[Output]) -> (Dest, String) {
+    assert_eq!(out.len(), 1, "{out:?}");
+    match &out[0] {
+        Output::Send { dest, bytes } => (*dest, String::from_utf8(bytes.clone()).unwrap()),
+        o => panic!("expected a send, got {o:?}"),
+    }
+}
+
+#[test]
+fn options_to_the_edge_is_answered_200_with_capabilities() {
+    let mut e = edge(0, 1);
+    let (dest, text) = answer(&run(&mut e, udp(40000), &request("OPTIONS", "sip:127.0.0.1:5060", "")));
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+    for h in ["Allow: OPTIONS", "Accept: application/sdp", "Supported:", "Call-ID: call-1", "CSeq: 7 OPTIONS"] {
+        assert!(text.contains(h), "missing {h}: {text}");
+    }
+    // rport filled and received added (RFC 3581), answer to the source port.
+    assert!(text.contains("received=127.0.0.1") && text.contains("rport=40000"), "{text}");
+    assert_eq!(dest, Dest::Udp { listener: 0, peer: "127.0.0.1:40000".parse().unwrap() });
+    assert!(text.contains(";tag="), "To tag added: {text}");
+    assert_eq!(e.counters.sent(200), 1);
+    assert_eq!(e.counters.requests[5], 1);
+}
+
+#[test]
+fn options_by_advertised_name_is_local_too() {
+    let mut e = edge(0, 1);
+    let (_, text) = answer(&run(&mut e, udp(40000), &request("OPTIONS", "sip:EDGE.example.com", "")));
+    assert!(text.starts_with("SIP/2.0 200 "), "{text}");
+}
+
+#[test]
+fn retransmissions_get_the_same_to_tag() {
+    let mut e = edge(0, 1);
+    let a = answer(&run(&mut e, udp(40000), &request("OPTIONS", "sip:127.0.0.1", ""))).1;
+    let b = answer(&run(&mut e, udp(40000), &request("OPTIONS", "sip:127.0.0.1", ""))).1;
+    assert_eq!(a, b);
+}
+
+#[test]
+fn without_rport_the_answer_still_goes_to_the_source_port() {
+    let mut e = edge(0, 1);
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace(";rport", "");
+    let (dest, _) = answer(&run(&mut e, udp(40000), req.as_bytes()));
+    assert_eq!(dest, Dest::Udp { listener: 0, peer: "127.0.0.1:40000".parse().unwrap() });
+}
+
+#[test]
+fn other_requests_get_501() {
+    let mut e = edge(0, 1);
+    let (_, text) = answer(&run(&mut e, udp(40000), &request("INVITE", "sip:bob@example.com", "")));
+    assert!(text.starts_with("SIP/2.0 501 Not Implemented\r\n"), "{text}");
+    assert_eq!(e.counters.sent(501), 1);
+}
+
+#[test]
+fn max_forwards_zero_gets_483() {
+    let mut e = edge(0, 1);
+    let req = String::from_utf8(request("INVITE", "sip:bob@example.com", "")).unwrap().replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
+    assert!(text.starts_with("SIP/2.0 483 "), "{text}");
+}
+
+#[test]
+fn proxy_require_gets_420_listing_the_extensions() {
+    let mut e = edge(0, 1);
+    let (_, text) = answer(&run(&mut e, udp(40000), &request("INVITE", "sip:bob@example.com", "Proxy-Require: foo, bar\r\n")));
+    assert!(text.starts_with("SIP/2.0 420 Bad Extension\r\n"), "{text}");
+    assert!(text.contains("Unsupported: foo, bar\r\n"), "{text}");
+}
+
+#[test]
+fn unknown_scheme_gets_416() {
+    let mut e = edge(0, 1);
+    let (_, text) = answer(&run(&mut e, udp(40000), &request("INVITE", "mailto:bob@example.com", "")));
+    assert!(text.starts_with("SIP/2.0 416 "), "{text}");
+}
+
+#[test]
+fn malformed_but_answerable_gets_400_with_the_reason() {
+    let mut e = edge(0, 1);
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("CSeq: 7 OPTIONS", "CSeq: 7 INVITE");
+    let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
+    assert!(text.starts_with("SIP/2.0 400 "), "{text}");
+    assert_eq!(e.counters.malformed.total(), 1);
+}
+
+#[test]
+fn unanswerable_request_is_dropped_and_counted() {
+    let mut e = edge(0, 1);
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Call-ID: call-1\r\n", "");
+    assert!(run(&mut e, udp(40000), req.as_bytes()).is_empty());
+    assert_eq!(e.counters.drops.get("malformed, unanswerable"), 1);
+}
+
+#[test]
+fn bad_version_gets_505() {
+    let mut e = edge(0, 1);
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replacen("SIP/2.0\r\n", "SIP/7.0\r\n", 1);
+    let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
+    assert!(text.starts_with("SIP/2.0 505 "), "{text}");
+}
+
+#[test]
+fn oversized_request_gets_513() {
+    let mut e = edge(0, 1);
+    let pad = format!("X-Pad: {}\r\n", "a".repeat(5000));
+    let (_, text) = answer(&run(&mut e, udp(40000), &request("OPTIONS", "sip:127.0.0.1", &pad)));
+    assert!(text.starts_with("SIP/2.0 513 "), "{text}");
+}
+
+#[test]
+fn ack_is_never_answered() {
+    let mut e = edge(0, 1);
+    assert!(run(&mut e, udp(40000), &request("ACK", "sip:bob@example.com", "")).is_empty());
+}
+
+#[test]
+fn garbage_is_dropped_and_counted_never_answered() {
+    let mut e = edge(0, 1);
+    for junk in [&b""[..], b"\0\0\0\0", b"hello world\r\n\r\n", b"SIP/2.0 200\r\n\r\n", b"\xff\xfe\r\n\r\n"] {
+        assert!(run(&mut e, udp(40000), junk).is_empty());
+    }
+    assert_eq!(e.counters.drops.total(), 5);
+}
+
+#[test]
+fn stream_answers_go_to_the_flow_and_garbage_closes_it() {
+    let mut e = edge(0, 1);
+    let flow = FlowId { shard: 0, conn: 9 };
+    let origin = Origin { transport: Transport::Tcp, flow: Some(flow), ..udp(40000) };
+    let (dest, _) = answer(&run(&mut e, origin, &request("OPTIONS", "sip:127.0.0.1", "")));
+    assert_eq!(dest, Dest::Flow(flow));
+    let out = run(&mut e, origin, b"\x16\x03\x01 not sip\r\n\r\n");
+    assert!(matches!(out.as_slice(), [Output::Close(f)] if *f == flow), "{out:?}");
+}
+
+fn response(branch: &str) -> Vec<u8> {
+    format!("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={branch}\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: r1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").into_bytes()
+}
+
+#[test]
+fn responses_go_home_to_the_shard_in_their_branch() {
+    let mut shards: Vec<Edge> = (0..4).map(|i| edge(i, 4)).collect();
+    let mut branch = Vec::new();
+    crate::core::owner::write_branch(2, 77, &mut branch);
+    let bytes = response(std::str::from_utf8(&branch).unwrap());
+    // Arrives on shard 0: handed to shard 2 over the mesh.
+    let out = run(&mut shards[0], udp(5080), &bytes);
+    let msg = match out.into_iter().next() {
+        Some(Output::ToShard { shard: 2, msg }) => msg,
+        o => panic!("expected a hop to shard 2, got {o:?}"),
+    };
+    assert_eq!(shards[0].counters.mesh_sent, 1);
+    let mut out = Vec::new();
+    shards[2].handle(Input::Mesh(msg), &mut out);
+    assert!(out.is_empty());
+    assert_eq!((shards[2].counters.mesh_received, shards[2].counters.responses_home), (1, 1));
+    // Arrives on shard 2 directly: no hop.
+    assert!(run(&mut shards[2], udp(5080), &bytes).is_empty());
+    assert_eq!(shards[2].counters.responses_home, 2);
+}
+
+#[test]
+fn foreign_responses_are_dropped_not_answered() {
+    let mut e = edge(0, 4);
+    assert!(run(&mut e, udp(5080), &response("z9hG4bKforeign")).is_empty());
+    assert_eq!(e.counters.drops.get("response not ours"), 1);
+    // A branch naming a shard that does not exist is not ours either.
+    assert!(run(&mut e, udp(5080), &response("z9hG4bK-9-1")).is_empty());
+    assert_eq!(e.counters.drops.get("response not ours"), 2);
+}

@@ -1,0 +1,80 @@
+//! Stream framing (TCP now, TLS and WebSocket later): where the next SIP
+//! message in a connection's buffer ends, CRLF keepalives (RFC 5626 §4.4.1),
+//! and when a connection has to be closed because what it sends can never
+//! become a message.
+
+use crate::sip::{scan, Framing, Status};
+
+/// What the front of a stream buffer holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// Not enough bytes yet.
+    Need,
+    /// A CRLFCRLF keepalive ping of `n` bytes: answer with CRLF (pong).
+    Ping(usize),
+    /// A lone CRLF (a pong, or stray line end between messages): skip `n` bytes.
+    Skip(usize),
+    /// A complete message of `n` bytes.
+    Message(usize),
+    /// The buffer can never become a message: close the connection.
+    Garbage(&'static str),
+}
+
+/// Looks at the front of `buf`; `limit` bounds the bytes one incomplete
+/// message may hold (slowloris guard).
+pub fn next_frame(buf: &[u8], limit: usize) -> Frame {
+    if buf.starts_with(b"\r\n\r\n") {
+        return Frame::Ping(4);
+    }
+    if buf.starts_with(b"\r\n") {
+        // Wait for a second CRLF that would make it a ping, unless something else follows.
+        return if buf.len() < 4 && b"\r\n\r\n".starts_with(buf) { Frame::Need } else { Frame::Skip(2) };
+    }
+    if buf.is_empty() {
+        return Frame::Need;
+    }
+    match scan(buf, Framing::Stream) {
+        Ok(Status::Complete(m)) if m.len > limit => Frame::Garbage("message over buffer limit"),
+        Ok(Status::Complete(m)) => Frame::Message(m.len),
+        Ok(Status::Partial) if buf.len() >= limit => Frame::Garbage("incomplete message over buffer limit"),
+        Ok(Status::Partial) => Frame::Need,
+        Err(e) => Frame::Garbage(e.reason()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPT: &[u8] = b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn keepalives() {
+        assert_eq!(next_frame(b"\r\n\r\n", 100), Frame::Ping(4));
+        assert_eq!(next_frame(b"\r\n", 100), Frame::Need);
+        assert_eq!(next_frame(b"\r\nOPT", 100), Frame::Skip(2));
+        assert_eq!(next_frame(b"", 100), Frame::Need);
+    }
+
+    #[test]
+    fn pipelined_and_split_messages() {
+        let mut two = OPT.to_vec();
+        two.extend_from_slice(OPT);
+        assert_eq!(next_frame(&two, 65535), Frame::Message(OPT.len()));
+        for cut in 1..OPT.len() {
+            assert_eq!(next_frame(&OPT[..cut], 65535), Frame::Need, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn limit_closes_slowloris() {
+        let partial = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        assert!(matches!(next_frame(partial, 64), Frame::Garbage(_)));
+        assert!(matches!(next_frame(OPT, 64), Frame::Garbage(_)));
+    }
+
+    #[test]
+    fn garbage_closes() {
+        assert!(matches!(next_frame(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n", 65535), Frame::Garbage(_)));
+    }
+}

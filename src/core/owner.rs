@@ -1,0 +1,82 @@
+//! Who owns what across shards, in one place.
+//!
+//! Responses to requests a shard sends upstream must reach the shard that
+//! holds the transaction. The design: every shard sends from its own socket
+//! of the listener (so the source address is the edge's well-known address
+//! and port, which carriers whitelist and often answer to regardless of
+//! Via), and writes its shard number into the Via branch it generates:
+//! `z9hG4bK-<shard hex>-<unique>`. A response comes back to whichever shard
+//! the kernel's SO_REUSEPORT hash picks; that shard reads the branch of the
+//! top Via and, when the branch names another shard, hands the message over
+//! the mesh (one hop, owned bytes). Over TCP the connection is owned by the
+//! shard that opened it, so its responses arrive on the right shard already.
+
+use crate::sip::{HeaderName, Message};
+
+/// RFC 3261 magic cookie.
+pub const COOKIE: &[u8] = b"z9hG4bK";
+
+/// Writes a branch owned by `shard` with a unique `seq` into `out`.
+pub fn write_branch(shard: u16, seq: u64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    out.extend_from_slice(COOKIE);
+    let _ = write!(out, "-{shard:x}-{seq:x}");
+}
+
+/// The shard named by a branch written by `write_branch`, if any.
+pub fn branch_shard(branch: &[u8]) -> Option<u16> {
+    let rest = branch.strip_prefix(COOKIE)?.strip_prefix(b"-")?;
+    let end = rest.iter().position(|&b| b == b'-')?;
+    if end == 0 || end > 4 {
+        return None;
+    }
+    let hex = std::str::from_utf8(&rest[..end]).ok()?;
+    u16::from_str_radix(hex, 16).ok()
+}
+
+/// The shard that owns the transaction a response belongs to, from its top Via.
+pub fn response_owner(msg: &Message<'_>) -> Option<u16> {
+    let top = msg.values(HeaderName::Via).next()?.0;
+    let via = crate::sip::parse_via(top).ok()?;
+    branch_shard(via.branch()?)
+}
+
+/// The shard that owns an address-of-record: FNV-1a over the lower-cased AOR.
+pub fn shard_of(aor: &[u8], shards: usize) -> usize {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &b in aor {
+        h ^= b.to_ascii_lowercase() as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    (h % shards.max(1) as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_round_trips_the_shard() {
+        for shard in [0u16, 1, 9, 15, 255, 4095] {
+            let mut b = Vec::new();
+            write_branch(shard, 0xdead_beef, &mut b);
+            assert_eq!(branch_shard(&b), Some(shard));
+        }
+    }
+
+    #[test]
+    fn foreign_branches_name_no_shard() {
+        for b in [&b"z9hG4bK776asdhds"[..], b"z9hG4bK", b"z9hG4bK--1", b"z9hG4bK-zz-1", b"abc-1-2", b"z9hG4bK-12345-1"] {
+            assert_eq!(branch_shard(b), None, "{}", String::from_utf8_lossy(b));
+        }
+    }
+
+    #[test]
+    fn shard_of_is_case_insensitive_and_in_range() {
+        assert_eq!(shard_of(b"sip:Alice@Example.com", 7), shard_of(b"sip:alice@example.com", 7));
+        for i in 0..1000u32 {
+            assert!(shard_of(format!("sip:{i}@x").as_bytes(), 4) < 4);
+        }
+        assert_eq!(shard_of(b"anything", 1), 0);
+    }
+}

@@ -1,0 +1,15 @@
+//! sipedge: a thread-per-core, shared-nothing SIP edge.
+//!
+//! Three rooms: `sip` (wire format, pure), `core` (edge logic, sans-IO),
+//! `shard` (the only async code). Around them: `config`, `control` (main
+//! thread), `admin` (HTTP), `telemetry`, `host` (CPUs, limits), `cli`.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod core;
+pub mod host;
+pub mod shard;
+pub mod sip;
+pub mod telemetry;

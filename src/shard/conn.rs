@@ -1,0 +1,158 @@
+//! TCP connections (flows) owned by this shard: the accept loop, one reader
+//! task and one writer task per connection, and the table through which any
+//! task of the shard writes to a flow. Only this shard ever touches them.
+
+use super::Shard;
+use crate::core::counters::ReasonCounts;
+use crate::core::framing::{next_frame, Frame};
+use crate::core::{FlowId, Input, Origin, Packet, Transport};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use glommio::net::{TcpListener, TcpStream};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Writes queued per connection before further ones are dropped and counted.
+const WRITE_QUEUE: usize = 256;
+const READ_CHUNK: usize = 16 * 1024;
+
+struct Entry {
+    tx: LocalSender<Vec<u8>>,
+    closed: Rc<Cell<bool>>,
+}
+
+/// The shard's connections, by connection number.
+#[derive(Default)]
+pub struct Flows {
+    next: u32,
+    map: HashMap<u32, Entry>,
+    pub accepted: u64,
+    pub refused: u64,
+    pub closed: ReasonCounts,
+}
+
+impl Flows {
+    fn open(&mut self, shard: u16) -> (FlowId, LocalReceiver<Vec<u8>>, Rc<Cell<bool>>) {
+        self.next = self.next.wrapping_add(1);
+        let (tx, rx) = local_channel::new_bounded(WRITE_QUEUE);
+        let closed = Rc::new(Cell::new(false));
+        self.map.insert(self.next, Entry { tx, closed: closed.clone() });
+        self.accepted += 1;
+        (FlowId { shard, conn: self.next }, rx, closed)
+    }
+
+    /// Queues bytes for a flow; false when it is gone or its queue is full.
+    pub fn send(&self, flow: FlowId, bytes: Vec<u8>) -> bool {
+        self.map.get(&flow.conn).map(|e| e.tx.try_send(bytes).is_ok()).unwrap_or(false)
+    }
+
+    /// Closes a flow: its reader stops, its writer finishes what is queued.
+    pub fn close(&mut self, flow: FlowId) {
+        if let Some(e) = self.map.remove(&flow.conn) {
+            e.closed.set(true);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn queued(&self) -> usize {
+        self.map.values().map(|e| e.tx.len()).sum()
+    }
+}
+
+pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
+    let max = shard.config.limits.tcp_max_connections_per_shard.get() as usize;
+    loop {
+        match sock.accept().await {
+            Ok(stream) if shard.flows.borrow().len() >= max => {
+                shard.flows.borrow_mut().refused += 1;
+                drop(stream);
+            }
+            Ok(stream) => {
+                glommio::spawn_local(serve(shard.clone(), listener, stream)).detach();
+            }
+            Err(e) => {
+                log::warn!("shard {}: tcp accept: {e}", shard.id);
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        if shard.stopping.get() {
+            return;
+        }
+    }
+}
+
+async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
+    let Ok(peer) = stream.peer_addr() else { return };
+    let limits = &shard.config.limits;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(limits.tcp_idle_timeout_secs.get())));
+    let limit = limits.tcp_max_buffered_bytes.get() as usize;
+    let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id);
+    let (mut rd, mut wr) = futures_lite::io::split(stream);
+    let writer = glommio::spawn_local(async move {
+        while let Some(bytes) = rx.recv().await {
+            if wr.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.close().await;
+    });
+    let origin = Origin { transport: Transport::Tcp, listener, peer, flow: Some(flow) };
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let reason = 'conn: loop {
+        let n = match rd.read(&mut chunk).await {
+            Ok(0) => break "peer closed",
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break "idle timeout",
+            Err(_) => break "read error",
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut off = 0;
+        loop {
+            match next_frame(&buf[off..], limit) {
+                Frame::Need => break,
+                Frame::Skip(k) => off += k,
+                Frame::Ping(k) => {
+                    off += k;
+                    shard.edge.borrow_mut().counters.keepalives += 1;
+                    shard.flows.borrow().send(flow, b"\r\n".to_vec());
+                }
+                Frame::Message(k) => {
+                    super::io::feed(&shard, Input::Packet(Packet { origin, bytes: &buf[off..off + k] })).await;
+                    off += k;
+                    if closed.get() {
+                        break 'conn "closed by edge";
+                    }
+                }
+                Frame::Garbage(why) => break 'conn why,
+            }
+        }
+        buf.drain(..off);
+        if closed.get() || shard.stopping.get() {
+            break "closed by edge";
+        }
+    };
+    {
+        let mut flows = shard.flows.borrow_mut();
+        flows.close(flow);
+        flows.closed.add(reason);
+    }
+    writer.await;
+}
+
+/// Waits (at most `limit`) until every queued flow write has been written.
+pub async fn drain(shard: &Shard, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while shard.flows.borrow().queued() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+}

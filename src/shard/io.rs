@@ -1,0 +1,48 @@
+//! Feeding the core and performing what it asks for: the one place where a
+//! core `Output` becomes a socket write, a flow write, or a mesh message.
+
+use super::mesh::Outbox;
+use super::Shard;
+use crate::core::{Dest, Input, Output};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Hands one input to the core, records how long the core took, then
+/// performs its outputs. The `RefCell` borrow of the core ends before any await.
+pub async fn feed(shard: &Rc<Shard>, input: Input<'_>) {
+    let mut outs = Vec::new();
+    let start = Instant::now();
+    shard.edge.borrow_mut().handle(input, &mut outs);
+    let _ = shard.hist.borrow_mut().record(start.elapsed().as_nanos().max(1) as u64);
+    perform(shard, outs).await;
+}
+
+async fn perform(shard: &Rc<Shard>, outs: Vec<Output>) {
+    for o in outs {
+        match o {
+            Output::Send { dest: Dest::Udp { listener, peer }, bytes } => {
+                let sock = shard.udp.get(listener as usize).and_then(Option::as_ref).or_else(|| any_udp(shard, peer));
+                let ok = match sock {
+                    Some(s) => s.send_to(&bytes, peer).await.is_ok(),
+                    None => false,
+                };
+                if !ok {
+                    shard.edge.borrow_mut().counters.drops.add("udp send failed");
+                }
+            }
+            Output::Send { dest: Dest::Flow(flow), bytes } => {
+                if !shard.flows.borrow().send(flow, bytes) {
+                    shard.edge.borrow_mut().counters.drops.add("flow gone or full");
+                }
+            }
+            Output::ToShard { shard: to, msg } => Outbox::push(shard, to, msg),
+            Output::Close(flow) => shard.flows.borrow_mut().close(flow),
+        }
+    }
+}
+
+/// A UDP socket of the right address family, for answers to a request that
+/// has no socket of its own listener (never expected, but never a panic).
+fn any_udp(shard: &Shard, peer: std::net::SocketAddr) -> Option<&Rc<glommio::net::UdpSocket>> {
+    shard.udp.iter().flatten().find(|s| s.local_addr().map(|a| a.is_ipv4() == peer.is_ipv4()).unwrap_or(false))
+}

@@ -1,0 +1,115 @@
+//! THE ONLY ASYNC CODE. One glommio `LocalExecutor` per shard, pinned to a
+//! CPU. A shard owns its sockets (one per listener, SO_REUSEPORT), its TCP
+//! connections, its slice of state (`core::Edge`), and its ends of the
+//! mesh. It reads sockets, feeds the core, performs the core's outputs, and
+//! publishes its counters on a tick. Nothing in here decides anything about
+//! SIP.
+
+mod conn;
+mod io;
+mod mesh;
+mod sockets;
+mod tick;
+mod udp;
+
+pub use mesh::{mesh_channels, MeshEnds};
+pub use tick::{Command, Report};
+
+use crate::config::Config;
+use crate::core::{edge, Edge, EdgeConfig};
+use glommio::{LocalExecutorBuilder, Placement};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// What a shard thread is started with (all `Send`).
+pub struct ShardSpec {
+    pub id: u16,
+    pub shards: u16,
+    pub cpu: usize,
+    pub config: Config,
+    pub mesh: MeshEnds,
+    pub commands: crossbeam_channel::Receiver<Command>,
+    pub reports: crossbeam_channel::Sender<Report>,
+}
+
+/// Bytes of io_uring-registered memory per executor: sipedge does no
+/// storage IO, so glommio's 10 MiB default would only pin memory.
+pub const IO_MEMORY: usize = 64 * 1024;
+
+/// Locked memory glommio needs per executor (its own floor is 512 KiB).
+pub const MEMLOCK_PER_SHARD: u64 = 512 * 1024 + IO_MEMORY as u64;
+
+/// Starts one shard on its own thread; returns when the executor has exited.
+pub fn spawn(spec: ShardSpec) -> std::io::Result<glommio::ExecutorJoinHandle<()>> {
+    LocalExecutorBuilder::new(Placement::Fixed(spec.cpu))
+        .name(&format!("shard-{}", spec.id))
+        .io_memory(IO_MEMORY)
+        .ring_depth(256)
+        .spawn(move || async move { run(spec).await })
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// Everything one shard owns, shared by its tasks (single thread: Rc/RefCell).
+pub struct Shard {
+    pub id: u16,
+    pub config: Config,
+    pub edge: RefCell<Edge>,
+    pub udp: Vec<Option<Rc<glommio::net::UdpSocket>>>,
+    pub mesh: mesh::Outbox,
+    pub flows: RefCell<conn::Flows>,
+    pub hist: RefCell<hdrhistogram::Histogram<u64>>,
+    pub stopping: Cell<bool>,
+}
+
+async fn run(spec: ShardSpec) {
+    let ShardSpec { id, shards, config, mesh, commands, reports, .. } = spec;
+    let mut edge_cfg = EdgeConfig {
+        shard: id,
+        shards,
+        local_hosts: Vec::new(),
+        local_ports: Vec::new(),
+        max_message_bytes: config.limits.max_message_bytes.get() as usize,
+    };
+    for l in &config.listen {
+        edge_cfg.local_hosts.extend(edge::local_hosts(l.addr, &l.advertise));
+        edge_cfg.local_ports.push(l.addr.port());
+    }
+    let (udp, tcp) = match sockets::bind_all(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("shard {id}: {e}");
+            let _ = reports.send(Report::Failed { shard: id, error: e.to_string() });
+            return;
+        }
+    };
+    let (outbox, inboxes) = mesh.connect(id).await;
+    let shard = Rc::new(Shard {
+        id,
+        config,
+        edge: RefCell::new(Edge::new(edge_cfg)),
+        udp: udp.into_iter().map(|s| s.map(Rc::new)).collect(),
+        mesh: outbox,
+        flows: RefCell::new(conn::Flows::default()),
+        hist: RefCell::new(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("histogram bounds")),
+        stopping: Cell::new(false),
+    });
+    for (i, s) in shard.udp.iter().enumerate() {
+        if let Some(sock) = s {
+            glommio::spawn_local(udp::serve(shard.clone(), i as u16, sock.clone())).detach();
+        }
+    }
+    for (i, l) in tcp.into_iter().enumerate() {
+        if let Some(listener) = l {
+            glommio::spawn_local(conn::accept_loop(shard.clone(), i as u16, listener)).detach();
+        }
+    }
+    for inbox in inboxes {
+        glommio::spawn_local(mesh::serve_inbox(shard.clone(), inbox)).detach();
+    }
+    let _ = reports.send(Report::Ready { shard: id });
+    tick::run(&shard, &commands, &reports).await;
+    let drain = Duration::from_secs(shard.config.server.drain_secs.get());
+    conn::drain(&shard, drain).await;
+    log::debug!("shard {id} stopped");
+}

@@ -1,0 +1,275 @@
+//! What a server must verify before it acts on a message (RFC 3261 §8.2,
+//! §16.3, §18.1.2): version, Request-URI, the mandatory headers and their
+//! cardinality, CSeq/Max-Forwards ranges, a parsable top Via, From and To.
+//! No policy: Max-Forwards 0 (483), Require (420), auth (401) and the like
+//! are the core's decisions. Malformed messages say whether a response can
+//! still be built by copying their raw Via/From/To/Call-ID/CSeq lines.
+
+use super::addr::{parse_name_addr, NameAddr};
+use super::header::{is_lws, is_token, trim_lws, HeaderName};
+use super::method::Method;
+use super::scan::{Message, StartLine};
+use super::uri::{parse_uri, Scheme, Uri};
+use super::via::{parse_via, Via};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Essentials<'a> {
+    pub method: Method<'a>,
+    pub ruri: Uri<'a>,
+    pub top_via: Via<'a>,
+    pub from: NameAddr<'a>,
+    pub to: NameAddr<'a>,
+    pub call_id: &'a [u8],
+    pub cseq: u32,
+    pub cseq_method: Method<'a>,
+    pub max_forwards: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Malformed {
+    /// 400, 505, or 416 for a Request-URI scheme other than sip/sips/tel.
+    pub code: u16,
+    /// Short reason phrase, also a metric label.
+    pub reason: &'static str,
+    /// Via present and From, To, Call-ID, CSeq each exactly once: a
+    /// response can be built from the raw lines.
+    pub answerable: bool,
+}
+
+/// Largest CSeq number (RFC 3261 §8.1.1.5: less than 2**31).
+pub const MAX_CSEQ: u32 = (1 << 31) - 1;
+
+/// Raw presence test for building a response by copying lines.
+pub fn answerable(m: &Message<'_>) -> bool {
+    let (mut via, mut from, mut to, mut cid, mut cseq) = (0, 0, 0, 0, 0);
+    for h in m.headers() {
+        match h.name {
+            HeaderName::Via => via += 1,
+            HeaderName::From => from += 1,
+            HeaderName::To => to += 1,
+            HeaderName::CallId => cid += 1,
+            HeaderName::CSeq => cseq += 1,
+            _ => {}
+        }
+    }
+    via >= 1 && from == 1 && to == 1 && cid == 1 && cseq == 1
+}
+
+/// `CSeq: 1*DIGIT LWS Method` → (number, method).
+pub fn parse_cseq(v: &[u8]) -> Option<(u32, Method<'_>)> {
+    let v = trim_lws(v);
+    let de = v.iter().position(|c| !c.is_ascii_digit())?;
+    if de == 0 || de > 10 || !is_lws(v[de]) {
+        return None;
+    }
+    let n: u64 = v[..de].iter().fold(0u64, |a, &c| a * 10 + (c - b'0') as u64);
+    if n > MAX_CSEQ as u64 {
+        return None;
+    }
+    let m = trim_lws(&v[de..]);
+    if m.is_empty() || !m.iter().all(|&c| is_token(c)) {
+        return None;
+    }
+    Some((n as u32, Method::parse(m)))
+}
+
+fn parse_max_forwards(v: &[u8]) -> Option<u32> {
+    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = v.iter().fold(0u64, |a, &c| a * 10 + (c - b'0') as u64);
+    (n <= 255).then_some(n as u32)
+}
+
+fn is_sip_version(v: &[u8]) -> bool {
+    v.eq_ignore_ascii_case(b"SIP/2.0")
+}
+
+/// Looks like `SIP/<digits>.<digits>` (so another version → 505, garbage → 400).
+fn looks_like_version(v: &[u8]) -> bool {
+    if v.len() < 7 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
+        return false;
+    }
+    let r = &v[4..];
+    let Some(dot) = r.iter().position(|&c| c == b'.') else { return false };
+    dot > 0
+        && dot + 1 < r.len()
+        && r[..dot].iter().all(u8::is_ascii_digit)
+        && r[dot + 1..].iter().all(u8::is_ascii_digit)
+}
+
+fn single<'a>(m: &Message<'a>, name: HeaderName) -> Result<&'a [u8], Option<()>> {
+    let mut found = None;
+    for h in m.headers() {
+        if h.name == name {
+            if found.is_some() {
+                return Err(Some(()));
+            }
+            found = Some(h.value.of(m.buf));
+        }
+    }
+    found.ok_or(None)
+}
+
+/// Verify a request; see the module doc.
+pub fn check_request<'a>(m: &Message<'a>) -> Result<Essentials<'a>, Malformed> {
+    let answerable = answerable(m);
+    let bad = |code: u16, reason: &'static str| Malformed { code, reason, answerable };
+    let StartLine::Request { method, uri, version } = m.start else {
+        return Err(bad(400, "Not a request"));
+    };
+    if !is_sip_version(version) {
+        return Err(if looks_like_version(version) {
+            bad(505, "Version Not Supported")
+        } else {
+            bad(400, "Bad SIP version")
+        });
+    }
+    let method = Method::parse(method);
+    let ruri = parse_uri(uri).map_err(|_| bad(400, "Bad Request-URI"))?;
+
+    let via_raw = m.values(HeaderName::Via).next().ok_or(bad(400, "Missing Via"))?.0;
+    let top_via = parse_via(via_raw).map_err(|_| bad(400, "Bad Via"))?;
+    if !top_via.is_sip2() {
+        return Err(if looks_like_version(top_via.protocol) || top_via.name.eq_ignore_ascii_case(b"SIP") {
+            bad(505, "Version Not Supported")
+        } else {
+            bad(400, "Bad Via")
+        });
+    }
+    let req = |name, missing, multi| {
+        single(m, name).map_err(|e| match e {
+            None => bad(400, missing),
+            Some(()) => bad(400, multi),
+        })
+    };
+    let from = req(HeaderName::From, "Missing From", "Multiple From headers")?;
+    let to = req(HeaderName::To, "Missing To", "Multiple To headers")?;
+    let call_id = req(HeaderName::CallId, "Missing Call-ID", "Multiple Call-ID headers")?;
+    let cseq = req(HeaderName::CSeq, "Missing CSeq", "Multiple CSeq headers")?;
+    let max_forwards = match single(m, HeaderName::MaxForwards) {
+        Ok(v) => Some(parse_max_forwards(v).ok_or(bad(400, "Bad Max-Forwards"))?),
+        Err(None) => None,
+        Err(Some(())) => return Err(bad(400, "Multiple Max-Forwards headers")),
+    };
+    if call_id.is_empty() || call_id.iter().any(|&c| is_lws(c)) {
+        return Err(bad(400, "Bad Call-ID"));
+    }
+    let (cseq, cseq_method) = parse_cseq(cseq).ok_or(bad(400, "Bad CSeq"))?;
+    if cseq_method != method {
+        return Err(bad(400, "CSeq method mismatch"));
+    }
+    let from = parse_name_addr(from).map_err(|_| bad(400, "Bad From"))?;
+    let to = parse_name_addr(to).map_err(|_| bad(400, "Bad To"))?;
+    if ruri.scheme == Scheme::Other {
+        return Err(bad(416, "Unsupported URI Scheme"));
+    }
+    Ok(Essentials { method, ruri, top_via, from, to, call_id, cseq, cseq_method, max_forwards })
+}
+
+/// Verify a response: SIP/2.0, code 100..=699, one top Via that parses, a
+/// valid CSeq, and From/To/Call-ID present once. Returns (code, top Via,
+/// CSeq number, CSeq method).
+pub fn check_response<'a>(m: &Message<'a>) -> Result<(u16, Via<'a>, u32, Method<'a>), &'static str> {
+    let StartLine::Response { code, version, .. } = m.start else {
+        return Err("Not a response");
+    };
+    if !is_sip_version(version) {
+        return Err("Bad SIP version");
+    }
+    if !(100..=699).contains(&code) {
+        return Err("Bad status code");
+    }
+    let via_raw = m.values(HeaderName::Via).next().ok_or("Missing Via")?.0;
+    let via = parse_via(via_raw).map_err(|_| "Bad Via")?;
+    for (name, missing, multi) in [
+        (HeaderName::From, "Missing From", "Multiple From headers"),
+        (HeaderName::To, "Missing To", "Multiple To headers"),
+        (HeaderName::CallId, "Missing Call-ID", "Multiple Call-ID headers"),
+    ] {
+        single(m, name).map_err(|e| if e.is_none() { missing } else { multi })?;
+    }
+    let cseq = single(m, HeaderName::CSeq).map_err(|e| if e.is_none() { "Missing CSeq" } else { "Multiple CSeq headers" })?;
+    let (n, method) = parse_cseq(cseq).ok_or("Bad CSeq")?;
+    Ok((code, via, n, method))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::scan::{scan, Framing};
+
+    const OK: &str = "OPTIONS sip:u@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n\
+Max-Forwards: 70\r\n\
+To: <sip:u@example.com>\r\n\
+From: <sip:c@example.com>;tag=1\r\n\
+Call-ID: abc@h\r\n\
+CSeq: 7 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn chk(s: &str) -> Result<Essentials<'_>, Malformed> {
+        let m = scan(s.as_bytes(), Framing::Datagram).unwrap().complete().unwrap();
+        check_request(&m).map(|e| {
+            // re-borrow: Essentials borrows from the input, not from m
+            e
+        })
+    }
+
+    #[test]
+    fn good() {
+        let e = chk(OK).unwrap();
+        assert_eq!(e.method, Method::Options);
+        assert_eq!(e.cseq, 7);
+        assert_eq!(e.max_forwards, Some(70));
+        assert_eq!(e.call_id, b"abc@h");
+        assert_eq!(e.from.tag(), Some(&b"1"[..]));
+        assert_eq!(e.top_via.branch(), Some(&b"z9hG4bK1"[..]));
+    }
+
+    #[test]
+    fn bad() {
+        let c = |s: String| chk(Box::leak(s.into_boxed_str())).unwrap_err();
+        let e = c(OK.replace("SIP/2.0\r\n", "SIP/7.0\r\n"));
+        assert_eq!((e.code, e.answerable), (505, true));
+        assert_eq!(c(OK.replace("SIP/2.0\r\n", "SIP/2.0x\r\n")).code, 400);
+        assert_eq!(c(OK.replace("7 OPTIONS", "7 INVITE")).reason, "CSeq method mismatch");
+        assert_eq!(c(OK.replace("7 OPTIONS", "2147483648 OPTIONS")).reason, "Bad CSeq");
+        assert_eq!(c(OK.replace("7 OPTIONS", "7OPTIONS")).reason, "Bad CSeq");
+        assert_eq!(c(OK.replace("Max-Forwards: 70", "Max-Forwards: 256")).reason, "Bad Max-Forwards");
+        let e = c(OK.replace("Call-ID: abc@h\r\n", ""));
+        assert_eq!((e.reason, e.answerable), ("Missing Call-ID", false));
+        let e = c(OK.replace("To: <sip:u@example.com>\r\n", "To: <sip:u@example.com>\r\nt: <sip:x@y>\r\n"));
+        assert_eq!((e.reason, e.answerable), ("Multiple To headers", false));
+        assert_eq!(c(OK.replace("sip:u@example.com SIP", "nobody:opaque SIP")).code, 416);
+        assert_eq!(c(OK.replace("sip:u@example.com SIP", "<sip:u@example.com> SIP")).reason, "Bad Request-URI");
+        assert_eq!(c(OK.replace("branch=z9hG4bK1", "branch=z9hG4bK1;;")).reason, "Bad Via");
+        assert_eq!(c(OK.replace("From: <sip:c@example.com>", "From: \"x <sip:c@example.com>")).reason, "Bad From");
+        let e = c(OK.replace("Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n", ""));
+        assert_eq!((e.reason, e.answerable), ("Missing Via", false));
+        assert!(chk(Box::leak(OK.replace("Max-Forwards: 70\r\n", "").into_boxed_str())).unwrap().max_forwards.is_none());
+    }
+
+    #[test]
+    fn responses() {
+        let r = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>;tag=2\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 5 INVITE\r\nl: 0\r\n\r\n";
+        let m = scan(r.as_bytes(), Framing::Datagram).unwrap().complete().unwrap();
+        let (code, via, n, meth) = check_response(&m).unwrap();
+        assert_eq!((code, n, meth), (200, 5, Method::Invite));
+        assert_eq!(via.branch(), Some(&b"z9hG4bK1"[..]));
+        let r2 = r.replace("200 OK", "700 Huh");
+        let m = scan(r2.as_bytes(), Framing::Datagram).unwrap().complete().unwrap();
+        assert_eq!(check_response(&m).unwrap_err(), "Bad status code");
+        let r3 = r.replace("5 INVITE", "9292394834772304023312 INVITE");
+        let m = scan(r3.as_bytes(), Framing::Datagram).unwrap().complete().unwrap();
+        assert_eq!(check_response(&m).unwrap_err(), "Bad CSeq");
+    }
+
+    #[test]
+    fn cseq_forms() {
+        assert_eq!(parse_cseq(b"0009\r\n  INVITE"), Some((9, Method::Invite)));
+        assert_eq!(parse_cseq(b"1 "), None);
+        assert_eq!(parse_cseq(b" INVITE"), None);
+        assert_eq!(parse_cseq(b"2147483647 ACK"), Some((MAX_CSEQ, Method::Ack)));
+    }
+}

@@ -1,0 +1,50 @@
+//! Metric names, and publication of one shard's plain counters to the
+//! `metrics` recorder (absolute values, labelled by shard) on its tick.
+//! The list here is the list in the README.
+
+use crate::core::counters::{ReasonCounts, METHODS};
+use crate::core::{Counters, Transport};
+use metrics::{counter, gauge};
+
+/// TCP connection figures of one shard.
+pub struct TcpStats<'a> {
+    pub open: usize,
+    pub accepted: u64,
+    pub refused: u64,
+    pub closed: &'a ReasonCounts,
+}
+
+pub fn shard(id: u16, c: &Counters, tcp: &TcpStats<'_>) {
+    let s = id.to_string();
+    for t in Transport::ALL {
+        for (k, kind) in ["request", "response"].into_iter().enumerate() {
+            let v = c.received[t.index()][k];
+            counter!("sipedge_messages_received_total", "shard" => s.clone(), "transport" => t.label(), "kind" => kind).absolute(v);
+        }
+    }
+    for (i, m) in METHODS.iter().enumerate() {
+        if c.requests[i] > 0 {
+            counter!("sipedge_requests_received_total", "shard" => s.clone(), "method" => *m).absolute(c.requests[i]);
+        }
+    }
+    for (code, n) in c.sent_codes() {
+        counter!("sipedge_responses_sent_total", "shard" => s.clone(), "code" => code.to_string()).absolute(n);
+    }
+    reasons("sipedge_malformed_total", &s, &c.malformed);
+    reasons("sipedge_drops_total", &s, &c.drops);
+    counter!("sipedge_responses_home_total", "shard" => s.clone()).absolute(c.responses_home);
+    counter!("sipedge_mesh_sent_total", "shard" => s.clone()).absolute(c.mesh_sent);
+    counter!("sipedge_mesh_received_total", "shard" => s.clone()).absolute(c.mesh_received);
+    counter!("sipedge_mesh_dropped_total", "shard" => s.clone()).absolute(c.mesh_dropped);
+    counter!("sipedge_keepalives_total", "shard" => s.clone()).absolute(c.keepalives);
+    gauge!("sipedge_tcp_connections", "shard" => s.clone()).set(tcp.open as f64);
+    counter!("sipedge_tcp_accepted_total", "shard" => s.clone()).absolute(tcp.accepted);
+    counter!("sipedge_tcp_refused_total", "shard" => s.clone()).absolute(tcp.refused);
+    reasons("sipedge_tcp_closed_total", &s, tcp.closed);
+}
+
+fn reasons(name: &'static str, shard: &str, r: &ReasonCounts) {
+    for (reason, n) in r.iter() {
+        counter!(name, "shard" => shard.to_string(), "reason" => reason).absolute(n);
+    }
+}

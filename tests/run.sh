@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test suite: installs the real peers the tests talk to (sipp, sipsak),
+# then builds and runs every test (unit, vectors, integration against the
+# real binary on loopback).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v sipp >/dev/null || need+=(sip-tester)
+command -v ss >/dev/null || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+fi
+
+# glommio needs locked memory for its io_uring rings (512 KiB per shard).
+ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true
+
+cargo build --release --workspace
+cargo test --release --workspace -- --test-threads 2
