@@ -51,7 +51,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let cores: Vec<usize> = config.server.cores.iter().map(|c| c.get() as usize).collect();
     let cpus = crate::host::placement(config.server.shards.get() as usize, &cores, &allowed);
     let n = cpus.len();
-    crate::host::ensure_memlock(shard::MEMLOCK_PER_SHARD * n as u64)?;
+    crate::host::ensure_memlock(shard::memlock_needed(n))?;
 
     let prom = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()

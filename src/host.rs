@@ -47,7 +47,7 @@ pub fn ensure_memlock(needed: u64) -> Result<u64, String> {
     }
     Err(format!(
         "RLIMIT_MEMLOCK is {} KiB (hard {} KiB) and could not be raised to the {} KiB sipedge needs: \
-         glommio registers io_uring rings and buffers in locked memory (at least 512 KiB per shard). \
+         glommio registers io_uring rings and buffers in locked memory and refuses to start below 512 KiB; each shard pins about 192 KiB. \
          Raise it with `ulimit -l {}`, LimitMEMLOCK= in the systemd unit, or run with CAP_SYS_RESOURCE.",
         lim.rlim_cur / 1024,
         if lim.rlim_max == libc::RLIM_INFINITY { u64::MAX / 1024 } else { lim.rlim_max / 1024 },

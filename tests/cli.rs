@@ -62,3 +62,18 @@ fn missing_config_file_is_reported() {
     assert_ne!(code, 0);
     assert!(err.contains("/nonexistent/sipedge.toml") && err.contains("cannot read"), "{err}");
 }
+
+#[test]
+fn too_little_locked_memory_is_refused_with_the_limit_needed() {
+    // 64 KiB soft and hard, and CAP_SYS_RESOURCE dropped from the bounding set
+    // so not even root can raise it; `timeout` ends the test if it starts anyway.
+    let o = Command::new("timeout")
+        .args(["5", "setpriv", "--bounding-set", "-sys_resource", "prlimit", "--memlock=65536:65536", BIN, "run"])
+        .output()
+        .expect("timeout, setpriv, prlimit (coreutils, util-linux)");
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status.success() || err.is_empty() {
+        panic!("started with 64 KiB of locked memory: {err}");
+    }
+    assert!(err.contains("RLIMIT_MEMLOCK") && err.contains("KiB") && err.contains("io_uring"), "{err}");
+}

@@ -37,8 +37,17 @@ pub struct ShardSpec {
 /// storage IO, so glommio's 10 MiB default would only pin memory.
 pub const IO_MEMORY: usize = 64 * 1024;
 
-/// Locked memory glommio needs per executor (its own floor is 512 KiB).
-pub const MEMLOCK_PER_SHARD: u64 = 512 * 1024 + IO_MEMORY as u64;
+/// Locked memory one executor pins: its registered IO buffer plus its three
+/// io_uring rings (on kernels that charge rings to RLIMIT_MEMLOCK).
+pub const MEMLOCK_PER_SHARD: u64 = IO_MEMORY as u64 + 128 * 1024;
+
+/// glommio refuses to start an executor when RLIMIT_MEMLOCK is below this.
+pub const MEMLOCK_FLOOR: u64 = 512 * 1024;
+
+/// RLIMIT_MEMLOCK needed to run `shards` executors.
+pub fn memlock_needed(shards: usize) -> u64 {
+    (MEMLOCK_PER_SHARD * shards as u64).max(MEMLOCK_FLOOR)
+}
 
 /// Starts one shard on its own thread; returns when the executor has exited.
 pub fn spawn(spec: ShardSpec) -> std::io::Result<glommio::ExecutorJoinHandle<()>> {

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: Kamailio vs sipedge (vs the UDP echo floor), one
+# CPU each for the server (CPU 1) and the load generator (CPU 0).
+#   bench/compare.sh options|register|register-auth|call
+# Environment knobs: TRANSPORT=udp|tcp, SERVERS="kamailio sipedge echo",
+# STEP_S (seconds per peak-search step, 2), FIXED_S (equal-load run, 4),
+# START_RATE, MAX_DOUBLINGS (6), DIGEST=md5|sha256 (register-auth),
+# USERS (count, 1000), CARGO_TARGET_DIR, BENCH_BIN / SIPEDGE_BIN (binary paths),
+# NO_BUILD=1 (do not try to build a missing sipedge).
+set -euo pipefail
+
+SCENARIO=${1:?usage: bench/compare.sh options|register|register-auth|call}
+case "$SCENARIO" in options|register|register-auth|call) ;; *) echo "unknown scenario $SCENARIO" >&2; exit 2;; esac
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TDIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BENCH=${BENCH_BIN:-$TDIR/release/sipedge-bench}
+SIPEDGE=${SIPEDGE_BIN:-$TDIR/release/sipedge}
+TRANSPORT=${TRANSPORT:-udp}
+SERVERS=${SERVERS:-"kamailio sipedge echo"}
+STEP_S=${STEP_S:-2}
+WARM_S=${WARM_S:-0.5}
+FIXED_S=${FIXED_S:-4}
+MAX_DOUBLINGS=${MAX_DOUBLINGS:-6}
+USERS=${USERS:-1000}
+DIGEST=${DIGEST:-md5}
+FAIL_LIMIT=0.001          # < 0.1 % failures
+case "$SCENARIO" in
+  options) START_RATE=${START_RATE:-5000};;
+  register) START_RATE=${START_RATE:-2500};;
+  register-auth) START_RATE=${START_RATE:-1000};;
+  call) START_RATE=${START_RATE:-250};;
+esac
+WORK=$(mktemp -d /tmp/sipedge-compare.XXXXXX)
+DATE=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$ROOT/bench/results"
+OUT_JSON=$ROOT/bench/results/$SCENARIO-$DATE.json
+
+# ---- prerequisites -------------------------------------------------------
+need_apt=()
+command -v kamailio >/dev/null || need_apt+=(kamailio)
+command -v sipp >/dev/null || need_apt+=(sip-tester)
+command -v jq >/dev/null || need_apt+=(jq)
+if ((${#need_apt[@]})); then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+if [[ ! -x $BENCH ]] || [[ ! -x $SIPEDGE && -z ${NO_BUILD:-} ]]; then
+  (cd "$ROOT" && cargo build --release) || {
+    echo "workspace build failed; building the generator alone (sipedge will be skipped)" >&2
+    (cd "$ROOT" && cargo build --release -p sipedge-bench)
+  }
+fi
+
+SERVER_PID=""
+cleanup() {
+  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---- users (generator and Kamailio's db_text subscriber table) -----------
+for ((i = 0; i < USERS; i++)); do printf 'u%05d pw%05d\n' "$i" "$i"; done >"$WORK/users.txt"
+DBT=/tmp/sipedge-bench-dbtext          # path fixed in kamailio.cfg
+mkdir -p "$DBT"
+printf 'table_name(str) table_version(int)\nsubscriber:7\n' >"$DBT/version"
+{ echo 'id(int,auto) username(str) domain(str) password(str)'
+  awk '{ print NR ":" $1 ":127.0.0.1:" $2 }' "$WORK/users.txt"; } >"$DBT/subscriber"
+
+# ---- servers ---------------------------------------------------------------
+start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
+  local name=$1
+  case $name in
+    kamailio)
+      local defs=()
+      case $SCENARIO in
+        options) defs=(-A WITH_OPTIONS);;
+        register) defs=(-A WITH_REGISTER);;
+        register-auth) defs=(-A WITH_REGISTER_AUTH); [[ $DIGEST == sha256 ]] && defs+=(-A WITH_SHA256);;
+        call) defs=(-A WITH_CALL);;
+      esac
+      # -x tlsf: Kamailio's fast allocator; -DD -E: foreground, log to stderr
+      taskset -c 1 kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -x tlsf -m 512 -M 16 \
+        "${defs[@]}" >"$WORK/kamailio.log" 2>&1 &
+      SERVER_PID=$!; TARGET=127.0.0.1:5080;;
+    sipedge)
+      [[ -x $SIPEDGE ]] || { echo "  (no $SIPEDGE binary)"; return 1; }
+      taskset -c 1 "$SIPEDGE" run --config "$ROOT/bench/sipedge-$SCENARIO.toml" >"$WORK/sipedge.log" 2>&1 &
+      SERVER_PID=$!; TARGET=127.0.0.1:5060;;
+    echo)
+      taskset -c 1 "$BENCH" echo --listen 127.0.0.1:5099 >"$WORK/echo.log" 2>&1 &
+      SERVER_PID=$!; TARGET=127.0.0.1:5099;;
+  esac
+  # ready when anything answers
+  for _ in $(seq 1 30); do
+    sleep 0.2
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "  ($name exited: $(tail -3 "$WORK/$name.log" | tr '\n' ' '))"; SERVER_PID=""; return 1; }
+    if taskset -c 0 "$BENCH" options --target "$TARGET" --expect-any --concurrency 1 --duration 0.2 \
+        --warmup 0 --timeout-ms 200 --quiet --json "$WORK/probe.json" 2>/dev/null &&
+       [[ $(jq .ok "$WORK/probe.json") -gt 0 ]]; then
+      return 0
+    fi
+  done
+  echo "  ($name does not answer)"; return 1
+}
+
+stop_server() {
+  [[ -n $SERVER_PID ]] && { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true; }
+  SERVER_PID=""
+}
+
+# run_load NAME RATE DURATION OUTFILE
+run_load() {
+  local name=$1 rate=$2 dur=$3 out=$4 extra=()
+  [[ $name == echo ]] && extra+=(--expect-any)
+  case $SCENARIO in
+    register|register-auth) extra+=(--users "$WORK/users.txt" --domain 127.0.0.1);;
+    call) extra+=(--uas-listen 127.0.0.1:5070);;
+  esac
+  taskset -c 0 "$BENCH" "$SCENARIO" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" \
+    --duration "$dur" --warmup "$WARM_S" --sockets 8 --timeout-ms 1000 --server-pid "$SERVER_PID" \
+    --quiet --json "$out" "${extra[@]}" || echo '{"ok":0,"failure_ratio":1,"achieved_rate":0}' >"$out"
+}
+
+passes() { # json rate -> exit 0 when < 0.1 % failures and the rate was really offered
+  jq -e --argjson r "$2" --argjson lim "$FAIL_LIMIT" \
+    '.failure_ratio < $lim and .ok > 0 and .achieved_rate >= 0.95 * $r' "$1" >/dev/null
+}
+
+find_peak() { # name -> echo peak rate (0 if none)
+  local name=$1 rate=$START_RATE good=0 bad=0 i
+  for ((i = 0; i <= MAX_DOUBLINGS; i++)); do
+    run_load "$name" "$rate" "$STEP_S" "$WORK/$name-step-$rate.json"
+    if passes "$WORK/$name-step-$rate.json" "$rate"; then good=$rate; rate=$((rate * 2))
+    else bad=$rate; break; fi
+  done
+  if ((bad > 0 && good > 0)); then   # two bisection steps between good and bad
+    for _ in 1 2; do
+      local mid=$(((good + bad) / 2))
+      run_load "$name" "$mid" "$STEP_S" "$WORK/$name-step-$mid.json"
+      if passes "$WORK/$name-step-$mid.json" "$mid"; then good=$mid; else bad=$mid; fi
+    done
+  fi
+  echo "$good"
+}
+
+declare -A PEAK
+echo "== $SCENARIO over $TRANSPORT: peak search (open loop, ${STEP_S}s steps, start $START_RATE/s)"
+for s in $SERVERS; do
+  echo "-- $s"
+  if start_server "$s"; then
+    PEAK[$s]=$(find_peak "$s")
+    echo "   peak (<0.1% failures): ${PEAK[$s]} ops/s"
+    stop_server
+  else
+    PEAK[$s]=""
+  fi
+done
+
+# common rate: half of the lower of the two servers' peaks (echo excluded)
+low=""
+for s in kamailio sipedge; do
+  p=${PEAK[$s]:-}
+  [[ -n $p && $p -gt 0 ]] && { [[ -z $low || $p -lt $low ]] && low=$p; }
+done
+COMMON=$(( ${low:-$START_RATE} / 2 ))
+((COMMON < 50)) && COMMON=50
+echo "== equal load: $COMMON ops/s for ${FIXED_S}s each"
+for s in $SERVERS; do
+  [[ -z ${PEAK[$s]:-} ]] && continue
+  if start_server "$s"; then
+    run_load "$s" "$COMMON" "$FIXED_S" "$WORK/$s-fixed.json"
+    stop_server
+  fi
+done
+
+# ---- table + JSON ------------------------------------------------------------
+printf '\n%-10s %12s %14s %14s %12s %10s %8s\n' server "peak ops/s" "p99 us @eq" "CPU us/op @eq" "fail @eq" "gen CPU%" "ratio"
+kcpu=$( [[ -f $WORK/kamailio-fixed.json ]] && jq -r '.server_cpu_us_per_op // empty' "$WORK/kamailio-fixed.json" || true)
+entries=()
+for s in $SERVERS; do
+  f=$WORK/$s-fixed.json
+  if [[ -z ${PEAK[$s]:-} || ! -f $f ]]; then
+    printf '%-10s %12s\n' "$s" "n/a"
+    entries+=("{\"server\":\"$s\",\"available\":false}")
+    continue
+  fi
+  cpu=$(jq -r '.server_cpu_us_per_op // "n/a"' "$f")
+  ratio="-"
+  if [[ $s == sipedge && -n $kcpu && $cpu != n/a ]]; then ratio=$(jq -n "$cpu / $kcpu * 1000 | round / 1000"); fi
+  printf '%-10s %12s %14s %14s %11s%% %10s %8s\n' "$s" "${PEAK[$s]}" "$(jq -r .latency_us.p99 "$f")" \
+    "$(printf '%.2f' "$( [[ $cpu == n/a ]] && echo 0 || echo "$cpu")")" \
+    "$(jq -r '.failure_ratio * 100 | . * 1000 | round / 1000' "$f")" "$(jq -r .generator_cpu_pct "$f")" "$ratio"
+  steps=$(jq -s 'map({configured_rate, achieved_rate, failure_ratio, p99_us: .latency_us.p99, server_cpu_us_per_op, generator_cpu_pct})' "$WORK/$s"-step-*.json)
+  entries+=("{\"server\":\"$s\",\"available\":true,\"peak_rate\":${PEAK[$s]},\"steps\":$steps,\"equal_load\":$(cat "$f")}")
+done
+echo "(ratio = sipedge CPU us/op / kamailio CPU us/op at the equal load; p99 at the equal load = half of the lower peak)"
+jq -n --arg scenario "$SCENARIO" --arg transport "$TRANSPORT" --arg date "$DATE" --argjson common "$COMMON" \
+  --arg host "$(uname -n) $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
+  --argjson servers "[$(IFS=,; echo "${entries[*]}")]" \
+  '{scenario: $scenario, transport: $transport, date: $date, host: $host, equal_load_rate: $common, servers: $servers}' >"$OUT_JSON"
+echo "wrote $OUT_JSON"
