@@ -54,70 +54,54 @@ pub enum HeaderName {
     Other,
 }
 
-/// Lower-case `src` into `dst`; `None` when it does not fit.
-#[inline]
-fn lower<'b>(src: &[u8], dst: &'b mut [u8; 24]) -> Option<&'b [u8]> {
-    if src.len() > dst.len() {
-        return None;
-    }
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = s.to_ascii_lowercase();
-    }
-    Some(&dst[..src.len()])
-}
-
 impl HeaderName {
     /// Case-insensitive lookup, compact forms included. Unknown → `Other`.
     pub fn from_bytes(name: &[u8]) -> HeaderName {
         use HeaderName::*;
-        let mut tmp = [0u8; 24];
-        let Some(l) = lower(name, &mut tmp) else { return Other };
-        match l {
-            b"v" | b"via" => Via,
-            b"f" | b"from" => From,
-            b"t" | b"to" => To,
-            b"i" | b"call-id" => CallId,
-            b"cseq" => CSeq,
-            b"max-forwards" => MaxForwards,
-            b"m" | b"contact" => Contact,
-            b"route" => Route,
-            b"record-route" => RecordRoute,
-            b"expires" => Expires,
-            b"l" | b"content-length" => ContentLength,
-            b"c" | b"content-type" => ContentType,
-            b"require" => Require,
-            b"proxy-require" => ProxyRequire,
-            b"k" | b"supported" => Supported,
-            b"allow" => Allow,
-            b"user-agent" => UserAgent,
-            b"server" => Server,
-            b"path" => Path,
-            b"authorization" => Authorization,
-            b"proxy-authorization" => ProxyAuthorization,
-            b"www-authenticate" => WwwAuthenticate,
-            b"proxy-authenticate" => ProxyAuthenticate,
-            b"o" | b"event" => Event,
-            b"date" => Date,
-            b"min-expires" => MinExpires,
-            b"accept" => Accept,
-            b"unsupported" => Unsupported,
-            b"retry-after" => RetryAfter,
-            b"s" | b"subject" => Subject,
-            b"u" | b"allow-events" => AllowEvents,
-            b"r" | b"refer-to" => ReferTo,
-            b"b" | b"referred-by" => ReferredBy,
-            b"x" | b"session-expires" => SessionExpires,
-            b"y" | b"identity" => Identity,
-            b"e" | b"content-encoding" => ContentEncoding,
-            b"service-route" => ServiceRoute,
-            b"subscription-state" => SubscriptionState,
-            b"warning" => Warning,
-            b"authentication-info" => AuthenticationInfo,
-            b"p-asserted-identity" => PAssertedIdentity,
-            b"rseq" => RSeq,
-            b"rack" => RAck,
-            _ => Other,
-        }
+        // Dispatch on length, then one case-insensitive comparison per
+        // candidate: no copy, no long chain of comparisons.
+        let candidates: &[(&[u8], HeaderName)] = match name.len() {
+            1 => {
+                return match name[0].to_ascii_lowercase() {
+            b'b' => ReferredBy,
+            b'c' => ContentType,
+            b'e' => ContentEncoding,
+            b'f' => From,
+            b'i' => CallId,
+            b'k' => Supported,
+            b'l' => ContentLength,
+            b'm' => Contact,
+            b'o' => Event,
+            b'r' => ReferTo,
+            b's' => Subject,
+            b't' => To,
+            b'u' => AllowEvents,
+            b'v' => Via,
+            b'x' => SessionExpires,
+            b'y' => Identity,
+                    _ => Other,
+                }
+            }
+            2 => &[(b"to", To)],
+            3 => &[(b"via", Via)],
+            4 => &[(b"from", From), (b"cseq", CSeq), (b"path", Path), (b"date", Date), (b"rseq", RSeq), (b"rack", RAck)],
+            5 => &[(b"route", Route), (b"allow", Allow), (b"event", Event)],
+            6 => &[(b"server", Server), (b"accept", Accept)],
+            7 => &[(b"call-id", CallId), (b"contact", Contact), (b"expires", Expires), (b"require", Require), (b"subject", Subject), (b"warning", Warning)],
+            8 => &[(b"refer-to", ReferTo), (b"identity", Identity)],
+            9 => &[(b"supported", Supported)],
+            10 => &[(b"user-agent", UserAgent)],
+            11 => &[(b"min-expires", MinExpires), (b"unsupported", Unsupported), (b"retry-after", RetryAfter), (b"referred-by", ReferredBy)],
+            12 => &[(b"max-forwards", MaxForwards), (b"record-route", RecordRoute), (b"content-type", ContentType), (b"allow-events", AllowEvents)],
+            13 => &[(b"proxy-require", ProxyRequire), (b"authorization", Authorization), (b"service-route", ServiceRoute)],
+            14 => &[(b"content-length", ContentLength)],
+            15 => &[(b"session-expires", SessionExpires)],
+            16 => &[(b"www-authenticate", WwwAuthenticate), (b"content-encoding", ContentEncoding)],
+            18 => &[(b"proxy-authenticate", ProxyAuthenticate), (b"subscription-state", SubscriptionState)],
+            19 => &[(b"proxy-authorization", ProxyAuthorization), (b"authentication-info", AuthenticationInfo), (b"p-asserted-identity", PAssertedIdentity)],
+            _ => return Other,
+        };
+        candidates.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, h)| *h).unwrap_or(Other)
     }
 
     /// Canonical spelling ("Call-ID", "CSeq", "WWW-Authenticate" ...).
@@ -199,9 +183,20 @@ impl HeaderName {
 /// RFC 3261 `token` character.
 #[inline]
 pub(crate) fn is_token(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(c, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+    TOKEN[c as usize]
 }
+
+/// `token` characters as a table: one load per byte on the hot path.
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        c += 1;
+    }
+    t
+};
 
 /// Linear white space inside a (possibly folded) header value.
 #[inline]

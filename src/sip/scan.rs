@@ -309,7 +309,7 @@ pub fn split_list(buf: &[u8], value: Span) -> impl Iterator<Item = Span> + '_ {
 
 #[inline]
 fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
-    buf[from..].iter().position(|&c| c == b'\n').map(|i| i + from)
+    memchr::memchr(b'\n', &buf[from..]).map(|i| i + from)
 }
 
 fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, ScanError> {
