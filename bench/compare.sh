@@ -53,7 +53,7 @@ fi
 
 SERVER_PID=""
 cleanup() {
-  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  stop_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -100,11 +100,16 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       return 0
     fi
   done
-  echo "  ($name does not answer)"; return 1
+  echo "  ($name does not answer)"; stop_server; return 1
 }
 
-stop_server() {
-  [[ -n $SERVER_PID ]] && { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true; }
+stop_server() { # SIGTERM, then SIGKILL after 5 s; Kamailio's children follow their main process
+  if [[ -n $SERVER_PID ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
   SERVER_PID=""
 }
 

@@ -29,11 +29,12 @@ pub struct Server {
     pub shards: Bounded<0, 1024>,
     pub cores: Vec<Bounded<0, 4095>>,
     pub drain_secs: Bounded<0, 60>,
+    pub udp_coalesce_us: Bounded<0, 1000>,
 }
 
 impl Default for Server {
     fn default() -> Self {
-        Server { shards: Bounded(0), cores: Vec::new(), drain_secs: Bounded(1) }
+        Server { shards: Bounded(0), cores: Vec::new(), drain_secs: Bounded(1), udp_coalesce_us: Bounded(100) }
     }
 }
 

@@ -59,6 +59,9 @@ pub struct Counters {
     pub mesh_dropped: u64,
     /// CRLF keepalives answered on stream transports.
     pub keepalives: u64,
+    /// UDP receive batches (recvmmsg calls that returned data): messages
+    /// per batch shows how much the load lets the shard amortize.
+    pub udp_batches: u64,
 }
 
 impl Default for Counters {
@@ -74,6 +77,7 @@ impl Default for Counters {
             mesh_received: 0,
             mesh_dropped: 0,
             keepalives: 0,
+            udp_batches: 0,
         }
     }
 }

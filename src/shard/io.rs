@@ -11,13 +11,19 @@ use std::time::Instant;
 /// performs its outputs. The `RefCell` borrow of the core ends before any await.
 pub async fn feed(shard: &Rc<Shard>, input: Input<'_>) {
     let mut outs = Vec::new();
-    let start = Instant::now();
-    shard.edge.borrow_mut().handle(input, &mut outs);
-    let _ = shard.hist.borrow_mut().record(start.elapsed().as_nanos().max(1) as u64);
+    handle(shard, input, &mut outs);
     perform(shard, outs).await;
 }
 
-async fn perform(shard: &Rc<Shard>, outs: Vec<Output>) {
+/// The synchronous half of `feed`: the core's decision, timed.
+pub fn handle(shard: &Shard, input: Input<'_>, outs: &mut Vec<Output>) {
+    let start = Instant::now();
+    shard.edge.borrow_mut().handle(input, outs);
+    let _ = shard.hist.borrow_mut().record(start.elapsed().as_nanos().max(1) as u64);
+}
+
+/// Performs outputs one by one (sockets, flows, mesh).
+pub async fn perform(shard: &Rc<Shard>, outs: Vec<Output>) {
     for o in outs {
         match o {
             Output::Send { dest: Dest::Udp { listener, peer }, bytes } => {

@@ -8,6 +8,7 @@
 mod conn;
 mod io;
 mod mesh;
+mod mmsg;
 mod sockets;
 mod tick;
 mod udp;

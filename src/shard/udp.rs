@@ -1,20 +1,42 @@
-//! A shard's UDP listener loop: one datagram at a time into the core.
+//! A shard's UDP listener loop: drain the socket in batches (`mmsg`), feed
+//! each datagram to the core, answer the batch with one `sendmmsg`, and
+//! park on glommio (io_uring) only when the socket is empty.
 
+use super::mmsg::{RecvBatch, SendBatch};
 use super::Shard;
-use crate::core::{Input, Origin, Packet, Transport};
+use crate::core::{Dest, Input, Origin, Output, Packet, Transport};
 use glommio::net::UdpSocket;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
-/// Largest datagram read; the core answers 513 to requests over its limit.
-const MAX_DATAGRAM: usize = 65535;
-
 pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let fd = sock.as_raw_fd();
+    let mut rx = RecvBatch::new();
+    let mut tx = SendBatch::default();
+    let mut others: Vec<Output> = Vec::new();
+    let mut wake = [0u8; 1];
+    let coalesce = std::time::Duration::from_micros(shard.config.server.udp_coalesce_us.get());
+    let mut flowing = false;
     loop {
-        let (n, peer) = match sock.recv_from(&mut buf).await {
-            Ok(r) => r,
+        let n = match rx.recv(fd) {
+            Ok(0) if flowing && !coalesce.is_zero() => {
+                // Traffic is flowing but the socket is drained: let a few more
+                // datagrams gather instead of paying a reactor turn for each.
+                flowing = false;
+                glommio::timer::sleep(coalesce).await;
+                continue;
+            }
+            Ok(0) => {
+                // Idle: wait for the next datagram without taking it.
+                if sock.peek_from(&mut wake).await.is_err() {
+                    shard.edge.borrow_mut().counters.drops.add("udp recv error");
+                }
+                flowing = true;
+                continue;
+            }
+            Ok(n) => n,
             Err(e) => {
-                log::debug!("shard {}: udp recv: {e}", shard.id);
+                log::debug!("shard {}: udp recvmmsg: {e}", shard.id);
                 shard.edge.borrow_mut().counters.drops.add("udp recv error");
                 continue;
             }
@@ -22,7 +44,45 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
         if shard.stopping.get() {
             return;
         }
-        let origin = Origin { transport: Transport::Udp, listener, peer, flow: None };
-        super::io::feed(&shard, Input::Packet(Packet { origin, bytes: &buf[..n] })).await;
+        shard.edge.borrow_mut().counters.udp_batches += 1;
+        let mut outs = Vec::new();
+        for i in 0..n {
+            let (bytes, peer, truncated) = rx.get(i);
+            let Some(peer) = peer else { continue };
+            if truncated {
+                shard.edge.borrow_mut().counters.drops.add("datagram truncated");
+                continue;
+            }
+            let origin = Origin { transport: Transport::Udp, listener, peer, flow: None };
+            super::io::handle(&shard, Input::Packet(Packet { origin, bytes }), &mut outs);
+            for o in outs.drain(..) {
+                match o {
+                    Output::Send { dest: Dest::Udp { listener: l, peer }, bytes } if l == listener => tx.items.push((peer, bytes)),
+                    o => others.push(o),
+                }
+            }
+        }
+        flush(&shard, &sock, &mut tx).await;
+        if !others.is_empty() {
+            super::io::perform(&shard, std::mem::take(&mut others)).await;
+        }
+    }
+}
+
+/// Sends the batch; what the socket cannot take now goes out one by one
+/// through glommio, which waits for room.
+async fn flush(shard: &Shard, sock: &UdpSocket, tx: &mut SendBatch) {
+    if tx.items.is_empty() {
+        return;
+    }
+    if let Err(e) = tx.send(sock.as_raw_fd()) {
+        log::debug!("shard {}: udp sendmmsg: {e}", shard.id);
+        shard.edge.borrow_mut().counters.drops.add("udp send failed");
+        tx.items.remove(0);
+    }
+    for (peer, bytes) in tx.items.drain(..) {
+        if sock.send_to(&bytes, peer).await.is_err() {
+            shard.edge.borrow_mut().counters.drops.add("udp send failed");
+        }
     }
 }

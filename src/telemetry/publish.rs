@@ -37,6 +37,7 @@ pub fn shard(id: u16, c: &Counters, tcp: &TcpStats<'_>) {
     counter!("sipedge_mesh_received_total", "shard" => s.clone()).absolute(c.mesh_received);
     counter!("sipedge_mesh_dropped_total", "shard" => s.clone()).absolute(c.mesh_dropped);
     counter!("sipedge_keepalives_total", "shard" => s.clone()).absolute(c.keepalives);
+    counter!("sipedge_udp_batches_total", "shard" => s.clone()).absolute(c.udp_batches);
     gauge!("sipedge_tcp_connections", "shard" => s.clone()).set(tcp.open as f64);
     counter!("sipedge_tcp_accepted_total", "shard" => s.clone()).absolute(tcp.accepted);
     counter!("sipedge_tcp_refused_total", "shard" => s.clone()).absolute(tcp.refused);
