@@ -194,8 +194,8 @@ fn reasons() {
     };
     assert_eq!(reason(&get("mismatch01.dat")), "400 CSeq method mismatch true");
     assert_eq!(reason(&get("mismatch02.dat")), "400 CSeq method mismatch true");
-    assert_eq!(reason(&get("multi01.dat")), "400 Multiple From headers false");
-    assert_eq!(reason(&get("insuf.dat")), "400 Missing From false");
+    assert_eq!(reason(&get("multi01.dat")), "400 Multiple From headers true");
+    assert_eq!(reason(&get("insuf.dat")), "400 Missing From true");
     assert_eq!(reason(&get("badvers.dat")), "505 Version Not Supported true");
     assert_eq!(reason(&get("scalar02.dat")), "400 Bad Max-Forwards true"); // Max-Forwards 300 is caught before the CSeq overflow
     assert_eq!(reason(&get("ncl.dat")), "bad content-length");

@@ -88,18 +88,31 @@ impl Edge {
         let msg = match sip::scan(bytes, framing) {
             Ok(Status::Complete(m)) => m,
             Ok(Status::Partial) => return self.counters.drops.add("incomplete message"),
-            Err(e) => {
-                if let Some(f) = origin.flow {
-                    out.push(Output::Close(f));
-                }
-                return self.counters.drops.add(e.reason());
-            }
+            Err(e) => return self.on_unscannable(origin, bytes, e, out),
         };
         self.counters.count_received(origin.transport, msg.is_request());
         if msg.is_request() {
             self.on_request(origin, &msg, out)
         } else {
             self.on_response(origin, &msg, out)
+        }
+    }
+
+    /// A message the scanner refused. A stream whose framing is lost is
+    /// closed; a datagram request whose only fault is its Content-Length is
+    /// answered 400 from its headers; everything else is dropped and counted.
+    fn on_unscannable(&mut self, origin: Origin, bytes: &[u8], e: sip::ScanError, out: &mut Vec<Output>) {
+        if origin.flow.is_none() {
+            if let Ok(Status::Complete(m)) = sip::scan(bytes, Framing::HeadersOnly) {
+                if m.is_request() && sip::check::answerable(&m) && !matches!(m.method(), Some(Method::Ack)) {
+                    self.counters.malformed.add(e.reason());
+                    return self.reject(origin, &m, None, 400, e.reason(), out);
+                }
+            }
+        }
+        self.counters.drops.add(e.reason());
+        if let (Some(f), true) = (origin.flow, e.is_framing()) {
+            out.push(Output::Close(f));
         }
     }
 

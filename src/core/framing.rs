@@ -3,7 +3,7 @@
 //! and when a connection has to be closed because what it sends can never
 //! become a message.
 
-use crate::sip::{scan, Framing, Status};
+use crate::sip::{frame_len, scan, Framing, Status};
 
 /// What the front of a stream buffer holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +38,14 @@ pub fn next_frame(buf: &[u8], limit: usize) -> Frame {
         Ok(Status::Complete(m)) => Frame::Message(m.len),
         Ok(Status::Partial) if buf.len() >= limit => Frame::Garbage("incomplete message over buffer limit"),
         Ok(Status::Partial) => Frame::Need,
-        Err(e) => Frame::Garbage(e.reason()),
+        // One bad message with intact framing is skipped (the core counts it);
+        // only lost framing ends the connection.
+        Err(e) if e.is_framing() => Frame::Garbage(e.reason()),
+        Err(e) => match frame_len(buf) {
+            Ok(Status::Complete(n)) if n <= limit => Frame::Message(n),
+            Ok(Status::Partial) if buf.len() < limit => Frame::Need,
+            _ => Frame::Garbage(e.reason()),
+        },
     }
 }
 
@@ -71,6 +78,12 @@ mod tests {
         let partial = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
         assert!(matches!(next_frame(partial, 64), Frame::Garbage(_)));
         assert!(matches!(next_frame(OPT, 64), Frame::Garbage(_)));
+    }
+
+    #[test]
+    fn a_bad_message_with_intact_framing_is_passed_on_not_fatal() {
+        let bad = b"SIP/2.0 4294967301 Huge\r\nVia: x\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(next_frame(bad, 65535), Frame::Message(bad.len()));
     }
 
     #[test]

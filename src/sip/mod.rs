@@ -28,6 +28,6 @@ pub use edit::Editor;
 pub use header::HeaderName;
 pub use method::Method;
 pub use response::write_response;
-pub use scan::{scan, Framing, Header, Message, ScanError, Span, StartLine, Status, Values, MAX_HEADERS};
+pub use scan::{frame_len, scan, Framing, Header, Message, ScanError, Span, StartLine, Status, Values, MAX_HEADERS};
 pub use uri::{parse_uri, Scheme, Uri, UriError};
 pub use via::{parse_via, write_stamped_via, Via, ViaError};

@@ -54,13 +54,14 @@ pub fn write_response(
         }
         first_via = false;
     }
-    for h in req.headers().iter().filter(|h| h.name == HeaderName::From) {
+    // Only the first of each: a request that repeats them still gets one.
+    let first = |name: HeaderName| req.headers().iter().find(move |h| h.name == name);
+    if let Some(h) = first(HeaderName::From) {
         copy_line(buf, h, out);
     }
-    let mut first_to = true;
-    for h in req.headers().iter().filter(|h| h.name == HeaderName::To) {
+    if let Some(h) = first(HeaderName::To) {
         out.extend_from_slice(&buf[h.line.start as usize..h.value.end as usize]);
-        if first_to && code > 100 {
+        if code > 100 {
             if let Some(tag) = to_tag {
                 let needs = match ess {
                     Some(e) => e.to.tag().is_none(),
@@ -72,11 +73,10 @@ pub fn write_response(
                 }
             }
         }
-        first_to = false;
         out.extend_from_slice(b"\r\n");
     }
     for name in [HeaderName::CallId, HeaderName::CSeq] {
-        for h in req.headers().iter().filter(|h| h.name == name) {
+        if let Some(h) = first(name) {
             copy_line(buf, h, out);
         }
     }

@@ -5,7 +5,7 @@
 //! (RFC 3261 §18.3). Values are located, not interpreted: URI, Via and
 //! name-addr parsing live in their own modules and run only when asked.
 
-use super::header::{is_lws, is_token, HeaderName};
+use super::header::{is_lws, is_token, HeaderName, trim_lws};
 use super::method::Method;
 
 /// Byte range into [`Message::buf`].
@@ -66,6 +66,9 @@ pub const MAX_CONTENT_LENGTH: u64 = u32::MAX as u64;
 pub enum Framing {
     Datagram,
     Stream,
+    /// Like `Datagram`, but Content-Length is not checked and the body is
+    /// the rest: for answering a datagram whose Content-Length is wrong.
+    HeadersOnly,
 }
 
 #[derive(Debug)]
@@ -122,6 +125,19 @@ impl ScanError {
             ScanError::UnterminatedHeaders => "unterminated headers",
         }
     }
+    /// Is the message boundary lost (on a stream the connection cannot
+    /// continue), rather than one message being bad?
+    pub fn is_framing(self) -> bool {
+        matches!(
+            self,
+            ScanError::BadContentLength
+                | ScanError::ConflictingContentLength
+                | ScanError::MissingContentLength
+                | ScanError::ContentLengthBeyondDatagram
+                | ScanError::UnterminatedHeaders
+        )
+    }
+
     /// The status a server would answer with if it could (always 400 here).
     pub fn code(self) -> u16 {
         400
@@ -363,6 +379,39 @@ fn parse_content_length(v: &[u8]) -> Result<u32, ScanError> {
     Ok(n as u32)
 }
 
+/// Length of the stream message at the front of `buf` from its header block
+/// and Content-Length alone, whatever its start line says: a stream can skip
+/// one bad message and go on as long as its framing holds. Leading CRLFs are
+/// counted in the length.
+pub fn frame_len(buf: &[u8]) -> Result<Status<usize>, ScanError> {
+    let mut p = 0;
+    while p < buf.len() && (buf[p] == b'\r' || buf[p] == b'\n') {
+        p += 1;
+    }
+    let mut content_length: Option<u32> = None;
+    loop {
+        let Some(lf) = find_lf(buf, p) else { return Ok(Status::Partial) };
+        let line = &buf[p..lf];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        p = lf + 1;
+        if line.is_empty() {
+            break;
+        }
+        if let Some(colon) = memchr::memchr(b':', line) {
+            let name = trim_lws(&line[..colon]);
+            if HeaderName::from_bytes(name) == HeaderName::ContentLength {
+                let v = parse_content_length(trim_lws(&line[colon + 1..]))?;
+                if content_length.is_some_and(|prev| prev != v) {
+                    return Err(ScanError::ConflictingContentLength);
+                }
+                content_length = Some(v);
+            }
+        }
+    }
+    let cl = content_length.ok_or(ScanError::MissingContentLength)? as usize;
+    Ok(if p + cl <= buf.len() { Status::Complete(p + cl) } else { Status::Partial })
+}
+
 /// Scan one message from the front of `buf`. See the module doc.
 pub fn scan(buf: &[u8], framing: Framing) -> Result<Status<Message<'_>>, ScanError> {
     let stream = framing == Framing::Stream;
@@ -464,7 +513,7 @@ pub fn scan(buf: &[u8], framing: Framing) -> Result<Status<Message<'_>>, ScanErr
             line: Span::new(line_start, line_end),
         };
         n += 1;
-        if name == HeaderName::ContentLength {
+        if name == HeaderName::ContentLength && framing != Framing::HeadersOnly {
             let v = parse_content_length(&buf[vs..ve])?;
             match content_length {
                 Some(prev) if prev != v => return Err(ScanError::ConflictingContentLength),
@@ -491,7 +540,7 @@ pub fn scan(buf: &[u8], framing: Framing) -> Result<Status<Message<'_>>, ScanErr
             }
             want
         }
-        (None, Framing::Datagram) => len,
+        (None, Framing::Datagram) | (_, Framing::HeadersOnly) => len,
     };
     Ok(Status::Complete(Message {
         buf: &buf[..body_end],
@@ -548,6 +597,27 @@ bodyEXTRA";
         for (v, s) in m.values(HeaderName::Contact) {
             assert_eq!(s.of(m.buf), v);
         }
+    }
+
+    #[test]
+    fn frame_len_ignores_a_bad_start_line() {
+        let bad = b"SIP/2.0 4294967301 Huge\r\nVia: x\r\nl: 4\r\n\r\nbodyNEXT";
+        assert!(scan(bad, Framing::Stream).is_err());
+        assert_eq!(frame_len(bad).unwrap().complete(), Some(bad.len() - 4));
+        assert!(frame_len(&bad[..20]).unwrap().is_partial());
+        assert!(frame_len(&bad[..bad.len() - 6]).unwrap().is_partial());
+        assert_eq!(frame_len(b"X\r\n\r\n").unwrap_err(), ScanError::MissingContentLength);
+        assert_eq!(frame_len(b"X\r\nContent-Length: -1\r\n\r\n").unwrap_err(), ScanError::BadContentLength);
+        let reg = complete(REG, Framing::Stream).len;
+        assert_eq!(frame_len(REG).unwrap().complete(), Some(reg));
+    }
+
+    #[test]
+    fn headers_only_ignores_content_length() {
+        let wrong = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nContent-Length: 999\r\n\r\nabc";
+        assert_eq!(scan(wrong, Framing::Datagram).unwrap_err(), ScanError::ContentLengthBeyondDatagram);
+        let m = complete(wrong, Framing::HeadersOnly);
+        assert_eq!(m.body(), b"abc");
     }
 
     #[test]

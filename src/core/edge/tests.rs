@@ -119,11 +119,36 @@ fn malformed_but_answerable_gets_400_with_the_reason() {
 }
 
 #[test]
-fn unanswerable_request_is_dropped_and_counted() {
+fn missing_headers_still_get_400_when_the_via_is_usable() {
     let mut e = edge(0, 1);
     let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Call-ID: call-1\r\n", "");
+    let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
+    assert!(text.starts_with("SIP/2.0 400 Missing Call-ID\r\n"), "{text}");
+}
+
+#[test]
+fn repeated_single_headers_are_answered_with_one_of_each() {
+    let mut e = edge(0, 1);
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Call-ID: call-1\r\n", "Call-ID: call-1\r\nCall-ID: call-2\r\n");
+    let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
+    assert!(text.starts_with("SIP/2.0 400 "), "{text}");
+    assert_eq!(text.matches("Call-ID:").count(), 1, "{text}");
+}
+
+#[test]
+fn unanswerable_request_is_dropped_and_counted() {
+    let mut e = edge(0, 1);
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKabc;rport\r\n", "");
     assert!(run(&mut e, udp(40000), req.as_bytes()).is_empty());
     assert_eq!(e.counters.drops.get("malformed, unanswerable"), 1);
+}
+
+#[test]
+fn a_datagram_with_a_wrong_content_length_is_answered_400() {
+    let mut e = edge(0, 1);
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Content-Length: 0", "Content-Length: 50");
+    let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
+    assert!(text.starts_with("SIP/2.0 400 content-length beyond datagram\r\n"), "{text}");
 }
 
 #[test]
@@ -164,7 +189,11 @@ fn stream_answers_go_to_the_flow_and_garbage_closes_it() {
     let origin = Origin { transport: Transport::Tcp, flow: Some(flow), ..udp(40000) };
     let (dest, _) = answer(&run(&mut e, origin, &request("OPTIONS", "sip:127.0.0.1", "")));
     assert_eq!(dest, Dest::Flow(flow));
-    let out = run(&mut e, origin, b"\x16\x03\x01 not sip\r\n\r\n");
+    // A bad start line with intact framing: dropped, the connection lives on.
+    assert!(run(&mut e, origin, b"SIP/2.0 4294967301 Huge\r\nContent-Length: 0\r\n\r\n").is_empty());
+    // Lost framing: the connection is closed.
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Content-Length: 0", "Content-Length: -1");
+    let out = run(&mut e, origin, req.as_bytes());
     assert!(matches!(out.as_slice(), [Output::Close(f)] if *f == flow), "{out:?}");
 }
 
