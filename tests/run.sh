@@ -22,4 +22,12 @@ fi
 ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true
 
 cargo build --release --workspace
-cargo test --release --workspace -- --test-threads 2
+log=$(mktemp)
+set +e
+cargo test --release --workspace --lib --bins --tests -- --test-threads 2 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "all: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"

@@ -9,7 +9,7 @@ use super::{local_host, push_dec, push_hex, run_id};
 use crate::engine::{OpCtx, Scenario, Step};
 use crate::report::Fail;
 use crate::sipmsg::{comma_split, headers, uri_addr, uri_of, Hdr, Msg};
-use crate::template::{Field, Template};
+use crate::template::Template;
 use std::net::SocketAddr;
 
 const INVITING: u8 = 0;
@@ -156,14 +156,7 @@ impl Scenario for Call {
             self.dialogs.push(Dialog { state: INVITING, buf: Vec::with_capacity(1024) });
         }
         self.dialogs[s].state = INVITING;
-        let b = cx.new_txn();
-        let t = &mut self.tpl;
-        t.set(Field::Branch, b);
-        t.set(Field::CallId, cx.call_id());
-        t.set(Field::Tag, cx.op as u64);
-        t.set(Field::CSeq, 1);
-        t.set(Field::Port, cx.local_port as u64);
-        cx.tx.send(cx.conn, cx.target, t.bytes());
+        super::send_new_transaction(cx, &mut self.tpl);
     }
     fn on_response(&mut self, cx: &mut OpCtx, m: &Msg) -> Step {
         let state = self.dialogs[cx.slot as usize].state;

@@ -54,3 +54,16 @@ pub fn expect_2xx(status: u16) -> crate::engine::Step {
         c => Step::Fail(Fail::Status(c)),
     }
 }
+
+/// Starts a new transaction from a request template: fresh branch, Call-ID,
+/// From tag, CSeq 1 and Via port, then sends it on the operation's socket.
+pub fn send_new_transaction(cx: &mut crate::engine::OpCtx, t: &mut crate::template::Template) {
+    use crate::template::Field;
+    let b = cx.new_txn();
+    t.set(Field::Branch, b);
+    t.set(Field::CallId, cx.call_id());
+    t.set(Field::Tag, cx.op as u64);
+    t.set(Field::CSeq, 1);
+    t.set(Field::Port, cx.local_port as u64);
+    cx.tx.send(cx.conn, cx.target, t.bytes());
+}

@@ -4,7 +4,7 @@
 use super::{expect_2xx, local_host, run_id};
 use crate::engine::{OpCtx, Scenario, Step};
 use crate::sipmsg::Msg;
-use crate::template::{Field, Template};
+use crate::template::Template;
 use std::net::SocketAddr;
 
 pub struct Options {
@@ -36,14 +36,7 @@ impl Scenario for Options {
         "options"
     }
     fn start(&mut self, cx: &mut OpCtx) {
-        let b = cx.new_txn();
-        let t = &mut self.tpl;
-        t.set(Field::Branch, b);
-        t.set(Field::CallId, cx.call_id());
-        t.set(Field::Tag, cx.op as u64);
-        t.set(Field::CSeq, 1);
-        t.set(Field::Port, cx.local_port as u64);
-        cx.tx.send(cx.conn, cx.target, t.bytes());
+        super::send_new_transaction(cx, &mut self.tpl);
     }
     fn on_response(&mut self, _cx: &mut OpCtx, m: &Msg) -> Step {
         expect_2xx(m.status)

@@ -160,14 +160,7 @@ impl Scenario for Register {
         self.next_user = (self.next_user + 1) % self.users.len();
         self.slot_user[s] = ui as u32;
         self.slot_phase[s] = 0;
-        let b = cx.new_txn();
-        let t = &mut self.tpls[ui];
-        t.set(Field::Branch, b);
-        t.set(Field::CallId, cx.call_id());
-        t.set(Field::Tag, cx.op as u64);
-        t.set(Field::CSeq, 1);
-        t.set(Field::Port, cx.local_port as u64);
-        cx.tx.send(cx.conn, cx.target, t.bytes());
+        super::send_new_transaction(cx, &mut self.tpls[ui]);
     }
     fn on_response(&mut self, cx: &mut OpCtx, m: &Msg) -> Step {
         let s = cx.slot as usize;
