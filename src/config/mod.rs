@@ -83,6 +83,18 @@ impl Config {
                 });
             }
         }
+        let r = &self.registrar;
+        if !(r.min_expires.get() <= r.default_expires.get() && r.default_expires.get() <= r.max_expires.get()) {
+            let pos = text.find("[registrar]").unwrap_or(0);
+            let (line, column) = line_col(text, pos);
+            return Err(ConfigError {
+                file: file.to_string(),
+                line,
+                column,
+                key: "registrar".into(),
+                message: "need min_expires <= default_expires <= max_expires".into(),
+            });
+        }
         if self.listen.is_empty() {
             return Err(ConfigError {
                 file: file.to_string(),

@@ -21,6 +21,10 @@ pub struct Config {
     pub log: Log,
     #[serde(default)]
     pub metrics: Metrics,
+    #[serde(default)]
+    pub registrar: Registrar,
+    #[serde(default)]
+    pub auth: Auth,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,5 +153,93 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics { flush_ms: Bounded(1000) }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnMaxContacts {
+    Reject,
+    ReplaceOldest,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Registrar {
+    pub domains: Vec<String>,
+    pub default_expires: Bounded<1, 604800>,
+    pub min_expires: Bounded<1, 604800>,
+    pub max_expires: Bounded<1, 604800>,
+    pub max_contacts: Bounded<1, 1000>,
+    pub on_max_contacts: OnMaxContacts,
+    pub flow_timer_secs: Bounded<10, 3600>,
+}
+
+impl Default for Registrar {
+    fn default() -> Self {
+        Registrar {
+            domains: vec!["localhost".into(), "127.0.0.1".into()],
+            default_expires: Bounded(3600),
+            min_expires: Bounded(60),
+            max_expires: Bounded(7200),
+            max_contacts: Bounded(10),
+            on_max_contacts: OnMaxContacts::Reject,
+            flow_timer_secs: Bounded(120),
+        }
+    }
+}
+
+/// A digest algorithm name as written in config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum DigestAlgorithm {
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    #[serde(rename = "SHA-512-256")]
+    Sha512_256,
+    #[serde(rename = "MD5")]
+    Md5,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    pub enabled: bool,
+    pub users_file: String,
+    pub algorithms: Vec<DigestAlgorithm>,
+    pub nonce_lifetime_secs: Bounded<10, 86400>,
+    pub secret: Secret,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            enabled: true,
+            users_file: String::new(),
+            algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            nonce_lifetime_secs: Bounded(300),
+            secret: Secret(None),
+        }
+    }
+}
+
+/// 32-byte nonce secret, written as 64 hex digits; empty = random at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secret(pub Option<[u8; 32]>);
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(Secret(None));
+        }
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+            return Err(serde::de::Error::custom("must be 64 hex digits (32 bytes), or empty for a random secret"));
+        }
+        let mut out = [0u8; 32];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom)?;
+        }
+        Ok(Secret(Some(out)))
     }
 }

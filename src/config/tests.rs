@@ -75,3 +75,32 @@ fn syntax_error_has_a_line() {
     let e = err("[server\nshards = 1\n");
     assert_eq!(e.line, 1, "{e}");
 }
+
+#[test]
+fn registrar_and_auth_defaults_match_the_embedded_file() {
+    let c = Config::embedded();
+    let (r, d) = (&c.registrar, Registrar::default());
+    assert_eq!(r.domains, d.domains);
+    assert_eq!((r.default_expires, r.min_expires, r.max_expires, r.max_contacts), (d.default_expires, d.min_expires, d.max_expires, d.max_contacts));
+    assert_eq!((r.on_max_contacts, r.flow_timer_secs), (d.on_max_contacts, d.flow_timer_secs));
+    let (a, d) = (&c.auth, Auth::default());
+    assert_eq!((a.enabled, &a.users_file, &a.algorithms, a.nonce_lifetime_secs, a.secret), (d.enabled, &d.users_file, &d.algorithms, d.nonce_lifetime_secs, d.secret));
+}
+
+const ONE_LISTENER: &str = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n";
+
+#[test]
+fn bad_secret_and_algorithm_are_refused_with_their_keys() {
+    let e = err(&format!("{ONE_LISTENER}[auth]\nsecret = \"abc\"\n"));
+    assert_eq!((e.line, e.key.as_str()), (5, "auth.secret"), "{e}");
+    let e = err(&format!("{ONE_LISTENER}[auth]\nalgorithms = [\"MD5\", \"SHA-1\"]\n"));
+    assert_eq!((e.line, e.key.as_str()), (5, "auth.algorithms[1]"), "{e}");
+    let ok = Config::parse(&format!("{ONE_LISTENER}[auth]\nsecret = \"{}\"\n", "ab".repeat(32)), "t").unwrap();
+    assert_eq!(ok.auth.secret.0, Some([0xab; 32]));
+}
+
+#[test]
+fn expiry_bounds_must_be_ordered() {
+    let e = err(&format!("{ONE_LISTENER}[registrar]\nmin_expires = 100\ndefault_expires = 50\n"));
+    assert_eq!((e.line, e.key.as_str()), (4, "registrar"), "{e}");
+}
