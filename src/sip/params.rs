@@ -27,6 +27,21 @@ impl<'a> ParamIter<'a> {
     }
 }
 
+/// Bytes that end a parameter name: LWS, `;`, `=`, `,`, `"`.
+static NAME_STOP: [bool; 256] = stop_table(b" \t\r\n;=,\"");
+/// Bytes that end an unquoted parameter value: LWS, `;`, `,`.
+static VALUE_STOP: [bool; 256] = stop_table(b" \t\r\n;,");
+
+const fn stop_table(stops: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < stops.len() {
+        t[stops[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
 #[inline]
 fn skip_lws(b: &[u8], mut p: usize) -> usize {
     while p < b.len() && is_lws(b[p]) {
@@ -68,7 +83,7 @@ impl<'a> Iterator for ParamIter<'a> {
         }
         p = skip_lws(b, p + 1);
         let ns = p;
-        while p < b.len() && !is_lws(b[p]) && !matches!(b[p], b';' | b'=' | b',' | b'"') {
+        while p < b.len() && !NAME_STOP[b[p] as usize] {
             p += 1;
         }
         if p == ns {
@@ -91,7 +106,7 @@ impl<'a> Iterator for ParamIter<'a> {
                 }
             } else {
                 let mut e = vs;
-                while e < b.len() && !is_lws(b[e]) && !matches!(b[e], b';' | b',') {
+                while e < b.len() && !VALUE_STOP[b[e] as usize] {
                     e += 1;
                 }
                 e
@@ -155,6 +170,14 @@ mod tests {
         assert!(params_valid(b""));
         assert!(params_valid(b";rport="));
         assert_eq!(find_param(b";rport=", "rport"), Some(Some(&b""[..])));
+    }
+
+    #[test]
+    fn stop_tables() {
+        for c in 0..=255u8 {
+            assert_eq!(NAME_STOP[c as usize], is_lws(c) || matches!(c, b';' | b'=' | b',' | b'"'));
+            assert_eq!(VALUE_STOP[c as usize], is_lws(c) || matches!(c, b';' | b','));
+        }
     }
 
     #[test]

@@ -3,14 +3,13 @@
 //! (tag added), Call-ID and CSeq copied verbatim, then caller-supplied
 //! headers, Content-Length and the body. Allocates nothing except into `out`.
 
-use std::io::Write as _;
 use std::net::IpAddr;
 
 use super::addr::parse_name_addr;
 use super::check::Essentials;
 use super::header::HeaderName;
 use super::scan::{split_list, Header, Message};
-use super::via::write_stamped_via;
+use super::via::{parsed_from, push_decimal, write_stamped_parsed, write_stamped_via};
 
 /// Copy a header line up to the end of its value, then CRLF (so LF-only
 /// requests still get CRLF line ends in the response).
@@ -36,9 +35,30 @@ pub fn write_response(
     out: &mut Vec<u8>,
 ) {
     let buf = req.buf;
-    let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
+    out.extend_from_slice(b"SIP/2.0 ");
+    push_decimal(out, code as u64);
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    // Only the first of each of From, To, Call-ID, CSeq (a request that
+    // repeats them still gets one), found in the same walk as the Vias.
+    let (mut from, mut to, mut call_id, mut cseq) = (None, None, None, None);
     let mut first_via = true;
-    for h in req.headers().iter().filter(|h| h.name == HeaderName::Via) {
+    for h in req.headers() {
+        let slot = match h.name {
+            HeaderName::Via => None,
+            HeaderName::From => Some(&mut from),
+            HeaderName::To => Some(&mut to),
+            HeaderName::CallId => Some(&mut call_id),
+            HeaderName::CSeq => Some(&mut cseq),
+            _ => continue,
+        };
+        if let Some(slot) = slot {
+            if slot.is_none() {
+                *slot = Some(h);
+            }
+            continue;
+        }
         match (first_via, stamp) {
             (true, Some((ip, port))) => {
                 let Some(v) = split_list(buf, h.value).next() else {
@@ -46,7 +66,12 @@ pub fn write_response(
                     continue;
                 };
                 out.extend_from_slice(&buf[h.line.start as usize..v.start as usize]);
-                write_stamped_via(v.of(buf), ip, port, out);
+                let value = v.of(buf);
+                match ess {
+                    // check_request parsed this very value already
+                    Some(e) if parsed_from(&e.top_via, value) => write_stamped_parsed(value, &e.top_via, ip, port, out),
+                    _ => write_stamped_via(value, ip, port, out),
+                }
                 out.extend_from_slice(&buf[v.end as usize..h.value.end as usize]);
                 out.extend_from_slice(b"\r\n");
             }
@@ -54,12 +79,10 @@ pub fn write_response(
         }
         first_via = false;
     }
-    // Only the first of each: a request that repeats them still gets one.
-    let first = |name: HeaderName| req.headers().iter().find(move |h| h.name == name);
-    if let Some(h) = first(HeaderName::From) {
+    if let Some(h) = from {
         copy_line(buf, h, out);
     }
-    if let Some(h) = first(HeaderName::To) {
+    if let Some(h) = to {
         out.extend_from_slice(&buf[h.line.start as usize..h.value.end as usize]);
         if code > 100 {
             if let Some(tag) = to_tag {
@@ -75,10 +98,8 @@ pub fn write_response(
         }
         out.extend_from_slice(b"\r\n");
     }
-    for name in [HeaderName::CallId, HeaderName::CSeq] {
-        if let Some(h) = first(name) {
-            copy_line(buf, h, out);
-        }
+    for h in [call_id, cseq].into_iter().flatten() {
+        copy_line(buf, h, out);
     }
     for (name, value) in extra {
         out.extend_from_slice(name.as_bytes());
@@ -86,7 +107,9 @@ pub fn write_response(
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
-    let _ = write!(out, "Content-Length: {}\r\n\r\n", body.len());
+    out.extend_from_slice(b"Content-Length: ");
+    push_decimal(out, body.len() as u64);
+    out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
 }
 

@@ -67,6 +67,23 @@ pub(crate) fn parse_port(b: &[u8]) -> Option<u16> {
     u16::try_from(n).ok()
 }
 
+/// Characters of a host name or IPv4 address: alphanumerics, `-`, `.`, `_`.
+#[inline]
+pub(crate) fn is_host_char(c: u8) -> bool {
+    HOST[c as usize]
+}
+
+static HOST: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+        c += 1;
+    }
+    t
+};
+
 /// Host name / IPv4 / bracketed IPv6 (characters only; no DNS-label rules).
 pub(crate) fn host_valid(h: &[u8]) -> bool {
     if h.is_empty() {
@@ -78,20 +95,28 @@ pub(crate) fn host_valid(h: &[u8]) -> bool {
             && h[1..h.len() - 1].iter().all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
             && h[1..h.len() - 1].contains(&b':');
     }
-    h.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+    h.iter().all(|&c| is_host_char(c))
 }
 
 /// Split `host[:port]` at the start of `b`; returns (host, port, rest).
 pub(crate) fn split_hostport(b: &[u8]) -> Result<(&[u8], Option<u16>, &[u8]), UriError> {
     let host_end = if b.first() == Some(&b'[') {
-        b.iter().position(|&c| c == b']').ok_or(UriError::Host)? + 1
+        let end = b.iter().position(|&c| c == b']').ok_or(UriError::Host)? + 1;
+        if !host_valid(&b[..end]) {
+            return Err(UriError::Host);
+        }
+        end
     } else {
-        b.iter().position(|&c| matches!(c, b':' | b';' | b'?')).unwrap_or(b.len())
+        // One pass: the host runs to the first `:`, `;` or `?` and must be
+        // host characters all the way, so stopping at the first non-host
+        // character is enough when that character is one of the three.
+        let end = b.iter().position(|&c| !is_host_char(c)).unwrap_or(b.len());
+        if end == 0 || (end < b.len() && !matches!(b[end], b':' | b';' | b'?')) {
+            return Err(UriError::Host);
+        }
+        end
     };
     let host = &b[..host_end];
-    if !host_valid(host) {
-        return Err(UriError::Host);
-    }
     let mut rest = &b[host_end..];
     let mut port = None;
     if rest.first() == Some(&b':') {
@@ -107,7 +132,8 @@ pub fn parse_uri(b: &[u8]) -> Result<Uri<'_>, UriError> {
     if b.is_empty() {
         return Err(UriError::Empty);
     }
-    if b.iter().any(|&c| bad_char(c)) {
+    // `fold`, not `any`: no early exit, so the scan is vectorised.
+    if b.iter().fold(false, |bad, &c| bad | bad_char(c)) {
         return Err(UriError::BadChar);
     }
     let colon = b.iter().position(|&c| c == b':').ok_or(UriError::Scheme)?;

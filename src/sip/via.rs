@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use super::header::{is_lws, is_token};
 use super::params::{find_param, ParamIter};
-use super::uri::{host_valid, parse_port};
+use super::uri::{host_valid, is_host_char, parse_port};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Via<'a> {
@@ -105,9 +105,7 @@ pub fn parse_via(b: &[u8]) -> Result<Via<'_>, ViaError> {
     if b.get(p) == Some(&b'[') {
         p = b[p..].iter().position(|&c| c == b']').ok_or(ViaError::Host)? + p + 1;
     } else {
-        while p < b.len() && (b[p].is_ascii_alphanumeric() || matches!(b[p], b'-' | b'.' | b'_')) {
-            p += 1;
-        }
+        p += b[p..].iter().position(|&c| !is_host_char(c)).unwrap_or(b.len() - p);
     }
     let host = &b[hs..p];
     if !host_valid(host) {
@@ -131,6 +129,39 @@ pub fn parse_via(b: &[u8]) -> Result<Via<'_>, ViaError> {
     Ok(Via { protocol, name, version, transport, host, port, params })
 }
 
+/// Append `n` in decimal (what `write!(out, "{n}")` does, without going
+/// through the formatting machinery).
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut d = [0u8; 20];
+    let mut i = d.len();
+    loop {
+        i -= 1;
+        d[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&d[i..]);
+}
+
+/// Append an address as `Display` writes it (dotted quad for IPv4).
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            push_decimal(out, o[0] as u64);
+            for x in &o[1..] {
+                out.push(b'.');
+                push_decimal(out, *x as u64);
+            }
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(out, "{ip}");
+        }
+    }
+}
+
 /// Does the sent-by host equal `ip` (textually as an address, brackets ignored)?
 fn host_is(host: &[u8], ip: IpAddr) -> bool {
     let h = if host.first() == Some(&b'[') && host.len() >= 2 { &host[1..host.len() - 1] } else { host };
@@ -143,10 +174,23 @@ fn host_is(host: &[u8], ip: IpAddr) -> bool {
 /// in place (or dropped when no longer due). Everything else is copied as it
 /// was. A value that does not parse is copied unchanged.
 pub fn write_stamped_via(via_value: &[u8], src_ip: IpAddr, src_port: u16, out: &mut Vec<u8>) {
-    let Ok(via) = parse_via(via_value) else {
-        out.extend_from_slice(via_value);
-        return;
-    };
+    match parse_via(via_value) {
+        Ok(via) => write_stamped_parsed(via_value, &via, src_ip, src_port, out),
+        Err(_) => out.extend_from_slice(via_value),
+    }
+}
+
+/// Is `via` what [`parse_via`] makes of `via_value`? True when it spans the
+/// very same bytes (from the first non-LWS byte to the end), so a parse of
+/// `via_value` would give it back; [`write_stamped_parsed`] can then take it.
+pub(crate) fn parsed_from(via: &Via<'_>, via_value: &[u8]) -> bool {
+    std::ptr::eq(via.protocol.as_ptr(), via_value[skip_lws(via_value, 0)..].as_ptr())
+        && std::ptr::eq(via.params.as_ptr_range().end, via_value.as_ptr_range().end)
+}
+
+/// [`write_stamped_via`] with the parse already done: `via` must come from
+/// `parse_via(via_value)` (see [`parsed_from`]).
+pub(crate) fn write_stamped_parsed(via_value: &[u8], via: &Via<'_>, src_ip: IpAddr, src_port: u16, out: &mut Vec<u8>) {
     let has_rport = via.param("rport").is_some();
     let need_received = has_rport || !host_is(via.host, src_ip);
     let pstart = via_value.len() - via.params.len();
@@ -162,7 +206,8 @@ pub fn write_stamped_via(via_value: &[u8], src_ip: IpAddr, src_port: u16, out: &
         if name.eq_ignore_ascii_case(b"received") {
             if need_received && !wrote_received {
                 out.extend_from_slice(&ps[p.whole.0..p.name.1]);
-                let _ = write!(out, "={src_ip}");
+                out.push(b'=');
+                push_ip(out, src_ip);
                 wrote_received = true;
             }
             continue;
@@ -171,11 +216,12 @@ pub fn write_stamped_via(via_value: &[u8], src_ip: IpAddr, src_port: u16, out: &
             match p.value {
                 None => {
                     out.extend_from_slice(&ps[p.whole.0..p.whole.1]);
-                    let _ = write!(out, "={src_port}");
+                    out.push(b'=');
+                    push_decimal(out, src_port as u64);
                 }
                 Some((vs, ve)) if vs == ve => {
                     out.extend_from_slice(&ps[p.whole.0..vs]);
-                    let _ = write!(out, "{src_port}");
+                    push_decimal(out, src_port as u64);
                 }
                 Some(_) => out.extend_from_slice(&ps[p.whole.0..p.whole.1]),
             }
@@ -185,7 +231,8 @@ pub fn write_stamped_via(via_value: &[u8], src_ip: IpAddr, src_port: u16, out: &
     }
     out.extend_from_slice(&ps[last..]);
     if need_received && !wrote_received {
-        let _ = write!(out, ";received={src_ip}");
+        out.extend_from_slice(b";received=");
+        push_ip(out, src_ip);
     }
 }
 
@@ -232,6 +279,36 @@ mod tests {
         let mut out = Vec::new();
         write_stamped_via(v.as_bytes(), ip.parse().unwrap(), port, &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn decimal_and_ip_as_display() {
+        for n in [0u64, 7, 10, 99, 100, 5060, 65535, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        for ip in ["0.0.0.0", "192.0.2.1", "255.255.255.255", "10.0.100.9", "2001:db8::1", "::ffff:1.2.3.4"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut out = Vec::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn parsed_from_only_the_same_bytes() {
+        let b = b" SIP/2.0/UDP h;rport ";
+        let v = &b[..b.len() - 1];
+        let via = parse_via(v).unwrap();
+        assert!(parsed_from(&via, v));
+        assert!(!parsed_from(&via, &b[..]));
+        assert!(!parsed_from(&via, &v.to_vec()));
+        let mut a = Vec::new();
+        let mut c = Vec::new();
+        write_stamped_parsed(v, &via, "192.0.2.1".parse().unwrap(), 9, &mut a);
+        write_stamped_via(v, "192.0.2.1".parse().unwrap(), 9, &mut c);
+        assert_eq!(a, c);
     }
 
     #[test]
