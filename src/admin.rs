@@ -1,27 +1,36 @@
 //! The admin HTTP listener, on its own plain thread (never on a shard):
 //! `GET /metrics` (Prometheus text from metrics-exporter-prometheus plus the
-//! merged latency summary) and `GET /health` (200 when every shard is
-//! serving). It reads shard state only through `control::Status`.
+//! merged latency summary), `GET /health` (200 when every shard is
+//! serving), `GET /registrations/{aor}` (asked of the shard owning the AOR)
+//! and `POST /reload` (subscribers file). It reaches shard state only
+//! through `control`.
 
-use crate::control::Status;
+use crate::control::{Request, Status};
+use crate::core::location::Binding;
+use crossbeam_channel::{bounded, Sender};
+use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tiny_http::{Header, Response, Server};
 
-pub fn start(addr: SocketAddr, prom: PrometheusHandle, status: Arc<Mutex<Status>>) -> std::io::Result<std::thread::JoinHandle<()>> {
+/// How long the admin waits for the control thread or a shard.
+const ANSWER_WAIT: Duration = Duration::from_secs(2);
+
+pub fn start(addr: SocketAddr, prom: PrometheusHandle, status: Arc<Mutex<Status>>, control: Sender<Request>) -> std::io::Result<std::thread::JoinHandle<()>> {
     let server = Server::http(addr).map_err(|e| std::io::Error::other(format!("admin listener {addr}: {e}")))?;
     std::thread::Builder::new().name("admin".into()).spawn(move || {
         for req in server.incoming_requests() {
-            let (code, ctype, body) = route(req.method(), req.url(), &prom, &status);
+            let (code, ctype, body) = route(req.method(), req.url(), &prom, &status, &control);
             let header = Header::from_bytes("Content-Type", ctype).expect("static header");
             let _ = req.respond(Response::from_string(body).with_status_code(code).with_header(header));
         }
     })
 }
 
-fn route(method: &tiny_http::Method, url: &str, prom: &PrometheusHandle, status: &Mutex<Status>) -> (u16, &'static str, String) {
-    use tiny_http::Method::Get;
+fn route(method: &tiny_http::Method, url: &str, prom: &PrometheusHandle, status: &Mutex<Status>, control: &Sender<Request>) -> (u16, &'static str, String) {
+    use tiny_http::Method::{Get, Post};
+    const JSON: &str = "application/json";
     const TEXT: &str = "text/plain; charset=utf-8";
     match (method, url) {
         (Get, "/metrics") => {
@@ -39,7 +48,93 @@ fn route(method: &tiny_http::Method, url: &str, prom: &PrometheusHandle, status:
                 Some(why) => (503, TEXT, format!("{why}\n")),
             }
         }
+        (Get, path) if path.starts_with("/registrations/") => {
+            let aor = canonical_aor(&percent_decode(&path["/registrations/".len()..]));
+            let (tx, rx) = bounded(1);
+            if control.send_timeout(Request::Registrations { aor, reply: tx }, ANSWER_WAIT).is_err() {
+                return (503, TEXT, "control thread busy\n".into());
+            }
+            match rx.recv_timeout(ANSWER_WAIT) {
+                Ok(json) => (200, JSON, json),
+                Err(_) => (503, TEXT, "the owning shard did not answer\n".into()),
+            }
+        }
+        (Post, "/reload") => {
+            let (tx, rx) = bounded(1);
+            if control.send_timeout(Request::Reload { reply: tx }, ANSWER_WAIT).is_err() {
+                return (503, TEXT, "control thread busy\n".into());
+            }
+            match rx.recv_timeout(ANSWER_WAIT) {
+                Ok(Ok(msg)) => (200, TEXT, format!("{msg}\n")),
+                Ok(Err(msg)) => (422, TEXT, format!("{msg}\n")),
+                Err(_) => (503, TEXT, "reload did not finish\n".into()),
+            }
+        }
         (Get, _) => (404, TEXT, "not found\n".into()),
         _ => (405, TEXT, "method not allowed\n".into()),
+    }
+}
+
+/// `sip:user@host` from what an operator types: scheme optional, host lower-cased.
+pub fn canonical_aor(s: &str) -> Vec<u8> {
+    let s = if s.starts_with("sip:") || s.starts_with("sips:") { s.to_string() } else { format!("sip:{s}") };
+    match s.rsplit_once('@') {
+        Some((user, host)) => format!("{user}@{}", host.to_ascii_lowercase()).into_bytes(),
+        None => s.to_ascii_lowercase().into_bytes(),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The JSON body of `GET /registrations/{aor}`.
+pub fn registrations_json(aor: &[u8], bindings: &[Binding]) -> String {
+    let list: Vec<serde_json::Value> = bindings
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "contact": String::from_utf8_lossy(b.contact()),
+                "source": b.source().to_string(),
+                "transport": format!("{:?}", b.transport()).to_ascii_lowercase(),
+                "flow": b.flow().map(|f| format!("{}:{}", f.shard, f.conn)),
+                "expires_at": b.expires_at(),
+                "q": b.q() as f64 / 1000.0,
+                "call_id": String::from_utf8_lossy(b.call_id()),
+                "cseq": b.cseq(),
+                "path": b.path().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>(),
+                "instance": b.instance().map(|i| String::from_utf8_lossy(i).into_owned()),
+                "reg_id": b.reg_id(),
+                "user_agent": b.user_agent().map(|u| String::from_utf8_lossy(u).into_owned()),
+            })
+        })
+        .collect();
+    serde_json::json!({ "aor": String::from_utf8_lossy(aor), "bindings": list }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aors_from_urls() {
+        assert_eq!(canonical_aor(&percent_decode("alice%40Example.COM")), b"sip:alice@example.com");
+        assert_eq!(canonical_aor("sip:bob@h"), b"sip:bob@h");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }

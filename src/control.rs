@@ -3,7 +3,9 @@
 //! turns SIGTERM/SIGINT into an orderly stop. Everything between the main
 //! thread and the shards goes through bounded crossbeam channels.
 
-use crate::config::Config;
+use crate::config::{Config, DigestAlgorithm};
+use crate::core::auth::{Algorithm, Users};
+use crate::core::{owner, AuthConfig};
 use crate::shard::{self, Command, Report, ShardSpec};
 use crate::telemetry::{latency::Latency, logger};
 use crossbeam_channel::{bounded, select, Receiver, Sender};
@@ -45,6 +47,48 @@ impl Status {
     }
 }
 
+/// Admin thread → control thread.
+pub enum Request {
+    /// Reload the subscribers file; Ok(summary) or Err(file:line: problem).
+    Reload { reply: Sender<Result<String, String>> },
+    /// The bindings of an AOR, as JSON, from the shard that owns it.
+    Registrations { aor: Vec<u8>, reply: Sender<String> },
+}
+
+/// Loads the subscribers file named in config (empty name: nobody).
+fn load_users(config: &Config) -> Result<Arc<Users>, String> {
+    if config.auth.users_file.is_empty() {
+        return Ok(Arc::new(Users::parse("", "<none>").map_err(|e| e.to_string())?));
+    }
+    Users::load(std::path::Path::new(&config.auth.users_file)).map(Arc::new).map_err(|e| e.to_string())
+}
+
+/// Digest settings for the shards, or None when auth is off.
+fn auth_config(config: &Config) -> Result<Option<AuthConfig>, String> {
+    if !config.auth.enabled {
+        return Ok(None);
+    }
+    let secret = match config.auth.secret.0 {
+        Some(s) => s,
+        None => {
+            let mut s = [0u8; 32];
+            getrandom::getrandom(&mut s).map_err(|e| format!("random nonce secret: {e}"))?;
+            s
+        }
+    };
+    let algorithms = config
+        .auth
+        .algorithms
+        .iter()
+        .map(|a| match a {
+            DigestAlgorithm::Md5 => Algorithm::Md5,
+            DigestAlgorithm::Sha256 => Algorithm::Sha256,
+            DigestAlgorithm::Sha512_256 => Algorithm::Sha512_256,
+        })
+        .collect();
+    Ok(Some(AuthConfig { users: load_users(config)?, secret, algorithms, nonce_lifetime_secs: config.auth.nonce_lifetime_secs.get() }))
+}
+
 /// Runs the edge until SIGTERM/SIGINT; Err carries a message for the operator.
 pub fn run(config: Config) -> Result<(), String> {
     let allowed = crate::host::allowed_cpus().map_err(|e| format!("sched_getaffinity: {e}"))?;
@@ -52,18 +96,20 @@ pub fn run(config: Config) -> Result<(), String> {
     let cpus = crate::host::placement(config.server.shards.get() as usize, &cores, &allowed);
     let n = cpus.len();
     crate::host::ensure_memlock(shard::memlock_needed(n))?;
+    let auth = auth_config(&config)?;
 
     let prom = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("metrics recorder: {e}"))?;
     let status = Arc::new(Mutex::new(Status { last_seen: vec![None; n], latency: Latency::default(), stopping: false }));
-    crate::admin::start(config.admin.addr, prom, status.clone()).map_err(|e| e.to_string())?;
+    let (request_tx, request_rx) = bounded::<Request>(16);
+    crate::admin::start(config.admin.addr, prom, status.clone(), request_tx).map_err(|e| e.to_string())?;
 
     let (report_tx, report_rx) = bounded::<Report>(n * 64);
     let mut commands = Vec::new();
     let mut handles = Vec::new();
     for (id, mesh) in shard::mesh_channels(n, config.limits.mesh_queue.get() as usize).into_iter().enumerate() {
-        let (cmd_tx, cmd_rx) = bounded(4);
+        let (cmd_tx, cmd_rx) = bounded(64);
         commands.push(cmd_tx);
         let spec = ShardSpec {
             id: id as u16,
@@ -73,6 +119,7 @@ pub fn run(config: Config) -> Result<(), String> {
             mesh,
             commands: cmd_rx,
             reports: report_tx.clone(),
+            auth: auth.clone(),
         };
         handles.push(shard::spawn(spec).map_err(|e| format!("cannot start shard {id} on CPU {}: {e}", cpus[id]))?);
     }
@@ -86,7 +133,7 @@ pub fn run(config: Config) -> Result<(), String> {
                 log::info!("listening {} {}", l.transport.as_str(), l.addr);
             }
             log::info!("admin on http://{}/metrics", config.admin.addr);
-            serve_until_signal(&report_rx, &status)
+            serve_until_signal(&config, &report_rx, &request_rx, &commands, &status)
         }
         Err(e) => Err(e),
     };
@@ -117,7 +164,7 @@ fn wait_ready(n: usize, reports: &Receiver<Report>, status: &Mutex<Status>) -> R
     Ok(())
 }
 
-fn serve_until_signal(reports: &Receiver<Report>, status: &Mutex<Status>) -> Result<(), String> {
+fn serve_until_signal(config: &Config, reports: &Receiver<Report>, requests: &Receiver<Request>, shards: &[Sender<Command>], status: &Mutex<Status>) -> Result<(), String> {
     let signals = signal_channel()?;
     loop {
         select! {
@@ -125,10 +172,49 @@ fn serve_until_signal(reports: &Receiver<Report>, status: &Mutex<Status>) -> Res
                 Ok(r) => take(r, status),
                 Err(_) => return Err("all shards exited".into()),
             },
-            recv(signals) -> s => {
-                log::info!("signal {}: stopping", s.unwrap_or(0));
-                return Ok(());
+            recv(requests) -> r => match r {
+                Ok(Request::Reload { reply }) => {
+                    let _ = reply.send(reload(config, shards));
+                }
+                Ok(Request::Registrations { aor, reply }) => {
+                    let owner = owner::shard_of(&aor, shards.len());
+                    // A full command queue drops the lookup; the admin answers 503.
+                    let _ = shards[owner].try_send(Command::Registrations { aor, reply });
+                }
+                Err(_) => {}
+            },
+            recv(signals) -> s => match s {
+                Ok(SIGHUP) => {
+                    let _ = reload(config, shards);
+                }
+                s => {
+                    log::info!("signal {}: stopping", s.unwrap_or(0));
+                    return Ok(());
+                }
+            },
+        }
+    }
+}
+
+/// Reloads the subscribers file; a bad file keeps the old data.
+fn reload(config: &Config, shards: &[Sender<Command>]) -> Result<String, String> {
+    if !config.auth.enabled {
+        return Ok("auth is off: nothing to reload".into());
+    }
+    match load_users(config) {
+        Ok(users) => {
+            let n = users.len();
+            for s in shards {
+                if s.send_timeout(Command::Users(users.clone()), std::time::Duration::from_secs(1)).is_err() {
+                    log::error!("reload: a shard did not take the new subscribers");
+                }
             }
+            log::info!("reloaded {n} subscribers from {}", config.auth.users_file);
+            Ok(format!("reloaded {n} subscribers"))
+        }
+        Err(e) => {
+            log::error!("reload refused, keeping the old subscribers: {e}");
+            Err(e)
         }
     }
 }
@@ -148,10 +234,12 @@ fn take(r: Report, status: &Mutex<Status>) {
     }
 }
 
-/// SIGTERM and SIGINT as a channel.
+const SIGHUP: i32 = signal_hook::consts::SIGHUP;
+
+/// SIGTERM, SIGINT (stop) and SIGHUP (reload) as a channel.
 fn signal_channel() -> Result<Receiver<i32>, String> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT]).map_err(|e| format!("signals: {e}"))?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|e| format!("signals: {e}"))?;
     let (tx, rx): (Sender<i32>, Receiver<i32>) = bounded(4);
     std::thread::Builder::new()
         .name("signals".into())

@@ -62,6 +62,12 @@ pub struct Counters {
     /// UDP receive batches (recvmmsg calls that returned data): messages
     /// per batch shows how much the load lets the shard amortize.
     pub udp_batches: u64,
+    /// REGISTER answers by status code (as text, e.g. "200", "401").
+    pub register_results: ReasonCounts,
+    /// Digest authentication failures by reason.
+    pub auth_failures: ReasonCounts,
+    /// Cross-shard REGISTERs whose owner never answered.
+    pub register_lost: u64,
 }
 
 impl Default for Counters {
@@ -78,6 +84,9 @@ impl Default for Counters {
             mesh_dropped: 0,
             keepalives: 0,
             udp_batches: 0,
+            register_results: ReasonCounts::default(),
+            auth_failures: ReasonCounts::default(),
+            register_lost: 0,
         }
     }
 }

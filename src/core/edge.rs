@@ -24,6 +24,10 @@ pub struct EdgeConfig {
     /// Ports the edge listens on.
     pub local_ports: Vec<u16>,
     pub max_message_bytes: usize,
+    /// Registrar settings; no domains = registrar off.
+    pub registrar: crate::core::registrar::RegistrarConfig,
+    /// Digest authentication of REGISTER; None = off.
+    pub auth: Option<register::AuthConfig>,
 }
 
 /// One message handed to the edge.
@@ -58,29 +62,44 @@ pub enum Output {
 pub struct Edge {
     cfg: EdgeConfig,
     pub counters: Counters,
+    /// Unix seconds of the input being handled (time is an argument).
+    now: u64,
+    pub(crate) reg: register::RegState,
 }
 
 /// Methods the edge serves itself today (the Allow header).
 const ALLOW: &[u8] = b"OPTIONS";
 
 impl Edge {
-    pub fn new(cfg: EdgeConfig) -> Edge {
-        Edge { cfg, counters: Counters::default() }
+    pub fn new(cfg: EdgeConfig, now: u64) -> Edge {
+        let reg = register::RegState::new(&cfg, now);
+        Edge { cfg, counters: Counters::default(), now, reg }
     }
 
     pub fn config(&self) -> &EdgeConfig {
         &self.cfg
     }
 
-    /// Handles one input; effects are appended to `out`.
-    pub fn handle(&mut self, input: Input<'_>, out: &mut Vec<Output>) {
+    /// Handles one input at `now` (unix seconds); effects are appended to `out`.
+    pub fn handle(&mut self, now: u64, input: Input<'_>, out: &mut Vec<Output>) {
+        self.now = now;
         match input {
             Input::Packet(p) => self.on_packet(p.origin, p.bytes, out),
-            Input::Mesh(MeshMsg::Response { origin, bytes, .. }) => {
+            Input::Mesh(msg) => {
                 self.counters.mesh_received += 1;
-                self.on_packet(origin, &bytes, out)
+                match msg {
+                    MeshMsg::Response { origin, bytes, .. } => self.on_packet(origin, &bytes, out),
+                    MeshMsg::Register { reply_to, token, op } => self.on_register_op(reply_to, token, op, out),
+                    MeshMsg::Registered { token, result } => self.on_registered(token, result, out),
+                }
             }
         }
+    }
+
+    /// Housekeeping at `now`: binding expiry, abandoned cross-shard requests.
+    pub fn tick(&mut self, now: u64) {
+        self.now = now;
+        self.reg_tick();
     }
 
     fn on_packet(&mut self, origin: Origin, bytes: &[u8], out: &mut Vec<Output>) {
@@ -163,6 +182,9 @@ impl Edge {
             let extra = [("Unsupported", tags)];
             return self.respond(origin, msg, Some(&ess), 420, "Bad Extension", &extra, out);
         }
+        if ess.method == Method::Register && self.reg.enabled() {
+            return self.on_register(origin, msg, &ess, out);
+        }
         let to_self = self.is_local(&ess);
         if ess.method == Method::Options && to_self {
             let extra: [(&str, &[u8]); 3] = [("Allow", ALLOW), ("Accept", b"application/sdp"), ("Supported", b"")];
@@ -195,6 +217,11 @@ impl Edge {
         let mut bytes = Vec::with_capacity(msg.buf.len() + 128);
         let tag = to_tag(msg);
         sip::write_response(msg, ess, code, reason, Some(&tag), Some((origin.peer.ip(), origin.peer.port())), extra, b"", &mut bytes);
+        self.send(origin, code, bytes, out);
+    }
+
+    /// Sends a response built for a request from `origin`.
+    fn send(&mut self, origin: Origin, code: u16, bytes: Vec<u8>, out: &mut Vec<Output>) {
         let dest = match (origin.transport, origin.flow) {
             (Transport::Udp, _) | (_, None) => Dest::Udp { listener: origin.listener, peer: origin.peer },
             (_, Some(flow)) => Dest::Flow(flow),
@@ -206,7 +233,7 @@ impl Edge {
 
 /// A To tag that is the same for every retransmission of a request, so
 /// stateless answers stay consistent: FNV-1a over Call-ID, From tag, CSeq.
-fn to_tag(msg: &Message<'_>) -> [u8; 16] {
+pub(crate) fn to_tag(msg: &Message<'_>) -> [u8; 16] {
     let mut h: u64 = 0xcbf29ce484222325;
     for part in [msg.header(HeaderName::CallId), msg.header(HeaderName::From), msg.header(HeaderName::CSeq)] {
         for &b in part.unwrap_or_default() {
@@ -235,6 +262,9 @@ pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
     }
     hosts
 }
+
+mod register;
+pub use register::AuthConfig;
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! closures, no Rc), so it can cross threads through glommio's shared
 //! channels. Shards batch these per destination per loop turn.
 
+use super::registrar::{BindingView, RegisterOp, Reject};
 use super::Origin;
 
 #[derive(Debug)]
@@ -9,4 +10,8 @@ pub enum MeshMsg {
     /// A SIP response that arrived on the wrong shard: its top Via branch
     /// names the shard holding the transaction.
     Response { from_shard: u16, origin: Origin, bytes: Vec<u8> },
+    /// A REGISTER authenticated on `reply_to`, for the shard owning its AOR.
+    Register { reply_to: u16, token: u64, op: Box<RegisterOp> },
+    /// The owner's answer: the AOR's bindings after the update, or a refusal.
+    Registered { token: u64, result: Result<Vec<BindingView>, Reject> },
 }

@@ -4,14 +4,18 @@
 //! touches a socket: `shard/` does that, which makes every rule here
 //! testable deterministically.
 
+pub mod auth;
 pub mod counters;
 pub mod edge;
 pub mod framing;
+pub mod location;
 pub mod mesh;
 pub mod owner;
+pub mod registrar;
+pub mod timer;
 
 pub use counters::Counters;
-pub use edge::{Edge, EdgeConfig, Input, Output, Packet, Dest};
+pub use edge::{AuthConfig, Dest, Edge, EdgeConfig, Input, Output, Packet};
 pub use mesh::MeshMsg;
 
 use std::net::SocketAddr;

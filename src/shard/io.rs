@@ -18,7 +18,7 @@ pub async fn feed(shard: &Rc<Shard>, input: Input<'_>) {
 /// The synchronous half of `feed`: the core's decision, timed.
 pub fn handle(shard: &Shard, input: Input<'_>, outs: &mut Vec<Output>) {
     let start = Instant::now();
-    shard.edge.borrow_mut().handle(input, outs);
+    shard.edge.borrow_mut().handle(unix_now(), input, outs);
     let _ = shard.hist.borrow_mut().record(start.elapsed().as_nanos().max(1) as u64);
 }
 
@@ -51,4 +51,9 @@ pub async fn perform(shard: &Rc<Shard>, outs: Vec<Output>) {
 /// has no socket of its own listener (never expected, but never a panic).
 fn any_udp(shard: &Shard, peer: std::net::SocketAddr) -> Option<&Rc<glommio::net::UdpSocket>> {
     shard.udp.iter().flatten().find(|s| s.local_addr().map(|a| a.is_ipv4() == peer.is_ipv4()).unwrap_or(false))
+}
+
+/// Wall-clock seconds: the only clock the core sees (nonces, expiry, Date).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

@@ -32,6 +32,8 @@ pub struct ShardSpec {
     pub mesh: MeshEnds,
     pub commands: crossbeam_channel::Receiver<Command>,
     pub reports: crossbeam_channel::Sender<Report>,
+    /// Digest settings shared by every shard (None: auth off).
+    pub auth: Option<crate::core::AuthConfig>,
 }
 
 /// Bytes of io_uring-registered memory per executor: sipedge does no
@@ -73,13 +75,15 @@ pub struct Shard {
 }
 
 async fn run(spec: ShardSpec) {
-    let ShardSpec { id, shards, config, mesh, commands, reports, .. } = spec;
+    let ShardSpec { id, shards, config, mesh, commands, reports, auth, .. } = spec;
     let mut edge_cfg = EdgeConfig {
         shard: id,
         shards,
         local_hosts: Vec::new(),
         local_ports: Vec::new(),
         max_message_bytes: config.limits.max_message_bytes.get() as usize,
+        registrar: registrar_config(&config.registrar),
+        auth,
     };
     for l in &config.listen {
         edge_cfg.local_hosts.extend(edge::local_hosts(l.addr, &l.advertise));
@@ -97,7 +101,7 @@ async fn run(spec: ShardSpec) {
     let shard = Rc::new(Shard {
         id,
         config,
-        edge: RefCell::new(Edge::new(edge_cfg)),
+        edge: RefCell::new(Edge::new(edge_cfg, io::unix_now())),
         udp: udp.into_iter().map(|s| s.map(Rc::new)).collect(),
         mesh: outbox,
         flows: RefCell::new(conn::Flows::default()),
@@ -122,4 +126,17 @@ async fn run(spec: ShardSpec) {
     let drain = Duration::from_secs(shard.config.server.drain_secs.get());
     conn::drain(&shard, drain).await;
     log::debug!("shard {id} stopped");
+}
+
+/// The core's registrar settings from the config table.
+fn registrar_config(r: &crate::config::Registrar) -> crate::core::registrar::RegistrarConfig {
+    crate::core::registrar::RegistrarConfig {
+        domains: r.domains.iter().map(|d| d.to_ascii_lowercase().into_bytes()).collect(),
+        default_expires: r.default_expires.get() as u32,
+        min_expires: r.min_expires.get() as u32,
+        max_expires: r.max_expires.get() as u32,
+        max_contacts: r.max_contacts.get() as usize,
+        replace_oldest: r.on_max_contacts == crate::config::OnMaxContacts::ReplaceOldest,
+        flow_timer: r.flow_timer_secs.get() as u32,
+    }
 }

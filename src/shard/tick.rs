@@ -7,10 +7,13 @@ use crate::telemetry::publish;
 use std::time::{Duration, Instant};
 
 /// Control thread → shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     /// Stop accepting, finish what is in flight, exit.
     Stop,
+    /// New subscribers (reload).
+    Users(std::sync::Arc<crate::core::auth::Users>),
+    /// The bindings of an AOR this shard owns, as JSON, to `reply`.
+    Registrations { aor: Vec<u8>, reply: crossbeam_channel::Sender<String> },
 }
 
 /// Shard → control thread.
@@ -30,8 +33,13 @@ pub async fn run(shard: &Shard, commands: &crossbeam_channel::Receiver<Command>,
     loop {
         match commands.try_recv() {
             Ok(Command::Stop) | Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+            Ok(Command::Users(users)) => shard.edge.borrow_mut().set_users(users),
+            Ok(Command::Registrations { aor, reply }) => {
+                let _ = reply.try_send(crate::admin::registrations_json(&aor, shard.edge.borrow().registrations(&aor)));
+            }
             Err(crossbeam_channel::TryRecvError::Empty) => {}
         }
+        shard.edge.borrow_mut().tick(super::io::unix_now());
         if Instant::now() >= next_flush {
             next_flush += flush_every;
             flush(shard, reports);
@@ -45,7 +53,10 @@ pub async fn run(shard: &Shard, commands: &crossbeam_channel::Receiver<Command>,
 fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     let flows = shard.flows.borrow();
     let tcp = publish::TcpStats { open: flows.len(), accepted: flows.accepted, refused: flows.refused, closed: &flows.closed };
-    publish::shard(shard.id, &shard.edge.borrow().counters, &tcp);
+    let edge = shard.edge.borrow();
+    publish::shard(shard.id, &edge.counters, &tcp);
+    publish::registrar(shard.id, &edge.counters, edge.registrations_active());
+    drop(edge);
     let mut h = shard.hist.borrow_mut();
     let hist = Box::new(h.clone());
     h.reset();

@@ -44,6 +44,17 @@ pub fn shard(id: u16, c: &Counters, tcp: &TcpStats<'_>) {
     reasons("sipedge_tcp_closed_total", &s, tcp.closed);
 }
 
+/// Registrar figures of one shard.
+pub fn registrar(id: u16, c: &Counters, active: usize) {
+    let s = id.to_string();
+    gauge!("sipedge_registrations_active", "shard" => s.clone()).set(active as f64);
+    for (code, n) in c.register_results.iter() {
+        counter!("sipedge_register_results_total", "shard" => s.clone(), "code" => code).absolute(n);
+    }
+    reasons("sipedge_auth_failures_total", &s, &c.auth_failures);
+    counter!("sipedge_register_lost_total", "shard" => s.clone()).absolute(c.register_lost);
+}
+
 fn reasons(name: &'static str, shard: &str, r: &ReasonCounts) {
     for (reason, n) in r.iter() {
         counter!(name, "shard" => shard.to_string(), "reason" => reason).absolute(n);

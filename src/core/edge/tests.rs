@@ -10,8 +10,13 @@ fn edge(shard: u16, shards: u16) -> Edge {
         local_hosts: local_hosts("127.0.0.1:5060".parse().unwrap(), "edge.example.com"),
         local_ports: vec![5060],
         max_message_bytes: 4096,
-    })
+        registrar: Default::default(),
+        auth: None,
+    }, NOW)
 }
+
+/// The virtual clock of these tests (unix seconds).
+pub(super) const NOW: u64 = 1_795_674_600;
 
 fn udp(port: u16) -> Origin {
     Origin { transport: Transport::Udp, listener: 0, peer: format!("127.0.0.1:{port}").parse().unwrap(), flow: None }
@@ -26,7 +31,7 @@ fn request(method: &str, ruri: &str, extra: &str) -> Vec<u8> {
 
 fn run(e: &mut Edge, origin: Origin, bytes: &[u8]) -> Vec<Output> {
     let mut out = Vec::new();
-    e.handle(Input::Packet(Packet { origin, bytes }), &mut out);
+    e.handle(NOW, Input::Packet(Packet { origin, bytes }), &mut out);
     out
 }
 
@@ -215,7 +220,7 @@ fn responses_go_home_to_the_shard_in_their_branch() {
     };
     assert_eq!(shards[0].counters.mesh_sent, 1);
     let mut out = Vec::new();
-    shards[2].handle(Input::Mesh(msg), &mut out);
+    shards[2].handle(NOW, Input::Mesh(msg), &mut out);
     assert!(out.is_empty());
     assert_eq!((shards[2].counters.mesh_received, shards[2].counters.responses_home), (1, 1));
     // Arrives on shard 2 directly: no hop.

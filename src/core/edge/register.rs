@@ -1,0 +1,223 @@
+//! The edge's side of registration: digest authentication of a REGISTER on
+//! the shard that received it, the hop to the shard owning the AOR (and the
+//! owner's side of it), the answer, and the expiry tick. The rules
+//! themselves live in `core::registrar` and `core::auth`.
+//!
+//! No enumeration: an unknown user and a wrong password get the same fresh
+//! 401 (the verifier does the same work for both); the failure reason is
+//! only counted.
+
+use super::{Edge, EdgeConfig, Output};
+use crate::core::auth::{parse_credentials, unq, write_challenge, Algorithm, NonceKey, Users, Verdict, Verifier};
+use crate::core::location::{Binding, Location};
+use crate::core::mesh::MeshMsg;
+use crate::core::registrar::{apply::apply, reply, request, BindingView, RegisterOp, RegistrarConfig, Reject};
+use crate::core::{owner, Origin};
+use crate::sip::{self, Essentials, Framing, HeaderName, Message, Status};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Digest settings every shard shares (the secret makes nonces verifiable anywhere).
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub users: Arc<Users>,
+    pub secret: [u8; 32],
+    pub algorithms: Vec<Algorithm>,
+    pub nonce_lifetime_secs: u64,
+}
+
+/// How long a shard waits for the AOR's owner before forgetting a REGISTER
+/// (the client retransmits over UDP; the loss is counted).
+const PENDING_SECS: u64 = 5;
+/// Nonces whose nonce-count a shard remembers at once.
+const MAX_TRACKED_NONCES: usize = 65536;
+
+struct Pending {
+    origin: Origin,
+    bytes: Vec<u8>,
+    since: u64,
+}
+
+struct Auth {
+    users: Arc<Users>,
+    key: NonceKey,
+    verifier: Verifier,
+    algorithms: Vec<Algorithm>,
+}
+
+/// A shard's registrar state: its slice of the location table, REGISTERs
+/// waiting for another shard, and the digest verifier.
+pub(crate) struct RegState {
+    cfg: RegistrarConfig,
+    pub location: Location,
+    pending: HashMap<u64, Pending>,
+    next_token: u64,
+    auth: Option<Auth>,
+}
+
+impl RegState {
+    pub fn new(cfg: &EdgeConfig, now: u64) -> RegState {
+        let auth = cfg.auth.as_ref().map(|a| {
+            let mut verifier = Verifier::new(a.nonce_lifetime_secs, MAX_TRACKED_NONCES);
+            verifier.set_algorithms(&a.algorithms);
+            Auth { users: a.users.clone(), key: NonceKey::new(a.secret), verifier, algorithms: a.algorithms.clone() }
+        });
+        RegState { cfg: cfg.registrar.clone(), location: Location::new(now), pending: HashMap::new(), next_token: 0, auth }
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.cfg.domains.is_empty()
+    }
+}
+
+/// Why a REGISTER is not (yet) authenticated.
+enum Unauthenticated {
+    Challenge { stale: bool },
+    Forbidden(&'static str),
+}
+
+fn code_label(code: u16) -> &'static str {
+    match code {
+        200 => "200",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        423 => "423",
+        500 => "500",
+        _ => "other",
+    }
+}
+
+impl Edge {
+    /// Replaces the subscribers (reload).
+    pub fn set_users(&mut self, users: Arc<Users>) {
+        if let Some(a) = &mut self.reg.auth {
+            a.users = users;
+        }
+    }
+
+    /// The bindings of an AOR held by this shard.
+    pub fn registrations(&self, aor: &[u8]) -> &[Binding] {
+        self.reg.location.get(aor)
+    }
+
+    /// Bindings held by this shard.
+    pub fn registrations_active(&self) -> usize {
+        self.reg.location.bindings()
+    }
+
+    pub(super) fn on_register(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
+        let to_tag = super::to_tag(msg);
+        if !request::serves(&self.reg.cfg, ess.ruri.host) {
+            return self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, "Domain not served")), out);
+        }
+        if let Err(why) = self.authenticate(msg, ess) {
+            return match why {
+                Unauthenticated::Forbidden(reason) => self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, reason)), out),
+                Unauthenticated::Challenge { stale } => {
+                    let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
+                    let challenges = self.challenges(ess.to.uri.host, stale);
+                    let extra: Vec<(&str, &[u8])> = challenges.iter().map(|c| ("WWW-Authenticate", c.as_slice())).collect();
+                    sip::write_response(msg, Some(ess), 401, "Unauthorized", Some(&to_tag), Some((origin.peer.ip(), origin.peer.port())), &extra, b"", &mut bytes);
+                    self.counters.register_results.add("401");
+                    self.send(origin, 401, bytes, out)
+                }
+            };
+        }
+        let op = match request::prepare(msg, ess, origin, self.now, &self.reg.cfg) {
+            Ok(op) => op,
+            Err(r) => return self.answer_register(origin, msg, Some(ess), Err(r), out),
+        };
+        let owner = owner::shard_of(&op.aor, self.cfg.shards as usize) as u16;
+        if owner == self.cfg.shard {
+            let result = apply(&mut self.reg.location, &op, &self.reg.cfg);
+            return self.answer_register(origin, msg, Some(ess), result, out);
+        }
+        self.reg.next_token += 1;
+        let token = self.reg.next_token;
+        self.reg.pending.insert(token, Pending { origin, bytes: msg.buf.to_vec(), since: self.now });
+        self.counters.mesh_sent += 1;
+        out.push(Output::ToShard { shard: owner, msg: MeshMsg::Register { reply_to: self.cfg.shard, token, op: Box::new(op) } });
+    }
+
+    /// On the owner: apply and send the result home.
+    pub(super) fn on_register_op(&mut self, reply_to: u16, token: u64, op: Box<RegisterOp>, out: &mut Vec<Output>) {
+        let result = apply(&mut self.reg.location, &op, &self.reg.cfg);
+        self.counters.mesh_sent += 1;
+        out.push(Output::ToShard { shard: reply_to, msg: MeshMsg::Registered { token, result } });
+    }
+
+    /// Back home: answer the REGISTER that waited for its owner.
+    pub(super) fn on_registered(&mut self, token: u64, result: Result<Vec<BindingView>, Reject>, out: &mut Vec<Output>) {
+        let Some(p) = self.reg.pending.remove(&token) else { return };
+        let framing = if p.origin.transport.is_stream() { Framing::Stream } else { Framing::Datagram };
+        if let Ok(Status::Complete(msg)) = sip::scan(&p.bytes, framing) {
+            let ess = sip::check_request(&msg).ok();
+            self.answer_register(p.origin, &msg, ess.as_ref(), result, out);
+        }
+    }
+
+    pub(super) fn reg_tick(&mut self) {
+        let now = self.now;
+        self.reg.location.expire(now);
+        let before = self.reg.pending.len();
+        self.reg.pending.retain(|_, p| now.saturating_sub(p.since) < PENDING_SECS);
+        self.counters.register_lost += (before - self.reg.pending.len()) as u64;
+    }
+
+    fn answer_register(&mut self, origin: Origin, msg: &Message<'_>, ess: Option<&Essentials<'_>>, result: Result<Vec<BindingView>, Reject>, out: &mut Vec<Output>) {
+        let tag = super::to_tag(msg);
+        let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
+        let code = match &result {
+            Ok(bindings) => {
+                reply::write_ok(msg, ess, origin.peer, &tag, bindings, self.now, &self.reg.cfg, &mut bytes);
+                200
+            }
+            Err(r) => {
+                reply::write_reject(msg, ess, origin.peer, &tag, r, &mut bytes);
+                r.code
+            }
+        };
+        self.counters.register_results.add(code_label(code));
+        self.send(origin, code, bytes, out);
+    }
+
+    /// RFC 3261 §22.4 / RFC 7616: finds credentials for the realm and checks them.
+    fn authenticate(&mut self, msg: &Message<'_>, ess: &Essentials<'_>) -> Result<(), Unauthenticated> {
+        let now = self.now;
+        let Some(auth) = &mut self.reg.auth else { return Ok(()) };
+        let realm = ess.to.uri.host;
+        let creds = msg.values(HeaderName::Authorization).filter_map(|(v, _)| parse_credentials(v).ok()).find(|c| unq(c.realm).eq_ignore_ascii_case(realm));
+        let Some(creds) = creds else { return Err(Unauthenticated::Challenge { stale: false }) };
+        match auth.verifier.verify(&auth.users, &auth.key, b"REGISTER", &creds, &[realm], now) {
+            Verdict::Ok { username } => {
+                // Nobody registers someone else's number.
+                if ess.to.uri.user.map(|u| u == &*unq(username)) != Some(true) {
+                    self.counters.auth_failures.add("user does not own the AOR");
+                    return Err(Unauthenticated::Forbidden("Username does not match the AOR"));
+                }
+                Ok(())
+            }
+            Verdict::Stale => Err(Unauthenticated::Challenge { stale: true }),
+            Verdict::Reject(reason) => {
+                self.counters.auth_failures.add(reason);
+                Err(Unauthenticated::Challenge { stale: false })
+            }
+        }
+    }
+
+    /// One challenge value per configured algorithm, sharing one fresh nonce.
+    fn challenges(&self, realm: &[u8], stale: bool) -> Vec<Vec<u8>> {
+        let Some(auth) = &self.reg.auth else { return Vec::new() };
+        let mut nonce = Vec::with_capacity(64);
+        auth.key.issue(self.now, &mut nonce);
+        auth.algorithms
+            .iter()
+            .map(|&alg| {
+                let mut v = Vec::with_capacity(160);
+                write_challenge(realm, &nonce, alg, stale, &mut v);
+                v
+            })
+            .collect()
+    }
+}

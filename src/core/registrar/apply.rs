@@ -1,0 +1,93 @@
+//! Applying a `RegisterOp` to the location table, on the shard that owns
+//! the address-of-record (RFC 3261 §10.3 steps 6–8). Validation first,
+//! changes after: a refused request leaves every binding as it was.
+//!
+//! A request from the same Call-ID with a lower CSeq than a stored binding
+//! is refused with 500 (the registrar's state is newer than the request).
+//! An equal CSeq is a retransmission of a request already applied: it is
+//! answered with the current bindings and changes nothing (a stateful
+//! transaction layer absorbs these once it exists).
+
+use super::{BindingView, ContactChange, RegisterOp, RegistrarConfig, Reject};
+use crate::core::location::{Binding, Location, NewBinding};
+
+pub fn apply(loc: &mut Location, op: &RegisterOp, cfg: &RegistrarConfig) -> Result<Vec<BindingView>, Reject> {
+    let existing = loc.get(&op.aor);
+    let mut retransmission = false;
+    let touched: Vec<&Binding> = if op.wildcard {
+        existing.iter().collect()
+    } else {
+        existing.iter().filter(|b| op.contacts.iter().any(|c| b.is_replaced_by(&new_binding(op, c, &[])))).collect()
+    };
+    for b in &touched {
+        if b.call_id() == op.call_id.as_slice() {
+            if op.cseq < b.cseq() {
+                return Err(Reject::new(500, "Out of order CSeq"));
+            }
+            retransmission |= op.cseq == b.cseq();
+        }
+    }
+    if retransmission {
+        return Ok(snapshot(loc, op));
+    }
+    if op.wildcard {
+        loc.remove_all(&op.aor);
+        return Ok(snapshot(loc, op));
+    }
+    let added = op
+        .contacts
+        .iter()
+        .filter(|c| c.expires > 0 && !existing.iter().any(|b| b.is_replaced_by(&new_binding(op, c, &[]))))
+        .count();
+    let removed = op.contacts.iter().filter(|c| c.expires == 0).count();
+    let total = (existing.len() + added).saturating_sub(removed);
+    let mut evict: Vec<Vec<u8>> = Vec::new();
+    if total > cfg.max_contacts {
+        if !cfg.replace_oldest {
+            return Err(Reject::new(403, "Too many registered contacts"));
+        }
+        let mut others: Vec<&Binding> = existing.iter().filter(|b| !touched.iter().any(|t| std::ptr::eq(*t, *b))).collect();
+        others.sort_by_key(|b| b.updated());
+        evict = others.iter().take(total - cfg.max_contacts).map(|b| b.contact().to_vec()).collect();
+    }
+    for contact in &evict {
+        loc.remove(&op.aor, contact);
+    }
+    let path: Vec<&[u8]> = op.path.iter().map(Vec::as_slice).collect();
+    for c in &op.contacts {
+        if c.expires == 0 {
+            loc.remove(&op.aor, &c.uri);
+        } else if loc.upsert(&op.aor, new_binding(op, c, &path)).is_err() {
+            return Err(Reject::new(400, "Contact too large"));
+        }
+    }
+    Ok(snapshot(loc, op))
+}
+
+fn new_binding<'a>(op: &'a RegisterOp, c: &'a ContactChange, path: &'a [&'a [u8]]) -> NewBinding<'a> {
+    NewBinding {
+        contact: &c.uri,
+        q: c.q,
+        expires_at: op.now + c.expires as u64,
+        call_id: &op.call_id,
+        cseq: op.cseq,
+        source: op.source,
+        transport: op.transport,
+        flow: op.flow,
+        path,
+        instance: c.instance.as_deref(),
+        reg_id: c.reg_id,
+        user_agent: op.user_agent.as_deref(),
+        updated: op.now,
+    }
+}
+
+/// The AOR's bindings as the 200 lists them (expired ones left out even
+/// if the wheel has not reached them yet).
+pub fn snapshot(loc: &Location, op: &RegisterOp) -> Vec<BindingView> {
+    loc.get(&op.aor)
+        .iter()
+        .filter(|b| b.expires_at() > op.now)
+        .map(|b| BindingView { contact: b.contact().to_vec(), expires_at: b.expires_at(), q: b.q(), outbound: b.instance().is_some() && b.reg_id().is_some() })
+        .collect()
+}

@@ -1,0 +1,70 @@
+//! The registrar (RFC 3261 §10.3, RFC 3327 Path, RFC 5626 Outbound).
+//!
+//! A REGISTER is checked and authenticated on the shard that received it
+//! (`request::prepare`), then the binding update travels to the shard that
+//! owns the address-of-record (`owner::shard_of`) as an owned `RegisterOp`;
+//! the owner applies it to its slice of the location table
+//! (`apply::apply`) and sends back the resulting bindings, and the
+//! receiving shard answers (`reply`). When both are the same shard there is
+//! no hop.
+
+pub mod apply;
+pub mod date;
+pub mod reply;
+pub mod request;
+
+pub use request::{ContactChange, RegisterOp};
+
+/// Registrar settings (from `[registrar]`).
+#[derive(Clone, Debug)]
+pub struct RegistrarConfig {
+    /// Domains served, lower-case. Empty: the registrar is off (REGISTER → 501).
+    pub domains: Vec<Vec<u8>>,
+    pub default_expires: u32,
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub max_contacts: usize,
+    /// Over `max_contacts`: drop the oldest bindings instead of refusing.
+    pub replace_oldest: bool,
+    /// Seconds advertised in Flow-Timer for outbound registrations.
+    pub flow_timer: u32,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            domains: Vec::new(),
+            default_expires: 3600,
+            min_expires: 60,
+            max_expires: 7200,
+            max_contacts: 10,
+            replace_oldest: false,
+            flow_timer: 120,
+        }
+    }
+}
+
+/// A refused registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reject {
+    pub code: u16,
+    pub reason: &'static str,
+    /// For 423 Interval Too Brief.
+    pub min_expires: Option<u32>,
+}
+
+impl Reject {
+    pub const fn new(code: u16, reason: &'static str) -> Reject {
+        Reject { code, reason, min_expires: None }
+    }
+}
+
+/// A binding as the 200 lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BindingView {
+    pub contact: Vec<u8>,
+    pub expires_at: u64,
+    pub q: u16,
+    /// Registered with +sip.instance and reg-id (RFC 5626).
+    pub outbound: bool,
+}
