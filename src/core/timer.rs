@@ -76,7 +76,10 @@ impl<K: Clone> Wheel<K> {
         let rel = (at - self.origin).min(u64::from(u32::MAX));
         let at = self.origin + rel;
         let slot = self.slot_of(at);
-        self.buckets[slot].push(Entry { due: rel as u32, key });
+        self.buckets[slot].push(Entry {
+            due: rel as u32,
+            key,
+        });
     }
 
     /// Appends to `out` every key due at or before `now` and makes `now` the

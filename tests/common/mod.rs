@@ -154,9 +154,18 @@ pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
 
 /// Minimal HTTP/1.0 GET: (status, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    http(addr, "GET", path)
+}
+
+/// Minimal HTTP/1.0 POST without a body: (status, body).
+pub fn http_post(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    http(addr, "POST", path)
+}
+
+fn http(addr: SocketAddr, method: &str, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n").ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let code = text.split(' ').nth(1)?.parse().ok()?;
