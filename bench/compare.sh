@@ -60,6 +60,8 @@ trap cleanup EXIT
 
 # ---- users (generator and Kamailio's db_text subscriber table) -----------
 for ((i = 0; i < USERS; i++)); do printf 'u%05d pw%05d\n' "$i" "$i"; done >"$WORK/users.txt"
+# sipedge's subscribers file (path fixed in bench/sipedge-register-auth.toml)
+awk '{ print $1 " 127.0.0.1 password=" $2 }' "$WORK/users.txt" >/tmp/sipedge-bench-users.txt
 DBT=/tmp/sipedge-bench-dbtext          # path fixed in kamailio.cfg
 mkdir -p "$DBT"
 printf 'table_name(str) table_version(int)\nsubscriber:7\n' >"$DBT/version"

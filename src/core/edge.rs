@@ -268,3 +268,5 @@ pub use register::AuthConfig;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod register_tests;

@@ -618,7 +618,7 @@ impl Bindings {
     }
 
     /// Drops the bindings for which `drop(position, binding)` holds, keeping
-    /// the order of the others; `dropping` of them, fewer than all.
+    /// the order of the others (the caller knows some, not all, go).
     fn drop_some(&mut self, drop: impl Fn(usize, &Binding) -> bool) {
         if let Bindings::Many(v) = self {
             let mut k = 0;

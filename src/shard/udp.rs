@@ -16,13 +16,15 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
     let mut others: Vec<Output> = Vec::new();
     let mut wake = [0u8; 1];
     let coalesce = std::time::Duration::from_micros(shard.config.server.udp_coalesce_us.get());
-    let mut flowing = false;
+    // Dense traffic: the last batch held several datagrams, so more are
+    // likely within the coalescing window. Sparse traffic never waits.
+    let mut dense = false;
     loop {
         let n = match rx.recv(fd) {
-            Ok(0) if flowing && !coalesce.is_zero() => {
-                // Traffic is flowing but the socket is drained: let a few more
+            Ok(0) if dense && !coalesce.is_zero() => {
+                // Dense traffic and the socket is drained: let a few more
                 // datagrams gather instead of paying a reactor turn for each.
-                flowing = false;
+                dense = false;
                 glommio::timer::sleep(coalesce).await;
                 continue;
             }
@@ -31,7 +33,6 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
                 if sock.peek_from(&mut wake).await.is_err() {
                     shard.edge.borrow_mut().counters.drops.add("udp recv error");
                 }
-                flowing = true;
                 continue;
             }
             Ok(n) => n,
@@ -45,6 +46,7 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
             return;
         }
         shard.edge.borrow_mut().counters.udp_batches += 1;
+        dense = n >= 2;
         let mut outs = Vec::new();
         for i in 0..n {
             let (bytes, peer, truncated) = rx.get(i);

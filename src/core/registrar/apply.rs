@@ -39,7 +39,11 @@ pub fn apply(loc: &mut Location, op: &RegisterOp, cfg: &RegistrarConfig) -> Resu
         .iter()
         .filter(|c| c.expires > 0 && !existing.iter().any(|b| b.is_replaced_by(&new_binding(op, c, &[]))))
         .count();
-    let removed = op.contacts.iter().filter(|c| c.expires == 0).count();
+    // Only removals that name a stored binding make room.
+    let removed = existing
+        .iter()
+        .filter(|b| op.contacts.iter().any(|c| c.expires == 0 && b.is_replaced_by(&new_binding(op, c, &[]))))
+        .count();
     let total = (existing.len() + added).saturating_sub(removed);
     let mut evict: Vec<Vec<u8>> = Vec::new();
     if total > cfg.max_contacts {
@@ -56,7 +60,12 @@ pub fn apply(loc: &mut Location, op: &RegisterOp, cfg: &RegistrarConfig) -> Resu
     let path: Vec<&[u8]> = op.path.iter().map(Vec::as_slice).collect();
     for c in &op.contacts {
         if c.expires == 0 {
-            loc.remove(&op.aor, &c.uri);
+            // The binding a removal names is found as an update finds it:
+            // by instance + reg-id when both are given (RFC 5626 §6).
+            match (&c.instance, c.reg_id) {
+                (Some(instance), Some(reg_id)) => loc.remove_instance(&op.aor, instance, reg_id),
+                _ => loc.remove(&op.aor, &c.uri),
+            };
         } else if loc.upsert(&op.aor, new_binding(op, c, &path)).is_err() {
             return Err(Reject::new(400, "Contact too large"));
         }
@@ -88,6 +97,6 @@ pub fn snapshot(loc: &Location, op: &RegisterOp) -> Vec<BindingView> {
     loc.get(&op.aor)
         .iter()
         .filter(|b| b.expires_at() > op.now)
-        .map(|b| BindingView { contact: b.contact().to_vec(), expires_at: b.expires_at(), q: b.q(), outbound: b.instance().is_some() && b.reg_id().is_some() })
+        .map(|b| BindingView { contact: b.contact().to_vec(), expires_at: b.expires_at(), q: b.q() })
         .collect()
 }

@@ -65,6 +65,4 @@ pub struct BindingView {
     pub contact: Vec<u8>,
     pub expires_at: u64,
     pub q: u16,
-    /// Registered with +sip.instance and reg-id (RFC 5626).
-    pub outbound: bool,
 }

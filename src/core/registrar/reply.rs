@@ -27,7 +27,9 @@ pub fn write_ok(msg: &Message<'_>, ess: Option<&sip::Essentials<'_>>, peer: Sock
             owned.push(("Path", p.to_vec()));
         }
     }
-    if bindings.iter().any(|b| b.outbound) && super::request::has_option(msg, HeaderName::Supported, b"outbound") {
+    // RFC 5626 §6: only for the REGISTER that itself used outbound (reg-id).
+    let used_outbound = msg.values(HeaderName::Contact).any(|(v, _)| sip::parse_name_addr(v).is_ok_and(|na| na.param("reg-id").is_some()));
+    if used_outbound && super::request::has_option(msg, HeaderName::Supported, b"outbound") {
         owned.push(("Require", b"outbound".to_vec()));
         owned.push(("Flow-Timer", cfg.flow_timer.to_string().into_bytes()));
     }
