@@ -86,7 +86,9 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       SERVER_PID=$!; TARGET=127.0.0.1:5080;;
     sipedge)
       [[ -x $SIPEDGE ]] || { echo "  (no $SIPEDGE binary)"; return 1; }
-      taskset -c 1 "$SIPEDGE" run --config "$ROOT/bench/sipedge-$SCENARIO.toml" >"$WORK/sipedge.log" 2>&1 &
+      sed "s/^algorithms = .*/algorithms = [\"$( [[ $DIGEST == sha256 ]] && echo SHA-256 || echo MD5 )\"]/" \
+        "$ROOT/bench/sipedge-$SCENARIO.toml" >"$WORK/sipedge.toml"
+      taskset -c 1 "$SIPEDGE" run --config "$WORK/sipedge.toml" >"$WORK/sipedge.log" 2>&1 &
       SERVER_PID=$!; TARGET=127.0.0.1:5060;;
     echo)
       taskset -c 1 "$BENCH" echo --listen 127.0.0.1:5099 >"$WORK/echo.log" 2>&1 &
