@@ -13,6 +13,7 @@ pub mod mesh;
 pub mod owner;
 pub mod registrar;
 pub mod timer;
+pub mod transaction;
 
 pub use counters::Counters;
 pub use edge::{AuthConfig, Dest, Edge, EdgeConfig, Input, Output, Packet};

@@ -1,0 +1,184 @@
+//! SIP transactions (RFC 3261 §17, updated by RFC 6026), sans-IO.
+//!
+//! Owns: the four transaction state machines (one enum per figure of §17:
+//! [`ClientInvite`] = Figure 5, [`ClientNonInvite`] = Figure 6,
+//! [`ServerInvite`] = Figure 7, [`ServerNonInvite`] = Figure 8), the timer
+//! durations of Table 4 ([`Timers`]) and the matching keys of §17.1.3 and
+//! §17.2.3 ([`ClientKey`], [`ServerKey`]). It does not own messages, sockets,
+//! the clock or the timer store: a machine is told *what happened* (an
+//! `Event`) and *when* (`now`, milliseconds on any monotonic scale the caller
+//! picks), and appends what to do to a caller-owned `Vec<Action>`.
+//!
+//! Shape shared by all four machines:
+//!
+//! * `start(now, reliable, &timers, &mut out)` builds the machine in the
+//!   figure's first state and emits the entry actions (client: the TU hands
+//!   the request over, it is sent; server: the request arrived and matched no
+//!   transaction, it is passed up). So each `State` enum is exactly the
+//!   figure's states, with no "not started yet" variant.
+//! * `on(now, event, &mut out)` runs one transition. It never allocates
+//!   beyond pushing to `out`, and never panics: an event that the current
+//!   state does not expect is ignored (absorbed), as the figures do.
+//! * `state()` is the figure's state, `is_terminated()` the usual question.
+//!
+//! Timers: the machine says `SetTimer { timer, at }` / `CancelTimer(timer)`
+//! and the shard delivers `Event::Timer(timer)` when `at` is reached. The
+//! machine remembers every deadline it set and ignores a timer event that is
+//! not armed or not yet due, so a timer store with lazy cancellation (like
+//! `core::timer::Wheel`) is safe to use: a stale firing does nothing. On
+//! entering `Terminated` the machine cancels whatever it still had armed, then
+//! says `Terminated`. Note the durations are milliseconds (T1 = 500 ms): the
+//! second-resolution `core::timer::Wheel` is too coarse for Timer A/E/G; the
+//! shard needs a millisecond wheel (or a finer-slotted instance) for these.
+//!
+//! A zero duration (Timers D, I, J, K on a reliable transport, Table 4) is not
+//! scheduled: the machine takes the "timer fires" arc at once, in the same
+//! `on` call, which is what a zero timer means and saves a trip through the
+//! timer store.
+//!
+//! Messages are not stored here: `Action::Send(Msg::Response(code))` means
+//! "send the response with this code that the TU just gave you" and
+//! `Action::Resend(..)` means "send again the bytes you sent last time for
+//! this message" (the shard keeps the last request/ACK/response bytes per
+//! transaction). `Send` vs `Resend` lets the shard count retransmissions.
+//!
+//! Response codes outside 100..=699 are ignored by every machine (the parser
+//! rejects them before they get here).
+
+pub mod client_invite;
+pub mod client_non_invite;
+pub mod key;
+pub mod server_invite;
+pub mod server_non_invite;
+pub mod timers;
+
+pub use client_invite::{ClientInvite, Event as ClientInviteEvent, State as ClientInviteState};
+pub use client_non_invite::{
+    ClientNonInvite, Event as ClientNonInviteEvent, State as ClientNonInviteState,
+};
+pub use key::{ClientKey, KeyError, KeyMethod, ServerKey, MAGIC_COOKIE};
+pub use server_invite::{Event as ServerInviteEvent, ServerInvite, State as ServerInviteState};
+pub use server_non_invite::{
+    Event as ServerNonInviteEvent, ServerNonInvite, State as ServerNonInviteState,
+};
+pub use timers::{TimerName, Timers};
+
+/// Which message an action is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// The request that created the transaction.
+    Request,
+    /// The ACK a client INVITE transaction builds for a 3xx–6xx (§17.1.1.3),
+    /// or, on the server side, an ACK received (passed up in Accepted).
+    Ack,
+    /// A response with this status code.
+    Response(u16),
+}
+
+/// An effect for the caller (shard / TU) to perform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// First transmission of a message.
+    Send(Msg),
+    /// Retransmission: send the same bytes as last time for that message.
+    Resend(Msg),
+    /// Pass up to the TU: a response (client side), the request or an ACK
+    /// (server side).
+    Deliver(Msg),
+    /// Arm `timer` to fire at `at` (ms); re-arming replaces the deadline.
+    SetTimer { timer: TimerName, at: u64 },
+    /// Disarm `timer` (optional for a lazily cancelling store).
+    CancelTimer(TimerName),
+    /// Tell the TU the transaction timed out: Timer B/F (client; the TU
+    /// acts as if a 408 arrived, §8.1.3.1) or Timer H (server: no ACK).
+    Timeout,
+    /// Tell the TU of a transport failure (§17.1.4, §17.2.4).
+    TransportError,
+    /// The transaction is over: drop it and its key.
+    Terminated,
+}
+
+/// Response class helpers (codes outside 100..=699 are `None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    Provisional,
+    Success,
+    Failure,
+}
+
+pub(crate) fn class(code: u16) -> Option<Class> {
+    match code {
+        100..=199 => Some(Class::Provisional),
+        200..=299 => Some(Class::Success),
+        300..=699 => Some(Class::Failure),
+        _ => None,
+    }
+}
+
+/// The deadlines a machine has armed, one slot per timer name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Armed([Option<u64>; TimerName::COUNT]);
+
+impl Armed {
+    pub(crate) const NONE: Armed = Armed([None; TimerName::COUNT]);
+
+    pub(crate) fn set(&mut self, timer: TimerName, at: u64, out: &mut Vec<Action>) {
+        self.0[timer as usize] = Some(at);
+        out.push(Action::SetTimer { timer, at });
+    }
+
+    pub(crate) fn cancel(&mut self, timer: TimerName, out: &mut Vec<Action>) {
+        if self.0[timer as usize].take().is_some() {
+            out.push(Action::CancelTimer(timer));
+        }
+    }
+
+    pub(crate) fn cancel_all(&mut self, out: &mut Vec<Action>) {
+        for t in TimerName::ALL {
+            self.cancel(t, out);
+        }
+    }
+
+    /// True (and disarms it) when `timer` is armed and due at `now`.
+    pub(crate) fn fire(&mut self, timer: TimerName, now: u64) -> bool {
+        match self.0[timer as usize] {
+            Some(at) if at <= now => {
+                self.0[timer as usize] = None;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Ends a transaction: cancel what is armed, say `Terminated`.
+pub(crate) fn terminate(armed: &mut Armed, out: &mut Vec<Action>) {
+    armed.cancel_all(out);
+    out.push(Action::Terminated);
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+
+    /// Deadline of the last `SetTimer` for `timer` in `out`.
+    pub fn set_at(out: &[Action], timer: TimerName) -> Option<u64> {
+        out.iter().rev().find_map(|a| match *a {
+            Action::SetTimer { timer: t, at } if t == timer => Some(at),
+            _ => None,
+        })
+    }
+
+    pub fn has(out: &[Action], a: Action) -> bool {
+        out.contains(&a)
+    }
+
+    pub fn count(out: &[Action], a: Action) -> usize {
+        out.iter().filter(|x| **x == a).count()
+    }
+
+    pub fn no_sends(out: &[Action]) -> bool {
+        !out.iter()
+            .any(|a| matches!(a, Action::Send(_) | Action::Resend(_)))
+    }
+}
