@@ -67,8 +67,10 @@ pub struct Edge {
     pub(crate) reg: register::RegState,
 }
 
-/// Methods the edge serves itself today (the Allow header).
+/// Methods the edge serves itself today (the Allow header), without and
+/// with the registrar.
 const ALLOW: &[u8] = b"OPTIONS";
+const ALLOW_REGISTRAR: &[u8] = b"OPTIONS, REGISTER";
 
 impl Edge {
     pub fn new(cfg: EdgeConfig, now: u64) -> Edge {
@@ -187,7 +189,9 @@ impl Edge {
         }
         let to_self = self.is_local(&ess);
         if ess.method == Method::Options && to_self {
-            let extra: [(&str, &[u8]); 3] = [("Allow", ALLOW), ("Accept", b"application/sdp"), ("Supported", b"")];
+            let allow = if self.reg.enabled() { ALLOW_REGISTRAR } else { ALLOW };
+            let supported: &[u8] = if self.reg.enabled() { b"path, outbound" } else { b"" };
+            let extra: [(&str, &[u8]); 3] = [("Allow", allow), ("Accept", b"application/sdp"), ("Supported", supported)];
             return self.respond(origin, msg, Some(&ess), 200, "OK", &extra, out);
         }
         if ess.max_forwards == Some(0) {

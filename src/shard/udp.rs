@@ -19,20 +19,26 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
     // Dense traffic: the last batch held several datagrams, so more are
     // likely within the coalescing window. Sparse traffic never waits.
     let mut dense = false;
+    // The last batch was not full: the socket was probably drained, so wait
+    // first (glommio's peek tries a non-blocking read before parking)
+    // rather than spend a system call on an empty recvmmsg.
+    let mut drained = false;
     loop {
-        let n = match rx.recv(fd) {
-            Ok(0) if dense && !coalesce.is_zero() => {
-                // Dense traffic and the socket is drained: let a few more
-                // datagrams gather instead of paying a reactor turn for each.
+        if drained {
+            drained = false;
+            if dense && !coalesce.is_zero() {
+                // Dense traffic: let a few more datagrams gather instead of
+                // paying a reactor turn for each.
                 dense = false;
                 glommio::timer::sleep(coalesce).await;
-                continue;
+            } else if sock.peek_from(&mut wake).await.is_err() {
+                // Wait for the next datagram without taking it.
+                shard.edge.borrow_mut().counters.drops.add("udp recv error");
             }
+        }
+        let n = match rx.recv(fd) {
             Ok(0) => {
-                // Idle: wait for the next datagram without taking it.
-                if sock.peek_from(&mut wake).await.is_err() {
-                    shard.edge.borrow_mut().counters.drops.add("udp recv error");
-                }
+                drained = true;
                 continue;
             }
             Ok(n) => n,
@@ -47,6 +53,7 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
         }
         shard.edge.borrow_mut().counters.udp_batches += 1;
         dense = n >= 2;
+        drained = n < super::mmsg::BATCH;
         let mut outs = Vec::new();
         for i in 0..n {
             let (bytes, peer, truncated) = rx.get(i);
