@@ -133,6 +133,12 @@ pub fn run(config: Config) -> Result<(), String> {
                 log::info!("listening {} {}", l.transport.as_str(), l.addr);
             }
             log::info!("admin on http://{}/metrics", config.admin.addr);
+            match &auth {
+                Some(a) if a.users.is_empty() => log::warn!("auth is on and no subscribers are loaded (auth.users_file): every REGISTER will be challenged and refused"),
+                Some(a) => log::info!("{} subscribers loaded from {}", a.users.len(), config.auth.users_file),
+                None if !config.registrar.domains.is_empty() => log::warn!("auth is off: anyone can register in {:?}", config.registrar.domains),
+                None => {}
+            }
             serve_until_signal(&config, &report_rx, &request_rx, &commands, &status)
         }
         Err(e) => Err(e),
