@@ -64,6 +64,8 @@ pub struct Edge {
     pub counters: Counters,
     /// Unix seconds of the input being handled (time is an argument).
     now: u64,
+    /// The second `tick` last did its work in.
+    last_tick: u64,
     pub(crate) reg: register::RegState,
 }
 
@@ -75,7 +77,7 @@ const ALLOW_REGISTRAR: &[u8] = b"OPTIONS, REGISTER";
 impl Edge {
     pub fn new(cfg: EdgeConfig, now: u64) -> Edge {
         let reg = register::RegState::new(&cfg, now);
-        Edge { cfg, counters: Counters::default(), now, reg }
+        Edge { cfg, counters: Counters::default(), now, last_tick: 0, reg }
     }
 
     pub fn config(&self) -> &EdgeConfig {
@@ -98,10 +100,15 @@ impl Edge {
         }
     }
 
-    /// Housekeeping at `now`: binding expiry, abandoned cross-shard requests.
+    /// Housekeeping at `now`: binding expiry, abandoned cross-shard
+    /// requests. Work is done once per second of the clock however often
+    /// the shard calls it.
     pub fn tick(&mut self, now: u64) {
         self.now = now;
-        self.reg_tick();
+        if now != self.last_tick {
+            self.last_tick = now;
+            self.reg_tick();
+        }
     }
 
     fn on_packet(&mut self, origin: Origin, bytes: &[u8], out: &mut Vec<Output>) {
