@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v sipp >/dev/null || need+=(sip-tester)
+command -v sipsak >/dev/null || need+=(sipsak)
 command -v ss >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -20,6 +20,16 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// A free four-digit port, for peers that mishandle longer ones (sipsak
+/// 0.9.8 drops the fifth digit of the port in the Request-URI it writes).
+pub fn free_low_port() -> u16 {
+    let start = 6000 + (std::process::id() % 3000) as u16;
+    (start..9999)
+        .chain(6000..start)
+        .find(|&p| UdpSocket::bind(("127.0.0.1", p)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port between 6000 and 9999")
+}
+
 pub struct Edge {
     pub child: Child,
     pub sip: SocketAddr,
@@ -30,7 +40,11 @@ pub struct Edge {
 impl Edge {
     /// Starts sipedge with `shards` shards on UDP+TCP 127.0.0.1:<free>; `extra` is appended to the config.
     pub fn start(shards: usize, extra: &str) -> Edge {
-        let sip_port = free_port();
+        Edge::start_at(free_port(), shards, extra)
+    }
+
+    /// As `start`, with the SIP listeners on `sip_port`.
+    pub fn start_at(sip_port: u16, shards: usize, extra: &str) -> Edge {
         let admin_port = free_port();
         let config = format!(
             "[server]\nshards = {shards}\n\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[admin]\naddr = \"127.0.0.1:{admin_port}\"\n\n[metrics]\nflush_ms = 100\n\n[log]\nlevel = \"warn\"\n{extra}"
