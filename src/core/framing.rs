@@ -33,19 +33,19 @@ pub fn next_frame(buf: &[u8], limit: usize) -> Frame {
     if buf.is_empty() {
         return Frame::Need;
     }
-    match scan(buf, Framing::Stream) {
-        Ok(Status::Complete(m)) if m.len > limit => Frame::Garbage("message over buffer limit"),
-        Ok(Status::Complete(m)) => Frame::Message(m.len),
+    // Framing needs only the header block and Content-Length; the core
+    // scans the message itself. One bad message with intact framing is
+    // passed on (the core counts it); only lost framing ends the connection.
+    match frame_len(buf) {
+        Ok(Status::Complete(n)) if n > limit => Frame::Garbage("message over buffer limit"),
+        Ok(Status::Complete(n)) => Frame::Message(n),
         Ok(Status::Partial) if buf.len() >= limit => Frame::Garbage("incomplete message over buffer limit"),
         Ok(Status::Partial) => Frame::Need,
-        // One bad message with intact framing is skipped (the core counts it);
-        // only lost framing ends the connection.
-        Err(e) if e.is_framing() => Frame::Garbage(e.reason()),
-        Err(e) => match frame_len(buf) {
-            Ok(Status::Complete(n)) if n <= limit => Frame::Message(n),
-            Ok(Status::Partial) if buf.len() < limit => Frame::Need,
-            _ => Frame::Garbage(e.reason()),
-        },
+        // Name the first thing wrong (e.g. a TLS hello on a TCP port is a bad start line).
+        Err(e) => Frame::Garbage(match scan(buf, Framing::Stream) {
+            Err(first) => first.reason(),
+            _ => e.reason(),
+        }),
     }
 }
 

@@ -409,14 +409,27 @@ pub fn frame_len(buf: &[u8]) -> Result<Status<usize>, ScanError> {
         let Some(lf) = find_lf(buf, p) else { return Ok(Status::Partial) };
         let line = &buf[p..lf];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let start = p;
         p = lf + 1;
         if line.is_empty() {
             break;
         }
+        // A folded value continues on lines starting with SP/HTAB: the
+        // logical line ends at the first LF not followed by one.
+        let mut end = lf;
+        while p < buf.len() && (buf[p] == b' ' || buf[p] == b'\t') {
+            let Some(next) = find_lf(buf, p) else { return Ok(Status::Partial) };
+            end = next;
+            p = next + 1;
+        }
+        if p >= buf.len() {
+            return Ok(Status::Partial);
+        }
+        let logical = &buf[start..end];
         if let Some(colon) = memchr::memchr(b':', line) {
             let name = trim_lws(&line[..colon]);
             if HeaderName::from_bytes(name) == HeaderName::ContentLength {
-                let v = parse_content_length(trim_lws(&line[colon + 1..]))?;
+                let v = parse_content_length(trim_lws(&logical[colon + 1..]))?;
                 if content_length.is_some_and(|prev| prev != v) {
                     return Err(ScanError::ConflictingContentLength);
                 }
@@ -689,6 +702,10 @@ bodyEXTRA";
         assert_eq!(frame_len(b"X\r\nContent-Length: -1\r\n\r\n").unwrap_err(), ScanError::BadContentLength);
         let reg = complete(REG, Framing::Stream).len;
         assert_eq!(frame_len(REG).unwrap().complete(), Some(reg));
+        // Folding: a continuation line is part of the value before it, never a header.
+        let folded = b"OPTIONS sip:x SIP/2.0\r\nContent-Length:\r\n 3\r\nX-A: a\r\n Content-Length: 9\r\n\r\nabcNEXT";
+        assert_eq!(scan(folded, Framing::Stream).unwrap().complete().map(|m| m.len), Some(folded.len() - 4));
+        assert_eq!(frame_len(folded).unwrap().complete(), Some(folded.len() - 4));
     }
 
     #[test]
