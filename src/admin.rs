@@ -111,7 +111,7 @@ pub fn registrations_json(aor: &[u8], bindings: &[Binding]) -> String {
             serde_json::json!({
                 "contact": String::from_utf8_lossy(b.contact()),
                 "source": b.source().to_string(),
-                "transport": format!("{:?}", b.transport()).to_ascii_lowercase(),
+                "transport": b.transport().label(),
                 "flow": b.flow().map(|f| format!("{}:{}", f.shard, f.conn)),
                 "expires_at": b.expires_at(),
                 "q": b.q() as f64 / 1000.0,

@@ -56,14 +56,6 @@ impl Transport {
             Transport::Tcp => "tcp",
         }
     }
-
-    /// The Via transport token (RFC 3261 §20.42).
-    pub fn via_token(self) -> &'static str {
-        match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

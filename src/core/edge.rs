@@ -80,10 +80,6 @@ impl Edge {
         Edge { cfg, counters: Counters::default(), now, last_tick: 0, reg }
     }
 
-    pub fn config(&self) -> &EdgeConfig {
-        &self.cfg
-    }
-
     /// Handles one input at `now` (unix seconds); effects are appended to `out`.
     pub fn handle(&mut self, now: u64, input: Input<'_>, out: &mut Vec<Output>) {
         self.now = now;
@@ -92,7 +88,7 @@ impl Edge {
             Input::Mesh(msg) => {
                 self.counters.mesh_received += 1;
                 match msg {
-                    MeshMsg::Response { origin, bytes, .. } => self.on_packet(origin, &bytes, out),
+                    MeshMsg::Response { origin, bytes } => self.on_packet(origin, &bytes, out),
                     MeshMsg::Register { reply_to, token, op } => self.on_register_op(reply_to, token, op, out),
                     MeshMsg::Registered { token, result } => self.on_registered(token, result, out),
                 }
@@ -151,7 +147,7 @@ impl Edge {
         match owner::response_owner(msg) {
             Some(s) if s != self.cfg.shard && s < self.cfg.shards => {
                 self.counters.mesh_sent += 1;
-                let msg = MeshMsg::Response { from_shard: self.cfg.shard, origin, bytes: msg.buf.to_vec() };
+                let msg = MeshMsg::Response { origin, bytes: msg.buf.to_vec() };
                 out.push(Output::ToShard { shard: s, msg });
             }
             Some(s) if s == self.cfg.shard => {

@@ -9,7 +9,7 @@ use super::Origin;
 pub enum MeshMsg {
     /// A SIP response that arrived on the wrong shard: its top Via branch
     /// names the shard holding the transaction.
-    Response { from_shard: u16, origin: Origin, bytes: Vec<u8> },
+    Response { origin: Origin, bytes: Vec<u8> },
     /// A REGISTER authenticated on `reply_to`, for the shard owning its AOR.
     Register { reply_to: u16, token: u64, op: Box<RegisterOp> },
     /// The owner's answer: the AOR's bindings after the update, or a refusal.

@@ -116,6 +116,7 @@ async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
             Err(_) => break "read error",
         };
         buf.extend_from_slice(&chunk[..n]);
+        let now = super::io::unix_now();
         let mut off = 0;
         loop {
             match next_frame(&buf[off..], limit) {
@@ -127,7 +128,7 @@ async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
                     shard.flows.borrow().send(flow, b"\r\n".to_vec());
                 }
                 Frame::Message(k) => {
-                    super::io::feed(&shard, Input::Packet(Packet { origin, bytes: &buf[off..off + k] })).await;
+                    super::io::feed(&shard, now, Input::Packet(Packet { origin, bytes: &buf[off..off + k] })).await;
                     off += k;
                     if closed.get() {
                         break 'conn "closed by edge";

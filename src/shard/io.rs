@@ -7,18 +7,19 @@ use crate::core::{Dest, Input, Output};
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Hands one input to the core, records how long the core took, then
-/// performs its outputs. The `RefCell` borrow of the core ends before any await.
-pub async fn feed(shard: &Rc<Shard>, input: Input<'_>) {
+/// Hands one input to the core at `now` (unix seconds, read once per
+/// batch by the caller), records how long the core took, then performs its
+/// outputs. The `RefCell` borrow of the core ends before any await.
+pub async fn feed(shard: &Rc<Shard>, now: u64, input: Input<'_>) {
     let mut outs = Vec::new();
-    handle(shard, input, &mut outs);
+    handle(shard, now, input, &mut outs);
     perform(shard, outs).await;
 }
 
 /// The synchronous half of `feed`: the core's decision, timed.
-pub fn handle(shard: &Shard, input: Input<'_>, outs: &mut Vec<Output>) {
+pub fn handle(shard: &Shard, now: u64, input: Input<'_>, outs: &mut Vec<Output>) {
     let start = Instant::now();
-    shard.edge.borrow_mut().handle(unix_now(), input, outs);
+    shard.edge.borrow_mut().handle(now, input, outs);
     let _ = shard.hist.borrow_mut().record(start.elapsed().as_nanos().max(1) as u64);
 }
 

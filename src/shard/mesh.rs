@@ -93,8 +93,9 @@ impl Outbox {
 /// Feeds everything another shard sends us into the core.
 pub async fn serve_inbox(shard: Rc<Shard>, inbox: ConnectedReceiver<Batch>) {
     while let Some(batch) = inbox.recv().await {
+        let now = super::io::unix_now();
         for msg in batch {
-            super::io::feed(&shard, Input::Mesh(msg)).await;
+            super::io::feed(&shard, now, Input::Mesh(msg)).await;
         }
     }
 }

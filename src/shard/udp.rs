@@ -54,6 +54,7 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
         shard.edge.borrow_mut().counters.udp_batches += 1;
         dense = n >= 2;
         drained = n < super::mmsg::BATCH;
+        let now = super::io::unix_now();
         let mut outs = Vec::new();
         for i in 0..n {
             let (bytes, peer, truncated) = rx.get(i);
@@ -63,7 +64,7 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
                 continue;
             }
             let origin = Origin { transport: Transport::Udp, listener, peer, flow: None };
-            super::io::handle(&shard, Input::Packet(Packet { origin, bytes }), &mut outs);
+            super::io::handle(&shard, now, Input::Packet(Packet { origin, bytes }), &mut outs);
             for o in outs.drain(..) {
                 match o {
                     Output::Send { dest: Dest::Udp { listener: l, peer }, bytes } if l == listener => tx.items.push((peer, bytes)),

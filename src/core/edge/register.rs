@@ -107,7 +107,6 @@ impl Edge {
     }
 
     pub(super) fn on_register(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
-        let to_tag = super::to_tag(msg);
         if !request::serves(&self.reg.cfg, ess.ruri.host) {
             return self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, "Domain not served")), out);
         }
@@ -115,6 +114,7 @@ impl Edge {
             return match why {
                 Unauthenticated::Forbidden(reason) => self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, reason)), out),
                 Unauthenticated::Challenge { stale } => {
+                    let to_tag = super::to_tag(msg);
                     let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
                     let challenges = self.challenges(ess.to.uri.host, stale);
                     let extra: Vec<(&str, &[u8])> = challenges.iter().map(|c| ("WWW-Authenticate", c.as_slice())).collect();

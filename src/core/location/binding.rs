@@ -10,8 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{FlowId, Transport};
 
-/// Buckets of the expiry wheel: one revolution is 68 minutes, above the
-
 use super::record::BindingRecord;
 use super::{NewBinding, TooLarge};
 

@@ -13,13 +13,26 @@ use crate::core::location::{Binding, Location, NewBinding};
 
 pub fn apply(loc: &mut Location, op: &RegisterOp, cfg: &RegistrarConfig) -> Result<Vec<BindingView>, Reject> {
     let existing = loc.get(&op.aor);
+    // One pass over (contact, binding) pairs: which stored bindings the
+    // request names (touched), which of those it removes, and how many
+    // contacts are new (RFC 3261 §10.3 step 7, RFC 5626 instance + reg-id).
+    let mut touched = vec![op.wildcard; existing.len()];
+    let mut removed = vec![false; existing.len()];
+    let mut added = 0;
+    for c in &op.contacts {
+        let nb = new_binding(op, c, &[]);
+        let mut named = false;
+        for (i, b) in existing.iter().enumerate() {
+            if b.is_replaced_by(&nb) {
+                named = true;
+                touched[i] = true;
+                removed[i] |= c.expires == 0;
+            }
+        }
+        added += usize::from(c.expires > 0 && !named);
+    }
     let mut retransmission = false;
-    let touched: Vec<&Binding> = if op.wildcard {
-        existing.iter().collect()
-    } else {
-        existing.iter().filter(|b| op.contacts.iter().any(|c| b.is_replaced_by(&new_binding(op, c, &[])))).collect()
-    };
-    for b in &touched {
+    for (b, _) in existing.iter().zip(&touched).filter(|(_, t)| **t) {
         if b.call_id() == op.call_id.as_slice() {
             if op.cseq < b.cseq() {
                 return Err(Reject::new(500, "Out of order CSeq"));
@@ -34,23 +47,14 @@ pub fn apply(loc: &mut Location, op: &RegisterOp, cfg: &RegistrarConfig) -> Resu
         loc.remove_all(&op.aor);
         return Ok(snapshot(loc, op));
     }
-    let added = op
-        .contacts
-        .iter()
-        .filter(|c| c.expires > 0 && !existing.iter().any(|b| b.is_replaced_by(&new_binding(op, c, &[]))))
-        .count();
     // Only removals that name a stored binding make room.
-    let removed = existing
-        .iter()
-        .filter(|b| op.contacts.iter().any(|c| c.expires == 0 && b.is_replaced_by(&new_binding(op, c, &[]))))
-        .count();
-    let total = (existing.len() + added).saturating_sub(removed);
+    let total = (existing.len() + added).saturating_sub(removed.iter().filter(|r| **r).count());
     let mut evict: Vec<Vec<u8>> = Vec::new();
     if total > cfg.max_contacts {
         if !cfg.replace_oldest {
             return Err(Reject::new(403, "Too many registered contacts"));
         }
-        let mut others: Vec<&Binding> = existing.iter().filter(|b| !touched.iter().any(|t| std::ptr::eq(*t, *b))).collect();
+        let mut others: Vec<&Binding> = existing.iter().zip(&touched).filter(|(_, t)| !**t).map(|(b, _)| b).collect();
         others.sort_by_key(|b| b.updated());
         evict = others.iter().take(total - cfg.max_contacts).map(|b| b.contact().to_vec()).collect();
     }
