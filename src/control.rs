@@ -90,7 +90,13 @@ fn auth_config(config: &Config) -> Result<Option<AuthConfig>, String> {
 }
 
 /// Runs the edge until SIGTERM/SIGINT; Err carries a message for the operator.
-pub fn run(config: Config) -> Result<(), String> {
+pub fn run(mut config: Config) -> Result<(), String> {
+    if config.proxy.topology_key.0.is_none() {
+        // One key for every shard: a token sealed on one opens on all.
+        let mut k = [0u8; 32];
+        getrandom::getrandom(&mut k).map_err(|e| format!("random topology key: {e}"))?;
+        config.proxy.topology_key = crate::config::Secret(Some(k));
+    }
     let allowed = crate::host::allowed_cpus().map_err(|e| format!("sched_getaffinity: {e}"))?;
     let cores: Vec<usize> = config.server.cores.iter().map(|c| c.get() as usize).collect();
     let cpus = crate::host::placement(config.server.shards.get() as usize, &cores, &allowed);

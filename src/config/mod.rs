@@ -6,9 +6,11 @@
 //! path of its key; unknown keys are errors. A config that loads is valid.
 
 mod bounded;
+mod proxy;
 mod schema;
 
 pub use bounded::Bounded;
+pub use proxy::{Cidr, Code, Forking, Proxy, Route, Upstream};
 pub use schema::*;
 
 use std::fmt;
@@ -94,6 +96,18 @@ impl Config {
                 key: "registrar".into(),
                 message: "need min_expires <= default_expires <= max_expires".into(),
             });
+        }
+        for (i, r) in self.proxy.route.iter().enumerate() {
+            if r.upstreams.is_empty() {
+                let (line, column) = line_col(text, nth_table(text, "[[proxy.route]]", i));
+                return Err(ConfigError {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    key: format!("proxy.route[{i}].upstreams"),
+                    message: "a route needs at least one upstream".into(),
+                });
+            }
         }
         if self.listen.is_empty() {
             return Err(ConfigError {

@@ -25,6 +25,8 @@ pub struct Config {
     pub registrar: Registrar,
     #[serde(default)]
     pub auth: Auth,
+    #[serde(default)]
+    pub proxy: super::Proxy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -68,6 +68,26 @@ pub struct Counters {
     pub auth_failures: ReasonCounts,
     /// Cross-shard REGISTERs whose owner never answered.
     pub register_lost: u64,
+    /// Server transactions created by the proxy.
+    pub transactions: u64,
+    /// Requests forwarded as branches (forks and failovers included).
+    pub branches: u64,
+    /// Messages relayed to a next hop (requests, ACKs, CANCELs, responses).
+    pub relayed: u64,
+    /// Retransmissions absorbed (requests) or sent (timers).
+    pub retransmissions: u64,
+    /// Branches that timed out (answered as 408).
+    pub branch_timeouts: u64,
+    /// Failovers to the next upstream.
+    pub failovers: u64,
+    /// CANCELs sent to branches.
+    pub cancels_sent: u64,
+    /// 407 challenges sent.
+    pub proxy_challenges: u64,
+    /// OPTIONS probes sent to upstreams.
+    pub probes_sent: u64,
+    /// Upstreams that went up or down.
+    pub upstream_changes: u64,
 }
 
 impl Default for Counters {
@@ -87,6 +107,16 @@ impl Default for Counters {
             register_results: ReasonCounts::default(),
             auth_failures: ReasonCounts::default(),
             register_lost: 0,
+            transactions: 0,
+            branches: 0,
+            relayed: 0,
+            retransmissions: 0,
+            branch_timeouts: 0,
+            failovers: 0,
+            cancels_sent: 0,
+            proxy_challenges: 0,
+            probes_sent: 0,
+            upstream_changes: 0,
         }
     }
 }

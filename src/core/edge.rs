@@ -1,12 +1,16 @@
 //! The per-shard edge: validates every message, answers what the edge
 //! itself serves, and decides where everything else goes.
 //!
-//! Now: OPTIONS addressed to the edge → 200 with Allow/Accept/Supported;
-//! other requests → 501 until the registrar and proxy give them meaning;
+//! OPTIONS addressed to the edge → 200 with Allow/Accept/Supported;
+//! REGISTER → the registrar (`register.rs`); every other request → the
+//! transaction-stateful proxy (`proxy.rs`, `branch.rs`, `hide.rs`);
 //! malformed requests that can still be answered → 400/505 with a reason
 //! phrase naming the problem; the rest is dropped and counted by reason.
 //! Responses are routed home by the shard named in their Via branch
-//! (see `owner`) and, holding no transaction yet, dropped and counted there.
+//! (see `owner`) and find their client transaction there.
+//!
+//! Time: `handle` and `tick` take unix milliseconds; the registrar and the
+//! nonces work in whole seconds of that clock, the transactions in ms.
 
 use super::counters::Counters;
 use super::mesh::MeshMsg;
@@ -28,6 +32,44 @@ pub struct EdgeConfig {
     pub registrar: crate::core::registrar::RegistrarConfig,
     /// Digest authentication of REGISTER; None = off.
     pub auth: Option<register::AuthConfig>,
+    /// The listeners, in config order (Via, Record-Route, Contact).
+    pub listeners: Vec<Listener>,
+    pub proxy: crate::core::proxy::state::ProxyConfig,
+}
+
+/// One listener as the edge names itself on it.
+#[derive(Clone, Debug)]
+pub struct Listener {
+    pub transport: Transport,
+    /// Advertised host, or the bound IP (IPv6 in brackets).
+    pub host: Vec<u8>,
+    pub port: u16,
+    pub v6: bool,
+}
+
+impl Listener {
+    pub fn new(transport: Transport, addr: SocketAddr, advertise: &str) -> Listener {
+        let (host, port) = match advertise.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()) {
+            Some((h, p)) => (h.as_bytes().to_vec(), p.parse().unwrap_or(addr.port())),
+            None if !advertise.is_empty() => (advertise.as_bytes().to_vec(), addr.port()),
+            None => (
+                match addr.ip() {
+                    IpAddr::V4(ip) => ip.to_string().into_bytes(),
+                    IpAddr::V6(ip) => format!("[{ip}]").into_bytes(),
+                },
+                addr.port(),
+            ),
+        };
+        Listener { transport, host, port, v6: addr.is_ipv6() }
+    }
+
+    /// The Via transport token.
+    pub fn via_transport(&self) -> &'static str {
+        match self.transport {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
 }
 
 /// One message handed to the edge.
@@ -48,6 +90,8 @@ pub enum Dest {
     Udp { listener: u16, peer: SocketAddr },
     /// Written to the connection (owned by this shard).
     Flow(FlowId),
+    /// Written to this shard's connection to `peer`, opened when there is none.
+    Tcp { peer: SocketAddr },
 }
 
 /// An effect for the shard to perform.
@@ -64,9 +108,12 @@ pub struct Edge {
     pub counters: Counters,
     /// Unix seconds of the input being handled (time is an argument).
     now: u64,
-    /// The second `tick` last did its work in.
+    /// The same instant in milliseconds.
+    now_ms: u64,
+    /// The second `tick` last did its per-second work in.
     last_tick: u64,
     pub(crate) reg: register::RegState,
+    pub(crate) proxy: crate::core::proxy::state::ProxyState,
 }
 
 /// Methods the edge serves itself today (the Allow header), without and
@@ -75,14 +122,22 @@ const ALLOW: &[u8] = b"OPTIONS";
 const ALLOW_REGISTRAR: &[u8] = b"OPTIONS, REGISTER";
 
 impl Edge {
-    pub fn new(cfg: EdgeConfig, now: u64) -> Edge {
+    /// A shard's edge at `now_ms` (unix milliseconds).
+    pub fn new(cfg: EdgeConfig, now_ms: u64) -> Edge {
+        let now = now_ms / 1000;
         let reg = register::RegState::new(&cfg, now);
-        Edge { cfg, counters: Counters::default(), now, last_tick: 0, reg }
+        let proxy = crate::core::proxy::state::ProxyState::new(cfg.proxy.clone(), now_ms);
+        Edge { cfg, counters: Counters::default(), now, now_ms, last_tick: 0, reg, proxy }
     }
 
-    /// Handles one input at `now` (unix seconds); effects are appended to `out`.
-    pub fn handle(&mut self, now: u64, input: Input<'_>, out: &mut Vec<Output>) {
-        self.now = now;
+    fn set_clock(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+        self.now = now_ms / 1000;
+    }
+
+    /// Handles one input at `now_ms` (unix milliseconds); effects are appended to `out`.
+    pub fn handle(&mut self, now_ms: u64, input: Input<'_>, out: &mut Vec<Output>) {
+        self.set_clock(now_ms);
         match input {
             Input::Packet(p) => self.on_packet(p.origin, p.bytes, out),
             Input::Mesh(msg) => {
@@ -91,20 +146,51 @@ impl Edge {
                     MeshMsg::Response { origin, bytes } => self.on_packet(origin, &bytes, out),
                     MeshMsg::Register { reply_to, token, op } => self.on_register_op(reply_to, token, op, out),
                     MeshMsg::Registered { token, result } => self.on_registered(token, result, out),
+                    MeshMsg::Lookup { reply_to, token, aor } => self.on_lookup(reply_to, token, aor, out),
+                    MeshMsg::Located { token, targets } => self.on_located(token, targets, out),
+                    MeshMsg::Health { upstream, up } => self.on_health(upstream, up),
+                    MeshMsg::FlowSend { flow, peer, bytes } => {
+                        let hop = crate::core::proxy::route::NextHop { transport: Transport::Tcp, addr: peer, flow: Some(flow) };
+                        self.send_hop(hop, bytes, out)
+                    }
                 }
             }
         }
     }
 
-    /// Housekeeping at `now`: binding expiry, abandoned cross-shard
-    /// requests. Work is done once per second of the clock however often
-    /// the shard calls it.
-    pub fn tick(&mut self, now: u64) {
-        self.now = now;
-        if now != self.last_tick {
-            self.last_tick = now;
+    /// Timers at `now_ms`: transaction timers and upstream probes every
+    /// call; binding expiry and abandoned cross-shard requests once per
+    /// second of the clock however often the shard calls it.
+    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<Output>) {
+        self.set_clock(now_ms);
+        self.proxy_tick(out);
+        if self.now != self.last_tick {
+            self.last_tick = self.now;
             self.reg_tick();
+            self.expire_lookups(out);
         }
+    }
+
+    /// Transactions in progress on this shard.
+    pub fn transactions(&self) -> usize {
+        self.proxy.txs.len()
+    }
+
+    /// The listener `index`, or the first of `transport` (never fails: a
+    /// config has at least one listener).
+    pub(crate) fn listener(&self, index: u16, transport: Transport) -> &Listener {
+        self.cfg.listeners.get(index as usize).or_else(|| self.cfg.listeners.iter().find(|l| l.transport == transport)).unwrap_or(&self.cfg.listeners[0])
+    }
+
+    /// The listener a message to `hop` leaves by: same transport and family.
+    pub(crate) fn listener_for(&self, hop: &crate::core::proxy::route::NextHop) -> &Listener {
+        self.listener(self.listener_index_for(hop), hop.transport)
+    }
+
+    pub(crate) fn listener_index_for(&self, hop: &crate::core::proxy::route::NextHop) -> u16 {
+        let ls = &self.cfg.listeners;
+        let pos = ls.iter().position(|l| l.transport == hop.transport && l.v6 == hop.addr.is_ipv6()).or_else(|| ls.iter().position(|l| l.transport == hop.transport));
+        pos.unwrap_or(0) as u16
     }
 
     fn on_packet(&mut self, origin: Origin, bytes: &[u8], out: &mut Vec<Output>) {
@@ -152,7 +238,7 @@ impl Edge {
             }
             Some(s) if s == self.cfg.shard => {
                 self.counters.responses_home += 1;
-                self.counters.drops.add("no matching transaction");
+                self.on_proxy_response(origin, msg, out);
             }
             _ => self.counters.drops.add("response not ours"),
         }
@@ -175,11 +261,10 @@ impl Edge {
                 return self.reject(origin, msg, None, bad.code, bad.reason, out);
             }
         };
-        if ess.method == Method::Ack {
-            // An ACK is never answered; with no transaction it ends here.
-            return self.counters.drops.add("ack without transaction");
-        }
         if !matches!(ess.ruri.scheme, Scheme::Sip | Scheme::Sips | Scheme::Tel) {
+            if ess.method == Method::Ack {
+                return self.counters.drops.add("ack with unsupported scheme");
+            }
             return self.reject(origin, msg, Some(&ess), 416, "Unsupported URI Scheme", out);
         }
         if let Some(tags) = msg.header(HeaderName::ProxyRequire) {
@@ -197,10 +282,7 @@ impl Edge {
             let extra: [(&str, &[u8]); 3] = [("Allow", allow), ("Accept", b"application/sdp"), ("Supported", supported)];
             return self.respond(origin, msg, Some(&ess), 200, "OK", &extra, out);
         }
-        if ess.max_forwards == Some(0) {
-            return self.reject(origin, msg, Some(&ess), 483, "Too Many Hops", out);
-        }
-        self.reject(origin, msg, Some(&ess), 501, "Not Implemented", out)
+        self.on_proxy_request(origin, msg, &ess, out)
     }
 
     /// Is the Request-URI the edge itself (one of its hosts, and its port)?
@@ -270,6 +352,9 @@ pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
     hosts
 }
 
+mod branch;
+mod hide;
+mod proxy;
 mod register;
 pub use register::AuthConfig;
 

@@ -2,8 +2,10 @@
 //! closures, no Rc), so it can cross threads through glommio's shared
 //! channels. Shards batch these per destination per loop turn.
 
+use super::proxy::state::Target;
 use super::registrar::{BindingView, RegisterOp, Reject};
-use super::Origin;
+use super::{FlowId, Origin};
+use std::net::SocketAddr;
 
 #[derive(Debug)]
 pub enum MeshMsg {
@@ -14,4 +16,12 @@ pub enum MeshMsg {
     Register { reply_to: u16, token: u64, op: Box<RegisterOp> },
     /// The owner's answer: the AOR's bindings after the update, or a refusal.
     Registered { token: u64, result: Result<Vec<BindingView>, Reject> },
+    /// The proxy on `reply_to` wants the bindings of an AOR this shard owns.
+    Lookup { reply_to: u16, token: u64, aor: Vec<u8> },
+    /// The owner's answer: where to fork to (empty: nobody registered).
+    Located { token: u64, targets: Vec<Target> },
+    /// Bytes for a connection this shard owns (a binding's flow).
+    FlowSend { flow: FlowId, peer: SocketAddr, bytes: Vec<u8> },
+    /// An upstream of the core went up or down (probe or timeout).
+    Health { upstream: usize, up: bool },
 }

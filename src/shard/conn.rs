@@ -1,6 +1,8 @@
-//! TCP connections (flows) owned by this shard: the accept loop, one reader
-//! task and one writer task per connection, and the table through which any
-//! task of the shard writes to a flow. Only this shard ever touches them.
+//! TCP connections (flows) owned by this shard: the accept loop, outgoing
+//! connections opened on demand, one reader task and one writer task per
+//! connection, and the table through which any task of the shard writes to
+//! a flow (by id, or by peer address to reuse a connection either side
+//! opened). Only this shard ever touches them.
 
 use super::Shard;
 use crate::core::counters::ReasonCounts;
@@ -11,6 +13,7 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,7 @@ const READ_CHUNK: usize = 16 * 1024;
 struct Entry {
     tx: LocalSender<Vec<u8>>,
     closed: Rc<Cell<bool>>,
+    peer: SocketAddr,
 }
 
 /// The shard's connections, by connection number.
@@ -28,17 +32,19 @@ struct Entry {
 pub struct Flows {
     next: u32,
     map: HashMap<u32, Entry>,
+    by_peer: HashMap<SocketAddr, u32>,
     pub accepted: u64,
     pub refused: u64,
     pub closed: ReasonCounts,
 }
 
 impl Flows {
-    fn open(&mut self, shard: u16) -> (FlowId, LocalReceiver<Vec<u8>>, Rc<Cell<bool>>) {
+    fn open(&mut self, shard: u16, peer: SocketAddr) -> (FlowId, LocalReceiver<Vec<u8>>, Rc<Cell<bool>>) {
         self.next = self.next.wrapping_add(1);
         let (tx, rx) = local_channel::new_bounded(WRITE_QUEUE);
         let closed = Rc::new(Cell::new(false));
-        self.map.insert(self.next, Entry { tx, closed: closed.clone() });
+        self.map.insert(self.next, Entry { tx, closed: closed.clone(), peer });
+        self.by_peer.insert(peer, self.next);
         self.accepted += 1;
         (FlowId { shard, conn: self.next }, rx, closed)
     }
@@ -52,6 +58,9 @@ impl Flows {
     pub fn close(&mut self, flow: FlowId) {
         if let Some(e) = self.map.remove(&flow.conn) {
             e.closed.set(true);
+            if self.by_peer.get(&e.peer) == Some(&flow.conn) {
+                self.by_peer.remove(&e.peer);
+            }
         }
     }
 
@@ -92,10 +101,46 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
 
 async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
     let Ok(peer) = stream.peer_addr() else { return };
+    let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
+    run(shard, listener, stream, peer, flow, rx, closed).await
+}
+
+/// Writes to this shard's connection to `peer`, opening one when there is
+/// none (the bytes wait in its queue while it connects). False: queue full.
+pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, bytes: Vec<u8>) -> bool {
+    let existing = shard.flows.borrow().by_peer.get(&peer).copied();
+    if let Some(conn) = existing {
+        return shard.flows.borrow().send(FlowId { shard: shard.id, conn }, bytes);
+    }
+    let max = shard.config.limits.tcp_max_connections_per_shard.get() as usize;
+    if shard.flows.borrow().len() >= max {
+        shard.flows.borrow_mut().refused += 1;
+        return false;
+    }
+    let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
+    let queued = shard.flows.borrow().send(flow, bytes);
+    let listener = shard.config.listen.iter().position(|l| l.transport == crate::config::Transport::Tcp).unwrap_or(0) as u16;
+    let shard = shard.clone();
+    glommio::spawn_local(async move {
+        match TcpStream::connect(peer).await {
+            Ok(stream) => run(shard, listener, stream, peer, flow, rx, closed).await,
+            Err(_) => {
+                let mut flows = shard.flows.borrow_mut();
+                flows.close(flow);
+                flows.closed.add("connect failed");
+            }
+        }
+    })
+    .detach();
+    queued
+}
+
+/// One connection's life: a writer task draining its queue, this task
+/// reading and framing until the peer, the edge or a limit ends it.
+async fn run(shard: Rc<Shard>, listener: u16, stream: TcpStream, peer: SocketAddr, flow: FlowId, rx: LocalReceiver<Vec<u8>>, closed: Rc<Cell<bool>>) {
     let limits = &shard.config.limits;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(limits.tcp_idle_timeout_secs.get())));
     let limit = limits.tcp_max_buffered_bytes.get() as usize;
-    let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id);
     let (mut rd, mut wr) = futures_lite::io::split(stream);
     let writer = glommio::spawn_local(async move {
         while let Some(bytes) = rx.recv().await {

@@ -7,7 +7,7 @@ use crate::core::{Dest, Input, Output};
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Hands one input to the core at `now` (unix seconds, read once per
+/// Hands one input to the core at `now` (unix milliseconds, read once per
 /// batch by the caller), records how long the core took, then performs its
 /// outputs. The `RefCell` borrow of the core ends before any await.
 pub async fn feed(shard: &Rc<Shard>, now: u64, input: Input<'_>) {
@@ -37,6 +37,11 @@ pub async fn perform(shard: &Rc<Shard>, outs: Vec<Output>) {
                     shard.edge.borrow_mut().counters.drops.add("udp send failed");
                 }
             }
+            Output::Send { dest: Dest::Tcp { peer }, bytes } => {
+                if !super::conn::send_to_peer(shard, peer, bytes) {
+                    shard.edge.borrow_mut().counters.drops.add("connection queue full");
+                }
+            }
             Output::Send { dest: Dest::Flow(flow), bytes } => {
                 if !shard.flows.borrow().send(flow, bytes) {
                     shard.edge.borrow_mut().counters.drops.add("flow gone or full");
@@ -54,7 +59,8 @@ fn any_udp(shard: &Shard, peer: std::net::SocketAddr) -> Option<&Rc<glommio::net
     shard.udp.iter().flatten().find(|s| s.local_addr().map(|a| a.is_ipv4() == peer.is_ipv4()).unwrap_or(false))
 }
 
-/// Wall-clock seconds: the only clock the core sees (nonces, expiry, Date).
+/// Wall-clock milliseconds: the only clock the core sees (transaction
+/// timers; nonces, expiry and Date use its seconds).
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

@@ -84,10 +84,13 @@ async fn run(spec: ShardSpec) {
         max_message_bytes: config.limits.max_message_bytes.get() as usize,
         registrar: registrar_config(&config.registrar),
         auth,
+        listeners: Vec::new(),
+        proxy: proxy_config(&config.proxy),
     };
     for l in &config.listen {
         edge_cfg.local_hosts.extend(edge::local_hosts(l.addr, &l.advertise));
         edge_cfg.local_ports.push(l.addr.port());
+        edge_cfg.listeners.push(edge::Listener::new(l.transport.into(), l.addr, &l.advertise));
     }
     let (udp, tcp) = match sockets::bind_all(&config) {
         Ok(s) => s,
@@ -126,6 +129,27 @@ async fn run(spec: ShardSpec) {
     let drain = Duration::from_secs(shard.config.server.drain_secs.get());
     conn::drain(&shard, drain).await;
     log::debug!("shard {id} stopped");
+}
+
+/// The core's proxy settings from `[proxy]` (the control thread has put a
+/// random topology key in when none is configured).
+fn proxy_config(p: &crate::config::Proxy) -> crate::core::proxy::state::ProxyConfig {
+    use crate::core::transaction::Timers;
+    let topology_key = p.topology_key.0.unwrap_or_default();
+    crate::core::proxy::state::ProxyConfig {
+        record_route: p.record_route,
+        serial: p.forking == crate::config::Forking::Serial,
+        max_branches: p.max_branches.get() as usize,
+        timers: Timers { t1: p.t1_ms.get(), t2: p.t2_ms.get(), t4: p.t4_ms.get() },
+        trusted: p.trusted.clone(),
+        authenticate: p.authenticate.iter().map(|m| m.as_bytes().to_vec()).collect(),
+        failover_on: p.failover_on.iter().map(|c| c.get() as u16).collect(),
+        map_answers: p.map_answers.iter().map(|(from, to)| (from.0, to.get() as u16)).collect(),
+        topology_hiding: p.topology_hiding,
+        topology_key,
+        probe_interval_ms: p.probe_interval_secs.get() * 1000,
+        routes: p.route.clone(),
+    }
 }
 
 /// The core's registrar settings from the config table.

@@ -27,7 +27,7 @@ pub enum Report {
 const POLL: Duration = Duration::from_millis(20);
 
 /// Runs until a `Stop` command (or the control thread going away).
-pub async fn run(shard: &Shard, commands: &crossbeam_channel::Receiver<Command>, reports: &crossbeam_channel::Sender<Report>) {
+pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Receiver<Command>, reports: &crossbeam_channel::Sender<Report>) {
     let flush_every = Duration::from_millis(shard.config.metrics.flush_ms.get());
     let mut next_flush = Instant::now();
     loop {
@@ -39,7 +39,9 @@ pub async fn run(shard: &Shard, commands: &crossbeam_channel::Receiver<Command>,
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {}
         }
-        shard.edge.borrow_mut().tick(super::io::unix_now());
+        let mut outs = Vec::new();
+        shard.edge.borrow_mut().tick(super::io::unix_now(), &mut outs);
+        super::io::perform(shard, outs).await;
         if Instant::now() >= next_flush {
             next_flush += flush_every;
             flush(shard, reports);

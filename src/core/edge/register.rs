@@ -68,10 +68,22 @@ impl RegState {
     pub fn enabled(&self) -> bool {
         !self.cfg.domains.is_empty()
     }
+
+    pub fn auth_enabled(&self) -> bool {
+        self.auth.is_some()
+    }
 }
 
-/// Why a REGISTER is not (yet) authenticated.
-enum Unauthenticated {
+/// Where to find credentials and whom they must name.
+pub(super) struct DigestCheck<'a> {
+    pub header: HeaderName,
+    pub method: &'a [u8],
+    pub realm: &'a [u8],
+    pub user: Option<&'a [u8]>,
+}
+
+/// Why a request is not (yet) authenticated.
+pub(super) enum Unauthenticated {
     Challenge { stale: bool },
     Forbidden(&'static str),
 }
@@ -110,17 +122,13 @@ impl Edge {
         if !request::serves(&self.reg.cfg, ess.ruri.host) {
             return self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, "Domain not served")), out);
         }
-        if let Err(why) = self.authenticate(msg, ess) {
+        let check = DigestCheck { header: HeaderName::Authorization, method: b"REGISTER", realm: ess.to.uri.host, user: ess.to.uri.user };
+        if let Err(why) = self.authenticate(msg, &check) {
             return match why {
                 Unauthenticated::Forbidden(reason) => self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, reason)), out),
                 Unauthenticated::Challenge { stale } => {
-                    let to_tag = super::to_tag(msg);
-                    let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
-                    let challenges = self.challenges(ess.to.uri.host, stale);
-                    let extra: Vec<(&str, &[u8])> = challenges.iter().map(|c| ("WWW-Authenticate", c.as_slice())).collect();
-                    sip::write_response(msg, Some(ess), 401, "Unauthorized", Some(&to_tag), Some((origin.peer.ip(), origin.peer.port())), &extra, b"", &mut bytes);
                     self.counters.register_results.add("401");
-                    self.send(origin, 401, bytes, out)
+                    self.challenge(origin, msg, ess, 401, check.realm, stale, out)
                 }
             };
         }
@@ -182,17 +190,18 @@ impl Edge {
         self.send(origin, code, bytes, out);
     }
 
-    /// RFC 3261 §22.4 / RFC 7616: finds credentials for the realm and checks them.
-    fn authenticate(&mut self, msg: &Message<'_>, ess: &Essentials<'_>) -> Result<(), Unauthenticated> {
+    /// RFC 3261 §22.4 / RFC 7616: finds credentials for the realm in
+    /// `check.header` and checks them; the authenticated user must be
+    /// `check.user` (nobody registers or calls as someone else).
+    pub(super) fn authenticate(&mut self, msg: &Message<'_>, check: &DigestCheck<'_>) -> Result<(), Unauthenticated> {
         let now = self.now;
         let Some(auth) = &mut self.reg.auth else { return Ok(()) };
-        let realm = ess.to.uri.host;
-        let creds = msg.values(HeaderName::Authorization).filter_map(|(v, _)| parse_credentials(v).ok()).find(|c| unq(c.realm).eq_ignore_ascii_case(realm));
+        let realm = check.realm;
+        let creds = msg.values(check.header).filter_map(|(v, _)| parse_credentials(v).ok()).find(|c| unq(c.realm).eq_ignore_ascii_case(realm));
         let Some(creds) = creds else { return Err(Unauthenticated::Challenge { stale: false }) };
-        match auth.verifier.verify(&auth.users, &auth.key, b"REGISTER", &creds, &[realm], now) {
+        match auth.verifier.verify(&auth.users, &auth.key, check.method, &creds, &[realm], now) {
             Verdict::Ok { username } => {
-                // Nobody registers someone else's number.
-                if ess.to.uri.user.map(|u| u == &*unq(username)) != Some(true) {
+                if check.user.map(|u| u == &*unq(username)) != Some(true) {
                     self.counters.auth_failures.add("user does not own the AOR");
                     return Err(Unauthenticated::Forbidden("Username does not match the AOR"));
                 }
@@ -204,6 +213,19 @@ impl Edge {
                 Err(Unauthenticated::Challenge { stale: false })
             }
         }
+    }
+
+    /// Answers with a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate)
+    /// challenge for `realm`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn challenge(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, code: u16, realm: &[u8], stale: bool, out: &mut Vec<Output>) {
+        let (header, reason) = if code == 407 { ("Proxy-Authenticate", "Proxy Authentication Required") } else { ("WWW-Authenticate", "Unauthorized") };
+        let to_tag = super::to_tag(msg);
+        let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
+        let challenges = self.challenges(realm, stale);
+        let extra: Vec<(&str, &[u8])> = challenges.iter().map(|c| (header, c.as_slice())).collect();
+        sip::write_response(msg, Some(ess), code, reason, Some(&to_tag), Some((origin.peer.ip(), origin.peer.port())), &extra, b"", &mut bytes);
+        self.send(origin, code, bytes, out)
     }
 
     /// One challenge value per configured algorithm, sharing one fresh nonce.

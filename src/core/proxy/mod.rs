@@ -25,8 +25,13 @@
 //! (see [`forward_request`]: any earlier Via of ours with a shard branch is
 //! a loop).
 
+pub mod ack;
 mod forward;
 mod response;
+pub mod route;
+pub mod state;
+pub mod table;
+pub mod token;
 
 pub use forward::{forward_request, route_plan, RoutePlan};
 pub use response::strip_top_via;

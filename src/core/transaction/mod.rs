@@ -47,6 +47,7 @@
 
 pub mod client_invite;
 pub mod client_non_invite;
+pub mod either;
 pub mod key;
 pub mod server_invite;
 pub mod server_non_invite;
@@ -56,6 +57,7 @@ pub use client_invite::{ClientInvite, Event as ClientInviteEvent, State as Clien
 pub use client_non_invite::{
     ClientNonInvite, Event as ClientNonInviteEvent, State as ClientNonInviteState,
 };
+pub use either::{ClientTx, ServerTx};
 pub use key::{ClientKey, KeyError, KeyMethod, ServerKey, MAGIC_COOKIE};
 pub use server_invite::{Event as ServerInviteEvent, ServerInvite, State as ServerInviteState};
 pub use server_non_invite::{

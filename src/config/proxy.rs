@@ -1,0 +1,189 @@
+//! The `[proxy]` table: transaction timers, forking, trust, authentication
+//! of calls, upstream routes with failover, answer mapping and topology
+//! hiding. Every value is checked while it is read, so a bad one is refused
+//! with its line and key like any other.
+
+use super::{Bounded, Secret, Transport};
+use serde::{de, Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forking {
+    /// Every binding at once (up to `max_branches`).
+    Parallel,
+    /// One binding at a time, highest q first.
+    Serial,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Proxy {
+    /// Record-Route dialog-creating requests (two when the transport or interface changes).
+    pub record_route: bool,
+    pub forking: Forking,
+    pub max_branches: Bounded<1, 32>,
+    /// RFC 3261 T1, T2, T4 in milliseconds.
+    pub t1_ms: Bounded<10, 10000>,
+    pub t2_ms: Bounded<100, 60000>,
+    pub t4_ms: Bounded<100, 60000>,
+    /// Networks of the operator's core: never challenged, their Route headers trusted.
+    pub trusted: Vec<Cidr>,
+    /// Out-of-dialog methods from local users challenged with 407 when `[auth]` is on.
+    pub authenticate: Vec<String>,
+    /// Upstream answers (and timeouts, as 408) that make the edge try the next upstream.
+    pub failover_on: Vec<Bounded<300, 699>>,
+    /// Upstream negative answer -> answer the client gets, e.g. `500 = 480`.
+    pub map_answers: BTreeMap<Code, Bounded<300, 699>>,
+    /// Hide the core's Via, Record-Route and Contact from devices.
+    pub topology_hiding: bool,
+    /// Key of the tokens topology hiding hands out: 64 hex digits; empty = random at start
+    /// (in-dialog requests then fail after a restart).
+    pub topology_key: Secret,
+    /// OPTIONS probe of every upstream, seconds; 0 = no probing.
+    pub probe_interval_secs: Bounded<0, 3600>,
+    /// Routes to the core, tried in order; the first that matches is used.
+    pub route: Vec<Route>,
+}
+
+impl Default for Proxy {
+    fn default() -> Self {
+        Proxy {
+            record_route: true,
+            forking: Forking::Parallel,
+            max_branches: Bounded(8),
+            t1_ms: Bounded(500),
+            t2_ms: Bounded(4000),
+            t4_ms: Bounded(5000),
+            trusted: Vec::new(),
+            authenticate: vec!["INVITE".into(), "MESSAGE".into(), "SUBSCRIBE".into()],
+            failover_on: vec![Bounded(408), Bounded(503)],
+            map_answers: BTreeMap::new(),
+            topology_hiding: false,
+            topology_key: Secret(None),
+            probe_interval_secs: Bounded(10),
+            route: Vec::new(),
+        }
+    }
+}
+
+/// One route to the core: which requests (Request-URI host and user
+/// prefix; empty = any) and where they go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    #[serde(default)]
+    pub domain: String,
+    #[serde(default)]
+    pub prefix: String,
+    pub upstreams: Vec<Upstream>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    #[serde(default = "udp")]
+    pub transport: Transport,
+    /// Share of first attempts among the route's upstreams; 0 = backup only.
+    #[serde(default = "one")]
+    pub weight: Bounded<0, 1000>,
+}
+
+fn udp() -> Transport {
+    Transport::Udp
+}
+
+fn one() -> Bounded<0, 1000> {
+    Bounded(1)
+}
+
+/// A status code written as a table key (`503 = 480`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Code(pub u16);
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.parse::<u16>() {
+            Ok(c) if (300..=699).contains(&c) => Ok(Code(c)),
+            _ => Err(de::Error::custom(format!("`{s}` is not a status code between 300 and 699"))),
+        }
+    }
+}
+
+/// An address block: `10.0.0.0/8`, `192.0.2.7` (one host), `2001:db8::/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub net: IpAddr,
+    pub bits: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(v: u128, bits: u8, width: u8) -> u128 {
+            if bits == 0 {
+                0
+            } else {
+                v >> (width - bits)
+            }
+        }
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => masked(u32::from(n) as u128, self.bits, 32) == masked(u32::from(a) as u128, self.bits, 32),
+            (IpAddr::V6(n), IpAddr::V6(a)) => masked(u128::from(n), self.bits, 128) == masked(u128::from(a), self.bits, 128),
+            (IpAddr::V4(_), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|a| self.contains(IpAddr::V4(a))),
+            _ => false,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bad = || de::Error::custom(format!("`{s}` is not an address or address/prefix-length"));
+        let (ip, bits) = match s.split_once('/') {
+            Some((ip, bits)) => (ip, Some(bits)),
+            None => (s.as_str(), None),
+        };
+        let net: IpAddr = ip.parse().map_err(|_| bad())?;
+        let width = if net.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            Some(b) => b.parse::<u8>().ok().filter(|b| *b <= width).ok_or_else(bad)?,
+            None => width,
+        };
+        Ok(Cidr { net, bits })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cidr(s: &str) -> Cidr {
+        serde_json::from_str(&format!("\"{s}\"")).unwrap()
+    }
+
+    #[test]
+    fn cidr_matching() {
+        let c = cidr("10.0.0.0/8");
+        assert!(c.contains("10.200.1.1".parse().unwrap()));
+        assert!(!c.contains("11.0.0.1".parse().unwrap()));
+        assert!(c.contains("::ffff:10.1.1.1".parse().unwrap()));
+        assert!(cidr("0.0.0.0/0").contains("8.8.8.8".parse().unwrap()));
+        let host = cidr("192.0.2.7");
+        assert!(host.contains("192.0.2.7".parse().unwrap()));
+        assert!(!host.contains("192.0.2.8".parse().unwrap()));
+        assert!(cidr("2001:db8::/32").contains("2001:db8:1::5".parse().unwrap()));
+        assert!(!cidr("2001:db8::/32").contains("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_cidr_and_code_refused() {
+        assert!(serde_json::from_str::<Cidr>("\"10.0.0.0/33\"").is_err());
+        assert!(serde_json::from_str::<Cidr>("\"example.com\"").is_err());
+        assert!(serde_json::from_str::<Code>("\"200\"").is_err());
+        assert!(serde_json::from_str::<Code>("\"x\"").is_err());
+        assert_eq!(serde_json::from_str::<Code>("\"503\"").unwrap(), Code(503));
+    }
+}

@@ -1,0 +1,537 @@
+//! The proxy's branch side (RFC 3261 §16.6–16.10): forwarding a copy of a
+//! request to one target under its own client transaction, the answers
+//! that come back (provisionals relayed, every 2xx relayed at once, the
+//! best of the 3xx–6xx chosen when all branches are done), failover to the
+//! next upstream, serial forking, CANCEL of pending branches, the timers
+//! of every transaction, and OPTIONS probes of the upstreams.
+
+use super::{Dest, Edge, Output};
+use crate::core::mesh::MeshMsg;
+use crate::core::proxy::ack::{build_ack, build_cancel};
+use crate::core::proxy::route::NextHop;
+use crate::core::proxy::state::{Best, Branch, Cancel, Part, Target, TimerKey, WHEEL_MS};
+use crate::core::proxy::table::Id;
+use crate::core::proxy::{forward_request, Hop};
+use crate::core::transaction::{Action, ClientKey, ClientTx, Msg};
+use crate::core::{owner, Origin, Transport};
+use crate::sip::{self, Editor, Framing, HeaderName, Message, Status};
+
+/// How long an upstream may take to answer a probe before it counts as down.
+const PROBE_TIMEOUT_MS: u64 = 5_000;
+
+impl Edge {
+    /// Forwards the transaction's request to `target` as a new branch.
+    pub(super) fn start_branch(&mut self, id: Id, target: Target, out: &mut Vec<Output>) {
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        if tx.branches.len() >= u8::MAX as usize / 2 {
+            return;
+        }
+        let request = std::mem::take(&mut tx.request);
+        let (origin, record_route, invite, inside) = (tx.origin, tx.record_route, tx.invite, tx.inside);
+        self.proxy.seq += 1;
+        let seq = self.proxy.seq;
+        let copy = match sip::scan(&request, framing(origin)) {
+            Ok(Status::Complete(msg)) => self.forward_copy(origin, &msg, &target, record_route && !self.proxy.cfg.topology_hiding, seq, inside),
+            _ => Err((500, "Server Internal Error")),
+        };
+        let tx = self.proxy.txs.get_mut(id).expect("transaction still there");
+        tx.request = request;
+        let bytes = match copy {
+            Ok(b) => b,
+            Err((code, reason)) => {
+                // The request cannot be forwarded at all (a loop, no Max-Forwards left).
+                return self.answer_locally(id, code, reason, out);
+            }
+        };
+        let mut branch = Vec::with_capacity(32);
+        owner::write_branch(self.cfg.shard, seq, &mut branch);
+        let method = method_of(&tx.request);
+        let Ok(key) = ClientKey::new(std::str::from_utf8(&branch).unwrap_or_default(), &method) else { return };
+        let mut acts = Vec::new();
+        let client = ClientTx::start(invite, self.now_ms, target.hop.transport.is_stream(), &self.proxy.cfg.timers, &mut acts);
+        let b = tx.branches.len() as u8;
+        tx.branches.push(Branch { key: key.clone(), client, target, request: bytes, ack: Vec::new(), cancel: None, provisional: false, cancel_wanted: false, final_code: None });
+        self.proxy.clients.insert(key, (id, Part::Branch(b)));
+        self.counters.branches += 1;
+        self.run_client(id, Part::Branch(b), acts, None, out);
+    }
+
+    /// A 2xx's ACK (or any request without a transaction): one copy, no state.
+    pub(super) fn forward_stateless(&mut self, origin: Origin, msg: &Message<'_>, target: &Target, out: &mut Vec<Output>) {
+        self.proxy.seq += 1;
+        let inside = self.proxy.cfg.trusts(origin.peer.ip());
+        match self.forward_copy(origin, msg, target, false, self.proxy.seq, inside) {
+            Ok(bytes) => self.send_hop(target.hop, bytes, out),
+            Err(_) => self.counters.drops.add("stateless forward refused"),
+        }
+    }
+
+    /// §16.6 for one target, plus topology hiding when it is on.
+    fn forward_copy(&mut self, origin: Origin, msg: &Message<'_>, target: &Target, record_route: bool, seq: u64, from_inside: bool) -> Result<Vec<u8>, (u16, &'static str)> {
+        let lin = self.listener(origin.listener, origin.transport);
+        let lout = self.listener_for(&target.hop);
+        let hop = Hop {
+            shard: self.cfg.shard,
+            seq,
+            transport: lout.via_transport(),
+            host: &lout.host,
+            port: lout.port,
+            in_transport: lin.via_transport(),
+            in_host: &lin.host,
+            in_port: lin.port,
+            record_route,
+        };
+        let path: Vec<&[u8]> = target.routes.iter().map(Vec::as_slice).collect();
+        let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
+        forward_request(msg, &target.uri, &path, &hop, &mut bytes).map_err(|r| (r.code(), r.reason()))?;
+        if self.proxy.cfg.topology_hiding {
+            let source = (origin.transport, origin.peer);
+            bytes = self.hide_request(&bytes, from_inside && !target.inside, (!from_inside).then_some(source));
+        }
+        Ok(bytes)
+    }
+
+    /// A response whose top Via names this shard.
+    pub(super) fn on_proxy_response(&mut self, origin: Origin, msg: &Message<'_>, out: &mut Vec<Output>) {
+        let Ok((code, via, _, method)) = sip::check_response(msg) else { return self.counters.drops.add("bad response") };
+        let branch = via.branch().unwrap_or_default();
+        if self.on_probe_answer(branch, out) {
+            return;
+        }
+        let method = String::from_utf8_lossy(method.as_bytes());
+        let found = ClientKey::new(std::str::from_utf8(branch).unwrap_or_default(), &method).ok().and_then(|k| self.proxy.clients.get(&k).copied());
+        let _ = origin;
+        let Some((id, part)) = found else {
+            if code / 100 == 2 && method == "INVITE" {
+                // A 2xx retransmission after the transaction ended: relay it (§16.7, RFC 6026).
+                return self.forward_late_2xx(msg, out);
+            }
+            return self.counters.drops.add("no matching transaction");
+        };
+        let mut acts = Vec::new();
+        let now = self.now_ms;
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        match part {
+            Part::Branch(b) => {
+                let br = &mut tx.branches[b as usize];
+                if let Some(u) = br.target.upstream {
+                    if self.proxy.routes.mark(u, true) {
+                        self.counters.upstream_changes += 1;
+                    }
+                }
+                if tx.invite && code >= 300 && br.ack.is_empty() {
+                    if let Ok(Status::Complete(sent)) = sip::scan(&br.request, Framing::Datagram) {
+                        build_ack(&sent, msg, &mut br.ack);
+                    }
+                }
+                br.client.response(now, code, &mut acts);
+            }
+            Part::Cancel(b) => {
+                if let Some(c) = &mut tx.branches[b as usize].cancel {
+                    c.client.response(now, code, &mut acts);
+                }
+            }
+            Part::Server => return,
+        }
+        self.run_client(id, part, acts, Some(msg), out);
+    }
+
+    /// Runs what a client transaction (a branch or its CANCEL) asked for.
+    fn run_client(&mut self, id: Id, part: Part, acts: Vec<Action>, msg: Option<&Message<'_>>, out: &mut Vec<Output>) {
+        for a in acts {
+            let Some(tx) = self.proxy.txs.get(id) else { return };
+            let (b, cancel) = match part {
+                Part::Branch(b) => (b as usize, false),
+                Part::Cancel(b) => (b as usize, true),
+                Part::Server => return,
+            };
+            let br = &tx.branches[b];
+            match a {
+                Action::Send(m) | Action::Resend(m) => {
+                    let bytes = match (cancel, m) {
+                        (true, _) => br.cancel.as_ref().map(|c| c.bytes.clone()),
+                        (false, Msg::Request) => Some(br.request.clone()),
+                        (false, Msg::Ack) => Some(br.ack.clone()),
+                        _ => None,
+                    };
+                    if matches!(a, Action::Resend(_)) {
+                        self.counters.retransmissions += 1;
+                    }
+                    if let Some(bytes) = bytes.filter(|b| !b.is_empty()) {
+                        self.send_hop(br.target.hop, bytes, out);
+                    }
+                }
+                Action::Deliver(Msg::Response(code)) if !cancel => self.branch_response(id, b, code, msg, out),
+                Action::Timeout | Action::TransportError if !cancel => {
+                    if let Some(u) = br.target.upstream {
+                        if self.proxy.routes.mark(u, false) {
+                            self.counters.upstream_changes += 1;
+                            self.broadcast_health(u, false, out);
+                        }
+                    }
+                    self.counters.branch_timeouts += 1;
+                    self.branch_response(id, b, 408, None, out);
+                }
+                Action::SetTimer { timer, at } => self.proxy.schedule(at, TimerKey { tx: id, part, name: timer }),
+                Action::Terminated => {
+                    let key = if cancel { br.cancel.as_ref().map(|_| cancel_key(&br.key)) } else { Some(br.key.clone()) };
+                    if let Some(k) = key {
+                        self.proxy.clients.remove(&k);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// §16.7: what one branch's answer means for the transaction. `msg` is
+    /// None for a timeout (408 built here).
+    fn branch_response(&mut self, id: Id, b: usize, code: u16, msg: Option<&Message<'_>>, out: &mut Vec<Output>) {
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        let invite = tx.invite;
+        if code < 200 {
+            let br = &mut tx.branches[b];
+            br.provisional = true;
+            if br.cancel_wanted {
+                self.send_cancel(id, b, out);
+            }
+            let tx = self.proxy.txs.get(id).expect("transaction");
+            if code == 100 || tx.server.is_final() {
+                return;
+            }
+            if let Some(bytes) = msg.map(|m| self.upstream_response(id, b, m)) {
+                self.answer_upstream(id, code, bytes, out);
+            }
+            return;
+        }
+        tx.branches[b].final_code = Some(code);
+        if code < 300 {
+            tx.pending.clear();
+            if let Some(bytes) = msg.map(|m| self.upstream_response(id, b, m)) {
+                self.answer_upstream(id, code, bytes, out);
+            }
+            if invite {
+                self.cancel_branches(id, out);
+            }
+            return;
+        }
+        let upstream = tx.branches[b].target.upstream.is_some();
+        let best_bytes = msg.map(|m| self.upstream_response(id, b, m));
+        let tx = self.proxy.txs.get_mut(id).expect("transaction");
+        let better = match &tx.best {
+            None => true,
+            Some(best) => rank(code) < rank(best.code),
+        };
+        if better {
+            tx.best = Some(Best { code, bytes: best_bytes });
+        }
+        if !tx.cancelled && !tx.server.is_final() {
+            let failover = upstream && self.proxy.cfg.failover_on.contains(&code);
+            let serial_next = !upstream && code < 600;
+            if failover || serial_next {
+                if let Some(next) = tx.pending.pop_front() {
+                    self.counters.failovers += u64::from(failover);
+                    return self.start_branch(id, next, out);
+                }
+            }
+        }
+        self.finish_if_settled(id, out);
+    }
+
+    /// When every branch has its final answer: send the best one (§16.7 step 6).
+    fn finish_if_settled(&mut self, id: Id, out: &mut Vec<Output>) {
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        if !tx.settled() || tx.server.is_final() {
+            return;
+        }
+        if tx.cancelled {
+            return self.answer_locally(id, 487, "Request Terminated", out);
+        }
+        let Some(best) = tx.best.take() else { return self.answer_locally(id, 480, "Temporarily Unavailable", out) };
+        let mapped = self.proxy.cfg.mapped(best.code);
+        match best.bytes {
+            Some(bytes) if mapped == best.code => self.answer_upstream(id, best.code, bytes, out),
+            _ => self.answer_locally(id, mapped, reason_of(mapped), out),
+        }
+    }
+
+    /// Sends `bytes` (a response with code `code`) to the transaction's sender.
+    fn answer_upstream(&mut self, id: Id, code: u16, bytes: Vec<u8>, out: &mut Vec<Output>) {
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        tx.last = bytes;
+        let mut acts = Vec::new();
+        tx.server.respond(self.now_ms, code, &mut acts);
+        self.run_server(id, acts, out);
+    }
+
+    /// Answers the transaction's request with a response the edge builds.
+    pub(super) fn answer_locally(&mut self, id: Id, code: u16, reason: &str, out: &mut Vec<Output>) {
+        let Some(tx) = self.proxy.txs.get(id) else { return };
+        let Ok(Status::Complete(msg)) = sip::scan(&tx.request, framing(tx.origin)) else { return };
+        let peer = tx.origin.peer;
+        let mut bytes = Vec::with_capacity(msg.buf.len() + 64);
+        let tag = super::to_tag(&msg);
+        sip::write_response(&msg, None, code, reason, Some(&tag), Some((peer.ip(), peer.port())), &[], b"", &mut bytes);
+        self.answer_upstream(id, code, bytes, out);
+    }
+
+    /// A downstream response made ready for the sender: our Via off, and
+    /// the inside hidden or restored when topology hiding is on.
+    fn upstream_response(&mut self, id: Id, b: usize, msg: &Message<'_>) -> Vec<u8> {
+        let mut e = Editor::new(msg);
+        e.remove_first_value(HeaderName::Via);
+        let mut bytes = Vec::with_capacity(msg.buf.len());
+        e.write(&mut bytes);
+        if self.proxy.cfg.topology_hiding {
+            let tx = self.proxy.txs.get(id).expect("transaction");
+            let br = &tx.branches[b];
+            let (to_outside, restore) = (!tx.inside && br.target.inside, tx.inside && !br.target.inside);
+            let dest = (!br.target.inside).then_some((br.target.hop.transport, br.target.hop.addr));
+            let original = if restore { Some(tx.request.clone()) } else { None };
+            bytes = self.hide_response(&bytes, to_outside, original.as_deref(), dest);
+        }
+        bytes
+    }
+
+    /// A 2xx that matched no transaction: our Via off, on to the next Via.
+    fn forward_late_2xx(&mut self, msg: &Message<'_>, out: &mut Vec<Output>) {
+        let Some((second, _)) = msg.values(HeaderName::Via).nth(1) else { return self.counters.drops.add("late 2xx without a Via") };
+        let Ok(via) = sip::parse_via(second) else { return self.counters.drops.add("late 2xx with a bad Via") };
+        let host = via.received().unwrap_or(via.host);
+        let port = match via.rport() {
+            Some(Some(p)) => p,
+            _ => via.port.unwrap_or(5060),
+        };
+        let uri = [b"sip:", host, b":", port.to_string().as_bytes()].concat();
+        let Some(mut hop) = sip::parse_uri(&uri).ok().and_then(|u| crate::core::proxy::route::hop_of_uri(&u)) else { return };
+        if via.transport.eq_ignore_ascii_case(b"TCP") {
+            hop.transport = Transport::Tcp;
+        }
+        let mut e = Editor::new(msg);
+        e.remove_first_value(HeaderName::Via);
+        let mut bytes = Vec::with_capacity(msg.buf.len());
+        e.write(&mut bytes);
+        self.send_hop(hop, bytes, out);
+    }
+
+    /// CANCEL every branch still waiting (§16.10); no new branch starts.
+    pub(super) fn cancel_tx(&mut self, id: Id, out: &mut Vec<Output>) {
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        if tx.server.is_final() {
+            return;
+        }
+        tx.cancelled = true;
+        tx.pending.clear();
+        if tx.lookup.is_some() || tx.branches.is_empty() {
+            return self.answer_locally(id, 487, "Request Terminated", out);
+        }
+        self.cancel_branches(id, out);
+    }
+
+    fn cancel_branches(&mut self, id: Id, out: &mut Vec<Output>) {
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        tx.pending.clear();
+        let n = tx.branches.len();
+        for b in 0..n {
+            let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+            let br = &mut tx.branches[b];
+            if br.final_code.is_some() || br.cancel.is_some() {
+                continue;
+            }
+            if br.provisional {
+                self.send_cancel(id, b, out);
+            } else {
+                br.cancel_wanted = true;
+            }
+        }
+    }
+
+    /// A CANCEL for branch `b` (§9.1), under its own client transaction.
+    fn send_cancel(&mut self, id: Id, b: usize, out: &mut Vec<Output>) {
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        let br = &mut tx.branches[b];
+        if br.cancel.is_some() || br.final_code.is_some() {
+            return;
+        }
+        br.cancel_wanted = false;
+        let mut bytes = Vec::with_capacity(br.request.len() / 2);
+        if let Ok(Status::Complete(sent)) = sip::scan(&br.request, Framing::Datagram) {
+            build_cancel(&sent, &mut bytes);
+        }
+        let mut acts = Vec::new();
+        let client = ClientTx::start(false, self.now_ms, br.target.hop.transport.is_stream(), &self.proxy.cfg.timers, &mut acts);
+        let key = cancel_key(&br.key);
+        br.cancel = Some(Cancel { client, bytes });
+        self.proxy.clients.insert(key, (id, Part::Cancel(b as u8)));
+        self.counters.cancels_sent += 1;
+        self.run_client(id, Part::Cancel(b as u8), acts, None, out);
+    }
+
+    /// Fires the transaction timers due at `now_ms`, expires lost lookups
+    /// and probes the upstreams.
+    pub(super) fn proxy_tick(&mut self, out: &mut Vec<Output>) {
+        let mut due = Vec::new();
+        self.proxy.wheel.advance(self.now_ms / WHEEL_MS, &mut due);
+        let now = self.now_ms;
+        for k in due {
+            let mut acts = Vec::new();
+            let Some(tx) = self.proxy.txs.get_mut(k.tx) else { continue };
+            match k.part {
+                Part::Server => {
+                    tx.server.timer(now, k.name, &mut acts);
+                    self.run_server(k.tx, acts, out);
+                }
+                Part::Branch(b) => {
+                    tx.branches[b as usize].client.timer(now, k.name, &mut acts);
+                    self.run_client(k.tx, k.part, acts, None, out);
+                }
+                Part::Cancel(b) => {
+                    if let Some(c) = &mut tx.branches[b as usize].cancel {
+                        c.client.timer(now, k.name, &mut acts);
+                    }
+                    self.run_client(k.tx, k.part, acts, None, out);
+                }
+            }
+        }
+        self.probe(out);
+    }
+
+    /// Lookups whose owner never answered (a full mesh queue): 500.
+    pub(super) fn expire_lookups(&mut self, out: &mut Vec<Output>) {
+        let now = self.now;
+        let lost: Vec<(u64, Id)> = self.proxy.lookups.iter().filter(|(_, (_, since))| now.saturating_sub(*since) >= 5).map(|(t, (id, _))| (*t, *id)).collect();
+        for (token, id) in lost {
+            self.proxy.lookups.remove(&token);
+            if let Some(tx) = self.proxy.txs.get_mut(id) {
+                tx.lookup = None;
+            }
+            self.counters.drops.add("location lookup lost");
+            self.answer_locally(id, 500, "Location Lookup Failed", out);
+        }
+    }
+
+    /// Shard 0 sends an OPTIONS to every upstream each probe interval; an
+    /// upstream silent for PROBE_TIMEOUT_MS is down, any answer brings it
+    /// back. Changes are told to every shard.
+    fn probe(&mut self, out: &mut Vec<Output>) {
+        let now = self.now_ms;
+        let expired: Vec<(Vec<u8>, usize)> = self.proxy.probes.iter().filter(|(_, (_, at))| now.saturating_sub(*at) >= PROBE_TIMEOUT_MS).map(|(b, (u, _))| (b.clone(), *u)).collect();
+        for (branch, u) in expired {
+            self.proxy.probes.remove(&branch);
+            if self.proxy.routes.mark(u, false) {
+                self.counters.upstream_changes += 1;
+                self.broadcast_health(u, false, out);
+            }
+        }
+        let interval = self.proxy.cfg.probe_interval_ms;
+        if self.cfg.shard != 0 || interval == 0 || now < self.proxy.next_probe_ms {
+            return;
+        }
+        self.proxy.next_probe_ms = now + interval;
+        for u in 0..self.proxy.routes.upstreams.len() {
+            let hop = self.proxy.routes.upstreams[u].hop;
+            self.proxy.seq += 1;
+            let mut branch = Vec::with_capacity(32);
+            owner::write_branch(self.cfg.shard, self.proxy.seq, &mut branch);
+            let l = self.listener_for(&hop);
+            let bytes = format!(
+                "OPTIONS sip:{addr} SIP/2.0\r\nVia: SIP/2.0/{t} {host}:{port};branch={b};rport\r\nMax-Forwards: 70\r\nFrom: <sip:probe@{host}>;tag={seq:x}\r\nTo: <sip:{addr}>\r\nCall-ID: probe-{seq:x}@{host}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                addr = hop.addr,
+                t = l.via_transport(),
+                host = String::from_utf8_lossy(&l.host),
+                port = l.port,
+                b = String::from_utf8_lossy(&branch),
+                seq = self.proxy.seq,
+            )
+            .into_bytes();
+            self.proxy.probes.insert(branch, (u, now));
+            self.counters.probes_sent += 1;
+            self.send_hop(hop, bytes, out);
+        }
+    }
+
+    fn on_probe_answer(&mut self, branch: &[u8], out: &mut Vec<Output>) -> bool {
+        let Some((u, _)) = self.proxy.probes.remove(branch) else { return false };
+        if self.proxy.routes.mark(u, true) {
+            self.counters.upstream_changes += 1;
+            self.broadcast_health(u, true, out);
+        }
+        true
+    }
+
+    fn broadcast_health(&mut self, upstream: usize, up: bool, out: &mut Vec<Output>) {
+        for s in (0..self.cfg.shards).filter(|&s| s != self.cfg.shard) {
+            self.counters.mesh_sent += 1;
+            out.push(Output::ToShard { shard: s, msg: MeshMsg::Health { upstream, up } });
+        }
+    }
+
+    /// Another shard learned an upstream's health.
+    pub(super) fn on_health(&mut self, upstream: usize, up: bool) {
+        if self.proxy.routes.mark(upstream, up) {
+            self.counters.upstream_changes += 1;
+        }
+    }
+
+    /// Sends to a next hop: a datagram, the connection it names (through
+    /// the shard that owns it), or a connection to its address.
+    pub(super) fn send_hop(&mut self, hop: NextHop, bytes: Vec<u8>, out: &mut Vec<Output>) {
+        let dest = match (hop.transport, hop.flow) {
+            (Transport::Udp, _) => Dest::Udp { listener: self.listener_index_for(&hop), peer: hop.addr },
+            (Transport::Tcp, Some(f)) if f.shard != self.cfg.shard => {
+                self.counters.mesh_sent += 1;
+                return out.push(Output::ToShard { shard: f.shard, msg: MeshMsg::FlowSend { flow: f, peer: hop.addr, bytes } });
+            }
+            (Transport::Tcp, Some(f)) => Dest::Flow(f),
+            (Transport::Tcp, None) => Dest::Tcp { peer: hop.addr },
+        };
+        self.counters.relayed += 1;
+        out.push(Output::Send { dest, bytes });
+    }
+}
+
+/// The CANCEL of a branch has the branch's Via branch and method CANCEL.
+fn cancel_key(k: &ClientKey) -> ClientKey {
+    ClientKey::new(k.branch(), "CANCEL").expect("branch already valid")
+}
+
+fn framing(origin: Origin) -> Framing {
+    if origin.transport.is_stream() {
+        Framing::Stream
+    } else {
+        Framing::Datagram
+    }
+}
+
+fn method_of(request: &[u8]) -> String {
+    let end = request.iter().position(|&c| c == b' ').unwrap_or(0);
+    String::from_utf8_lossy(&request[..end]).into_owned()
+}
+
+/// §16.7 step 6 preference: 6xx first, then the lowest class; within a
+/// class the first one kept. 401/407 and 3xx rank with their class.
+fn rank(code: u16) -> u16 {
+    match code / 100 {
+        6 => 0,
+        c => c,
+    }
+}
+
+/// Reason phrases for the answers the edge builds after mapping.
+pub(super) fn reason_of(code: u16) -> &'static str {
+    match code {
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        480 => "Temporarily Unavailable",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        500 => "Server Internal Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        _ => "Failed",
+    }
+}

@@ -1,0 +1,378 @@
+//! The proxy's request side (RFC 3261 §16.1–16.6): a request the edge does
+//! not serve itself becomes a server transaction, is checked (Max-Forwards,
+//! loops, trust of Route headers, authentication, relaying), gets its
+//! targets (a dialog's next hop, a user's bindings, the core's upstreams)
+//! and is forwarded to them as branches. Retransmissions, ACK and CANCEL
+//! find their transaction here. What happens to the branches' answers is in
+//! `branch.rs`.
+//!
+//! Trust: a request from an address in `proxy.trusted` comes from the core:
+//! it is not challenged and may carry any Route. From anywhere else, a
+//! request must be addressed to the edge (its first Route names the edge,
+//! or it has none), out-of-dialog requests from users of the local domains
+//! must authenticate (407) for the methods in `proxy.authenticate`, and a
+//! request neither from nor to a local domain is refused (403, no open relay).
+
+use super::register::{DigestCheck, Unauthenticated};
+use super::{Edge, Output};
+use crate::core::mesh::MeshMsg;
+use crate::core::proxy::route::{hash, hop_of_uri, NextHop};
+use crate::core::proxy::state::{Part, Target, TimerKey, Tx};
+use crate::core::proxy::table::Id;
+use crate::core::proxy::token::PARAM;
+use crate::core::proxy::{route_plan, Hop};
+use crate::core::registrar::request::aor_of;
+use crate::core::transaction::{Action, Msg, ServerKey, ServerTx};
+use crate::core::{owner, Origin, Transport};
+use crate::sip::{self, parse_name_addr, parse_uri, Essentials, HeaderName, Message, Method};
+use std::collections::VecDeque;
+
+/// Where a request goes, once checked.
+pub(super) enum Decision {
+    /// Try these in order (failover), or all at once when `fork`.
+    Forward { targets: Vec<Target>, fork: bool },
+    /// A user of a local domain: ask the AOR's owner for its bindings.
+    Lookup(Vec<u8>),
+}
+
+type Refusal = (u16, &'static str);
+
+impl Edge {
+    /// A request for the proxy (not REGISTER, not OPTIONS to the edge).
+    pub(super) fn on_proxy_request(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
+        match ess.method {
+            Method::Ack => return self.on_ack(origin, msg, ess, out),
+            Method::Cancel => return self.on_cancel(origin, msg, ess, out),
+            _ => {}
+        }
+        let Some(key) = server_key(ess) else {
+            return self.reject(origin, msg, Some(ess), 400, "Via branch without the RFC 3261 magic cookie", out);
+        };
+        if let Some(&id) = self.proxy.servers.get(&key) {
+            self.counters.retransmissions += 1;
+            let mut acts = Vec::new();
+            if let Some(tx) = self.proxy.txs.get_mut(id) {
+                tx.server.retransmission(self.now_ms, &mut acts);
+            }
+            return self.run_server(id, acts, out);
+        }
+        let trusted = self.proxy.cfg.trusts(origin.peer.ip());
+        let decision = match self.check_and_decide(origin, msg, ess, trusted, out) {
+            Ok(Some(d)) => d,
+            Ok(None) => return, // answered (challenge)
+            Err((code, reason)) => return self.reject(origin, msg, Some(ess), code, reason, out),
+        };
+        let in_dialog = ess.to.tag().is_some();
+        let dialog_creating = !in_dialog && matches!(ess.method, Method::Invite | Method::Subscribe | Method::Refer);
+        let invite = ess.method == Method::Invite;
+        let mut acts = Vec::new();
+        let reliable = origin.transport.is_stream();
+        let mut trying = Vec::new();
+        if invite {
+            sip::write_response(msg, Some(ess), 100, "Trying", None, Some((origin.peer.ip(), origin.peer.port())), &[], b"", &mut trying);
+        }
+        let server = ServerTx::start(invite, self.now_ms, reliable, &self.proxy.cfg.timers, &mut acts);
+        let tx = Tx {
+            key: key.clone(),
+            server,
+            invite,
+            origin,
+            request: msg.buf.to_vec(),
+            last: trying,
+            branches: Vec::new(),
+            pending: VecDeque::new(),
+            best: None,
+            cancelled: false,
+            inside: trusted,
+            record_route: dialog_creating && self.proxy.cfg.record_route,
+            lookup: None,
+        };
+        let id = self.proxy.txs.insert(tx);
+        self.proxy.servers.insert(key, id);
+        self.counters.transactions += 1;
+        self.run_server(id, acts, out);
+        match decision {
+            Decision::Forward { targets, fork } => self.start_targets(id, targets, fork, out),
+            Decision::Lookup(aor) => self.lookup(id, aor, out),
+        }
+    }
+
+    /// §16.3 checks and the routing decision. `Ok(None)`: already answered.
+    fn check_and_decide(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, trusted: bool, out: &mut Vec<Output>) -> Result<Option<Decision>, Refusal> {
+        if ess.max_forwards == Some(0) {
+            return Err((483, "Too Many Hops"));
+        }
+        let in_dialog = ess.to.tag().is_some();
+        if !in_dialog && !trusted && self.outside_request_needs_auth(ess) {
+            let realm = ess.from.uri.host;
+            let user = ess.from.uri.user;
+            if !self.proxy_authenticated(origin, msg, ess, realm, user, out)? {
+                return Ok(None);
+            }
+        }
+        self.decide(origin, msg, ess, trusted).map(Some)
+    }
+
+    /// 407 digest authentication of a local user's request: `Ok(false)`
+    /// when a challenge was sent.
+    #[allow(clippy::too_many_arguments)]
+    fn proxy_authenticated(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, realm: &[u8], user: Option<&[u8]>, out: &mut Vec<Output>) -> Result<bool, Refusal> {
+        let check = DigestCheck { header: HeaderName::ProxyAuthorization, method: ess.method.as_bytes(), realm, user };
+        match self.authenticate(msg, &check) {
+            Ok(()) => Ok(true),
+            Err(Unauthenticated::Forbidden(reason)) => Err((403, reason)),
+            Err(Unauthenticated::Challenge { stale }) => {
+                self.counters.proxy_challenges += 1;
+                self.challenge(origin, msg, ess, 407, realm, stale, out);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Out-of-dialog requests from untrusted senders: a local user must
+    /// authenticate the methods configured; a stranger may only reach
+    /// local users (403 otherwise: no open relay).
+    fn outside_request_needs_auth(&self, ess: &Essentials<'_>) -> bool {
+        let from_local = self.serves_domain(ess.from.uri.host);
+        from_local && self.reg.auth_enabled() && self.proxy.cfg.authenticate.iter().any(|m| m.as_slice() == ess.method.as_bytes())
+    }
+
+    pub(super) fn serves_domain(&self, host: &[u8]) -> bool {
+        crate::core::registrar::request::serves(&self.cfg.registrar, host)
+    }
+
+    /// Where a request goes: §16.4 route preprocessing, a dialog token, a
+    /// dialog's remote target, a local user, or a route to the core.
+    pub(super) fn decide(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, trusted: bool) -> Result<Decision, Refusal> {
+        let hop = self.arrival_hop(origin, false);
+        let plan = route_plan(msg, &hop).map_err(|r| (r.code(), r.reason()))?;
+        let ruri_raw = plan.request_uri.unwrap_or(ess.ruri_raw(msg));
+        let ruri = parse_uri(ruri_raw).map_err(|_| (400, "Bad Request-URI"))?;
+        let forward = |t: Target| Ok(Decision::Forward { targets: vec![t], fork: false });
+        if let Some(route) = plan.next_route {
+            if !trusted && plan.popped == 0 {
+                return Err((403, "Route not allowed"));
+            }
+            let uri = parse_name_addr(route).map_err(|_| (400, "Bad Route header"))?.uri;
+            let hop = hop_of_uri(&uri).ok_or((404, "Unresolvable Route"))?;
+            return forward(Target { uri: ruri_raw.to_vec(), routes: Vec::new(), hop, upstream: None, inside: self.proxy.cfg.trusts(hop.addr.ip()) });
+        }
+        let to_us = ruri.user.is_none() && hop.uri_is_us(&ruri);
+        if to_us {
+            if let Some(Some(token)) = ruri.param(PARAM) {
+                let t = self.proxy.token.open(token).ok_or((403, "Invalid dialog token"))?;
+                return forward(self.token_target(t)?);
+            }
+        }
+        if ess.to.tag().is_some() {
+            if to_us {
+                return Err((481, "Call/Transaction Does Not Exist"));
+            }
+            let hop = hop_of_uri(&ruri).ok_or((404, "Unresolvable Request-URI"))?;
+            return forward(Target { uri: ruri_raw.to_vec(), routes: Vec::new(), hop, upstream: None, inside: self.proxy.cfg.trusts(hop.addr.ip()) });
+        }
+        if ruri.user.is_some() && self.reg.enabled() && self.serves_domain(ruri.host) {
+            return Ok(Decision::Lookup(aor_of(&ruri)));
+        }
+        if to_us {
+            return Err((501, "Not Implemented"));
+        }
+        if !trusted && !self.serves_domain(ess.from.uri.host) {
+            return Err((403, "Relaying Denied"));
+        }
+        let Some(route) = self.proxy.routes.select(&ruri) else { return Err((404, "No Route")) };
+        let order = self.proxy.routes.plan(route, hash(ess.call_id));
+        let targets = order
+            .into_iter()
+            .map(|i| Target { uri: ruri_raw.to_vec(), routes: Vec::new(), hop: self.proxy.routes.upstreams[i].hop, upstream: Some(i), inside: true })
+            .collect();
+        Ok(Decision::Forward { targets, fork: false })
+    }
+
+    fn token_target(&self, t: crate::core::proxy::token::DialogTarget) -> Result<Target, Refusal> {
+        let hop = match t.dest {
+            Some((tr, addr)) => NextHop { transport: if tr == 1 { Transport::Tcp } else { Transport::Udp }, addr, flow: None },
+            None => {
+                let first = match t.routes.first() {
+                    Some(r) => parse_name_addr(r).map_err(|_| (400, "Bad dialog route"))?.uri,
+                    None => parse_uri(&t.uri).map_err(|_| (400, "Bad dialog target"))?,
+                };
+                hop_of_uri(&first).ok_or((404, "Unresolvable dialog target"))?
+            }
+        };
+        let inside = self.proxy.cfg.trusts(hop.addr.ip()) || t.dest.is_none();
+        Ok(Target { uri: t.uri, routes: t.routes, hop, upstream: None, inside })
+    }
+
+    /// The edge as seen by the listener `origin` arrived on.
+    pub(super) fn arrival_hop(&self, origin: Origin, record_route: bool) -> Hop<'_> {
+        let l = self.listener(origin.listener, origin.transport);
+        Hop {
+            shard: self.cfg.shard,
+            seq: 0,
+            transport: l.via_transport(),
+            host: &l.host,
+            port: l.port,
+            in_transport: l.via_transport(),
+            in_host: &l.host,
+            in_port: l.port,
+            record_route,
+        }
+    }
+
+    /// Starts the first target (failover keeps the rest), or every target up
+    /// to `max_branches` when forking in parallel.
+    pub(super) fn start_targets(&mut self, id: Id, targets: Vec<Target>, fork: bool, out: &mut Vec<Output>) {
+        if targets.is_empty() {
+            return self.answer_locally(id, 480, "Temporarily Unavailable", out);
+        }
+        let start = if fork && !self.proxy.cfg.serial { self.proxy.cfg.max_branches } else { 1 };
+        let mut targets: VecDeque<Target> = targets.into();
+        let first: Vec<Target> = (0..start).filter_map(|_| targets.pop_front()).collect();
+        if let Some(tx) = self.proxy.txs.get_mut(id) {
+            // Parallel forking beyond max_branches drops the rest; failover and serial keep them.
+            tx.pending = if fork && !self.proxy.cfg.serial { VecDeque::new() } else { targets };
+        }
+        for t in first {
+            self.start_branch(id, t, out);
+        }
+    }
+
+    /// A user of a local domain: its bindings, from this shard or the AOR's owner.
+    fn lookup(&mut self, id: Id, aor: Vec<u8>, out: &mut Vec<Output>) {
+        let owner = owner::shard_of(&aor, self.cfg.shards as usize) as u16;
+        if owner == self.cfg.shard {
+            let targets = self.binding_targets(&aor);
+            return self.start_targets(id, targets, true, out);
+        }
+        self.proxy.next_lookup += 1;
+        let token = self.proxy.next_lookup;
+        self.proxy.lookups.insert(token, (id, self.now));
+        if let Some(tx) = self.proxy.txs.get_mut(id) {
+            tx.lookup = Some(token);
+        }
+        self.counters.mesh_sent += 1;
+        out.push(Output::ToShard { shard: owner, msg: MeshMsg::Lookup { reply_to: self.cfg.shard, token, aor } });
+    }
+
+    /// The owner's side of a lookup.
+    pub(super) fn on_lookup(&mut self, reply_to: u16, token: u64, aor: Vec<u8>, out: &mut Vec<Output>) {
+        let targets = self.binding_targets(&aor);
+        self.counters.mesh_sent += 1;
+        out.push(Output::ToShard { shard: reply_to, msg: MeshMsg::Located { token, targets } });
+    }
+
+    /// Back home with the bindings.
+    pub(super) fn on_located(&mut self, token: u64, targets: Vec<Target>, out: &mut Vec<Output>) {
+        let Some((id, _)) = self.proxy.lookups.remove(&token) else { return };
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        tx.lookup = None;
+        if tx.cancelled {
+            return self.answer_locally(id, 487, "Request Terminated", out);
+        }
+        self.start_targets(id, targets, true, out);
+    }
+
+    /// Targets for every binding of `aor`, highest q first: the Contact as
+    /// Request-URI, its Path as Route, sent to where the REGISTER came from
+    /// (the NAT's public side) or on the connection it came on.
+    fn binding_targets(&self, aor: &[u8]) -> Vec<Target> {
+        let mut list: Vec<(u16, Target)> = self
+            .reg
+            .location
+            .get(aor)
+            .iter()
+            .filter(|b| b.expires_at() > self.now)
+            .filter_map(|b| {
+                let routes: Vec<Vec<u8>> = b.path().map(|p| p.to_vec()).collect();
+                let hop = match routes.first() {
+                    Some(r) => hop_of_uri(&parse_name_addr(r).ok()?.uri)?,
+                    None => NextHop { transport: b.transport(), addr: b.source(), flow: b.flow() },
+                };
+                Some((b.q(), Target { uri: b.contact().to_vec(), routes, hop, upstream: None, inside: false }))
+            })
+            .collect();
+        list.sort_by(|a, b| b.0.cmp(&a.0));
+        list.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// A CANCEL (§16.10): answered 200 at once when it matches an INVITE
+    /// transaction (481 when not), then every pending branch is cancelled.
+    fn on_cancel(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
+        let target = server_key(ess).and_then(|k| k.cancel_target()).and_then(|k| self.proxy.servers.get(&k).copied());
+        let Some(id) = target else {
+            return self.reject(origin, msg, Some(ess), 481, "Call/Transaction Does Not Exist", out);
+        };
+        self.respond(origin, msg, Some(ess), 200, "OK", &[], out);
+        self.cancel_tx(id, out);
+    }
+
+    /// An ACK: hop by hop when it acknowledges a 3xx–6xx this edge sent
+    /// (absorbed by the transaction), end to end otherwise (a 2xx's ACK is
+    /// routed statelessly like any in-dialog request).
+    fn on_ack(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
+        if let Some(id) = server_key(ess).and_then(|k| self.proxy.servers.get(&k).copied()) {
+            let mut acts = Vec::new();
+            if let Some(tx) = self.proxy.txs.get_mut(id) {
+                if tx.server.absorbs_ack() {
+                    tx.server.ack(self.now_ms, &mut acts);
+                    return self.run_server(id, acts, out);
+                }
+            }
+        }
+        let trusted = self.proxy.cfg.trusts(origin.peer.ip());
+        match self.decide(origin, msg, ess, trusted) {
+            Ok(Decision::Forward { targets, .. }) if !targets.is_empty() => self.forward_stateless(origin, msg, &targets[0], out),
+            _ => self.counters.drops.add("ack not routable"),
+        }
+    }
+
+    /// Runs what a server transaction asked for.
+    pub(super) fn run_server(&mut self, id: Id, acts: Vec<Action>, out: &mut Vec<Output>) {
+        for a in acts {
+            match a {
+                Action::Send(Msg::Response(code)) | Action::Resend(Msg::Response(code)) => {
+                    if let Some(tx) = self.proxy.txs.get(id) {
+                        let (origin, bytes) = (tx.origin, tx.last.clone());
+                        self.send(origin, code, bytes, out);
+                    }
+                }
+                Action::SetTimer { timer, at } => self.proxy.schedule(at, TimerKey { tx: id, part: Part::Server, name: timer }),
+                Action::Terminated => self.drop_tx(id),
+                _ => {}
+            }
+        }
+    }
+
+    /// Forgets a transaction and every key that finds it.
+    fn drop_tx(&mut self, id: Id) {
+        if let Some(tx) = self.proxy.txs.remove(id) {
+            self.proxy.servers.remove(&tx.key);
+            for b in &tx.branches {
+                self.proxy.clients.remove(&b.key);
+            }
+            if let Some(token) = tx.lookup {
+                self.proxy.lookups.remove(&token);
+            }
+        }
+    }
+}
+
+/// §17.2.3 key of a request from its top Via.
+pub(super) fn server_key(ess: &Essentials<'_>) -> Option<ServerKey> {
+    let v = &ess.top_via;
+    let branch = std::str::from_utf8(v.branch()?).ok()?;
+    let host = std::str::from_utf8(v.host).ok()?;
+    let method = std::str::from_utf8(ess.method.as_bytes()).ok()?;
+    ServerKey::new(branch, host, v.port, method).ok()
+}
+
+impl Essentials<'_> {
+    /// The Request-URI as written.
+    pub(crate) fn ruri_raw<'m>(&self, msg: &Message<'m>) -> &'m [u8] {
+        match msg.start {
+            sip::StartLine::Request { uri, .. } => uri,
+            _ => b"",
+        }
+    }
+}

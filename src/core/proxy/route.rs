@@ -1,0 +1,203 @@
+//! Where a request goes next: the next hop named by a URI, and the routes
+//! to the core (`[[proxy.route]]`) with their upstreams, weights and health.
+//!
+//! A route matches on the Request-URI: its host (`domain`, case-insensitive)
+//! and the start of its user part (`prefix`); empty matches anything; the
+//! first route that matches wins. Its upstreams are tried in a per-request
+//! order: the first attempt goes to a healthy upstream picked by weight
+//! (a stable hash of the Call-ID, so retransmissions and forks of one call
+//! agree), then the others follow in list order, healthy ones first. An
+//! upstream is marked down when a request to it or a probe times out, and
+//! up again when anything answers.
+//!
+//! Hosts must be IP literals (or `localhost`): there is no DNS on the shard.
+
+use crate::core::{FlowId, Transport};
+use crate::sip::{Scheme, Uri};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// Where to send: by which transport, to which address, and on which
+/// connection when one is known (a device registered over TCP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextHop {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+    pub flow: Option<FlowId>,
+}
+
+/// The next hop a SIP URI names (§19.1.4 without DNS): its host as an IP
+/// literal, its port or 5060, its `transport` parameter or UDP.
+pub fn hop_of_uri(uri: &Uri<'_>) -> Option<NextHop> {
+    if !uri.is_sip() || uri.scheme == Scheme::Sips {
+        return None;
+    }
+    let host = match uri.host {
+        [b'[', mid @ .., b']'] => mid,
+        h => h,
+    };
+    let ip: IpAddr = if host.eq_ignore_ascii_case(b"localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        std::str::from_utf8(host).ok()?.parse().ok()?
+    };
+    let transport = match uri.param("transport") {
+        Some(Some(t)) if t.eq_ignore_ascii_case(b"tcp") => Transport::Tcp,
+        Some(Some(t)) if t.eq_ignore_ascii_case(b"udp") => Transport::Udp,
+        None => Transport::Udp,
+        _ => return None,
+    };
+    Some(NextHop { transport, addr: SocketAddr::new(ip, uri.port.unwrap_or(5060)), flow: None })
+}
+
+struct RouteEntry {
+    domain: Vec<u8>,
+    prefix: Vec<u8>,
+    /// Indices into `Routes::upstreams`.
+    upstreams: Vec<usize>,
+}
+
+/// One upstream of the core, as this shard sees it.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    pub hop: NextHop,
+    pub weight: u32,
+    pub up: bool,
+}
+
+/// The configured routes and the health of their upstreams.
+#[derive(Default)]
+pub struct Routes {
+    routes: Vec<RouteEntry>,
+    pub upstreams: Vec<Upstream>,
+}
+
+impl Routes {
+    pub fn new(cfg: &[crate::config::Route]) -> Routes {
+        let mut r = Routes::default();
+        for route in cfg {
+            let mut idx = Vec::new();
+            for u in &route.upstreams {
+                let hop = NextHop { transport: u.transport.into(), addr: u.addr, flow: None };
+                let i = match r.upstreams.iter().position(|x| x.hop == hop) {
+                    Some(i) => i,
+                    None => {
+                        r.upstreams.push(Upstream { hop, weight: u.weight.get() as u32, up: true });
+                        r.upstreams.len() - 1
+                    }
+                };
+                idx.push(i);
+            }
+            r.routes.push(RouteEntry {
+                domain: route.domain.to_ascii_lowercase().into_bytes(),
+                prefix: route.prefix.clone().into_bytes(),
+                upstreams: idx,
+            });
+        }
+        r
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The first route matching the Request-URI.
+    pub fn select(&self, ruri: &Uri<'_>) -> Option<usize> {
+        let user = ruri.user.unwrap_or(if ruri.scheme == Scheme::Tel { ruri.host } else { b"" });
+        self.routes.iter().position(|r| {
+            (r.domain.is_empty() || r.domain.eq_ignore_ascii_case(ruri.host)) && user.starts_with(&r.prefix)
+        })
+    }
+
+    /// Upstreams of `route` in the order to try them for a request whose
+    /// Call-ID hashes to `hash`.
+    pub fn plan(&self, route: usize, hash: u64) -> Vec<usize> {
+        let list = &self.routes[route].upstreams;
+        let healthy: Vec<usize> = list.iter().copied().filter(|&i| self.upstreams[i].up).collect();
+        let total: u64 = healthy.iter().map(|&i| self.upstreams[i].weight as u64).sum();
+        let mut order = Vec::with_capacity(list.len());
+        if total > 0 {
+            let mut pick = hash % total;
+            for &i in &healthy {
+                let w = self.upstreams[i].weight as u64;
+                if pick < w {
+                    order.push(i);
+                    break;
+                }
+                pick -= w;
+            }
+        }
+        for &i in healthy.iter().chain(list) {
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        order
+    }
+
+    /// The upstream a response or timeout came from, by address.
+    pub fn find(&self, addr: SocketAddr) -> Option<usize> {
+        self.upstreams.iter().position(|u| u.hop.addr == addr)
+    }
+
+    /// Records the health of an upstream; true when it changed.
+    pub fn mark(&mut self, i: usize, up: bool) -> bool {
+        match self.upstreams.get_mut(i) {
+            Some(u) if u.up != up => {
+                u.up = up;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// FNV-1a, for picking an upstream by Call-ID.
+pub fn hash(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf29ce484222325u64, |h, &c| (h ^ c as u64).wrapping_mul(0x100000001b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::parse_uri;
+
+    fn routes(toml: &str) -> Routes {
+        let text = format!("[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n{toml}");
+        Routes::new(&crate::config::Config::parse(&text, "t").unwrap().proxy.route)
+    }
+
+    #[test]
+    fn uri_hops() {
+        let h = hop_of_uri(&parse_uri(b"sip:bob@10.0.0.1:5080;transport=TCP").unwrap()).unwrap();
+        assert_eq!((h.transport, h.addr), (Transport::Tcp, "10.0.0.1:5080".parse().unwrap()));
+        let h = hop_of_uri(&parse_uri(b"sip:[2001:db8::1]").unwrap()).unwrap();
+        assert_eq!(h.addr, "[2001:db8::1]:5060".parse().unwrap());
+        assert!(hop_of_uri(&parse_uri(b"sip:bob@example.com").unwrap()).is_none(), "no DNS");
+        assert!(hop_of_uri(&parse_uri(b"sip:10.0.0.1;transport=sctp").unwrap()).is_none());
+        assert!(hop_of_uri(&parse_uri(b"tel:+123").unwrap()).is_none());
+    }
+
+    #[test]
+    fn first_matching_route_and_failover_order() {
+        let mut r = routes(
+            "[[proxy.route]]\ndomain = \"carrier.example\"\nupstreams = [{ addr = \"10.0.0.1:5060\" }]\n\
+             [[proxy.route]]\nprefix = \"+1\"\nupstreams = [{ addr = \"10.0.0.2:5060\" }, { addr = \"10.0.0.3:5060\", weight = 0 }]\n",
+        );
+        let u = |s: &str| parse_uri(s.as_bytes()).unwrap();
+        assert_eq!(r.select(&u("sip:x@Carrier.Example")), Some(0));
+        assert_eq!(r.select(&u("sip:+15551234@anything")), Some(1));
+        assert_eq!(r.select(&u("sip:+44@anything")), None);
+        assert_eq!(r.plan(1, 7), vec![1, 2], "weight 0 is backup only");
+        assert!(r.mark(1, false));
+        assert!(!r.mark(1, false));
+        assert_eq!(r.plan(1, 7), vec![2, 1], "a down upstream goes last");
+    }
+
+    #[test]
+    fn weights_share_first_attempts() {
+        let r = routes("[[proxy.route]]\nupstreams = [{ addr = \"10.0.0.1:5060\", weight = 3 }, { addr = \"10.0.0.2:5060\", weight = 1 }]\n");
+        let firsts: Vec<usize> = (0..4000u64).map(|h| r.plan(0, hash(&h.to_le_bytes()))[0]).collect();
+        let a = firsts.iter().filter(|&&i| i == 0).count();
+        assert!((2700..3300).contains(&a), "{a} of 4000 to the weight-3 upstream");
+    }
+}

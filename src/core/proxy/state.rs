@@ -1,0 +1,197 @@
+//! A shard's proxy state: its transactions (one server transaction and its
+//! branches per request it relays, RFC 3261 §16), the keys that find them,
+//! the millisecond timer wheel that drives them, pending cross-shard
+//! location lookups, the routes to the core and the topology-hiding key.
+//! The decisions live in `core::edge::proxy` and `core::edge::branch`.
+
+use super::route::{NextHop, Routes};
+use super::table::{Id, Table};
+use super::token::TokenKey;
+use crate::config::Cidr;
+use crate::core::timer::Wheel;
+use crate::core::transaction::{ClientKey, ClientTx, ServerKey, ServerTx, TimerName, Timers};
+use crate::core::Origin;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+/// The proxy's settings, from `[proxy]`.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    pub record_route: bool,
+    pub serial: bool,
+    pub max_branches: usize,
+    pub timers: Timers,
+    pub trusted: Vec<Cidr>,
+    pub authenticate: Vec<Vec<u8>>,
+    pub failover_on: Vec<u16>,
+    pub map_answers: Vec<(u16, u16)>,
+    pub topology_hiding: bool,
+    pub topology_key: [u8; 32],
+    pub probe_interval_ms: u64,
+    pub routes: Vec<crate::config::Route>,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            record_route: true,
+            serial: false,
+            max_branches: 8,
+            timers: Timers::default(),
+            trusted: Vec::new(),
+            authenticate: vec![b"INVITE".to_vec(), b"MESSAGE".to_vec(), b"SUBSCRIBE".to_vec()],
+            failover_on: vec![408, 503],
+            map_answers: Vec::new(),
+            topology_hiding: false,
+            topology_key: [0; 32],
+            probe_interval_ms: 0,
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl ProxyConfig {
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|c| c.contains(ip))
+    }
+
+    pub fn mapped(&self, code: u16) -> u16 {
+        self.map_answers.iter().find(|(from, _)| *from == code).map(|(_, to)| *to).unwrap_or(code)
+    }
+}
+
+/// One place a request may go: the Request-URI it gets, Route values put
+/// on top (Path of a binding, the inside route set of a dialog token), the
+/// next hop, and whether that is an upstream of the core.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub uri: Vec<u8>,
+    pub routes: Vec<Vec<u8>>,
+    pub hop: NextHop,
+    /// Index of the upstream (route to the core), for failover and health.
+    pub upstream: Option<usize>,
+    /// The target is inside the operator's network (topology hiding).
+    pub inside: bool,
+}
+
+/// A CANCEL this edge sent for a branch: its own client transaction.
+pub struct Cancel {
+    pub client: ClientTx,
+    pub bytes: Vec<u8>,
+}
+
+/// One forwarded copy of the request (§16.6) and its client transaction.
+pub struct Branch {
+    pub key: ClientKey,
+    pub client: ClientTx,
+    pub target: Target,
+    /// The bytes sent (retransmitted as they are).
+    pub request: Vec<u8>,
+    /// The ACK for a non-2xx final (built from the response).
+    pub ack: Vec<u8>,
+    pub cancel: Option<Cancel>,
+    /// A provisional arrived: a CANCEL may now be sent (§9.1).
+    pub provisional: bool,
+    /// Cancelled before any provisional: send the CANCEL when one arrives.
+    pub cancel_wanted: bool,
+    pub final_code: Option<u16>,
+}
+
+/// The best final response so far (§16.7 step 6); `bytes` None = the edge
+/// builds it (a timeout's 408).
+pub struct Best {
+    pub code: u16,
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// A relayed request: the server transaction toward the sender and its branches.
+pub struct Tx {
+    pub key: ServerKey,
+    pub server: ServerTx,
+    pub invite: bool,
+    pub origin: Origin,
+    /// The request as received.
+    pub request: Vec<u8>,
+    /// The last response sent to the sender (what a retransmission gets).
+    pub last: Vec<u8>,
+    pub branches: Vec<Branch>,
+    /// Targets not tried yet: serial forking, failover to the next upstream.
+    pub pending: VecDeque<Target>,
+    pub best: Option<Best>,
+    pub cancelled: bool,
+    /// The request came from inside (a trusted address).
+    pub inside: bool,
+    /// Add Record-Route when forwarding.
+    pub record_route: bool,
+    /// Waiting for the AOR's owner shard to answer a lookup.
+    pub lookup: Option<u64>,
+}
+
+impl Tx {
+    /// No branch still waits for a final answer, and none is left to try.
+    pub fn settled(&self) -> bool {
+        self.lookup.is_none() && self.pending.is_empty() && self.branches.iter().all(|b| b.final_code.is_some())
+    }
+}
+
+/// Which machine of a transaction a timer or key belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    Server,
+    Branch(u8),
+    Cancel(u8),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerKey {
+    pub tx: Id,
+    pub part: Part,
+    pub name: TimerName,
+}
+
+/// Milliseconds per slot of the transaction timer wheel.
+pub const WHEEL_MS: u64 = 10;
+
+pub struct ProxyState {
+    pub cfg: ProxyConfig,
+    pub txs: Table<Tx>,
+    pub servers: HashMap<ServerKey, Id>,
+    pub clients: HashMap<ClientKey, (Id, Part)>,
+    pub wheel: Wheel<TimerKey>,
+    /// Branch numbers (the `<n>` of `z9hG4bK-<shard>-<n>`).
+    pub seq: u64,
+    pub routes: Routes,
+    /// Cross-shard lookups waiting for an answer: token -> (transaction, since unix s).
+    pub lookups: HashMap<u64, (Id, u64)>,
+    pub next_lookup: u64,
+    pub token: TokenKey,
+    /// OPTIONS probes in flight: branch -> (upstream, sent at ms).
+    pub probes: HashMap<Vec<u8>, (usize, u64)>,
+    pub next_probe_ms: u64,
+}
+
+impl ProxyState {
+    pub fn new(cfg: ProxyConfig, now_ms: u64) -> ProxyState {
+        let mut seed = [0u8; 12];
+        let _ = getrandom::getrandom(&mut seed);
+        let routes = Routes::new(&cfg.routes);
+        ProxyState {
+            token: TokenKey::new(cfg.topology_key, seed),
+            cfg,
+            txs: Table::default(),
+            servers: HashMap::new(),
+            clients: HashMap::new(),
+            wheel: Wheel::new(now_ms / WHEEL_MS, 4096),
+            seq: 0,
+            routes,
+            lookups: HashMap::new(),
+            next_lookup: 0,
+            probes: HashMap::new(),
+            next_probe_ms: now_ms,
+        }
+    }
+
+    pub fn schedule(&mut self, at_ms: u64, key: TimerKey) {
+        self.wheel.schedule(at_ms.div_ceil(WHEEL_MS), key);
+    }
+}

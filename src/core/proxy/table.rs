@@ -1,0 +1,92 @@
+//! A slab with generation-checked ids: the shard's transactions live here,
+//! and timers and pending lookups name them by `Id`. A stale id (its slot
+//! freed, perhaps reused) finds nothing, so lazily cancelled timers are safe.
+
+/// Slot index plus the generation the slot had when the entry went in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Id {
+    pub idx: u32,
+    pub gen: u32,
+}
+
+pub struct Table<T> {
+    slots: Vec<(u32, Option<T>)>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table { slots: Vec::new(), free: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Table<T> {
+    pub fn insert(&mut self, v: T) -> Id {
+        self.len += 1;
+        match self.free.pop() {
+            Some(idx) => {
+                let slot = &mut self.slots[idx as usize];
+                slot.0 = slot.0.wrapping_add(1);
+                slot.1 = Some(v);
+                Id { idx, gen: slot.0 }
+            }
+            None => {
+                self.slots.push((0, Some(v)));
+                Id { idx: self.slots.len() as u32 - 1, gen: 0 }
+            }
+        }
+    }
+
+    pub fn get(&self, id: Id) -> Option<&T> {
+        match self.slots.get(id.idx as usize) {
+            Some((g, Some(v))) if *g == id.gen => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, id: Id) -> Option<&mut T> {
+        match self.slots.get_mut(id.idx as usize) {
+            Some((g, Some(v))) if *g == id.gen => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn remove(&mut self, id: Id) -> Option<T> {
+        match self.slots.get_mut(id.idx as usize) {
+            Some((g, v @ Some(_))) if *g == id.gen => {
+                self.free.push(id.idx);
+                self.len -= 1;
+                v.take()
+            }
+            _ => None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_ids_find_nothing() {
+        let mut t = Table::default();
+        let a = t.insert("a");
+        assert_eq!(t.get(a), Some(&"a"));
+        assert_eq!(t.remove(a), Some("a"));
+        let b = t.insert("b");
+        assert_eq!(b.idx, a.idx, "slot reused");
+        assert_eq!(t.get(a), None, "old id does not see the new entry");
+        assert_eq!(t.remove(a), None);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.get_mut(b).map(|v| *v), Some("b"));
+    }
+}
