@@ -35,8 +35,10 @@ fn edge_with(shard: u16, shards: u16, registrar: RegistrarConfig, auth: Option<A
             max_message_bytes: 4096,
             registrar,
             auth,
+            listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
+            proxy: Default::default(),
         },
-        NOW,
+        NOW * 1000,
     )
 }
 
@@ -67,7 +69,7 @@ fn register(call_id: &str, cseq: u32, extra: &str) -> Vec<u8> {
 
 fn run_at(e: &mut Edge, now: u64, origin: Origin, bytes: &[u8]) -> Vec<Output> {
     let mut out = Vec::new();
-    e.handle(now, Input::Packet(Packet { origin, bytes }), &mut out);
+    e.handle((now) * 1000, Input::Packet(Packet { origin, bytes }), &mut out);
     out
 }
 
@@ -508,11 +510,11 @@ fn bindings_expire_on_tick() {
     let mut e = edge();
     let c = "sip:alice@10.0.0.1:5070";
     send(&mut e, NOW, udp(5070), &register("t1", 1, &format!("Contact: <{c}>;expires=60\r\n")));
-    e.tick(NOW + 30);
-    e.tick(NOW + 59);
+    e.tick((NOW + 30) * 1000, &mut Vec::new());
+    e.tick((NOW + 59) * 1000, &mut Vec::new());
     assert_eq!(contacts(&e, ALICE), vec![c]);
     assert_eq!(e.registrations_active(), 1);
-    e.tick(NOW + 61);
+    e.tick((NOW + 61) * 1000, &mut Vec::new());
     assert!(e.registrations(ALICE.as_bytes()).is_empty());
     assert_eq!(e.registrations_active(), 0);
     // A query afterwards lists nothing.
@@ -526,9 +528,9 @@ fn a_refresh_postpones_expiry() {
     let c = "sip:alice@10.0.0.1:5070";
     send(&mut e, NOW, udp(5070), &register("t2", 1, &format!("Contact: <{c}>;expires=60\r\n")));
     send(&mut e, NOW + 50, udp(5070), &register("t2", 2, &format!("Contact: <{c}>;expires=60\r\n")));
-    e.tick(NOW + 61);
+    e.tick((NOW + 61) * 1000, &mut Vec::new());
     assert_eq!(contacts(&e, ALICE), vec![c]);
-    e.tick(NOW + 111);
+    e.tick((NOW + 111) * 1000, &mut Vec::new());
     assert!(e.registrations(ALICE.as_bytes()).is_empty());
 }
 
@@ -573,13 +575,13 @@ fn register_on_a_foreign_shard_hops_to_the_owner_and_back() {
     assert!(edges[0].registrations(aor.as_bytes()).is_empty());
 
     let mut out = Vec::new();
-    edges[owner].handle(NOW, Input::Mesh(msg), &mut out);
+    edges[owner].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
     let (back, msg) = one_hop(out);
     assert_eq!(back, 0);
     assert!(matches!(&msg, MeshMsg::Registered { token: t, result: Ok(b) } if *t == token && b.len() == 1), "{msg:?}");
 
     let mut out = Vec::new();
-    edges[0].handle(NOW, Input::Mesh(msg), &mut out);
+    edges[0].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
     let dest = match &out[..] {
         [Output::Send { dest, .. }] => *dest,
         o => panic!("{o:?}"),
@@ -612,10 +614,10 @@ fn a_refusal_from_the_owner_is_answered_by_the_receiving_shard() {
     for req in &reqs {
         let (_, msg) = one_hop(run_at(&mut edges[0], NOW, udp(5070), req));
         let mut out = Vec::new();
-        edges[owner].handle(NOW, Input::Mesh(msg), &mut out);
+        edges[owner].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
         let (_, msg) = one_hop(out);
         let mut out = Vec::new();
-        edges[0].handle(NOW, Input::Mesh(msg), &mut out);
+        edges[0].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
         answers.push(answer(&out));
     }
     assert_eq!(status(&answers[0]), 200, "{}", answers[0]);
@@ -630,20 +632,20 @@ fn a_register_whose_owner_never_answers_is_dropped_after_5s() {
     let req = register_to(&user, DOMAIN, "x4", 1, &format!("Contact: <sip:{user}@10.0.0.1:5070>\r\n"));
     let (_, lost) = one_hop(run_at(&mut edges[0], NOW, udp(5070), &req));
     let (_, kept) = one_hop(run_at(&mut edges[0], NOW + 3, udp(5070), &register_to(&user, DOMAIN, "x4", 2, "")));
-    edges[0].tick(NOW + 4);
+    edges[0].tick((NOW + 4) * 1000, &mut Vec::new());
     assert_eq!(edges[0].counters.register_lost, 0);
-    edges[0].tick(NOW + 6);
+    edges[0].tick((NOW + 6) * 1000, &mut Vec::new());
     assert_eq!(edges[0].counters.register_lost, 1);
     // The owner's late answer finds nothing to answer.
     let late = MeshMsg::Registered { token: match lost { MeshMsg::Register { token, .. } => token, m => panic!("{m:?}") }, result: Ok(Vec::new()) };
     let mut out = Vec::new();
-    edges[0].handle(NOW + 6, Input::Mesh(late), &mut out);
+    edges[0].handle((NOW + 6) * 1000, Input::Mesh(late), &mut out);
     assert!(out.is_empty(), "{out:?}");
     // The younger one is still answered.
     let token = match kept { MeshMsg::Register { token, .. } => token, m => panic!("{m:?}") };
-    edges[0].handle(NOW + 6, Input::Mesh(MeshMsg::Registered { token, result: Ok(Vec::new()) }), &mut out);
+    edges[0].handle((NOW + 6) * 1000, Input::Mesh(MeshMsg::Registered { token, result: Ok(Vec::new()) }), &mut out);
     assert_eq!(status(&answer(&out)), 200);
-    edges[0].tick(NOW + 20);
+    edges[0].tick((NOW + 20) * 1000, &mut Vec::new());
     assert_eq!(edges[0].counters.register_lost, 1);
 }
 

@@ -12,7 +12,9 @@ fn edge(shard: u16, shards: u16) -> Edge {
         max_message_bytes: 4096,
         registrar: Default::default(),
         auth: None,
-    }, NOW)
+        listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
+        proxy: Default::default(),
+    }, NOW * 1000)
 }
 
 /// The virtual clock of these tests (unix seconds).
@@ -31,7 +33,7 @@ fn request(method: &str, ruri: &str, extra: &str) -> Vec<u8> {
 
 fn run(e: &mut Edge, origin: Origin, bytes: &[u8]) -> Vec<Output> {
     let mut out = Vec::new();
-    e.handle(NOW, Input::Packet(Packet { origin, bytes }), &mut out);
+    e.handle((NOW) * 1000, Input::Packet(Packet { origin, bytes }), &mut out);
     out
 }
 
@@ -84,11 +86,12 @@ fn without_rport_the_answer_still_goes_to_the_source_port() {
 }
 
 #[test]
-fn other_requests_get_501() {
+fn strangers_may_not_relay_through_the_edge() {
     let mut e = edge(0, 1);
     let (_, text) = answer(&run(&mut e, udp(40000), &request("INVITE", "sip:bob@example.com", "")));
-    assert!(text.starts_with("SIP/2.0 501 Not Implemented\r\n"), "{text}");
-    assert_eq!(e.counters.sent(501), 1);
+    assert!(text.starts_with("SIP/2.0 403 Relaying Denied\r\n"), "{text}");
+    assert_eq!(e.counters.sent(403), 1);
+    assert_eq!(e.counters.branches, 0);
 }
 
 #[test]
@@ -220,7 +223,7 @@ fn responses_go_home_to_the_shard_in_their_branch() {
     };
     assert_eq!(shards[0].counters.mesh_sent, 1);
     let mut out = Vec::new();
-    shards[2].handle(NOW, Input::Mesh(msg), &mut out);
+    shards[2].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
     assert!(out.is_empty());
     assert_eq!((shards[2].counters.mesh_received, shards[2].counters.responses_home), (1, 1));
     // Arrives on shard 2 directly: no hop.

@@ -183,7 +183,9 @@ mod tests {
             "[[proxy.route]]\ndomain = \"carrier.example\"\nupstreams = [{ addr = \"10.0.0.1:5060\" }]\n\
              [[proxy.route]]\nprefix = \"+1\"\nupstreams = [{ addr = \"10.0.0.2:5060\" }, { addr = \"10.0.0.3:5060\", weight = 0 }]\n",
         );
-        let u = |s: &str| parse_uri(s.as_bytes()).unwrap();
+        fn u(s: &str) -> crate::sip::Uri<'_> {
+            parse_uri(s.as_bytes()).unwrap()
+        }
         assert_eq!(r.select(&u("sip:x@Carrier.Example")), Some(0));
         assert_eq!(r.select(&u("sip:+15551234@anything")), Some(1));
         assert_eq!(r.select(&u("sip:+44@anything")), None);

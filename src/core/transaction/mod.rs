@@ -184,3 +184,4 @@ pub(crate) mod test_util {
             .any(|a| matches!(a, Action::Send(_) | Action::Resend(_)))
     }
 }
+#[cfg(test)] mod sim_tests;
