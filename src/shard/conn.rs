@@ -34,6 +34,8 @@ pub struct Flows {
     map: HashMap<u32, Entry>,
     by_peer: HashMap<SocketAddr, u32>,
     pub accepted: u64,
+    /// Connections this shard opened (to upstreams, to devices).
+    pub opened: u64,
     pub refused: u64,
     pub closed: ReasonCounts,
 }
@@ -45,7 +47,6 @@ impl Flows {
         let closed = Rc::new(Cell::new(false));
         self.map.insert(self.next, Entry { tx, closed: closed.clone(), peer });
         self.by_peer.insert(peer, self.next);
-        self.accepted += 1;
         (FlowId { shard, conn: self.next }, rx, closed)
     }
 
@@ -102,6 +103,7 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
 async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
     let Ok(peer) = stream.peer_addr() else { return };
     let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
+    shard.flows.borrow_mut().accepted += 1;
     run(shard, listener, stream, peer, flow, rx, closed).await
 }
 
@@ -118,6 +120,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, bytes: Vec<u8>) -> bool
         return false;
     }
     let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
+    shard.flows.borrow_mut().opened += 1;
     let queued = shard.flows.borrow().send(flow, bytes);
     let listener = shard.config.listen.iter().position(|l| l.transport == crate::config::Transport::Tcp).unwrap_or(0) as u16;
     let shard = shard.clone();

@@ -54,10 +54,11 @@ pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Recei
 
 fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     let flows = shard.flows.borrow();
-    let tcp = publish::TcpStats { open: flows.len(), accepted: flows.accepted, refused: flows.refused, closed: &flows.closed };
+    let tcp = publish::TcpStats { open: flows.len(), accepted: flows.accepted, opened: flows.opened, refused: flows.refused, closed: &flows.closed };
     let edge = shard.edge.borrow();
     publish::shard(shard.id, &edge.counters, &tcp);
     publish::registrar(shard.id, &edge.counters, edge.registrations_active());
+    publish::proxy(shard.id, &edge.counters, edge.transactions());
     drop(edge);
     let mut h = shard.hist.borrow_mut();
     let hist = Box::new(h.clone());

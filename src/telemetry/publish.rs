@@ -10,6 +10,7 @@ use metrics::{counter, gauge};
 pub struct TcpStats<'a> {
     pub open: usize,
     pub accepted: u64,
+    pub opened: u64,
     pub refused: u64,
     pub closed: &'a ReasonCounts,
 }
@@ -40,6 +41,7 @@ pub fn shard(id: u16, c: &Counters, tcp: &TcpStats<'_>) {
     counter!("sipedge_udp_batches_total", "shard" => s.clone()).absolute(c.udp_batches);
     gauge!("sipedge_tcp_connections", "shard" => s.clone()).set(tcp.open as f64);
     counter!("sipedge_tcp_accepted_total", "shard" => s.clone()).absolute(tcp.accepted);
+    counter!("sipedge_tcp_opened_total", "shard" => s.clone()).absolute(tcp.opened);
     counter!("sipedge_tcp_refused_total", "shard" => s.clone()).absolute(tcp.refused);
     reasons("sipedge_tcp_closed_total", &s, tcp.closed);
 }
@@ -53,6 +55,26 @@ pub fn registrar(id: u16, c: &Counters, active: usize) {
     }
     reasons("sipedge_auth_failures_total", &s, &c.auth_failures);
     counter!("sipedge_register_lost_total", "shard" => s.clone()).absolute(c.register_lost);
+}
+
+/// Proxy figures of one shard.
+pub fn proxy(id: u16, c: &Counters, in_progress: usize) {
+    let s = id.to_string();
+    gauge!("sipedge_transactions_active", "shard" => s.clone()).set(in_progress as f64);
+    for (name, v) in [
+        ("sipedge_transactions_total", c.transactions),
+        ("sipedge_branches_total", c.branches),
+        ("sipedge_relayed_total", c.relayed),
+        ("sipedge_retransmissions_total", c.retransmissions),
+        ("sipedge_branch_timeouts_total", c.branch_timeouts),
+        ("sipedge_failovers_total", c.failovers),
+        ("sipedge_cancels_sent_total", c.cancels_sent),
+        ("sipedge_proxy_challenges_total", c.proxy_challenges),
+        ("sipedge_probes_sent_total", c.probes_sent),
+        ("sipedge_upstream_changes_total", c.upstream_changes),
+    ] {
+        counter!(name, "shard" => s.clone()).absolute(v);
+    }
 }
 
 fn reasons(name: &'static str, shard: &str, r: &ReasonCounts) {

@@ -165,7 +165,8 @@ impl Edge {
             }
         }
         if ess.to.tag().is_some() {
-            if to_us {
+            if hop.uri_is_us(&ruri) {
+                // In a dialog, addressed to the edge, with no Route and no token: not ours.
                 return Err((481, "Call/Transaction Does Not Exist"));
             }
             let hop = hop_of_uri(&ruri).ok_or((404, "Unresolvable Request-URI"))?;

@@ -1,0 +1,233 @@
+//! The stateful proxy through the real binary, with sipp (Debian
+//! `sip-tester`) as callers, callees and upstreams on loopback. The core
+//! (trusted, inside) lives on 127.0.0.2, devices on 127.0.0.1.
+//!
+//! Covered: calls to the core over UDP and TCP, calls between registered
+//! users (several shards: cross-shard lookups), parallel forking with the
+//! losing branch cancelled, failover on timeout and on 503, 408 when every
+//! upstream fails, and in-dialog requests after a restart with topology
+//! hiding on (and nothing of the core seen by the device).
+
+mod common;
+use common::*;
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CORE_IP: &str = "127.0.0.2";
+
+fn scenario(name: &str) -> String {
+    format!("{}/tests/sipp/{name}.xml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A sipp in the background (a callee or an upstream), killed when dropped.
+struct Peer {
+    child: Option<Child>,
+    what: String,
+}
+
+impl Peer {
+    fn start(name: &str, ip: &str, port: u16, transport: &str, calls: u32) -> Peer {
+        let child = Command::new("sipp")
+            .args(["-sf", &scenario(name), "-i", ip, "-p", &port.to_string(), "-t", transport, "-m", &calls.to_string()])
+            .args(["-nostdin", "-timeout", "40s", "-timeout_error"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp is not installed: tests/run.sh installs Debian's sip-tester");
+        std::thread::sleep(Duration::from_millis(300));
+        Peer { child: Some(child), what: format!("{name} on {ip}:{port}/{transport}") }
+    }
+
+    /// Waits for the scenario to end on its own; asserts it succeeded.
+    fn assert_done(mut self) {
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "{} did not finish", self.what);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{} failed:\n{}", self.what, report(&out));
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn report(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let tail: String = text.lines().filter(|l| l.contains("call") || l.contains("rror")).collect::<Vec<_>>().join("\n");
+    format!("{tail}\n{}", String::from_utf8_lossy(&out.stderr))
+}
+
+/// Runs the caller to completion: `calls` calls to `user` through the edge.
+fn call(edge: std::net::SocketAddr, user: &str, domain: &str, transport: &str, calls: u32, hold_ms: u32, trace: Option<&PathBuf>) -> Output {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["60", "sipp", "-sf", &scenario("call_uac"), "-s", user, "-key", "domain", domain, "-t", transport])
+        .args(["-m", &calls.to_string(), "-r", "20", "-d", &hold_ms.to_string(), "-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-nostdin", "-timeout", "40s", "-timeout_error", "-max_socket", "100"]);
+    if let Some(t) = trace {
+        cmd.args(["-trace_msg", "-message_file", t.to_str().unwrap()]);
+    }
+    cmd.arg(edge.to_string()).output().expect("sipp")
+}
+
+fn assert_calls(out: &Output, what: &str) {
+    assert!(out.status.success(), "{what}: caller failed:\n{}", report(out));
+}
+
+/// Config for an edge in front of a core at CORE_IP, serving `domains`.
+/// The first upstream takes every first attempt, the others are backups in order.
+fn config(domains: &str, upstreams: &[(u16, &str)], extra: &str) -> String {
+    let ups: Vec<String> = upstreams
+        .iter()
+        .enumerate()
+        .map(|(i, (p, t))| format!("{{ addr = \"{CORE_IP}:{p}\", transport = \"{t}\", weight = {} }}", u8::from(i == 0)))
+        .collect();
+    format!(
+        "[registrar]\ndomains = [{domains}]\n[auth]\nenabled = false\n[proxy]\ntrusted = [\"{CORE_IP}\"]\nt1_ms = 50\nprobe_interval_secs = 0\n{extra}\n[[proxy.route]]\nupstreams = [{}]\n",
+        ups.join(", ")
+    )
+}
+
+/// Registers `user@domain` from 127.0.0.1:`port` (the callee's own port,
+/// so the edge's NAT-style delivery to the source reaches it).
+fn register(edge: &Edge, user: &str, domain: &str, port: u16) {
+    let csv = std::env::temp_dir().join(format!("sipedge-reg-{}-{port}.csv", std::process::id()));
+    std::fs::write(&csv, format!("SEQUENTIAL\n{user};{domain};3600\n")).unwrap();
+    let out = Command::new("timeout")
+        .args(["20", "sipp", "-sf", &scenario("register"), "-inf", csv.to_str().unwrap(), "-m", "1", "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-nostdin", "-timeout", "10s", "-timeout_error"])
+        .arg(edge.sip.to_string())
+        .output()
+        .expect("sipp");
+    assert!(out.status.success(), "REGISTER {user} from {port}: {}", report(&out));
+}
+
+#[test]
+fn calls_to_the_core_over_udp_and_tcp() {
+    for t in ["u1", "t1"] {
+        let transport = if t == "u1" { "udp" } else { "tcp" };
+        let uas = free_port();
+        let edge = Edge::start(2, &config("\"sipedge.test\"", &[(uas, transport)], ""));
+        let callee = Peer::start("call_uas", CORE_IP, uas, t, 20);
+        assert_calls(&call(edge.sip, "callee", "sipedge.test", t, 20, 50, None), transport);
+        callee.assert_done();
+        let txs = edge.wait_metric("sipedge_transactions_total", &[], |v| v >= 40.0);
+        assert!(txs >= 40.0, "INVITE and BYE of 20 calls are transactions: {txs}");
+        assert_eq!(edge.metric("sipedge_responses_sent_total", &["code=\"100\""]), 20.0, "{transport}: one 100 Trying per INVITE");
+    }
+}
+
+#[test]
+fn registered_users_call_each_other_across_shards() {
+    let edge = Edge::start(4, &config("\"127.0.0.1\"", &[(free_port(), "udp")], ""));
+    for user in ["bob", "carol", "dave"] {
+        let port = free_port();
+        register(&edge, user, "127.0.0.1", port);
+        let callee = Peer::start("call_uas", "127.0.0.1", port, "u1", 3);
+        assert_calls(&call(edge.sip, user, "127.0.0.1", "u1", 3, 20, None), user);
+        callee.assert_done();
+    }
+    let lookups: f64 = edge.per_shard("sipedge_mesh_sent_total", &[]).iter().map(|(_, v)| v).sum();
+    assert!(lookups > 0.0, "some AOR lived on another shard than the INVITE");
+}
+
+#[test]
+fn parallel_forking_cancels_the_branch_that_did_not_answer() {
+    let edge = Edge::start(2, &config("\"127.0.0.1\"", &[(free_port(), "udp")], ""));
+    let (answers, rings) = (free_port(), free_port());
+    register(&edge, "bob", "127.0.0.1", answers);
+    register(&edge, "bob", "127.0.0.1", rings);
+    let ringer = Peer::start("uas_ringing", "127.0.0.1", rings, "u1", 1);
+    let answerer = Peer::start("call_uas", "127.0.0.1", answers, "u1", 1);
+    assert_calls(&call(edge.sip, "bob", "127.0.0.1", "u1", 1, 20, None), "forked call");
+    answerer.assert_done();
+    ringer.assert_done(); // got the CANCEL, answered 487, got the edge's ACK
+    assert!(edge.wait_metric("sipedge_cancels_sent_total", &[], |v| v >= 1.0) >= 1.0);
+}
+
+#[test]
+fn failover_to_the_second_upstream_on_timeout_and_on_503() {
+    // Nothing listens on the first upstream: Timer B (64*T1 = 3.2 s) ends the branch.
+    let (dead, uas) = (free_port(), free_port());
+    let edge = Edge::start(1, &config("\"sipedge.test\"", &[(dead, "udp"), (uas, "udp")], ""));
+    let callee = Peer::start("call_uas", CORE_IP, uas, "u1", 1);
+    assert_calls(&call(edge.sip, "callee", "sipedge.test", "u1", 1, 20, None), "after a timeout");
+    callee.assert_done();
+    assert!(edge.wait_metric("sipedge_failovers_total", &[], |v| v >= 1.0) >= 1.0);
+
+    let (busy, uas) = (free_port(), free_port());
+    let edge = Edge::start(1, &config("\"sipedge.test\"", &[(busy, "udp"), (uas, "udp")], ""));
+    let overloaded = Peer::start("uas_503", CORE_IP, busy, "u1", 1);
+    let callee = Peer::start("call_uas", CORE_IP, uas, "u1", 1);
+    assert_calls(&call(edge.sip, "callee", "sipedge.test", "u1", 1, 20, None), "after a 503");
+    overloaded.assert_done(); // and it got the edge's ACK for its 503
+    callee.assert_done();
+}
+
+#[test]
+fn caller_gets_408_when_every_upstream_fails() {
+    let edge = Edge::start(1, &config("\"sipedge.test\"", &[(free_port(), "udp"), (free_port(), "udp")], ""));
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let invite = format!(
+        "INVITE sip:callee@example.net SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK408test;rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:alice@sipedge.test>;tag=a1\r\nTo: <sip:callee@example.net>\r\nCall-ID: all-fail\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(invite.as_bytes(), edge.sip).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut codes = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let code: u16 = text[8..11].parse().unwrap();
+        codes.push(code);
+        if code >= 200 {
+            assert!(text.contains("To: <sip:callee@example.net>;tag="), "{text}");
+            break;
+        }
+    }
+    assert_eq!(codes, vec![100, 408], "two upstreams timed out one after the other");
+    assert!(edge.metric("sipedge_branch_timeouts_total", &[]) >= 1.0);
+}
+
+#[test]
+fn in_dialog_requests_survive_a_restart_with_topology_hiding() {
+    let uas = free_port();
+    let key = "ab".repeat(32);
+    let extra = format!("topology_hiding = true\ntopology_key = \"{key}\"");
+    let mut edge = Edge::start(2, &config("\"sipedge.test\"", &[(uas, "udp")], &extra));
+    let callee = Peer::start("call_uas", CORE_IP, uas, "u1", 1);
+    let trace = std::env::temp_dir().join(format!("sipedge-th-{}.msg", std::process::id()));
+    let _ = std::fs::remove_file(&trace);
+    // The call holds 4 s; the edge is restarted in the middle of it.
+    let caller = {
+        let sip = edge.sip;
+        let trace = trace.clone();
+        std::thread::spawn(move || {
+            call(sip, "callee", "sipedge.test", "u1", 1, 4000, Some(&trace))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let (config, sip, admin) = (edge.config.clone(), edge.sip, edge.admin);
+    let (status, _) = edge.terminate();
+    assert_eq!(status, Some(0));
+    let _edge = Edge::with_config(config, sip, admin);
+    let out = caller.join().unwrap();
+    assert_calls(&out, "BYE after the restart");
+    callee.assert_done();
+    let seen = std::fs::read_to_string(&trace).unwrap();
+    assert!(seen.contains(";th="), "the device got the edge's token Contact:\n{seen}");
+    // SDP is not rewritten (media is an RTP relay's business): look at SIP lines only.
+    let sip_lines: Vec<&str> = seen.lines().filter(|l| !l.starts_with("o=") && !l.starts_with("c=")).collect();
+    assert!(!sip_lines.iter().any(|l| l.contains(CORE_IP)), "the device saw the core's address:\n{seen}");
+}
