@@ -88,6 +88,7 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       [[ -x $SIPEDGE ]] || { echo "  (no $SIPEDGE binary)"; return 1; }
       sed "s/^algorithms = .*/algorithms = [\"$( [[ $DIGEST == sha256 ]] && echo SHA-256 || echo MD5 )\"]/" \
         "$ROOT/bench/sipedge-$SCENARIO.toml" >"$WORK/sipedge.toml"
+      [[ $TRANSPORT == tcp ]] && sed -i 's/transport = "udp" }/transport = "tcp" }/' "$WORK/sipedge.toml"
       taskset -c 1 "$SIPEDGE" run --config "$WORK/sipedge.toml" >"$WORK/sipedge.log" 2>&1 &
       SERVER_PID=$!; TARGET=127.0.0.1:5060;;
     echo)
@@ -123,7 +124,8 @@ run_load() {
   [[ $name == echo ]] && extra+=(--expect-any)
   case $SCENARIO in
     register|register-auth) extra+=(--users "$WORK/users.txt" --domain 127.0.0.1);;
-    call) extra+=(--uas-listen 127.0.0.1:5070);;
+    call) extra+=(--uas-listen 127.0.0.1:5070)
+          [[ $TRANSPORT == tcp ]] && extra+=(--ruri "sip:uas@127.0.0.1:5070;transport=tcp");;
   esac
   taskset -c 0 "$BENCH" "$SCENARIO" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" \
     --duration "$dur" --warmup "$WARM_S" --sockets 8 --timeout-ms 1000 --server-pid "$SERVER_PID" \
