@@ -280,7 +280,7 @@ pub fn run(
                     }
                 }
                 None => {
-                    while d.active < cfg.concurrency && d.free.len() > 0 {
+                    while d.active < cfg.concurrency && !d.free.is_empty() {
                         d.start_op(&mut net.tx, conn, now);
                     }
                 }

@@ -105,7 +105,7 @@ impl Report {
         }
     }
     fn pct(&self, q: f64) -> u64 {
-        if self.stats.hist.len() == 0 {
+        if self.stats.hist.is_empty() {
             0
         } else {
             self.stats.hist.value_at_quantile(q)

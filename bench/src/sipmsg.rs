@@ -207,7 +207,7 @@ pub fn uri_addr(uri: &[u8]) -> Option<std::net::SocketAddr> {
     let s = std::str::from_utf8(uri).ok()?;
     let s = s.strip_prefix("sip:").or_else(|| s.strip_prefix("sips:"))?;
     let s = s.rsplit_once('@').map(|x| x.1).unwrap_or(s);
-    let hp = s.split(|c| c == ';' || c == '?' || c == '>').next()?;
+    let hp = s.split([';', '?', '>']).next()?;
     if let Ok(a) = hp.parse() {
         return Some(a);
     }

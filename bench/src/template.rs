@@ -65,14 +65,14 @@ impl Template {
             if let Some(p) = rest.find('{') {
                 for f in Field::ALL {
                     if rest[p..].starts_with(f.token()) {
-                        buf.extend_from_slice(rest[..p].as_bytes());
+                        buf.extend_from_slice(&rest.as_bytes()[..p]);
                         fields.push((f, buf.len()));
-                        buf.extend(std::iter::repeat(b'0').take(f.width()));
+                        buf.extend(std::iter::repeat_n(b'0', f.width()));
                         rest = &rest[p + f.token().len()..];
                         continue 'outer;
                     }
                 }
-                buf.extend_from_slice(rest[..=p].as_bytes());
+                buf.extend_from_slice(&rest.as_bytes()[..=p]);
                 rest = &rest[p + 1..];
             } else {
                 buf.extend_from_slice(rest.as_bytes());

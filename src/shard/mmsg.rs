@@ -57,9 +57,9 @@ impl RecvBatch {
                 return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
             }
             self.n = r as usize;
-            for i in 0..self.n {
-                self.lens[i] = hdrs[i].msg_len as usize;
-                self.truncated[i] = hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            for (i, h) in hdrs.iter().take(self.n).enumerate() {
+                self.lens[i] = h.msg_len as usize;
+                self.truncated[i] = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
             }
             Ok(self.n)
         }

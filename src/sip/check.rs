@@ -240,10 +240,8 @@ Content-Length: 0\r\n\r\n";
 
     fn chk(s: &str) -> Result<Essentials<'_>, Malformed> {
         let m = scan(s.as_bytes(), Framing::Datagram).unwrap().complete().unwrap();
-        check_request(&m).map(|e| {
-            // re-borrow: Essentials borrows from the input, not from m
-            e
-        })
+        // Essentials borrows from the input, not from m.
+        check_request(&m)
     }
 
     #[test]

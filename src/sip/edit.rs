@@ -184,13 +184,12 @@ impl<'a> Editor<'a> {
                     out.extend_from_slice(v);
                     out.extend_from_slice(&buf[ve..le]);
                 }
-                Some(LineEdit::DropValues(k)) => match split_list(buf, h.value).nth(k as usize) {
-                    Some(next) => {
+                Some(LineEdit::DropValues(k)) => {
+                    if let Some(next) = split_list(buf, h.value).nth(k as usize) {
                         out.extend_from_slice(&buf[ls..vs]);
                         out.extend_from_slice(&buf[next.start as usize..le]);
                     }
-                    None => {}
-                },
+                }
             }
         }
         if let (Some(b), false) = (self.body, saw_cl) {

@@ -98,8 +98,11 @@ pub(crate) fn host_valid(h: &[u8]) -> bool {
     h.iter().all(|&c| is_host_char(c))
 }
 
+/// `(host, port, rest)` of a `host[:port]` prefix.
+pub(crate) type HostPort<'a> = (&'a [u8], Option<u16>, &'a [u8]);
+
 /// Split `host[:port]` at the start of `b`; returns (host, port, rest).
-pub(crate) fn split_hostport(b: &[u8]) -> Result<(&[u8], Option<u16>, &[u8]), UriError> {
+pub(crate) fn split_hostport(b: &[u8]) -> Result<HostPort<'_>, UriError> {
     let host_end = if b.first() == Some(&b'[') {
         let end = b.iter().position(|&c| c == b']').ok_or(UriError::Host)? + 1;
         if !host_valid(&b[..end]) {

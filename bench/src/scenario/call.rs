@@ -35,9 +35,7 @@ impl Call {
         let h = local_host(&target);
         let rid = run_id();
         let tp = if transport == "TCP" { ";transport=tcp" } else { "" };
-        let sdp = format!(
-            "v=0\no=bench 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n"
-        )
+        let sdp = "v=0\no=bench 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n".to_string()
         .replace('\n', "\r\n");
         let tpl = Template::new(&format!(
             "INVITE {ruri} SIP/2.0\n\

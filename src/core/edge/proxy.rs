@@ -293,7 +293,7 @@ impl Edge {
                 Some((b.q(), Target { uri: b.contact().to_vec(), routes, hop, upstream: None, inside: false }))
             })
             .collect();
-        list.sort_by(|a, b| b.0.cmp(&a.0));
+        list.sort_by_key(|(q, _)| std::cmp::Reverse(*q));
         list.into_iter().map(|(_, t)| t).collect()
     }
 
