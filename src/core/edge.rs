@@ -362,3 +362,5 @@ pub use register::AuthConfig;
 mod tests;
 #[cfg(test)]
 mod register_tests;
+#[cfg(test)]
+mod proxy_tests;

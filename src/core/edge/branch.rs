@@ -84,6 +84,10 @@ impl Edge {
         let path: Vec<&[u8]> = target.routes.iter().map(Vec::as_slice).collect();
         let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
         forward_request(msg, &target.uri, &path, &hop, &mut bytes).map_err(|r| (r.code(), r.reason()))?;
+        if !from_inside && self.reg.auth_enabled() && msg.position(HeaderName::ProxyAuthorization).is_some() {
+            // The edge checked them: nobody behind it needs a device's credentials.
+            bytes = without(&bytes, HeaderName::ProxyAuthorization);
+        }
         if self.proxy.cfg.topology_hiding {
             let source = (origin.transport, origin.peer);
             bytes = self.hide_request(&bytes, from_inside && !target.inside, (!from_inside).then_some(source));
@@ -488,6 +492,18 @@ impl Edge {
         self.counters.relayed += 1;
         out.push(Output::Send { dest, bytes });
     }
+}
+
+/// `bytes` without any `name` header line.
+fn without(bytes: &[u8], name: HeaderName) -> Vec<u8> {
+    let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return bytes.to_vec() };
+    let mut e = Editor::new(&msg);
+    for (i, _) in msg.headers().iter().enumerate().filter(|(_, h)| h.name == name) {
+        e.remove_header_line(i);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    e.write(&mut out);
+    out
 }
 
 /// The CANCEL of a branch has the branch's Via branch and method CANCEL.

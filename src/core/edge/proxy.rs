@@ -153,6 +153,9 @@ impl Edge {
             if !trusted && plan.popped == 0 {
                 return Err((403, "Route not allowed"));
             }
+            if !trusted && ess.to.tag().is_none() && !self.serves_domain(ess.from.uri.host) {
+                return Err((403, "Relaying Denied"));
+            }
             let uri = parse_name_addr(route).map_err(|_| (400, "Bad Route header"))?.uri;
             let hop = hop_of_uri(&uri).ok_or((404, "Unresolvable Route"))?;
             return forward(Target { uri: ruri_raw.to_vec(), routes: Vec::new(), hop, upstream: None, inside: self.proxy.cfg.trusts(hop.addr.ip()) });
@@ -165,6 +168,11 @@ impl Edge {
             }
         }
         if ess.to.tag().is_some() {
+            if !trusted && plan.popped == 0 {
+                // A dialog through this edge names it (Route) or carries its
+                // token; anything else would let a made-up To tag relay anywhere.
+                return Err((403, "Not a dialog of this edge"));
+            }
             if hop.uri_is_us(&ruri) {
                 // In a dialog, addressed to the edge, with no Route and no token: not ours.
                 return Err((481, "Call/Transaction Does Not Exist"));
