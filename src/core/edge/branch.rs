@@ -266,6 +266,13 @@ impl Edge {
         let mut acts = Vec::new();
         tx.server.respond(self.now_ms, code, &mut acts);
         self.run_server(id, acts, out);
+        if code >= 200 {
+            let keep = self.proxy.cfg.topology_hiding;
+            if let Some(tx) = self.proxy.txs.get_mut(id) {
+                let keep_request = keep && tx.inside;
+                tx.release(code, keep_request);
+            }
+        }
     }
 
     /// Answers the transaction's request with a response the edge builds.

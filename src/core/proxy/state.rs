@@ -128,6 +128,24 @@ pub struct Tx {
 }
 
 impl Tx {
+    /// After a final answer `code` went to the sender: drop the bytes
+    /// nothing will send or read again (a transaction lingers for 64·T1
+    /// after it; at thousands of calls a second this is most of its memory).
+    /// `keep_request`: topology hiding still needs the original Vias for
+    /// late 2xx retransmissions.
+    pub fn release(&mut self, code: u16, keep_request: bool) {
+        if !keep_request {
+            self.request = Vec::new();
+        }
+        if self.invite && code < 300 {
+            // Accepted: INVITE retransmissions are absorbed, not answered.
+            self.last = Vec::new();
+        }
+        for b in self.branches.iter_mut().filter(|b| b.final_code.is_some()) {
+            b.request = Vec::new();
+        }
+    }
+
     /// No branch still waits for a final answer, and none is left to try.
     pub fn settled(&self) -> bool {
         self.lookup.is_none() && self.pending.is_empty() && self.branches.iter().all(|b| b.final_code.is_some())
