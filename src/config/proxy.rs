@@ -43,6 +43,8 @@ pub struct Proxy {
     pub topology_key: Secret,
     /// OPTIONS probe of every upstream, seconds; 0 = no probing.
     pub probe_interval_secs: Bounded<0, 3600>,
+    /// Timer C: an INVITE branch ringing this long without a final answer is cancelled.
+    pub invite_timeout_secs: Bounded<10, 3600>,
     /// Routes to the core, tried in order; the first that matches is used.
     pub route: Vec<Route>,
 }
@@ -63,6 +65,7 @@ impl Default for Proxy {
             topology_hiding: false,
             topology_key: Secret(None),
             probe_interval_secs: Bounded(10),
+            invite_timeout_secs: Bounded(180),
             route: Vec::new(),
         }
     }

@@ -148,6 +148,7 @@ fn proxy_config(p: &crate::config::Proxy) -> crate::core::proxy::state::ProxyCon
         topology_hiding: p.topology_hiding,
         topology_key,
         probe_interval_ms: p.probe_interval_secs.get() * 1000,
+        timer_c_ms: p.invite_timeout_secs.get() * 1000,
         routes: p.route.clone(),
     }
 }

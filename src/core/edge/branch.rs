@@ -50,8 +50,12 @@ impl Edge {
         let mut acts = Vec::new();
         let client = ClientTx::start(invite, self.now_ms, target.hop.transport.is_stream(), &self.proxy.cfg.timers, &mut acts);
         let b = tx.branches.len() as u8;
-        tx.branches.push(Branch { key: key.clone(), client, target, request: bytes, ack: Vec::new(), cancel: None, provisional: false, cancel_wanted: false, final_code: None });
+        let timer_c = if invite { self.now_ms + self.proxy.cfg.timer_c_ms } else { 0 };
+        tx.branches.push(Branch { key: key.clone(), client, target, request: bytes, ack: Vec::new(), cancel: None, provisional: false, cancel_wanted: false, final_code: None, timer_c });
         self.proxy.clients.insert(key, (id, Part::Branch(b)));
+        if invite {
+            self.proxy.schedule(timer_c, TimerKey { tx: id, part: Part::Branch(b), name: None });
+        }
         self.counters.branches += 1;
         self.run_client(id, Part::Branch(b), acts, None, out);
     }
@@ -176,7 +180,7 @@ impl Edge {
                     self.counters.branch_timeouts += 1;
                     self.branch_response(id, b, 408, None, out);
                 }
-                Action::SetTimer { timer, at } => self.proxy.schedule(at, TimerKey { tx: id, part, name: timer }),
+                Action::SetTimer { timer, at } => self.proxy.schedule(at, TimerKey { tx: id, part, name: Some(timer) }),
                 Action::Terminated => {
                     let key = if cancel { br.cancel.as_ref().map(|_| cancel_key(&br.key)) } else { Some(br.key.clone()) };
                     if let Some(k) = key {
@@ -193,10 +197,21 @@ impl Edge {
     fn branch_response(&mut self, id: Id, b: usize, code: u16, msg: Option<&Message<'_>>, out: &mut Vec<Output>) {
         let Some(tx) = self.proxy.txs.get_mut(id) else { return };
         let invite = tx.invite;
+        if tx.branches[b].final_code.is_some() && code >= 300 {
+            // Timer C already ended this branch; its late answer changes nothing.
+            return;
+        }
         if code < 200 {
+            let restart = self.now_ms + self.proxy.cfg.timer_c_ms;
             let br = &mut tx.branches[b];
             br.provisional = true;
-            if br.cancel_wanted {
+            let cancel_wanted = br.cancel_wanted;
+            if code > 100 && invite {
+                // §16.7 step 2: every provisional but 100 restarts Timer C.
+                br.timer_c = restart;
+                self.proxy.schedule(restart, TimerKey { tx: id, part: Part::Branch(b as u8), name: None });
+            }
+            if cancel_wanted {
                 self.send_cancel(id, b, out);
             }
             let tx = self.proxy.txs.get(id).expect("transaction");
@@ -387,24 +402,47 @@ impl Edge {
         for k in due {
             let mut acts = Vec::new();
             let Some(tx) = self.proxy.txs.get_mut(k.tx) else { continue };
-            match k.part {
-                Part::Server => {
-                    tx.server.timer(now, k.name, &mut acts);
+            match (k.part, k.name) {
+                (Part::Server, Some(name)) => {
+                    tx.server.timer(now, name, &mut acts);
                     self.run_server(k.tx, acts, out);
                 }
-                Part::Branch(b) => {
-                    tx.branches[b as usize].client.timer(now, k.name, &mut acts);
+                (Part::Branch(b), Some(name)) => {
+                    tx.branches[b as usize].client.timer(now, name, &mut acts);
                     self.run_client(k.tx, k.part, acts, None, out);
                 }
-                Part::Cancel(b) => {
+                (Part::Cancel(b), Some(name)) => {
                     if let Some(c) = &mut tx.branches[b as usize].cancel {
-                        c.client.timer(now, k.name, &mut acts);
+                        c.client.timer(now, name, &mut acts);
                     }
                     self.run_client(k.tx, k.part, acts, None, out);
                 }
+                (Part::Branch(b), None) => self.timer_c(k.tx, b as usize, out),
+                _ => {}
             }
         }
         self.probe(out);
+    }
+
+    /// Timer C fired (§16.8): a branch that rang too long is cancelled; one
+    /// whose CANCEL went unanswered for 64·T1 more ends as a 408.
+    fn timer_c(&mut self, id: Id, b: usize, out: &mut Vec<Output>) {
+        let now = self.now_ms;
+        let wait = self.proxy.cfg.timers.t1x64();
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        let br = &mut tx.branches[b];
+        if br.final_code.is_some() || br.timer_c == 0 || now < br.timer_c {
+            return; // answered, or restarted by a later provisional
+        }
+        self.counters.branch_timeouts += 1;
+        if br.cancel.is_none() && br.provisional {
+            br.timer_c = now + wait;
+            let at = br.timer_c;
+            self.proxy.schedule(at, TimerKey { tx: id, part: Part::Branch(b as u8), name: None });
+            return self.send_cancel(id, b, out);
+        }
+        br.timer_c = 0;
+        self.branch_response(id, b, 408, None, out);
     }
 
     /// Lookups whose owner never answered (a full mesh queue): 500.

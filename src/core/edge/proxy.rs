@@ -346,7 +346,7 @@ impl Edge {
                         self.send(origin, code, bytes, out);
                     }
                 }
-                Action::SetTimer { timer, at } => self.proxy.schedule(at, TimerKey { tx: id, part: Part::Server, name: timer }),
+                Action::SetTimer { timer, at } => self.proxy.schedule(at, TimerKey { tx: id, part: Part::Server, name: Some(timer) }),
                 Action::Terminated => self.drop_tx(id),
                 _ => {}
             }

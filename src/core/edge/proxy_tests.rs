@@ -937,3 +937,50 @@ fn a_call_on_shard_0_looks_up_a_binding_on_shard_1_and_the_answer_comes_home_ove
     assert_eq!(net.mesh, ["1->0 Response", "1->0 Response"]);
     net.quiet();
 }
+
+#[test]
+fn a_branch_that_rings_past_timer_c_is_cancelled_and_the_caller_gets_487() {
+    let mut cfg = config();
+    cfg.proxy.timer_c_ms = 2_000;
+    let mut net = Net::new(cfg);
+    net.register("bob", BOB_1, "sip:bob@203.0.113.10:40000");
+    let call = Call::new(CORE, "sip:+15550001@example.com", "sip:bob@example.com", "c-timer-c");
+    net.send(CORE, &call.invite("z9hG4bKtc"));
+    let inv = trying_then_forwarded(&mut net, CORE, BOB_1);
+    net.advance(1_000);
+    net.send(BOB_1, &inv.reply(180, "b", &[]));
+    net.take(BOB_1); // Timer A retransmissions before the 180
+    assert_eq!(net.one(CORE).status(), 180);
+    // The 180 restarted Timer C: nothing 2 s after the INVITE ...
+    net.advance(1_500);
+    net.quiet();
+    // ... the CANCEL comes 2 s after the 180.
+    net.advance(520);
+    let cancel = net.one(BOB_1);
+    assert_eq!((cancel.method().as_str(), cancel.branch()), ("CANCEL", inv.branch()));
+    net.send(BOB_1, &cancel.reply(200, "b", &[]));
+    net.send(BOB_1, &inv.reply(487, "b", &[]));
+    assert_hop_ack(&net.one(BOB_1), &inv, "b");
+    assert_eq!(net.one(CORE).status(), 487);
+    assert_eq!(net.counters().branch_timeouts, 1);
+}
+
+#[test]
+fn a_branch_that_ignores_the_timer_c_cancel_ends_as_408() {
+    let mut cfg = config();
+    cfg.proxy.timer_c_ms = 1_000;
+    let mut net = Net::new(cfg);
+    net.register("bob", BOB_1, "sip:bob@203.0.113.10:40000");
+    let call = Call::new(CORE, "sip:+15550001@example.com", "sip:bob@example.com", "c-timer-c2");
+    net.send(CORE, &call.invite("z9hG4bKtc2"));
+    let inv = trying_then_forwarded(&mut net, CORE, BOB_1);
+    net.send(BOB_1, &inv.reply(183, "b", &[]));
+    assert_eq!(net.one(CORE).status(), 183);
+    net.advance(1_020);
+    assert_eq!(net.one(BOB_1).method(), "CANCEL");
+    // The phone never answers: 64*T1 later the branch is over.
+    net.advance(64 * T1 + 100);
+    assert!(net.take(BOB_1).iter().all(|m| m.method() == "CANCEL"), "only CANCEL retransmissions");
+    let last = net.take(CORE).into_iter().map(|s| s.status()).last();
+    assert_eq!(last, Some(408));
+}

@@ -28,6 +28,8 @@ pub struct ProxyConfig {
     pub topology_hiding: bool,
     pub topology_key: [u8; 32],
     pub probe_interval_ms: u64,
+    /// Timer C: how long an INVITE branch may ring without a final answer.
+    pub timer_c_ms: u64,
     pub routes: Vec<crate::config::Route>,
 }
 
@@ -45,6 +47,7 @@ impl Default for ProxyConfig {
             topology_hiding: false,
             topology_key: [0; 32],
             probe_interval_ms: 0,
+            timer_c_ms: 180_000,
             routes: Vec::new(),
         }
     }
@@ -95,6 +98,8 @@ pub struct Branch {
     /// Cancelled before any provisional: send the CANCEL when one arrives.
     pub cancel_wanted: bool,
     pub final_code: Option<u16>,
+    /// Timer C deadline (ms) of an INVITE branch; 0 = none.
+    pub timer_c: u64,
 }
 
 /// The best final response so far (§16.7 step 6); `bytes` None = the edge
@@ -164,7 +169,9 @@ pub enum Part {
 pub struct TimerKey {
     pub tx: Id,
     pub part: Part,
-    pub name: TimerName,
+    /// A transaction machine's timer, or None: the proxy's own Timer C of
+    /// a branch (§16.6 step 11, §16.8).
+    pub name: Option<TimerName>,
 }
 
 /// Milliseconds per slot of the transaction timer wheel.
