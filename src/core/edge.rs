@@ -354,6 +354,7 @@ pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
 
 mod branch;
 mod hide;
+mod nat;
 mod proxy;
 mod register;
 pub use register::AuthConfig;

@@ -92,9 +92,11 @@ impl Edge {
             // The edge checked them: nobody behind it needs a device's credentials.
             bytes = without(&bytes, HeaderName::ProxyAuthorization);
         }
+        let source = (origin.transport, origin.peer);
         if self.proxy.cfg.topology_hiding {
-            let source = (origin.transport, origin.peer);
             bytes = self.hide_request(&bytes, from_inside && !target.inside, (!from_inside).then_some(source));
+        } else if !from_inside {
+            bytes = self.alias_contact(&bytes, source).unwrap_or(bytes);
         }
         Ok(bytes)
     }
@@ -315,6 +317,12 @@ impl Edge {
             let dest = (!br.target.inside).then_some((br.target.hop.transport, br.target.hop.addr));
             let original = if restore { Some(tx.request.clone()) } else { None };
             bytes = self.hide_response(&bytes, to_outside, original.as_deref(), dest);
+        } else {
+            let target = &self.proxy.txs.get(id).expect("transaction").branches[b].target;
+            if !target.inside {
+                let source = (target.hop.transport, target.hop.addr);
+                bytes = self.alias_contact(&bytes, source).unwrap_or(bytes);
+            }
         }
         bytes
     }

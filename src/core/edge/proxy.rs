@@ -173,6 +173,9 @@ impl Edge {
                 // token; anything else would let a made-up To tag relay anywhere.
                 return Err((403, "Not a dialog of this edge"));
             }
+            if let Some((uri, hop)) = super::nat::alias_target(ruri_raw) {
+                return forward(Target { uri, routes: Vec::new(), hop, upstream: None, inside: self.proxy.cfg.trusts(hop.addr.ip()) });
+            }
             if hop.uri_is_us(&ruri) {
                 // In a dialog, addressed to the edge, with no Route and no token: not ours.
                 return Err((481, "Call/Transaction Does Not Exist"));

@@ -354,7 +354,7 @@ fn is_ours(branch: &str, shard: u16) -> bool {
 // ---------------------------------------------------------------- calls to a registered phone
 
 #[test]
-fn a_call_from_the_core_reaches_the_registered_phone_and_the_dialog_follows_the_record_route() {
+fn a_call_from_the_core_reaches_the_registered_phone_behind_nat_and_the_dialog_follows_the_record_route() {
     let mut net = Net::new(config());
     // The phone listens on 5062; its REGISTER left by the NAT's port 40000.
     let contact = "sip:bob@203.0.113.10:5062";
@@ -387,11 +387,16 @@ fn a_call_from_the_core_reaches_the_registered_phone_and_the_dialog_follows_the_
     assert!(ok.header(H::To).ends_with(";tag=bob1"));
     net.quiet();
 
-    // The 2xx's ACK (a new transaction) goes end to end through the edge.
+    // The phone's Contact is not where it is (NAT): the edge says where, in an alias.
+    let remote_target = parse_name_addr(ok.header(H::Contact).as_bytes()).unwrap().uri_raw.to_vec();
+    let remote_target = String::from_utf8(remote_target).unwrap();
+    assert_eq!(remote_target, format!("{contact};alias=203.0.113.10~40000~1"));
+
+    // The 2xx's ACK (a new transaction) goes end to end through the edge, to the NAT's address.
     let dialog = call.in_dialog(&ok);
-    net.send(CORE, &dialog.request("ACK", contact, "z9hG4bKc1ack", 1, &[("Route", EDGE_RR)]));
-    let ack = net.one("203.0.113.10:5062");
-    assert_eq!((ack.method(), ack.ruri()), ("ACK".to_string(), contact.to_string()));
+    net.send(CORE, &dialog.request("ACK", &remote_target, "z9hG4bKc1ack", 1, &[("Route", EDGE_RR)]));
+    let ack = net.one(BOB_1);
+    assert_eq!((ack.method(), ack.ruri()), ("ACK".to_string(), contact.to_string()), "alias taken off");
     assert!(ack.values(H::Route).is_empty(), "the edge's Route is consumed: {}", ack.text());
     assert!(is_ours(&ack.branch(), 0) && ack.branch() != inv.branch());
     assert_eq!(ack.header(H::MaxForwards), "69");
@@ -399,12 +404,12 @@ fn a_call_from_the_core_reaches_the_registered_phone_and_the_dialog_follows_the_
     net.quiet();
 
     // So does the BYE, and its 200 comes back.
-    net.send(CORE, &dialog.request("BYE", contact, "z9hG4bKc1bye", 2, &[("Route", EDGE_RR)]));
-    let bye = net.one("203.0.113.10:5062");
+    net.send(CORE, &dialog.request("BYE", &remote_target, "z9hG4bKc1bye", 2, &[("Route", EDGE_RR)]));
+    let bye = net.one(BOB_1);
     assert_eq!((bye.method(), bye.ruri()), ("BYE".to_string(), contact.to_string()));
     assert!(bye.values(H::RecordRoute).is_empty(), "only dialog-creating requests are record-routed");
     assert_eq!(bye.values(H::Via).len(), 2);
-    net.send("203.0.113.10:5062", &bye.reply(200, "bob1", &[]));
+    net.send(BOB_1, &bye.reply(200, "bob1", &[]));
     let bye_ok = net.one(CORE);
     assert_eq!(bye_ok.status(), 200);
     assert_eq!(bye_ok.header(H::CSeq), "2 BYE");
