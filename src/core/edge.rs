@@ -176,6 +176,12 @@ impl Edge {
         self.proxy.txs.len()
     }
 
+    /// Transaction timers waiting in the wheel (cancelled ones included
+    /// until their slot comes round).
+    pub fn timers_pending(&self) -> usize {
+        self.proxy.wheel.len()
+    }
+
     /// The listener `index`, or the first of `transport` (never fails: a
     /// config has at least one listener).
     pub(crate) fn listener(&self, index: u16, transport: Transport) -> &Listener {

@@ -58,7 +58,7 @@ fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     let edge = shard.edge.borrow();
     publish::shard(shard.id, &edge.counters, &tcp);
     publish::registrar(shard.id, &edge.counters, edge.registrations_active());
-    publish::proxy(shard.id, &edge.counters, edge.transactions());
+    publish::proxy(shard.id, &edge.counters, edge.transactions(), edge.timers_pending());
     drop(edge);
     let mut h = shard.hist.borrow_mut();
     let hist = Box::new(h.clone());

@@ -58,9 +58,10 @@ pub fn registrar(id: u16, c: &Counters, active: usize) {
 }
 
 /// Proxy figures of one shard.
-pub fn proxy(id: u16, c: &Counters, in_progress: usize) {
+pub fn proxy(id: u16, c: &Counters, in_progress: usize, timers: usize) {
     let s = id.to_string();
     gauge!("sipedge_transactions_active", "shard" => s.clone()).set(in_progress as f64);
+    gauge!("sipedge_timers_pending", "shard" => s.clone()).set(timers as f64);
     for (name, v) in [
         ("sipedge_transactions_total", c.transactions),
         ("sipedge_branches_total", c.branches),
