@@ -45,8 +45,8 @@ impl Edge {
             Method::Cancel => return self.on_cancel(origin, msg, ess, out),
             _ => {}
         }
-        let Some(key) = server_key(ess) else {
-            return self.reject(origin, msg, Some(ess), 400, "Via branch without the RFC 3261 magic cookie", out);
+        let Some(key) = server_key(msg, ess) else {
+            return self.reject(origin, msg, Some(ess), 400, "Bad Via", out);
         };
         if let Some(&id) = self.proxy.servers.get(&key) {
             self.counters.retransmissions += 1;
@@ -311,7 +311,7 @@ impl Edge {
     /// A CANCEL (§16.10): answered 200 at once when it matches an INVITE
     /// transaction (481 when not), then every pending branch is cancelled.
     fn on_cancel(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
-        let target = server_key(ess).and_then(|k| k.cancel_target()).and_then(|k| self.proxy.servers.get(&k).copied());
+        let target = server_key(msg, ess).and_then(|k| k.cancel_target()).and_then(|k| self.proxy.servers.get(&k).copied());
         let Some(id) = target else {
             return self.reject(origin, msg, Some(ess), 481, "Call/Transaction Does Not Exist", out);
         };
@@ -323,7 +323,7 @@ impl Edge {
     /// (absorbed by the transaction), end to end otherwise (a 2xx's ACK is
     /// routed statelessly like any in-dialog request).
     fn on_ack(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
-        if let Some(id) = server_key(ess).and_then(|k| self.proxy.servers.get(&k).copied()) {
+        if let Some(id) = server_key(msg, ess).and_then(|k| self.proxy.servers.get(&k).copied()) {
             let mut acts = Vec::new();
             if let Some(tx) = self.proxy.txs.get_mut(id) {
                 if tx.server.absorbs_ack() {
@@ -370,13 +370,24 @@ impl Edge {
     }
 }
 
-/// §17.2.3 key of a request from its top Via.
-pub(super) fn server_key(ess: &Essentials<'_>) -> Option<ServerKey> {
+/// §17.2.3 key of a request from its top Via. An RFC 2543 peer's branch
+/// (no magic cookie) cannot name a transaction, so one is made from what
+/// RFC 2543 matching compares: Request-URI, Call-ID, From, CSeq number and
+/// the top Via, all equal in an INVITE and its ACK or CANCEL.
+pub(super) fn server_key(msg: &Message<'_>, ess: &Essentials<'_>) -> Option<ServerKey> {
     let v = &ess.top_via;
-    let branch = std::str::from_utf8(v.branch()?).ok()?;
     let host = std::str::from_utf8(v.host).ok()?;
     let method = std::str::from_utf8(ess.method.as_bytes()).ok()?;
-    ServerKey::new(branch, host, v.port, method).ok()
+    let branch = v.branch().filter(|b| b.starts_with(crate::core::owner::COOKIE) && b.len() > 7);
+    match branch {
+        Some(b) => ServerKey::new(std::str::from_utf8(b).ok()?, host, v.port, method).ok(),
+        None => {
+            let top = msg.values(sip::HeaderName::Via).next().map(|(v, _)| v).unwrap_or_default();
+            let parts = [ess.ruri_raw(msg), ess.call_id, msg.header(sip::HeaderName::From).unwrap_or_default(), &ess.cseq.to_le_bytes(), top];
+            let h = parts.iter().fold(0xcbf29ce484222325u64, |h, p| p.iter().fold(h ^ 0xff, |h, &c| (h ^ c as u64).wrapping_mul(0x100000001b3)));
+            ServerKey::new(&format!("z9hG4bK-2543-{h:016x}"), host, v.port, method).ok()
+        }
+    }
 }
 
 impl Essentials<'_> {

@@ -986,6 +986,6 @@ fn a_branch_that_ignores_the_timer_c_cancel_ends_as_408() {
     // The phone never answers: 64*T1 later the branch is over.
     net.advance(64 * T1 + 100);
     assert!(net.take(BOB_1).iter().all(|m| m.method() == "CANCEL"), "only CANCEL retransmissions");
-    let last = net.take(CORE).into_iter().map(|s| s.status()).last();
+    let last = net.take(CORE).into_iter().map(|s| s.status()).next_back();
     assert_eq!(last, Some(408));
 }

@@ -72,6 +72,14 @@ impl ServerTx {
             ServerTx::NonInvite(t) => t.is_terminated(),
         }
     }
+
+    /// The figure's state, for logs and traces.
+    pub fn state_name(&self) -> &'static str {
+        match self {
+            ServerTx::Invite(t) => name(format!("{:?}", t.state())),
+            ServerTx::NonInvite(t) => name(format!("{:?}", t.state())),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -117,4 +125,19 @@ impl ClientTx {
             ClientTx::NonInvite(t) => t.is_terminated(),
         }
     }
+
+    /// The figure's state, for logs and traces.
+    pub fn state_name(&self) -> &'static str {
+        match self {
+            ClientTx::Invite(t) => name(format!("{:?}", t.state())),
+            ClientTx::NonInvite(t) => name(format!("{:?}", t.state())),
+        }
+    }
+}
+
+/// Every state name of the four figures, so a name outlives its formatting.
+const STATE_NAMES: [&str; 7] = ["Calling", "Trying", "Proceeding", "Completed", "Confirmed", "Accepted", "Terminated"];
+
+fn name(debug: String) -> &'static str {
+    STATE_NAMES.iter().find(|n| **n == debug).copied().unwrap_or("?")
 }

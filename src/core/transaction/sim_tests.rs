@@ -2,7 +2,7 @@
 //!
 //! Owns: a small deterministic simulator that runs one client transaction
 //! against one server transaction — the INVITE pair or the non-INVITE pair,
-//! through the [`SimClient`] / [`SimServer`] adapters — over a virtual clock,
+//! through the proxy's own [`ClientTx`] / [`ServerTx`] wrappers — over a virtual clock,
 //! a timer store and a seeded network that loses, duplicates, delays and so
 //! reorders messages; toy TUs on both ends; the end-to-end properties checked
 //! after every run; and a few scripted scenarios asserting exact times. It
@@ -43,12 +43,7 @@
 //! A 2xx to an INVITE and its ACK are end to end and may outlive L / M (the
 //! core handles them, RFC 6026), so they are exempt.
 
-use super::{
-    Action, ClientInvite, ClientInviteEvent, ClientInviteState, ClientNonInvite,
-    ClientNonInviteEvent, ClientNonInviteState, Msg, ServerInvite, ServerInviteEvent,
-    ServerInviteState, ServerNonInvite, ServerNonInviteEvent, ServerNonInviteState, TimerName,
-    Timers,
-};
+use super::{Action, ClientTx, Msg, ServerTx, TimerName, Timers};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Seeds per (scenario, network) pair; `SIM_SEEDS=n` runs more.
@@ -85,130 +80,6 @@ impl Rng {
     /// Uniform in `lo..=hi`.
     fn between(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo + 1)
-    }
-}
-
-// ------------------------------------------------- the machines, as the sim sees them
-
-/// A client transaction: the TU handed it the request; responses and timers
-/// come in.
-trait SimClient: Sized {
-    fn begin(now: u64, reliable: bool, timers: &Timers, out: &mut Vec<Action>) -> Self;
-    fn response(&mut self, now: u64, code: u16, out: &mut Vec<Action>);
-    fn timer(&mut self, now: u64, name: TimerName, out: &mut Vec<Action>);
-    fn state_name(&self) -> &'static str;
-}
-
-/// A server transaction: born when the request first arrives; request
-/// retransmissions, ACKs, the TU's responses and timers come in.
-trait SimServer: Sized {
-    /// The INVITE pair (ACKs, 2xx handled end to end) or the non-INVITE pair.
-    const INVITE: bool;
-    fn begin(now: u64, reliable: bool, timers: &Timers, out: &mut Vec<Action>) -> Self;
-    fn request(&mut self, now: u64, out: &mut Vec<Action>);
-    fn ack(&mut self, now: u64, out: &mut Vec<Action>);
-    fn respond(&mut self, now: u64, code: u16, out: &mut Vec<Action>);
-    fn timer(&mut self, now: u64, name: TimerName, out: &mut Vec<Action>);
-    fn state_name(&self) -> &'static str;
-}
-
-impl SimClient for ClientInvite {
-    fn begin(now: u64, reliable: bool, timers: &Timers, out: &mut Vec<Action>) -> Self {
-        ClientInvite::start(now, reliable, timers, out)
-    }
-    fn response(&mut self, now: u64, code: u16, out: &mut Vec<Action>) {
-        self.on(now, ClientInviteEvent::Response(code), out)
-    }
-    fn timer(&mut self, now: u64, name: TimerName, out: &mut Vec<Action>) {
-        self.on(now, ClientInviteEvent::Timer(name), out)
-    }
-    fn state_name(&self) -> &'static str {
-        use ClientInviteState::*;
-        match self.state() {
-            Calling => "Calling",
-            Proceeding => "Proceeding",
-            Completed => "Completed",
-            Accepted => "Accepted",
-            Terminated => "Terminated",
-        }
-    }
-}
-
-impl SimClient for ClientNonInvite {
-    fn begin(now: u64, reliable: bool, timers: &Timers, out: &mut Vec<Action>) -> Self {
-        ClientNonInvite::start(now, reliable, timers, out)
-    }
-    fn response(&mut self, now: u64, code: u16, out: &mut Vec<Action>) {
-        self.on(now, ClientNonInviteEvent::Response(code), out)
-    }
-    fn timer(&mut self, now: u64, name: TimerName, out: &mut Vec<Action>) {
-        self.on(now, ClientNonInviteEvent::Timer(name), out)
-    }
-    fn state_name(&self) -> &'static str {
-        use ClientNonInviteState::*;
-        match self.state() {
-            Trying => "Trying",
-            Proceeding => "Proceeding",
-            Completed => "Completed",
-            Terminated => "Terminated",
-        }
-    }
-}
-
-impl SimServer for ServerInvite {
-    const INVITE: bool = true;
-    fn begin(now: u64, reliable: bool, timers: &Timers, out: &mut Vec<Action>) -> Self {
-        ServerInvite::start(now, reliable, timers, out)
-    }
-    fn request(&mut self, now: u64, out: &mut Vec<Action>) {
-        self.on(now, ServerInviteEvent::Invite, out)
-    }
-    fn ack(&mut self, now: u64, out: &mut Vec<Action>) {
-        self.on(now, ServerInviteEvent::Ack, out)
-    }
-    fn respond(&mut self, now: u64, code: u16, out: &mut Vec<Action>) {
-        self.on(now, ServerInviteEvent::Respond(code), out)
-    }
-    fn timer(&mut self, now: u64, name: TimerName, out: &mut Vec<Action>) {
-        self.on(now, ServerInviteEvent::Timer(name), out)
-    }
-    fn state_name(&self) -> &'static str {
-        use ServerInviteState::*;
-        match self.state() {
-            Proceeding => "Proceeding",
-            Completed => "Completed",
-            Confirmed => "Confirmed",
-            Accepted => "Accepted",
-            Terminated => "Terminated",
-        }
-    }
-}
-
-impl SimServer for ServerNonInvite {
-    const INVITE: bool = false;
-    fn begin(now: u64, reliable: bool, timers: &Timers, out: &mut Vec<Action>) -> Self {
-        ServerNonInvite::start(now, reliable, timers, out)
-    }
-    fn request(&mut self, now: u64, out: &mut Vec<Action>) {
-        self.on(now, ServerNonInviteEvent::Request, out)
-    }
-    fn ack(&mut self, _now: u64, _out: &mut Vec<Action>) {
-        unreachable!("nobody sends an ACK in the non-INVITE simulation")
-    }
-    fn respond(&mut self, now: u64, code: u16, out: &mut Vec<Action>) {
-        self.on(now, ServerNonInviteEvent::Respond(code), out)
-    }
-    fn timer(&mut self, now: u64, name: TimerName, out: &mut Vec<Action>) {
-        self.on(now, ServerNonInviteEvent::Timer(name), out)
-    }
-    fn state_name(&self) -> &'static str {
-        use ServerNonInviteState::*;
-        match self.state() {
-            Trying => "Trying",
-            Proceeding => "Proceeding",
-            Completed => "Completed",
-            Terminated => "Terminated",
-        }
     }
 }
 
@@ -325,6 +196,8 @@ impl World for Script {
 
 #[derive(Clone, Copy, Debug)]
 struct Opts {
+    /// The INVITE pair (ACKs, 2xx handled end to end) or the non-INVITE pair.
+    invite: bool,
     reliable: bool,
     timers: Timers,
     /// Timer store honours `CancelTimer` / re-arming lazily: stale entries fire.
@@ -432,7 +305,7 @@ impl Outcome {
     }
 }
 
-struct Sim<'w, C, S> {
+struct Sim<'w> {
     opts: Opts,
     world: &'w mut dyn World,
     now: u64,
@@ -442,8 +315,8 @@ struct Sim<'w, C, S> {
     /// The live (deadline, seq) of each armed timer, per side; a store entry
     /// that is not the live one was cancelled or re-armed (stale).
     armed: [[Option<(u64, u64)>; TimerName::COUNT]; 2],
-    client: C,
-    server: Option<S>,
+    client: ClientTx,
+    server: Option<ServerTx>,
     /// Transmissions so far per (sender, message), for `World::fate`'s `nth`.
     sent: Vec<((Side, Msg), u32)>,
     /// Latest arrival scheduled per destination (in-order reliable transport).
@@ -458,10 +331,10 @@ struct Sim<'w, C, S> {
 }
 
 /// Runs one client/server pair until nothing is left to happen.
-fn simulate<C: SimClient, S: SimServer>(opts: Opts, world: &mut dyn World) -> Outcome {
+fn simulate(opts: Opts, world: &mut dyn World) -> Outcome {
     let mut out = Vec::new();
-    let client = C::begin(0, opts.reliable, &opts.timers, &mut out);
-    let mut sim = Sim::<C, S> {
+    let client = ClientTx::start(opts.invite, 0, opts.reliable, &opts.timers, &mut out);
+    let mut sim = Sim {
         opts,
         world,
         now: 0,
@@ -498,7 +371,7 @@ fn simulate<C: SimClient, S: SimServer>(opts: Opts, world: &mut dyn World) -> Ou
     sim.o
 }
 
-impl<C: SimClient, S: SimServer> Sim<'_, C, S> {
+impl Sim<'_> {
     fn note(&mut self, line: impl FnOnce() -> String) {
         if self.opts.verbose {
             let line = format!("{:>7}  {}", self.now, line());
@@ -579,7 +452,7 @@ impl<C: SimClient, S: SimServer> Sim<'_, C, S> {
             Ev::Answer(code) => {
                 self.note(|| format!("S  TU answers {code}"));
                 self.server_call(|s, now, out| s.respond(now, code, out));
-                if S::INVITE && (200..300).contains(&code) {
+                if self.opts.invite && (200..300).contains(&code) {
                     let t = self.opts.timers;
                     let (interval, until) = (t.t1, self.now + t.t1x64());
                     self.push(
@@ -629,12 +502,12 @@ impl<C: SimClient, S: SimServer> Sim<'_, C, S> {
             (Side::Server, Msg::Request) if self.server.is_none() => {
                 let mut out = std::mem::take(&mut self.out);
                 let o = &self.opts;
-                self.server = Some(S::begin(self.now, o.reliable, &o.timers, &mut out));
+                self.server = Some(ServerTx::start(o.invite, self.now, o.reliable, &o.timers, &mut out));
                 self.o.server_created = true;
                 self.settle(Side::Server, &mut out);
                 self.out = out;
             }
-            (Side::Server, Msg::Request) => self.server_call(|s, now, out| s.request(now, out)),
+            (Side::Server, Msg::Request) => self.server_call(|s, now, out| s.retransmission(now, out)),
             (Side::Server, Msg::Ack) if self.server.is_some() => {
                 self.server_call(|s, now, out| s.ack(now, out))
             }
@@ -649,14 +522,14 @@ impl<C: SimClient, S: SimServer> Sim<'_, C, S> {
         }
     }
 
-    fn client_call(&mut self, f: impl FnOnce(&mut C, u64, &mut Vec<Action>)) {
+    fn client_call(&mut self, f: impl FnOnce(&mut ClientTx, u64, &mut Vec<Action>)) {
         let mut out = std::mem::take(&mut self.out);
         f(&mut self.client, self.now, &mut out);
         self.settle(Side::Client, &mut out);
         self.out = out;
     }
 
-    fn server_call(&mut self, f: impl FnOnce(&mut S, u64, &mut Vec<Action>)) {
+    fn server_call(&mut self, f: impl FnOnce(&mut ServerTx, u64, &mut Vec<Action>)) {
         let mut out = std::mem::take(&mut self.out);
         let server = self
             .server
@@ -742,7 +615,7 @@ impl<C: SimClient, S: SimServer> Sim<'_, C, S> {
         match (side, msg) {
             (Side::Client, Msg::Response(code)) => {
                 self.o.client_tu.push((self.now, code));
-                if S::INVITE && (200..300).contains(&code) {
+                if self.opts.invite && (200..300).contains(&code) {
                     // §13.2.2.4: the UAC core ACKs every 2xx, end to end.
                     self.o.tu_acks_sent += 1;
                     self.note(|| "C  TU ACKs the 2xx".into());
@@ -752,7 +625,7 @@ impl<C: SimClient, S: SimServer> Sim<'_, C, S> {
             (Side::Server, Msg::Request) => {
                 self.o.server_tu_requests.push(self.now);
                 let mut plan = Vec::new();
-                self.world.answers(S::INVITE, &mut plan);
+                self.world.answers(self.opts.invite, &mut plan);
                 let mut at = self.now;
                 for (think, code) in plan {
                     at += think;
@@ -1150,6 +1023,7 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
 
 fn random_opts(c: &Case, seed: u64, lazy: bool, verbose: bool) -> Opts {
     Opts {
+        invite: c.invite,
         reliable: c.reliable,
         timers: c.timers,
         lazy,
@@ -1160,7 +1034,7 @@ fn random_opts(c: &Case, seed: u64, lazy: bool, verbose: bool) -> Opts {
     }
 }
 
-fn random_run<C: SimClient, S: SimServer>(
+fn random_run(
     c: &Case,
     seed: u64,
     lazy: bool,
@@ -1171,7 +1045,7 @@ fn random_run<C: SimClient, S: SimServer>(
         net: c.net,
         final_code: c.final_code,
     };
-    simulate::<C, S>(random_opts(c, seed, lazy, verbose), &mut world)
+    simulate(random_opts(c, seed, lazy, verbose), &mut world)
 }
 
 /// Totals over a sweep, to show the interesting paths were exercised.
@@ -1190,8 +1064,7 @@ struct Tally {
 /// Runs `seeds()` seeds of one case, each with an eager store and again with a
 /// lazy store plus bogus firings; checks the properties and that both
 /// traces are identical. Panics with the seed and a readable trace.
-fn sweep<C: SimClient, S: SimServer>(c: Case) -> Tally {
-    assert_eq!(S::INVITE, c.invite);
+fn sweep(c: Case) -> Tally {
     assert!(
         c.net.d_max - c.net.d_min < c.timers.t1 && 2 * c.net.d_max < c.timers.t4,
         "delay assumptions of the module doc"
@@ -1201,8 +1074,8 @@ fn sweep<C: SimClient, S: SimServer>(c: Case) -> Tally {
     for seed in 0..seeds() {
         let runs = catch_unwind(AssertUnwindSafe(|| {
             (
-                random_run::<C, S>(&c, seed, false, false),
-                random_run::<C, S>(&c, seed, true, false),
+                random_run(&c, seed, false, false),
+                random_run(&c, seed, true, false),
             )
         }));
         let (eager, lazy) = runs.unwrap_or_else(|_| panic!("panicked: {c:?} seed {seed}"));
@@ -1220,7 +1093,7 @@ fn sweep<C: SimClient, S: SimServer>(c: Case) -> Tally {
         if !failed.is_empty() {
             // Replay the run that failed, with a log.
             let lazy_only = check(&eager, &c).is_empty();
-            let replay = random_run::<C, S>(&c, seed, lazy_only, true);
+            let replay = random_run(&c, seed, lazy_only, true);
             panic!(
                 "{c:?} seed {seed}:\n  {}\ntrace:\n{}",
                 failed.join("\n  "),
@@ -1282,7 +1155,7 @@ const FAST: Timers = Timers {
 
 /// Every network of a scenario: UDP at 0/10/30 % loss, a reliable
 /// transport, and UDP at 30 % with non-default timers.
-fn scenario<C: SimClient, S: SimServer>(final_code: u16) {
+fn scenario(invite: bool, final_code: u16) {
     let d = Timers::default();
     let nets = [
         (false, d, UDP_LOSSLESS),
@@ -1294,13 +1167,13 @@ fn scenario<C: SimClient, S: SimServer>(final_code: u16) {
     let mut all = Tally::default();
     for (reliable, timers, net) in nets {
         let case = Case {
-            invite: S::INVITE,
+            invite,
             final_code,
             reliable,
             timers,
             net,
         };
-        let t = sweep::<C, S>(case);
+        let t = sweep(case);
         eprintln!("{case:?}\n  {t:?}");
         if net.loss > 0.0 {
             assert!(t.resends > 0, "lossy sweep never retransmitted: {case:?}");
@@ -1316,7 +1189,7 @@ fn scenario<C: SimClient, S: SimServer>(final_code: u16) {
         all.stale_timers > 0 && all.spurious_timers > 0,
         "lazy store never fired a stale timer"
     );
-    if S::INVITE {
+    if invite {
         assert!(
             all.late_provisionals > 0,
             "no provisional ever overtook the final"
@@ -1326,22 +1199,22 @@ fn scenario<C: SimClient, S: SimServer>(final_code: u16) {
 
 #[test]
 fn sim_non_invite_200() {
-    scenario::<ClientNonInvite, ServerNonInvite>(200);
+    scenario(false, 200);
 }
 
 #[test]
 fn sim_non_invite_404() {
-    scenario::<ClientNonInvite, ServerNonInvite>(404);
+    scenario(false, 404);
 }
 
 #[test]
 fn sim_invite_200() {
-    scenario::<ClientInvite, ServerInvite>(200);
+    scenario(true, 200);
 }
 
 #[test]
 fn sim_invite_486() {
-    scenario::<ClientInvite, ServerInvite>(486);
+    scenario(true, 486);
 }
 
 #[test]
@@ -1369,9 +1242,9 @@ fn sim_black_hole_times_out_at_the_bound() {
         fn fate(&mut self, _: Side, _: Msg, _: u32, _: &mut Vec<u64>) {}
         fn answers(&mut self, _: bool, _: &mut Vec<(u64, u16)>) {}
     }
-    fn go<C: SimClient, S: SimServer>(timers: Timers) {
+    fn go(invite: bool, timers: Timers) {
         let c = Case {
-            invite: S::INVITE,
+            invite,
             final_code: 200,
             reliable: false,
             timers,
@@ -1383,26 +1256,27 @@ fn sim_black_hole_times_out_at_the_bound() {
             },
         };
         for lazy in [false, true] {
-            let o = simulate::<C, S>(random_opts(&c, 7, lazy, true), &mut BlackHole);
+            let o = simulate(random_opts(&c, 7, lazy, true), &mut BlackHole);
             let failed = check(&o, &c);
             assert!(failed.is_empty(), "{failed:?}\n{}", o.log.join("\n"));
             let copies = o.count(Side::Client, Action::Send(Msg::Request))
                 + o.count(Side::Client, Action::Resend(Msg::Request));
-            assert_eq!(copies, max_request_copies(&timers, S::INVITE, false));
+            assert_eq!(copies, max_request_copies(&timers, invite, false));
             assert_eq!(o.times(Side::Client, Action::Timeout), [timers.t1x64()]);
             assert!(!o.server_created && o.client_tu.is_empty());
         }
     }
     for timers in [Timers::default(), FAST] {
-        go::<ClientInvite, ServerInvite>(timers);
-        go::<ClientNonInvite, ServerNonInvite>(timers);
+        go(true, timers);
+        go(false, timers);
     }
 }
 
 // ------------------------------------------------------------------ scripts
 
-fn scripted<C: SimClient, S: SimServer>(reliable: bool, mut world: impl World) -> Outcome {
+fn scripted(invite: bool, reliable: bool, mut world: impl World) -> Outcome {
     let opts = Opts {
+        invite,
         reliable,
         timers: Timers::default(),
         lazy: false,
@@ -1411,7 +1285,7 @@ fn scripted<C: SimClient, S: SimServer>(reliable: bool, mut world: impl World) -
         seed: 0,
         verbose: true,
     };
-    let o = simulate::<C, S>(opts, &mut world);
+    let o = simulate(opts, &mut world);
     assert!(
         o.violations.is_empty(),
         "{:?}\n{}",
@@ -1435,7 +1309,7 @@ macro_rules! expect {
 #[test]
 fn script_invite_486_lost_invite_and_lost_ack() {
     use Side::{Client, Server};
-    let o = scripted::<ClientInvite, ServerInvite>(
+    let o = scripted(true, 
         false,
         Script {
             delay: 50,
@@ -1496,7 +1370,7 @@ fn script_invite_486_lost_invite_and_lost_ack() {
 #[test]
 fn script_non_invite_absorbed_in_trying_answered_from_completed() {
     use Side::{Client, Server};
-    let o = scripted::<ClientNonInvite, ServerNonInvite>(
+    let o = scripted(false, 
         false,
         Script {
             delay: 50,
@@ -1552,7 +1426,7 @@ fn script_non_invite_absorbed_in_trying_answered_from_completed() {
 #[test]
 fn script_invite_200_late_180_and_2xx_retransmitted_until_ack() {
     use Side::{Client, Server};
-    let o = scripted::<ClientInvite, ServerInvite>(
+    let o = scripted(true, 
         false,
         Script {
             delay: 50,
@@ -1617,7 +1491,7 @@ fn script_deaf_client_exact_retransmit_schedules() {
         }
     }
 
-    let o = scripted::<ClientInvite, ServerInvite>(false, Deaf(&[(100, 486)]));
+    let o = scripted(true, false, Deaf(&[(100, 486)]));
     let a = [500, 1_500, 3_500, 7_500, 15_500, 31_500];
     expect!(o, o.times(Client, Action::Resend(Msg::Request)), a);
     expect!(o, o.times(Client, Action::Timeout), [32_000]);
@@ -1636,7 +1510,7 @@ fn script_deaf_client_exact_retransmit_schedules() {
     expect!(o, o.first(Server, Action::Terminated), Some(32_150));
     expect!(o, o.server_tu_requests, [50]);
 
-    let o = scripted::<ClientNonInvite, ServerNonInvite>(false, Deaf(&[(100, 404)]));
+    let o = scripted(false, false, Deaf(&[(100, 404)]));
     let e = [
         500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500,
     ];
