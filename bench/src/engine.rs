@@ -149,7 +149,10 @@ impl Driver<'_> {
     }
 
     fn on_message(&mut self, tx: &mut Tx, conn: usize, src: SocketAddr, b: &[u8]) {
-        if self.roles[conn] == Role::Uas {
+        // Connections opened after the start are ones the UAS listener
+        // accepted (the proxy connecting to it): every client socket exists
+        // from the start.
+        if self.roles.get(conn).copied().unwrap_or(Role::Uas) == Role::Uas {
             if let Some(u) = self.uas.as_deref_mut() {
                 u.handle(tx, conn, src, b);
             }

@@ -142,6 +142,8 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, bytes: Vec<u8>) -> bool
 /// reading and framing until the peer, the edge or a limit ends it.
 async fn run(shard: Rc<Shard>, listener: u16, stream: TcpStream, peer: SocketAddr, flow: FlowId, rx: LocalReceiver<Vec<u8>>, closed: Rc<Cell<bool>>) {
     let limits = &shard.config.limits;
+    // SIP messages are whole writes: Nagle would hold them for the peer's delayed ACK.
+    let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(limits.tcp_idle_timeout_secs.get())));
     let limit = limits.tcp_max_buffered_bytes.get() as usize;
     let (mut rd, mut wr) = futures_lite::io::split(stream);
