@@ -209,9 +209,9 @@ impl Edge {
             br.provisional = true;
             let cancel_wanted = br.cancel_wanted;
             if code > 100 && invite {
-                // §16.7 step 2: every provisional but 100 restarts Timer C.
+                // §16.7 step 2: every provisional but 100 restarts Timer C
+                // (the entry already in the wheel moves itself on when it fires).
                 br.timer_c = restart;
-                self.proxy.schedule(restart, TimerKey { tx: id, part: Part::Branch(b as u8), name: None });
             }
             if cancel_wanted {
                 self.send_cancel(id, b, out);
@@ -395,7 +395,7 @@ impl Edge {
         let mut acts = Vec::new();
         let client = ClientTx::start(false, self.now_ms, br.target.hop.transport.is_stream(), &self.proxy.cfg.timers, &mut acts);
         let key = cancel_key(&br.key);
-        br.cancel = Some(Cancel { client, bytes });
+        br.cancel = Some(Box::new(Cancel { client, bytes }));
         self.proxy.clients.insert(key, (id, Part::Cancel(b as u8)));
         self.counters.cancels_sent += 1;
         self.run_client(id, Part::Cancel(b as u8), acts, None, out);
@@ -439,8 +439,13 @@ impl Edge {
         let wait = self.proxy.cfg.timers.t1x64();
         let Some(tx) = self.proxy.txs.get_mut(id) else { return };
         let br = &mut tx.branches[b];
-        if br.final_code.is_some() || br.timer_c == 0 || now < br.timer_c {
-            return; // answered, or restarted by a later provisional
+        if br.final_code.is_some() || br.timer_c == 0 {
+            return;
+        }
+        if now < br.timer_c {
+            // Restarted by a provisional since it was scheduled.
+            let at = br.timer_c;
+            return self.proxy.schedule(at, TimerKey { tx: id, part: Part::Branch(b as u8), name: None });
         }
         self.counters.branch_timeouts += 1;
         if br.cancel.is_none() && br.provisional {

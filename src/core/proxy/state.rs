@@ -92,7 +92,8 @@ pub struct Branch {
     pub request: Vec<u8>,
     /// The ACK for a non-2xx final (built from the response).
     pub ack: Vec<u8>,
-    pub cancel: Option<Cancel>,
+    /// Boxed: most branches never send one.
+    pub cancel: Option<Box<Cancel>>,
     /// A provisional arrived: a CANCEL may now be sent (§9.1).
     pub provisional: bool,
     /// Cancelled before any provisional: send the CANCEL when one arrives.

@@ -117,20 +117,33 @@ pub(crate) fn class(code: u16) -> Option<Class> {
     }
 }
 
-/// The deadlines a machine has armed, one slot per timer name.
+/// The deadlines a machine has armed, one slot per timer name. Stored as
+/// `u32` offsets (+1; 0 = unarmed) from a base picked at the first `set`,
+/// half the u32 range before it, so each deadline may lie ±24 days around
+/// the first one: a machine carries 56 bytes of deadlines, not 192
+/// (a proxy keeps hundreds of thousands of lingering transactions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Armed([Option<u64>; TimerName::COUNT]);
+pub(crate) struct Armed {
+    base: u64,
+    at: [u32; TimerName::COUNT],
+}
+
+const NO_BASE: u64 = u64::MAX;
 
 impl Armed {
-    pub(crate) const NONE: Armed = Armed([None; TimerName::COUNT]);
+    pub(crate) const NONE: Armed = Armed { base: NO_BASE, at: [0; TimerName::COUNT] };
 
     pub(crate) fn set(&mut self, timer: TimerName, at: u64, out: &mut Vec<Action>) {
-        self.0[timer as usize] = Some(at);
+        if self.base == NO_BASE {
+            self.base = at.saturating_sub(u64::from(u32::MAX / 2));
+        }
+        let off = at.saturating_sub(self.base).min(u64::from(u32::MAX - 1)) as u32;
+        self.at[timer as usize] = off + 1;
         out.push(Action::SetTimer { timer, at });
     }
 
     pub(crate) fn cancel(&mut self, timer: TimerName, out: &mut Vec<Action>) {
-        if self.0[timer as usize].take().is_some() {
+        if std::mem::take(&mut self.at[timer as usize]) != 0 {
             out.push(Action::CancelTimer(timer));
         }
     }
@@ -143,9 +156,10 @@ impl Armed {
 
     /// True (and disarms it) when `timer` is armed and due at `now`.
     pub(crate) fn fire(&mut self, timer: TimerName, now: u64) -> bool {
-        match self.0[timer as usize] {
-            Some(at) if at <= now => {
-                self.0[timer as usize] = None;
+        match self.at[timer as usize] {
+            0 => false,
+            off if self.base + u64::from(off - 1) <= now => {
+                self.at[timer as usize] = 0;
                 true
             }
             _ => false,
