@@ -989,3 +989,45 @@ fn a_branch_that_ignores_the_timer_c_cancel_ends_as_408() {
     let last = net.take(CORE).into_iter().map(|s| s.status()).next_back();
     assert_eq!(last, Some(408));
 }
+
+#[test]
+fn a_subscription_and_every_in_dialog_method_pass_through_both_ways() {
+    let mut net = Net::new(config());
+    let contact = "sip:bob@203.0.113.10:40000";
+    net.register("bob", BOB_1, contact);
+    // SUBSCRIBE creates a dialog: record-routed, no 100 (non-INVITE).
+    let sub = Call::new(CORE, "sip:watcher@example.com", "sip:bob@example.com", "sub-1");
+    let ruri = "sip:bob@example.com";
+    net.send(CORE, &sub.request("SUBSCRIBE", ruri, "z9hG4bKsub", 1, &[("Event", "presence"), ("Contact", "<sip:watcher@10.0.0.5:5060>")]));
+    let fwd = net.one(BOB_1);
+    assert_eq!((fwd.method().as_str(), fwd.ruri().as_str()), ("SUBSCRIBE", contact));
+    assert_eq!(fwd.values(H::RecordRoute), vec![EDGE_RR]);
+    assert_eq!(fwd.header(H::Event), "presence", "unknown-to-the-edge headers are kept");
+    net.send(BOB_1, &fwd.reply(200, "bobsub", &[("Contact", &format!("<{contact}>"))]));
+    let ok = net.one(CORE);
+    assert_eq!((ok.status(), ok.values(H::RecordRoute)), (200, vec![EDGE_RR.to_string()]));
+    net.quiet();
+
+    // Every in-dialog method from the core, along the Record-Route.
+    let dialog = sub.in_dialog(&ok);
+    for (i, method) in ["NOTIFY", "INFO", "UPDATE", "PRACK", "REFER", "MESSAGE", "SUBSCRIBE"].iter().enumerate() {
+        let branch = format!("z9hG4bKdlg{i}");
+        net.send(CORE, &dialog.request(method, contact, &branch, 2 + i as u32, &[("Route", EDGE_RR)]));
+        let got = net.one(BOB_1);
+        assert_eq!((got.method().as_str(), got.ruri().as_str()), (*method, contact));
+        assert!(got.values(H::Route).is_empty());
+        net.send(BOB_1, &got.reply(200, "bobsub", &[]));
+        let answer = net.one(CORE);
+        assert_eq!((answer.status(), answer.header(H::CSeq)), (200, format!("{} {method}", 2 + i)));
+        net.quiet();
+    }
+
+    // And from the device back to the core: the NOTIFY of its subscription.
+    let back = Call { at: BOB_1.into(), from: ok.header(H::To), to: fwd.header(H::From), call_id: "sub-1".into() };
+    net.send(BOB_1, &back.request("NOTIFY", "sip:watcher@10.0.0.5:5060", "z9hG4bKntf", 1, &[("Route", EDGE_RR), ("Event", "presence")]));
+    let notify = net.one(CORE);
+    assert_eq!((notify.method().as_str(), notify.ruri().as_str()), ("NOTIFY", "sip:watcher@10.0.0.5:5060"));
+    net.send(CORE, &notify.reply(200, "w", &[]));
+    assert_eq!(net.one(BOB_1).status(), 200);
+    net.quiet();
+}
