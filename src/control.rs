@@ -103,6 +103,11 @@ pub fn run(mut config: Config) -> Result<(), String> {
     let n = cpus.len();
     crate::host::ensure_memlock(shard::memlock_needed(n))?;
     let auth = auth_config(&config)?;
+    let tls = config
+        .listen
+        .iter()
+        .map(|l| (l.transport == crate::config::Transport::Tls).then(|| crate::tls::server_config(l)).transpose())
+        .collect::<Result<Vec<_>, String>>()?;
 
     let prom = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -126,6 +131,7 @@ pub fn run(mut config: Config) -> Result<(), String> {
             commands: cmd_rx,
             reports: report_tx.clone(),
             auth: auth.clone(),
+            tls: tls.clone(),
         };
         handles.push(shard::spawn(spec).map_err(|e| format!("cannot start shard {id} on CPU {}: {e}", cpus[id]))?);
     }

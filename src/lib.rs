@@ -13,3 +13,4 @@ pub mod host;
 pub mod shard;
 pub mod sip;
 pub mod telemetry;
+pub mod tls;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: installs the real peers the tests talk to (sipp, sipsak),
+# The test suite: installs the real peers the tests talk to (sipp, sipsak,
+# openssl for certificates and TLS clients),
 # then builds and runs every test (unit, vectors, integration against the
 # real binary on loopback).
 set -euo pipefail
@@ -9,6 +10,7 @@ need=()
 command -v sipp >/dev/null || need+=(sip-tester)
 command -v sipsak >/dev/null || need+=(sipsak)
 command -v ss >/dev/null || need+=(iproute2)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

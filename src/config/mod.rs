@@ -109,6 +109,13 @@ impl Config {
                 });
             }
         }
+        for (i, l) in self.listen.iter().enumerate() {
+            if (l.transport == Transport::Tls) == l.certificates.is_empty() {
+                let (line, column) = line_col(text, nth_table(text, "[[listen]]", i));
+                let message = if l.certificates.is_empty() { "a tls listener needs certificates" } else { "certificates belong to tls listeners only" };
+                return Err(ConfigError { file: file.to_string(), line, column, key: format!("listen[{i}].certificates"), message: message.into() });
+            }
+        }
         if self.listen.is_empty() {
             return Err(ConfigError {
                 file: file.to_string(),

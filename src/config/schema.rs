@@ -49,6 +49,7 @@ impl Default for Server {
 pub enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl Transport {
@@ -56,6 +57,7 @@ impl Transport {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         }
     }
 }
@@ -67,6 +69,19 @@ pub struct Listen {
     pub addr: SocketAddr,
     #[serde(default)]
     pub advertise: String,
+    /// TLS listeners: certificate chains and keys (PEM). The first one is
+    /// the default for clients that send no SNI or an unknown name.
+    #[serde(default)]
+    pub certificates: Vec<CertificateFiles>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateFiles {
+    /// PEM chain, leaf first.
+    pub cert: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

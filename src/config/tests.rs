@@ -104,3 +104,13 @@ fn expiry_bounds_must_be_ordered() {
     let e = err(&format!("{ONE_LISTENER}[registrar]\nmin_expires = 100\ndefault_expires = 50\n"));
     assert_eq!((e.line, e.key.as_str()), (4, "registrar"), "{e}");
 }
+
+#[test]
+fn tls_listeners_need_certificates_and_only_they_have_them() {
+    let e = err("[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:5061\"\n");
+    assert_eq!((e.line, e.key.as_str()), (4, "listen[1].certificates"), "{e}");
+    let e = err("[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n");
+    assert_eq!((e.line, e.key.as_str()), (1, "listen[0].certificates"), "{e}");
+    let ok = Config::parse("[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:5061\"\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n", "t.toml").unwrap();
+    assert_eq!(ok.listen[0].certificates[0].key, "a.key");
+}

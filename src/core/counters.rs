@@ -40,7 +40,7 @@ impl ReasonCounts {
 #[derive(Clone, Debug)]
 pub struct Counters {
     /// Messages received, [transport][0 = request, 1 = response].
-    pub received: [[u64; 2]; 2],
+    pub received: [[u64; 2]; 3],
     /// Requests received by method (index into `METHODS`).
     pub requests: [u64; METHODS.len()],
     /// Responses this shard generated, by status code (index = code - 100).
@@ -93,7 +93,7 @@ pub struct Counters {
 impl Default for Counters {
     fn default() -> Self {
         Counters {
-            received: [[0; 2]; 2],
+            received: [[0; 2]; 3],
             requests: [0; METHODS.len()],
             responses_sent: Box::new([0; 600]),
             malformed: ReasonCounts::default(),

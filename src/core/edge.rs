@@ -68,6 +68,7 @@ impl Listener {
         match self.transport {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 }

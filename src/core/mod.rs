@@ -27,10 +27,11 @@ use std::net::SocketAddr;
 pub enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl Transport {
-    pub const ALL: [Transport; 2] = [Transport::Udp, Transport::Tcp];
+    pub const ALL: [Transport; 3] = [Transport::Udp, Transport::Tcp, Transport::Tls];
 
     pub fn index(self) -> usize {
         self as usize
@@ -40,7 +41,22 @@ impl Transport {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         }
+    }
+
+    /// Kamailio's protocol numbers (1 UDP, 2 TCP, 3 TLS): nathelper's
+    /// alias and the dialog tokens spell transports with them.
+    pub fn proto_number(self) -> u8 {
+        match self {
+            Transport::Udp => 1,
+            Transport::Tcp => 2,
+            Transport::Tls => 3,
+        }
+    }
+
+    pub fn from_proto_number(n: u8) -> Option<Transport> {
+        Transport::ALL.into_iter().find(|t| t.proto_number() == n)
     }
 
     pub fn is_stream(self) -> bool {
@@ -53,6 +69,7 @@ impl From<crate::config::Transport> for Transport {
         match t {
             crate::config::Transport::Udp => Transport::Udp,
             crate::config::Transport::Tcp => Transport::Tcp,
+            crate::config::Transport::Tls => Transport::Tls,
         }
     }
 }

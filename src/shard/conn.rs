@@ -38,6 +38,8 @@ pub struct Flows {
     pub opened: u64,
     pub refused: u64,
     pub closed: ReasonCounts,
+    /// TLS handshakes that failed, by cause.
+    pub tls_failures: ReasonCounts,
 }
 
 impl Flows {
@@ -78,7 +80,10 @@ impl Flows {
     }
 }
 
-pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
+/// A TLS listener's handshake settings (None: plain TCP).
+pub type Tls = Option<futures_rustls::TlsAcceptor>;
+
+pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener, tls: Tls) {
     let max = shard.config.limits.tcp_max_connections_per_shard.get() as usize;
     loop {
         match sock.accept().await {
@@ -87,7 +92,7 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
                 drop(stream);
             }
             Ok(stream) => {
-                glommio::spawn_local(serve(shard.clone(), listener, stream)).detach();
+                glommio::spawn_local(serve(shard.clone(), listener, stream, tls.clone())).detach();
             }
             Err(e) => {
                 log::warn!("shard {}: tcp accept: {e}", shard.id);
@@ -100,11 +105,53 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
     }
 }
 
-async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
+async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream, tls: Tls) {
     let Ok(peer) = stream.peer_addr() else { return };
-    let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
-    shard.flows.borrow_mut().accepted += 1;
-    run(shard, listener, stream, peer, flow, rx, closed).await
+    prepare(&shard, &stream);
+    let Some(acceptor) = tls else {
+        let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
+        shard.flows.borrow_mut().accepted += 1;
+        return run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await;
+    };
+    let handshake = glommio::timer::timeout(HANDSHAKE_TIMEOUT, async { acceptor.accept(stream).await.map_err(glommio::GlommioError::from) });
+    match handshake.await {
+        Ok(stream) => {
+            let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
+            shard.flows.borrow_mut().accepted += 1;
+            run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await
+        }
+        Err(glommio::GlommioError::TimedOut(_)) => shard.flows.borrow_mut().tls_failures.add("handshake timeout"),
+        Err(e) => shard.flows.borrow_mut().tls_failures.add(handshake_failure(&e)),
+    }
+}
+
+/// How long a client may take to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A handshake error, by cause, for `sipedge_tls_handshake_failures_total`:
+/// what an operator needs to see why a device model cannot connect.
+fn handshake_failure(e: &glommio::GlommioError<()>) -> &'static str {
+    use rustls::{Error as E, PeerIncompatible as P};
+    let glommio::GlommioError::IoError(io) = e else { return "other" };
+    let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<E>()) else { return "connection lost" };
+    match tls {
+        // A TLS 1.0/1.1 hello lacks signature_algorithms, which rustls checks first.
+        E::PeerIncompatible(P::Tls12NotOffered | P::Tls12NotOfferedOrEnabled | P::SupportedVersionsExtensionRequired | P::SignatureAlgorithmsExtensionRequired) => "protocol version",
+        E::PeerIncompatible(P::NoCipherSuitesInCommon) => "no common cipher",
+        E::PeerIncompatible(P::NoKxGroupsInCommon | P::NoSignatureSchemesInCommon) => "no common key exchange or signature",
+        E::PeerIncompatible(_) => "incompatible client",
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => "not TLS",
+        E::NoCertificatesPresented | E::InvalidCertificate(_) => "client certificate",
+        E::AlertReceived(_) => "alert from client",
+        _ => "other",
+    }
+}
+
+/// Socket options every connection gets: SIP messages are whole writes
+/// (Nagle would hold them for the peer's delayed ACK), and idle ones end.
+fn prepare(shard: &Shard, stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(shard.config.limits.tcp_idle_timeout_secs.get())));
 }
 
 /// Writes to this shard's connection to `peer`, opening one when there is
@@ -126,7 +173,10 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, bytes: Vec<u8>) -> bool
     let shard = shard.clone();
     glommio::spawn_local(async move {
         match TcpStream::connect(peer).await {
-            Ok(stream) => run(shard, listener, stream, peer, flow, rx, closed).await,
+            Ok(stream) => {
+                prepare(&shard, &stream);
+                run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await
+            }
             Err(_) => {
                 let mut flows = shard.flows.borrow_mut();
                 flows.close(flow);
@@ -140,12 +190,12 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, bytes: Vec<u8>) -> bool
 
 /// One connection's life: a writer task draining its queue, this task
 /// reading and framing until the peer, the edge or a limit ends it.
-async fn run(shard: Rc<Shard>, listener: u16, stream: TcpStream, peer: SocketAddr, flow: FlowId, rx: LocalReceiver<Vec<u8>>, closed: Rc<Cell<bool>>) {
-    let limits = &shard.config.limits;
-    // SIP messages are whole writes: Nagle would hold them for the peer's delayed ACK.
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(limits.tcp_idle_timeout_secs.get())));
-    let limit = limits.tcp_max_buffered_bytes.get() as usize;
+#[allow(clippy::too_many_arguments)]
+async fn run<S>(shard: Rc<Shard>, listener: u16, transport: Transport, stream: S, peer: SocketAddr, flow: FlowId, rx: LocalReceiver<Vec<u8>>, closed: Rc<Cell<bool>>)
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + 'static,
+{
+    let limit = shard.config.limits.tcp_max_buffered_bytes.get() as usize;
     let (mut rd, mut wr) = futures_lite::io::split(stream);
     let writer = glommio::spawn_local(async move {
         while let Some(bytes) = rx.recv().await {
@@ -155,7 +205,7 @@ async fn run(shard: Rc<Shard>, listener: u16, stream: TcpStream, peer: SocketAdd
         }
         let _ = wr.close().await;
     });
-    let origin = Origin { transport: Transport::Tcp, listener, peer, flow: Some(flow) };
+    let origin = Origin { transport, listener, peer, flow: Some(flow) };
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut chunk = vec![0u8; READ_CHUNK];
     let reason = 'conn: loop {

@@ -34,6 +34,8 @@ pub struct ShardSpec {
     pub reports: crossbeam_channel::Sender<Report>,
     /// Digest settings shared by every shard (None: auth off).
     pub auth: Option<crate::core::AuthConfig>,
+    /// TLS settings by listener index (None: not a TLS listener).
+    pub tls: Vec<Option<std::sync::Arc<rustls::ServerConfig>>>,
 }
 
 /// Bytes of io_uring-registered memory per executor: sipedge does no
@@ -75,7 +77,7 @@ pub struct Shard {
 }
 
 async fn run(spec: ShardSpec) {
-    let ShardSpec { id, shards, config, mesh, commands, reports, auth, .. } = spec;
+    let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, .. } = spec;
     let mut edge_cfg = EdgeConfig {
         shard: id,
         shards,
@@ -118,7 +120,8 @@ async fn run(spec: ShardSpec) {
     }
     for (i, l) in tcp.into_iter().enumerate() {
         if let Some(listener) = l {
-            glommio::spawn_local(conn::accept_loop(shard.clone(), i as u16, listener)).detach();
+            let acceptor = tls.get(i).cloned().flatten().map(futures_rustls::TlsAcceptor::from);
+            glommio::spawn_local(conn::accept_loop(shard.clone(), i as u16, listener, acceptor)).detach();
         }
     }
     for inbox in inboxes {

@@ -57,6 +57,11 @@ pub fn registrar(id: u16, c: &Counters, active: usize) {
     counter!("sipedge_register_lost_total", "shard" => s.clone()).absolute(c.register_lost);
 }
 
+/// TLS handshake failures of one shard, by cause.
+pub fn tls(id: u16, failures: &ReasonCounts) {
+    reasons("sipedge_tls_handshake_failures_total", &id.to_string(), failures);
+}
+
 /// Proxy figures of one shard.
 pub fn proxy(id: u16, c: &Counters, in_progress: usize, timers: usize) {
     let s = id.to_string();

@@ -540,12 +540,13 @@ impl Edge {
     pub(super) fn send_hop(&mut self, hop: NextHop, bytes: Vec<u8>, out: &mut Vec<Output>) {
         let dest = match (hop.transport, hop.flow) {
             (Transport::Udp, _) => Dest::Udp { listener: self.listener_index_for(&hop), peer: hop.addr },
-            (Transport::Tcp, Some(f)) if f.shard != self.cfg.shard => {
+            (Transport::Tcp | Transport::Tls, Some(f)) if f.shard != self.cfg.shard => {
                 self.counters.mesh_sent += 1;
                 return out.push(Output::ToShard { shard: f.shard, msg: MeshMsg::FlowSend { flow: f, peer: hop.addr, bytes } });
             }
-            (Transport::Tcp, Some(f)) => Dest::Flow(f),
+            (Transport::Tcp | Transport::Tls, Some(f)) => Dest::Flow(f),
             (Transport::Tcp, None) => Dest::Tcp { peer: hop.addr },
+            (Transport::Tls, None) => return self.counters.drops.add("no outgoing TLS connection"),
         };
         self.counters.relayed += 1;
         out.push(Output::Send { dest, bytes });

@@ -88,7 +88,7 @@ impl Edge {
         let target = DialogTarget {
             uri: na.uri_raw.to_vec(),
             routes,
-            dest: source.map(|(t, a)| (u8::from(t == Transport::Tcp), a)),
+            dest: source.map(|(t, a)| (t.proto_number(), a)),
         };
         let l = self.listener(0, Transport::Udp);
         let mut v = Vec::with_capacity(200);

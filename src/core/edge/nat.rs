@@ -33,7 +33,7 @@ impl Edge {
             IpAddr::V4(ip) => ip.to_string(),
             IpAddr::V6(ip) => format!("[{ip}]"),
         };
-        let alias = format!(";{ALIAS}={ip}~{}~{}", addr.port(), if t == Transport::Tcp { 2 } else { 1 });
+        let alias = format!(";{ALIAS}={ip}~{}~{}", addr.port(), t.proto_number());
         // Insert right after the URI: inside the brackets, before header params.
         let uri_end = na.uri_raw.as_ptr() as usize - value.as_ptr() as usize + na.uri_raw.len();
         let mut v = Vec::with_capacity(value.len() + alias.len() + 2);
@@ -65,10 +65,7 @@ pub(super) fn alias_target(ruri: &[u8]) -> Option<(Vec<u8>, NextHop)> {
     let mut parts = text.split('~');
     let ip: IpAddr = parts.next()?.trim_matches(['[', ']']).parse().ok()?;
     let port: u16 = parts.next()?.parse().ok()?;
-    let transport = match parts.next()? {
-        "2" => Transport::Tcp,
-        _ => Transport::Udp,
-    };
+    let transport = parts.next()?.parse().ok().and_then(Transport::from_proto_number)?;
     // Cut ";alias=value" out of the URI, bytes around it kept as they were.
     let start = value.as_ptr() as usize - ruri.as_ptr() as usize - (ALIAS.len() + 2);
     let end = value.as_ptr() as usize - ruri.as_ptr() as usize + value.len();

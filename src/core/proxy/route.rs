@@ -43,6 +43,7 @@ pub fn hop_of_uri(uri: &Uri<'_>) -> Option<NextHop> {
     let transport = match uri.param("transport") {
         Some(Some(t)) if t.eq_ignore_ascii_case(b"tcp") => Transport::Tcp,
         Some(Some(t)) if t.eq_ignore_ascii_case(b"udp") => Transport::Udp,
+        Some(Some(t)) if t.eq_ignore_ascii_case(b"tls") => Transport::Tls,
         None => Transport::Udp,
         _ => return None,
     };

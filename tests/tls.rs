@@ -1,0 +1,112 @@
+//! TLS listeners through the real binary, with OpenSSL (`openssl req` for
+//! certificates, `openssl s_client` as the client): SIP over TLS answered
+//! with a `TLS` Via, the certificate picked by SNI (exact name, one-label
+//! wildcard, the first certificate without SNI or for an unknown name),
+//! TLS 1.2 and 1.3, and a failed handshake counted by cause.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A self-signed certificate for `name` in `dir`: (cert, key).
+fn certificate(dir: &Path, file: &str, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join(format!("{file}.pem")), dir.join(format!("{file}.key")));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", &format!("/CN={name}"), "-addext", &format!("subjectAltName=DNS:{name}")])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is not installed: tests/run.sh installs it");
+    assert!(ok.success());
+    (cert, key)
+}
+
+/// Runs `openssl s_client` against the edge, writes `send`, returns what it printed.
+fn s_client(port: u16, args: &[&str], send: &[u8]) -> String {
+    let mut child = Command::new("timeout")
+        .args(["5", "openssl", "s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(send).unwrap();
+    if send.is_empty() {
+        drop(stdin); // the handshake is all we want
+    } else {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(1000));
+            drop(stdin);
+        });
+    }
+    String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
+}
+
+fn edge_with_tls(test: &str) -> (Edge, u16) {
+    let dir = std::env::temp_dir().join(format!("sipedge-tls-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (dc, dk) = certificate(&dir, "default", "edge.test");
+    let (wc, wk) = certificate(&dir, "wild", "*.example.com");
+    let (ec, ek) = certificate(&dir, "exact", "sip.example.com");
+    let port = free_port();
+    let certs = [(dc, dk), (wc, wk), (ec, ek)]
+        .iter()
+        .map(|(c, k)| format!("{{ cert = \"{}\", key = \"{}\" }}", c.display(), k.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let extra = format!("\n[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:{port}\"\ncertificates = [{certs}]\n");
+    (Edge::start(2, &extra), port)
+}
+
+fn subject(out: &str) -> String {
+    out.lines().find(|l| l.starts_with("subject=")).unwrap_or("no certificate").to_string()
+}
+
+#[test]
+fn sip_over_tls_with_certificates_by_sni() {
+    let (edge, port) = edge_with_tls("sni");
+    let options = format!(
+        "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bKtls1;rport\r\nFrom: <sip:a@example.com>;tag=1\r\n\
+         To: <sip:127.0.0.1>\r\nCall-ID: tls-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    let out = s_client(port, &["-servername", "edge.test"], options.as_bytes());
+    assert!(out.contains("SIP/2.0 200 OK"), "{out}");
+    assert!(out.contains("Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bKtls1;rport="), "{out}");
+
+    assert!(subject(&out).contains("edge.test"), "exact name: {out}");
+    let exact = s_client(port, &["-servername", "SIP.example.com"], b"");
+    assert!(subject(&exact).contains("sip.example.com"), "exact beats the wildcard, any case: {}", subject(&exact));
+    let wild = s_client(port, &["-servername", "pbx.example.com"], b"");
+    assert!(subject(&wild).contains("*.example.com"), "{}", subject(&wild));
+    let deep = s_client(port, &["-servername", "a.pbx.example.com"], b"");
+    assert!(subject(&deep).contains("edge.test"), "a wildcard covers one label: {}", subject(&deep));
+    let none = s_client(port, &["-noservername"], b"");
+    assert!(subject(&none).contains("edge.test"), "no SNI gets the first certificate: {}", subject(&none));
+    for version in ["-tls1_2", "-tls1_3"] {
+        let out = s_client(port, &[version, "-servername", "edge.test"], b"");
+        let want = if version == "-tls1_2" { "TLSv1.2" } else { "TLSv1.3" };
+        assert!(out.contains(want), "{version}: {out}");
+    }
+    assert!(edge.wait_metric("sipedge_messages_received_total", &["transport=\"tls\"", "kind=\"request\""], |v| v >= 1.0) >= 1.0);
+}
+
+#[test]
+fn a_failed_handshake_is_counted_by_cause() {
+    let (edge, port) = edge_with_tls("fail");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"OPTIONS sip:edge SIP/2.0\r\n\r\n").unwrap();
+    let failures = edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"not TLS\""], |v| v >= 1.0);
+    assert_eq!(failures, 1.0);
+    let old = s_client(port, &["-tls1_1", "-servername", "edge.test"], b"");
+    assert!(old.contains("no peer certificate available"), "TLS 1.1 is refused: {old}");
+    let versions = edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"protocol version\""], |v| v >= 1.0);
+    assert!(versions >= 1.0, "{}", edge.metrics().lines().filter(|l| l.contains("tls_handshake")).collect::<Vec<_>>().join("\n"));
+}
