@@ -1122,30 +1122,14 @@ fn sweep(c: Case) -> Tally {
     tally
 }
 
-const UDP_LOSSLESS: Net = Net {
-    loss: 0.0,
-    dup: 0.1,
-    d_min: 5,
-    d_max: 150,
-};
-const UDP_10: Net = Net {
-    loss: 0.1,
-    dup: 0.1,
-    d_min: 5,
-    d_max: 150,
-};
-const UDP_30: Net = Net {
-    loss: 0.3,
-    dup: 0.1,
-    d_min: 5,
-    d_max: 150,
-};
-const RELIABLE: Net = Net {
-    loss: 0.0,
-    dup: 0.0,
-    d_min: 5,
-    d_max: 150,
-};
+/// A network delaying 5–150 ms that loses and duplicates at these rates.
+const fn net(loss: f64, dup: f64) -> Net {
+    Net { loss, dup, d_min: 5, d_max: 150 }
+}
+const UDP_LOSSLESS: Net = net(0.0, 0.1);
+const UDP_10: Net = net(0.1, 0.1);
+const UDP_30: Net = net(0.3, 0.1);
+const RELIABLE: Net = net(0.0, 0.0);
 /// Non-default timers, so the bounds are seen to follow `Timers`.
 const FAST: Timers = Timers {
     t1: 250,
