@@ -4,6 +4,8 @@
 //! the listener's first certificate for clients that send no SNI or a name
 //! nobody holds (phones dialling an IP address). Names come from each
 //! certificate's subjectAltName DNS entries (its CN when it has none).
+//! With `client_ca` set, clients must present a certificate from one of
+//! those CAs (mutual TLS for trunks and the core).
 //! Loading is blocking file IO done before the shards start; the resulting
 //! `ServerConfig` is shared read-only by every shard.
 
@@ -42,16 +44,27 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
-/// The TLS settings of a `tls` listener: TLS 1.2 and 1.3, ring provider.
+/// The TLS settings of a `tls` listener: TLS 1.2 and 1.3, ring provider,
+/// client certificates required and checked against `client_ca` when set.
 pub fn server_config(l: &Listen) -> Result<Arc<ServerConfig>, String> {
     let resolver = resolver(l)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| format!("listen {}: {e}", l.addr))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
-    Ok(Arc::new(cfg))
+        .map_err(|e| format!("listen {}: {e}", l.addr))?;
+    let builder = if l.client_ca.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in CertificateDer::pem_file_iter(&l.client_ca).map_err(|e| format!("{}: {e}", l.client_ca))? {
+            roots.add(ca.map_err(|e| format!("{}: {e}", l.client_ca))?).map_err(|e| format!("{}: {e}", l.client_ca))?;
+        }
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| format!("{}: {e}", l.client_ca))?;
+        builder.with_client_cert_verifier(verifier)
+    };
+    Ok(Arc::new(builder.with_cert_resolver(Arc::new(resolver))))
 }
 
 /// Loads every certificate of a listener and indexes it by its names.

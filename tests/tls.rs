@@ -50,9 +50,30 @@ fn s_client(port: u16, args: &[&str], send: &[u8]) -> String {
     String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
 }
 
-fn edge_with_tls(test: &str) -> (Edge, u16) {
+fn test_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sipedge-tls-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A certificate for `name` signed by the CA `ca` (its files from `certificate`).
+fn signed_by(dir: &Path, ca: &(PathBuf, PathBuf), file: &str, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key, csr) = (dir.join(format!("{file}.pem")), dir.join(format!("{file}.key")), dir.join(format!("{file}.csr")));
+    let run = |args: &[&std::ffi::OsStr]| assert!(Command::new("openssl").args(args).stderr(Stdio::null()).status().unwrap().success());
+    run(&["req".as_ref(), "-newkey".as_ref(), "ec".as_ref(), "-pkeyopt".as_ref(), "ec_paramgen_curve:prime256v1".as_ref(), "-nodes".as_ref(), "-subj".as_ref(), format!("/CN={name}").as_ref(), "-keyout".as_ref(), key.as_ref(), "-out".as_ref(), csr.as_ref()]);
+    // v3 with the usual leaf extensions: webpki refuses v1 certificates.
+    let ext = dir.join(format!("{file}.ext"));
+    std::fs::write(&ext, "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth,serverAuth\n").unwrap();
+    run(&["x509".as_ref(), "-req".as_ref(), "-in".as_ref(), csr.as_ref(), "-CA".as_ref(), ca.0.as_ref(), "-CAkey".as_ref(), ca.1.as_ref(), "-CAcreateserial".as_ref(), "-days".as_ref(), "2".as_ref(), "-extfile".as_ref(), ext.as_ref(), "-out".as_ref(), cert.as_ref()]);
+    (cert, key)
+}
+
+fn edge_with_tls(test: &str) -> (Edge, u16) {
+    edge_with_tls_extra(test, "")
+}
+
+fn edge_with_tls_extra(test: &str, listen_extra: &str) -> (Edge, u16) {
+    let dir = test_dir(test);
     let (dc, dk) = certificate(&dir, "default", "edge.test");
     let (wc, wk) = certificate(&dir, "wild", "*.example.com");
     let (ec, ek) = certificate(&dir, "exact", "sip.example.com");
@@ -62,7 +83,7 @@ fn edge_with_tls(test: &str) -> (Edge, u16) {
         .map(|(c, k)| format!("{{ cert = \"{}\", key = \"{}\" }}", c.display(), k.display()))
         .collect::<Vec<_>>()
         .join(", ");
-    let extra = format!("\n[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:{port}\"\ncertificates = [{certs}]\n");
+    let extra = format!("\n[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:{port}\"\ncertificates = [{certs}]\n{listen_extra}\n");
     (Edge::start(2, &extra), port)
 }
 
@@ -109,4 +130,31 @@ fn a_failed_handshake_is_counted_by_cause() {
     assert!(old.contains("no peer certificate available"), "TLS 1.1 is refused: {old}");
     let versions = edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"protocol version\""], |v| v >= 1.0);
     assert!(versions >= 1.0, "{}", edge.metrics().lines().filter(|l| l.contains("tls_handshake")).collect::<Vec<_>>().join("\n"));
+}
+
+#[test]
+fn mutual_tls_refuses_a_client_without_a_certificate_from_the_ca() {
+    let dir = test_dir("mtls-ca");
+    let ca = certificate(&dir, "ca", "trunk-ca.example");
+    let trunk = signed_by(&dir, &ca, "trunk", "trunk.carrier.example");
+    let stranger_ca = certificate(&dir, "other-ca", "other-ca.example");
+    let stranger = signed_by(&dir, &stranger_ca, "stranger", "stranger.example");
+    let (edge, port) = edge_with_tls_extra("mtls", &format!("client_ca = \"{}\"", ca.0.display()));
+    let options = format!(
+        "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:40001;branch=z9hG4bKmtls;rport\r\nFrom: <sip:a@example.com>;tag=1\r\n\
+         To: <sip:127.0.0.1>\r\nCall-ID: mtls-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    let cert_args = |c: &(PathBuf, PathBuf)| vec!["-cert".to_string(), c.0.display().to_string(), "-key".to_string(), c.1.display().to_string()];
+    let with = cert_args(&trunk);
+    let with: Vec<&str> = with.iter().map(String::as_str).collect();
+    let out = s_client(port, &with, options.as_bytes());
+    assert!(out.contains("SIP/2.0 200 OK"), "a trunk with a certificate from the CA: {out}");
+    let none = s_client(port, &[], options.as_bytes());
+    assert!(!none.contains("SIP/2.0 200"), "no client certificate: {none}");
+    let other = cert_args(&stranger);
+    let other: Vec<&str> = other.iter().map(String::as_str).collect();
+    let wrong = s_client(port, &other, options.as_bytes());
+    assert!(!wrong.contains("SIP/2.0 200"), "a certificate from another CA: {wrong}");
+    let refused = edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"client certificate\""], |v| v >= 2.0);
+    assert!(refused >= 2.0, "{}", edge.metrics().lines().filter(|l| l.contains("tls_handshake")).collect::<Vec<_>>().join("\n"));
 }

@@ -110,6 +110,10 @@ impl Config {
             }
         }
         for (i, l) in self.listen.iter().enumerate() {
+            if l.transport != Transport::Tls && !l.client_ca.is_empty() {
+                let (line, column) = line_col(text, nth_table(text, "[[listen]]", i));
+                return Err(ConfigError { file: file.to_string(), line, column, key: format!("listen[{i}].client_ca"), message: "client_ca belongs to tls listeners only".into() });
+            }
             if (l.transport == Transport::Tls) == l.certificates.is_empty() {
                 let (line, column) = line_col(text, nth_table(text, "[[listen]]", i));
                 let message = if l.certificates.is_empty() { "a tls listener needs certificates" } else { "certificates belong to tls listeners only" };

@@ -73,6 +73,10 @@ pub struct Listen {
     /// the default for clients that send no SNI or an unknown name.
     #[serde(default)]
     pub certificates: Vec<CertificateFiles>,
+    /// TLS listeners: PEM file of the CAs whose client certificates are
+    /// accepted; set = mutual TLS required (trunks, the core). Empty = none asked.
+    #[serde(default)]
+    pub client_ca: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

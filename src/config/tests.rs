@@ -111,6 +111,8 @@ fn tls_listeners_need_certificates_and_only_they_have_them() {
     assert_eq!((e.line, e.key.as_str()), (4, "listen[1].certificates"), "{e}");
     let e = err("[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n");
     assert_eq!((e.line, e.key.as_str()), (1, "listen[0].certificates"), "{e}");
+    let e = err("[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:5060\"\nclient_ca = \"ca.pem\"\n");
+    assert_eq!(e.key, "listen[0].client_ca", "{e}");
     let ok = Config::parse("[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:5061\"\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n", "t.toml").unwrap();
     assert_eq!(ok.listen[0].certificates[0].key, "a.key");
 }
