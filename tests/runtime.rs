@@ -211,3 +211,26 @@ fn ipv6_listener_answers() {
     assert_eq!(code(&String::from_utf8_lossy(&buf[..n])), 200);
     assert!(answers_options(&edge));
 }
+
+#[test]
+fn connections_over_the_per_ip_limit_are_refused_and_counted() {
+    use std::io::Read;
+    let edge = Edge::start(1, "[limits]\ntcp_max_connections_per_ip = 2\n");
+    let a = std::net::TcpStream::connect(edge.sip).unwrap();
+    let _b = std::net::TcpStream::connect(edge.sip).unwrap();
+    let n = edge.wait_metric("sipedge_tcp_connections", &[], |v| v >= 2.0);
+    assert_eq!(n, 2.0);
+    let mut c = std::net::TcpStream::connect(edge.sip).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(3))).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(matches!(c.read(&mut buf), Ok(0) | Err(_)), "the third connection is closed at once");
+    let refused = edge.wait_metric("sipedge_tcp_refused_total", &["reason=\"per-IP limit\""], |v| v >= 1.0);
+    assert_eq!(refused, 1.0);
+    // One goes away: room for another.
+    drop(a);
+    edge.wait_metric("sipedge_tcp_connections", &[], |v| v <= 1.0);
+    let d = std::net::TcpStream::connect(edge.sip).unwrap();
+    let back = edge.wait_metric("sipedge_tcp_connections", &[], |v| v >= 2.0);
+    assert_eq!(back, 2.0);
+    drop(d);
+}

@@ -107,6 +107,8 @@ pub struct Limits {
     pub tcp_max_buffered_bytes: Bounded<1024, 1048576>,
     pub tcp_idle_timeout_secs: Bounded<1, 86400>,
     pub tcp_max_connections_per_shard: Bounded<1, 1000000>,
+    pub tcp_max_connections_per_ip: Bounded<1, 1000000>,
+    pub tls_handshake_timeout_ms: Bounded<100, 60000>,
     pub mesh_queue: Bounded<16, 1048576>,
 }
 
@@ -117,6 +119,8 @@ impl Default for Limits {
             tcp_max_buffered_bytes: Bounded(65535),
             tcp_idle_timeout_secs: Bounded(300),
             tcp_max_connections_per_shard: Bounded(10000),
+            tcp_max_connections_per_ip: Bounded(100),
+            tls_handshake_timeout_ms: Bounded(10000),
             mesh_queue: Bounded(4096),
         }
     }

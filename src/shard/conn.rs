@@ -33,10 +33,13 @@ pub struct Flows {
     next: u32,
     map: HashMap<u32, Entry>,
     by_peer: HashMap<SocketAddr, u32>,
+    /// Open connections per source IP.
+    per_ip: HashMap<std::net::IpAddr, u32>,
     pub accepted: u64,
     /// Connections this shard opened (to upstreams, to devices).
     pub opened: u64,
-    pub refused: u64,
+    /// Connections refused over a limit, by limit.
+    pub refused: ReasonCounts,
     pub closed: ReasonCounts,
     /// TLS handshakes that failed, by cause.
     pub tls_failures: ReasonCounts,
@@ -49,6 +52,7 @@ impl Flows {
         let closed = Rc::new(Cell::new(false));
         self.map.insert(self.next, Entry { tx, closed: closed.clone(), peer });
         self.by_peer.insert(peer, self.next);
+        *self.per_ip.entry(peer.ip()).or_default() += 1;
         (FlowId { shard, conn: self.next }, rx, closed)
     }
 
@@ -63,6 +67,12 @@ impl Flows {
             e.closed.set(true);
             if self.by_peer.get(&e.peer) == Some(&flow.conn) {
                 self.by_peer.remove(&e.peer);
+            }
+            if let Some(n) = self.per_ip.get_mut(&e.peer.ip()) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&e.peer.ip());
+                }
             }
         }
     }
@@ -84,11 +94,16 @@ impl Flows {
 pub type Tls = Option<futures_rustls::TlsAcceptor>;
 
 pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener, tls: Tls) {
-    let max = shard.config.limits.tcp_max_connections_per_shard.get() as usize;
+    let limits = &shard.config.limits;
+    let (max, per_ip) = (limits.tcp_max_connections_per_shard.get() as usize, limits.tcp_max_connections_per_ip.get() as u32);
     loop {
         match sock.accept().await {
             Ok(stream) if shard.flows.borrow().len() >= max => {
-                shard.flows.borrow_mut().refused += 1;
+                shard.flows.borrow_mut().refused.add("shard limit");
+                drop(stream);
+            }
+            Ok(stream) if stream.peer_addr().is_ok_and(|p| shard.flows.borrow().per_ip.get(&p.ip()).copied().unwrap_or(0) >= per_ip) => {
+                shard.flows.borrow_mut().refused.add("per-IP limit");
                 drop(stream);
             }
             Ok(stream) => {
@@ -113,7 +128,8 @@ async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream, tls: Tls) {
         shard.flows.borrow_mut().accepted += 1;
         return run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await;
     };
-    let handshake = glommio::timer::timeout(HANDSHAKE_TIMEOUT, async { acceptor.accept(stream).await.map_err(glommio::GlommioError::from) });
+    let handshake_timeout = Duration::from_millis(shard.config.limits.tls_handshake_timeout_ms.get());
+    let handshake = glommio::timer::timeout(handshake_timeout, async { acceptor.accept(stream).await.map_err(glommio::GlommioError::from) });
     match handshake.await {
         Ok(stream) => {
             let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
@@ -124,9 +140,6 @@ async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream, tls: Tls) {
         Err(e) => shard.flows.borrow_mut().tls_failures.add(handshake_failure(&e)),
     }
 }
-
-/// How long a client may take to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A handshake error, by cause, for `sipedge_tls_handshake_failures_total`:
 /// what an operator needs to see why a device model cannot connect.
@@ -163,7 +176,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, bytes: Vec<u8>) -> bool
     }
     let max = shard.config.limits.tcp_max_connections_per_shard.get() as usize;
     if shard.flows.borrow().len() >= max {
-        shard.flows.borrow_mut().refused += 1;
+        shard.flows.borrow_mut().refused.add("shard limit");
         return false;
     }
     let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);

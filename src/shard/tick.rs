@@ -54,7 +54,7 @@ pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Recei
 
 fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     let flows = shard.flows.borrow();
-    let tcp = publish::TcpStats { open: flows.len(), accepted: flows.accepted, opened: flows.opened, refused: flows.refused, closed: &flows.closed };
+    let tcp = publish::TcpStats { open: flows.len(), accepted: flows.accepted, opened: flows.opened, refused: &flows.refused, closed: &flows.closed };
     let edge = shard.edge.borrow();
     publish::shard(shard.id, &edge.counters, &tcp);
     publish::tls(shard.id, &flows.tls_failures);

@@ -11,7 +11,7 @@ pub struct TcpStats<'a> {
     pub open: usize,
     pub accepted: u64,
     pub opened: u64,
-    pub refused: u64,
+    pub refused: &'a ReasonCounts,
     pub closed: &'a ReasonCounts,
 }
 
@@ -42,7 +42,7 @@ pub fn shard(id: u16, c: &Counters, tcp: &TcpStats<'_>) {
     gauge!("sipedge_tcp_connections", "shard" => s.clone()).set(tcp.open as f64);
     counter!("sipedge_tcp_accepted_total", "shard" => s.clone()).absolute(tcp.accepted);
     counter!("sipedge_tcp_opened_total", "shard" => s.clone()).absolute(tcp.opened);
-    counter!("sipedge_tcp_refused_total", "shard" => s.clone()).absolute(tcp.refused);
+    reasons("sipedge_tcp_refused_total", &s, tcp.refused);
     reasons("sipedge_tcp_closed_total", &s, tcp.closed);
 }
 
