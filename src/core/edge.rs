@@ -330,13 +330,8 @@ impl Edge {
 /// A To tag that is the same for every retransmission of a request, so
 /// stateless answers stay consistent: FNV-1a over Call-ID, From tag, CSeq.
 pub(crate) fn to_tag(msg: &Message<'_>) -> [u8; 16] {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for part in [msg.header(HeaderName::CallId), msg.header(HeaderName::From), msg.header(HeaderName::CSeq)] {
-        for &b in part.unwrap_or_default() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    }
+    let part = |name| msg.header(name).unwrap_or_default();
+    let h = owner::fnv1a(&[part(HeaderName::CallId), part(HeaderName::From), part(HeaderName::CSeq)]);
     let mut tag = [0u8; 16];
     for (i, t) in tag.iter_mut().enumerate() {
         *t = b"0123456789abcdef"[((h >> (60 - 4 * i)) & 0xf) as usize];

@@ -41,6 +41,13 @@ pub fn response_owner(msg: &Message<'_>) -> Option<u16> {
     branch_shard(via.branch()?)
 }
 
+/// FNV-1a over `parts`, one after the other: the edge's one cheap,
+/// stable hash (To tags, transaction keys of RFC 2543 peers, upstream
+/// choice by Call-ID).
+pub fn fnv1a(parts: &[&[u8]]) -> u64 {
+    parts.iter().flat_map(|p| p.iter()).fold(0xcbf29ce484222325, |h, &c| (h ^ c as u64).wrapping_mul(0x100000001b3))
+}
+
 /// The shard that owns an address-of-record: FNV-1a over the lower-cased AOR.
 pub fn shard_of(aor: &[u8], shards: usize) -> usize {
     let mut h: u64 = 0xcbf29ce484222325;

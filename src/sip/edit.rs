@@ -94,6 +94,14 @@ impl<'a> Editor<'a> {
         self.set(index, LineEdit::Remove);
     }
 
+    /// Remove every `name` line after the first `keep` of them.
+    pub fn remove_header_lines(&mut self, name: HeaderName, keep: usize) {
+        let msg = self.msg;
+        for (i, _) in msg.headers().iter().enumerate().filter(|(_, h)| h.name == name).skip(keep) {
+            self.remove_header_line(i);
+        }
+    }
+
     /// Remove the first remaining value of `name` (e.g. pop the top Route or
     /// Via), whether alone on its line or first in a comma list; the line
     /// goes when its last value does. Repeated calls pop successive values.

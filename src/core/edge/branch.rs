@@ -306,10 +306,7 @@ impl Edge {
     /// A downstream response made ready for the sender: our Via off, and
     /// the inside hidden or restored when topology hiding is on.
     fn upstream_response(&mut self, id: Id, b: usize, msg: &Message<'_>) -> Vec<u8> {
-        let mut e = Editor::new(msg);
-        e.remove_first_value(HeaderName::Via);
-        let mut bytes = Vec::with_capacity(msg.buf.len());
-        e.write(&mut bytes);
+        let mut bytes = without_top_via(msg);
         if self.proxy.cfg.topology_hiding {
             let tx = self.proxy.txs.get(id).expect("transaction");
             let br = &tx.branches[b];
@@ -341,11 +338,7 @@ impl Edge {
         if via.transport.eq_ignore_ascii_case(b"TCP") {
             hop.transport = Transport::Tcp;
         }
-        let mut e = Editor::new(msg);
-        e.remove_first_value(HeaderName::Via);
-        let mut bytes = Vec::with_capacity(msg.buf.len());
-        e.write(&mut bytes);
-        self.send_hop(hop, bytes, out);
+        self.send_hop(hop, without_top_via(msg), out);
     }
 
     /// CANCEL every branch still waiting (§16.10); no new branch starts.
@@ -557,10 +550,18 @@ impl Edge {
 fn without(bytes: &[u8], name: HeaderName) -> Vec<u8> {
     let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return bytes.to_vec() };
     let mut e = Editor::new(&msg);
-    for (i, _) in msg.headers().iter().enumerate().filter(|(_, h)| h.name == name) {
-        e.remove_header_line(i);
-    }
+    e.remove_header_lines(name, 0);
     let mut out = Vec::with_capacity(bytes.len());
+    e.write(&mut out);
+    out
+}
+
+/// A response without its top Via value (ours: its branch found the
+/// transaction), every other byte as it came (§16.7 step 3).
+fn without_top_via(msg: &Message<'_>) -> Vec<u8> {
+    let mut e = Editor::new(msg);
+    e.remove_first_value(HeaderName::Via);
+    let mut out = Vec::with_capacity(msg.buf.len());
     e.write(&mut out);
     out
 }

@@ -34,8 +34,8 @@ impl Edge {
         let contact = self.sealed_contact(&msg, routes, source);
         let mut e = Editor::new(&msg);
         if inside_to_outside {
-            remove_lines(&mut e, &msg, HeaderName::Via, 1);
-            remove_lines(&mut e, &msg, HeaderName::RecordRoute, 0);
+            e.remove_header_lines(HeaderName::Via, 1);
+            e.remove_header_lines(HeaderName::RecordRoute, 0);
         }
         if let Some((i, v)) = &contact {
             e.replace_value(*i, v);
@@ -62,7 +62,7 @@ impl Edge {
         let orig = original.and_then(|o| sip::scan(o, Framing::Datagram).ok()?.complete());
         let mut e = Editor::new(&msg);
         if to_outside || orig.is_some() {
-            remove_lines(&mut e, &msg, HeaderName::RecordRoute, 0);
+            e.remove_header_lines(HeaderName::RecordRoute, 0);
         }
         if let Some(o) = &orig {
             for name in [HeaderName::Via, HeaderName::RecordRoute] {
@@ -105,12 +105,4 @@ impl Edge {
 /// Record-Route values, top to bottom.
 fn record_routes(msg: &Message<'_>) -> Vec<Vec<u8>> {
     msg.values(HeaderName::RecordRoute).map(|(v, _)| v.to_vec()).collect()
-}
-
-/// Removes every `name` line after the first `keep`.
-fn remove_lines(e: &mut Editor<'_>, msg: &Message<'_>, name: HeaderName, keep: usize) {
-    let lines: Vec<usize> = msg.headers().iter().enumerate().filter(|(_, h)| h.name == name).map(|(i, _)| i).skip(keep).collect();
-    for i in lines {
-        e.remove_header_line(i);
-    }
 }

@@ -16,7 +16,7 @@
 use super::register::{DigestCheck, Unauthenticated};
 use super::{Edge, Output};
 use crate::core::mesh::MeshMsg;
-use crate::core::proxy::route::{hash, hop_of_uri, NextHop};
+use crate::core::proxy::route::{hop_of_uri, NextHop};
 use crate::core::proxy::state::{Part, Target, TimerKey, Tx};
 use crate::core::proxy::table::Id;
 use crate::core::proxy::token::PARAM;
@@ -193,7 +193,7 @@ impl Edge {
             return Err((403, "Relaying Denied"));
         }
         let Some(route) = self.proxy.routes.select(&ruri) else { return Err((404, "No Route")) };
-        let order = self.proxy.routes.plan(route, hash(ess.call_id));
+        let order = self.proxy.routes.plan(route, owner::fnv1a(&[ess.call_id]));
         let targets = order
             .into_iter()
             .map(|i| Target { uri: ruri_raw.to_vec(), routes: Vec::new(), hop: self.proxy.routes.upstreams[i].hop, upstream: Some(i), inside: true })
@@ -384,7 +384,7 @@ pub(super) fn server_key(msg: &Message<'_>, ess: &Essentials<'_>) -> Option<Serv
         None => {
             let top = msg.values(sip::HeaderName::Via).next().map(|(v, _)| v).unwrap_or_default();
             let parts = [ess.ruri_raw(msg), ess.call_id, msg.header(sip::HeaderName::From).unwrap_or_default(), &ess.cseq.to_le_bytes(), top];
-            let h = parts.iter().fold(0xcbf29ce484222325u64, |h, p| p.iter().fold(h ^ 0xff, |h, &c| (h ^ c as u64).wrapping_mul(0x100000001b3)));
+            let h = crate::core::owner::fnv1a(&parts);
             ServerKey::new(&format!("z9hG4bK-2543-{h:016x}"), host, v.port, method).ok()
         }
     }

@@ -152,10 +152,6 @@ impl Routes {
     }
 }
 
-/// FNV-1a, for picking an upstream by Call-ID.
-pub fn hash(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf29ce484222325u64, |h, &c| (h ^ c as u64).wrapping_mul(0x100000001b3))
-}
 
 #[cfg(test)]
 mod tests {
@@ -199,7 +195,7 @@ mod tests {
     #[test]
     fn weights_share_first_attempts() {
         let r = routes("[[proxy.route]]\nupstreams = [{ addr = \"10.0.0.1:5060\", weight = 3 }, { addr = \"10.0.0.2:5060\", weight = 1 }]\n");
-        let firsts: Vec<usize> = (0..4000u64).map(|h| r.plan(0, hash(&h.to_le_bytes()))[0]).collect();
+        let firsts: Vec<usize> = (0..4000u64).map(|h| r.plan(0, crate::core::owner::fnv1a(&[&h.to_le_bytes()]))[0]).collect();
         let a = firsts.iter().filter(|&&i| i == 0).count();
         assert!((2700..3300).contains(&a), "{a} of 4000 to the weight-3 upstream");
     }
