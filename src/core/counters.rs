@@ -88,6 +88,8 @@ pub struct Counters {
     pub probes_sent: u64,
     /// Upstreams that went up or down.
     pub upstream_changes: u64,
+    /// Branches that failed because their binding's flow was gone (430).
+    pub flow_failures: u64,
 }
 
 impl Default for Counters {
@@ -117,6 +119,7 @@ impl Default for Counters {
             proxy_challenges: 0,
             probes_sent: 0,
             upstream_changes: 0,
+            flow_failures: 0,
         }
     }
 }

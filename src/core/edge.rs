@@ -82,6 +82,9 @@ pub struct Packet<'a> {
 pub enum Input<'a> {
     Packet(Packet<'a>),
     Mesh(MeshMsg),
+    /// A message the shard could not write (its flow is gone, or its
+    /// connection could not be opened): the bytes of an `Output::Send`.
+    Undeliverable(&'a [u8]),
 }
 
 /// Where an output goes.
@@ -154,8 +157,10 @@ impl Edge {
                         let hop = crate::core::proxy::route::NextHop { transport: Transport::Tcp, addr: peer, flow: Some(flow) };
                         self.send_hop(hop, bytes, out)
                     }
+                    MeshMsg::Undeliverable { bytes } => self.on_undeliverable(&bytes, out),
                 }
             }
+            Input::Undeliverable(bytes) => self.on_undeliverable(bytes, out),
         }
     }
 

@@ -24,4 +24,7 @@ pub enum MeshMsg {
     FlowSend { flow: FlowId, peer: SocketAddr, bytes: Vec<u8> },
     /// An upstream of the core went up or down (probe or timeout).
     Health { upstream: usize, up: bool },
+    /// A request this shard could not write (its flow is gone), for the
+    /// shard whose branch sent it: that branch fails at once (RFC 5626 430).
+    Undeliverable { bytes: Vec<u8> },
 }

@@ -56,6 +56,11 @@ impl Flows {
         (FlowId { shard, conn: self.next }, rx, closed)
     }
 
+    /// Is this connection still open?
+    pub fn contains(&self, flow: FlowId) -> bool {
+        self.map.contains_key(&flow.conn)
+    }
+
     /// Queues bytes for a flow; false when it is gone or its queue is full.
     pub fn send(&self, flow: FlowId, bytes: Vec<u8>) -> bool {
         self.map.get(&flow.conn).map(|e| e.tx.try_send(bytes).is_ok()).unwrap_or(false)
@@ -191,9 +196,16 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, bytes: Vec<u8>) -> bool
                 run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await
             }
             Err(_) => {
-                let mut flows = shard.flows.borrow_mut();
-                flows.close(flow);
-                flows.closed.add("connect failed");
+                {
+                    let mut flows = shard.flows.borrow_mut();
+                    flows.close(flow);
+                    flows.closed.add("connect failed");
+                }
+                // Closing dropped the queue's sender: what waited in it goes
+                // back to the core, whose branches fail over at once.
+                while let Some(bytes) = rx.recv().await {
+                    super::io::feed(&shard, super::io::unix_now(), Input::Undeliverable(&bytes)).await;
+                }
             }
         }
     })

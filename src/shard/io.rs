@@ -23,32 +23,50 @@ pub fn handle(shard: &Shard, now: u64, input: Input<'_>, outs: &mut Vec<Output>)
     let _ = shard.hist.borrow_mut().record(start.elapsed().as_nanos().max(1) as u64);
 }
 
-/// Performs outputs one by one (sockets, flows, mesh).
-pub async fn perform(shard: &Rc<Shard>, outs: Vec<Output>) {
-    for o in outs {
-        match o {
-            Output::Send { dest: Dest::Udp { listener, peer }, bytes } => {
-                let sock = shard.udp.get(listener as usize).and_then(Option::as_ref).or_else(|| any_udp(shard, peer));
-                let ok = match sock {
-                    Some(s) => s.send_to(&bytes, peer).await.is_ok(),
-                    None => false,
-                };
-                if !ok {
-                    shard.edge.borrow_mut().counters.drops.add("udp send failed");
+/// Performs outputs one by one (sockets, flows, mesh). A request whose
+/// flow is gone goes back to the core (`Input::Undeliverable`), and what
+/// the core makes of it is performed in turn.
+pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
+    // Each round can only fail branches, never create flows: two suffice.
+    for _ in 0..3 {
+        let mut failed = Vec::new();
+        for o in outs {
+            match o {
+                Output::Send { dest: Dest::Udp { listener, peer }, bytes } => {
+                    let sock = shard.udp.get(listener as usize).and_then(Option::as_ref).or_else(|| any_udp(shard, peer));
+                    let ok = match sock {
+                        Some(s) => s.send_to(&bytes, peer).await.is_ok(),
+                        None => false,
+                    };
+                    if !ok {
+                        shard.edge.borrow_mut().counters.drops.add("udp send failed");
+                    }
                 }
-            }
-            Output::Send { dest: Dest::Tcp { peer }, bytes } => {
-                if !super::conn::send_to_peer(shard, peer, bytes) {
-                    shard.edge.borrow_mut().counters.drops.add("connection queue full");
+                Output::Send { dest: Dest::Tcp { peer }, bytes } => {
+                    if !super::conn::send_to_peer(shard, peer, bytes) {
+                        shard.edge.borrow_mut().counters.drops.add("connection queue full");
+                    }
                 }
-            }
-            Output::Send { dest: Dest::Flow(flow), bytes } => {
-                if !shard.flows.borrow().send(flow, bytes) {
-                    shard.edge.borrow_mut().counters.drops.add("flow gone or full");
+                Output::Send { dest: Dest::Flow(flow), bytes } => {
+                    let gone = !shard.flows.borrow().contains(flow);
+                    if gone {
+                        shard.edge.borrow_mut().counters.drops.add("flow gone");
+                        failed.push(bytes);
+                    } else if !shard.flows.borrow().send(flow, bytes) {
+                        shard.edge.borrow_mut().counters.drops.add("flow queue full");
+                    }
                 }
+                Output::ToShard { shard: to, msg } => Outbox::push(shard, to, msg),
+                Output::Close(flow) => shard.flows.borrow_mut().close(flow),
             }
-            Output::ToShard { shard: to, msg } => Outbox::push(shard, to, msg),
-            Output::Close(flow) => shard.flows.borrow_mut().close(flow),
+        }
+        if failed.is_empty() {
+            return;
+        }
+        outs = Vec::new();
+        let now = unix_now();
+        for bytes in &failed {
+            handle(shard, now, Input::Undeliverable(bytes), &mut outs);
         }
     }
 }

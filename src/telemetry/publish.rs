@@ -78,6 +78,7 @@ pub fn proxy(id: u16, c: &Counters, in_progress: usize, timers: usize) {
         ("sipedge_proxy_challenges_total", c.proxy_challenges),
         ("sipedge_probes_sent_total", c.probes_sent),
         ("sipedge_upstream_changes_total", c.upstream_changes),
+        ("sipedge_flow_failures_total", c.flow_failures),
     ] {
         counter!(name, "shard" => s.clone()).absolute(v);
     }

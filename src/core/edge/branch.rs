@@ -146,6 +146,40 @@ impl Edge {
         self.run_client(id, part, acts, Some(msg), out);
     }
 
+    /// A request the shard could not write. When it is a branch of a
+    /// transaction of this shard (its top Via names us), the branch's client
+    /// transaction takes a transport error (§17.1.4); a branch of another
+    /// shard is told over the mesh. ACKs and responses have nothing to fail.
+    pub(super) fn on_undeliverable(&mut self, bytes: &[u8], out: &mut Vec<Output>) {
+        let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return self.counters.drops.add("undeliverable, unscannable") };
+        let Some(method) = msg.method().filter(|m| !matches!(m, sip::Method::Ack)) else { return self.counters.drops.add("undeliverable") };
+        match owner::response_owner(&msg) {
+            Some(s) if s != self.cfg.shard && s < self.cfg.shards => {
+                self.counters.mesh_sent += 1;
+                return out.push(Output::ToShard { shard: s, msg: MeshMsg::Undeliverable { bytes: bytes.to_vec() } });
+            }
+            Some(s) if s == self.cfg.shard => {}
+            _ => return self.counters.drops.add("undeliverable"),
+        }
+        let branch = msg.values(HeaderName::Via).next().and_then(|(v, _)| sip::parse_via(v).ok()).and_then(|v| v.branch().map(<[u8]>::to_vec)).unwrap_or_default();
+        let method = String::from_utf8_lossy(method.as_bytes());
+        let found = ClientKey::new(std::str::from_utf8(&branch).unwrap_or_default(), &method).ok().and_then(|k| self.proxy.clients.get(&k).copied());
+        let Some((id, part)) = found else { return self.counters.drops.add("undeliverable, transaction gone") };
+        let mut acts = Vec::new();
+        let now = self.now_ms;
+        let Some(tx) = self.proxy.txs.get_mut(id) else { return };
+        match part {
+            Part::Branch(b) => tx.branches[b as usize].client.transport_error(now, &mut acts),
+            Part::Cancel(b) => {
+                if let Some(c) = &mut tx.branches[b as usize].cancel {
+                    c.client.transport_error(now, &mut acts);
+                }
+            }
+            Part::Server => return,
+        }
+        self.run_client(id, part, acts, None, out);
+    }
+
     /// Runs what a client transaction (a branch or its CANCEL) asked for.
     fn run_client(&mut self, id: Id, part: Part, acts: Vec<Action>, msg: Option<&Message<'_>>, out: &mut Vec<Output>) {
         for a in acts {
@@ -172,6 +206,12 @@ impl Edge {
                     }
                 }
                 Action::Deliver(Msg::Response(code)) if !cancel => self.branch_response(id, b, code, msg, out),
+                Action::TransportError if !cancel && br.target.hop.flow.is_some() => {
+                    // The binding's connection is gone (RFC 5626 §5.3): this
+                    // branch fails at once, forking goes on with the others.
+                    self.counters.flow_failures += 1;
+                    self.branch_response(id, b, 430, None, out);
+                }
                 Action::Timeout | Action::TransportError if !cancel => {
                     if let Some(u) = br.target.upstream {
                         if self.proxy.routes.mark(u, false) {
@@ -269,7 +309,10 @@ impl Edge {
             return self.answer_locally(id, 487, "Request Terminated", out);
         }
         let Some(best) = tx.best.take() else { return self.answer_locally(id, 480, "Temporarily Unavailable", out) };
-        let mapped = self.proxy.cfg.mapped(best.code);
+        // 430 is between the edge and its flows (RFC 5626): a caller whose
+        // every callee's flow failed learns the callee is unavailable.
+        let code = if best.code == 430 { 480 } else { best.code };
+        let mapped = self.proxy.cfg.mapped(code);
         match best.bytes {
             Some(bytes) if mapped == best.code => self.answer_upstream(id, best.code, bytes, out),
             _ => self.answer_locally(id, mapped, reason_of(mapped), out),

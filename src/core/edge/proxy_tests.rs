@@ -178,6 +178,9 @@ struct Net {
     mesh: Vec<String>,
     /// Numbers the branches of the REGISTERs the harness sends.
     seq: u32,
+    /// Connections that are gone: what a shard writes to them comes back
+    /// to it as `Input::Undeliverable`, as `shard::io` does.
+    dead: Vec<crate::core::FlowId>,
 }
 
 impl Net {
@@ -187,7 +190,7 @@ impl Net {
 
     fn shards(cfg: EdgeConfig, n: u16) -> Net {
         let edges = (0..n).map(|shard| Edge::new(EdgeConfig { shard, shards: n, ..cfg.clone() }, NOW * 1000)).collect();
-        Net { edges, now: NOW * 1000, wire: Vec::new(), mesh: Vec::new(), seq: 0 }
+        Net { edges, now: NOW * 1000, wire: Vec::new(), mesh: Vec::new(), seq: 0, dead: Vec::new() }
     }
 
     /// `bytes` sent by `from` to the edge: shard 0's socket gets them.
@@ -198,6 +201,11 @@ impl Net {
     /// `bytes` from `from`, received by shard `shard`.
     fn deliver(&mut self, shard: u16, from: &str, bytes: &[u8]) {
         let origin = Origin { transport: Transport::Udp, listener: 0, peer: from.parse().unwrap(), flow: None };
+        self.deliver_from(shard, origin, bytes)
+    }
+
+    /// `bytes` that arrived at shard `shard` from `origin` (a flow, say).
+    fn deliver_from(&mut self, shard: u16, origin: Origin, bytes: &[u8]) {
         let mut out = Vec::new();
         self.edges[shard as usize].handle(self.now, Input::Packet(Packet { origin, bytes }), &mut out);
         self.settle(shard, out);
@@ -209,6 +217,11 @@ impl Net {
         let mut queue: VecDeque<(u16, Output)> = out.into_iter().map(|o| (shard, o)).collect();
         while let Some((from, o)) = queue.pop_front() {
             match o {
+                Output::Send { dest: Dest::Flow(f), bytes } if self.dead.contains(&f) => {
+                    let mut more = Vec::new();
+                    self.edges[from as usize].handle(self.now, Input::Undeliverable(&bytes), &mut more);
+                    queue.extend(more.into_iter().map(|o| (from, o)));
+                }
                 Output::Send { dest, bytes } => self.wire.push(Sent { shard: from, dest, bytes }),
                 Output::ToShard { shard: to, msg } => {
                     let kind = format!("{msg:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string();
@@ -262,16 +275,32 @@ impl Net {
 
     /// `user` registers `contact` from `from` (no auth); asserts the 200.
     fn register(&mut self, user: &str, from: &str, contact: &str) {
-        self.seq += 1;
-        let n = self.seq;
-        let req = format!(
-            "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bKreg{n};rport\r\nMax-Forwards: 70\r\n\
-             From: <sip:{user}@{DOMAIN}>;tag=r{n}\r\nTo: <sip:{user}@{DOMAIN}>\r\nCall-ID: reg-{n}\r\nCSeq: 1 REGISTER\r\n\
-             Contact: <{contact}>\r\nContent-Length: 0\r\n\r\n"
-        );
-        self.send(from, req.as_bytes());
+        let req = self.register_request(user, from, contact, "UDP");
+        self.send(from, &req);
         let ok = self.one(from);
         assert_eq!(ok.status(), 200, "{}", ok.text());
+    }
+
+    /// `user` registers `contact` over connection `flow` from `from`, which
+    /// shard `flow.shard` accepted; asserts the 200 written to that flow.
+    fn register_on_flow(&mut self, user: &str, from: &str, contact: &str, flow: crate::core::FlowId) {
+        let origin = Origin { transport: Transport::Tcp, listener: 0, peer: from.parse().unwrap(), flow: Some(flow) };
+        let req = self.register_request(user, from, contact, "TCP");
+        self.deliver_from(flow.shard, origin, &req);
+        let at = self.wire.iter().position(|s| s.dest == Dest::Flow(flow)).expect("an answer on the flow");
+        let ok = self.wire.remove(at);
+        assert_eq!(ok.status(), 200, "{}", ok.text());
+    }
+
+    fn register_request(&mut self, user: &str, from: &str, contact: &str, via: &str) -> Vec<u8> {
+        self.seq += 1;
+        let n = self.seq;
+        format!(
+            "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/{via} {from};branch=z9hG4bKreg{n};rport\r\nMax-Forwards: 70\r\n\
+             From: <sip:{user}@{DOMAIN}>;tag=r{n}\r\nTo: <sip:{user}@{DOMAIN}>\r\nCall-ID: reg-{n}\r\nCSeq: 1 REGISTER\r\n\
+             Contact: <{contact}>\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
     }
 
     fn counters(&self) -> &crate::core::Counters {
@@ -478,6 +507,44 @@ fn parallel_forking_relays_the_2xx_and_cancels_the_ringing_branch_whose_487_stay
     assert_hop_ack(&net.one(BOB_1), &inv1, "b1");
     net.quiet();
     assert_eq!(net.counters().cancels_sent, 1);
+}
+
+#[test]
+fn a_binding_whose_flow_is_gone_fails_its_branch_at_once_and_forking_goes_on() {
+    let mut net = Net::new(config());
+    let flow = crate::core::FlowId { shard: 0, conn: 7 };
+    net.register_on_flow("bob", BOB_1, "sip:bob@10.1.1.1:5060;transport=tcp", flow);
+    net.register("bob", BOB_2, "sip:bob@203.0.113.11:40000");
+    net.dead.push(flow);
+    let call = Call::new(CORE, "sip:+15550001@example.com", "sip:bob@example.com", "f1");
+    net.send(CORE, &call.invite("z9hG4bKf1"));
+    assert_eq!(net.one(CORE).status(), 100);
+    let inv = net.one(BOB_2);
+    assert_eq!(net.counters().flow_failures, 1);
+    net.quiet();
+    // The live binding answers; no retransmission ever goes to the dead flow.
+    net.send(BOB_2, &inv.reply(200, "b2", &[]));
+    assert_eq!(net.one(CORE).status(), 200);
+    net.advance(64 * T1);
+    net.quiet();
+}
+
+#[test]
+fn when_every_bindings_flow_is_gone_the_caller_gets_480_at_once_even_across_shards() {
+    let mut net = Net::shards(config(), 2);
+    let user = (0..).map(|i| format!("user{i}")).find(|u| owner::shard_of(format!("sip:{u}@{DOMAIN}").as_bytes(), 2) == 0).unwrap();
+    // The connection is shard 1's: the call on shard 0 writes it over the mesh.
+    let flow = crate::core::FlowId { shard: 1, conn: 3 };
+    net.register_on_flow(&user, BOB_1, &format!("sip:{user}@10.1.1.1:5060;transport=tcp"), flow);
+    net.dead.push(flow);
+    net.mesh.clear();
+    let call = Call::new(CORE, "sip:+15550001@example.com", &format!("sip:{user}@{DOMAIN}"), "f2");
+    net.send(CORE, &call.invite("z9hG4bKf2"));
+    let answers: Vec<u16> = net.take(CORE).iter().map(Sent::status).collect();
+    assert_eq!(answers, [100, 480]);
+    assert_eq!(net.mesh, ["0->1 FlowSend", "1->0 Undeliverable"]);
+    assert_eq!(net.counters().flow_failures, 1);
+    net.quiet();
 }
 
 #[test]
