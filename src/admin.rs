@@ -2,7 +2,7 @@
 //! `GET /metrics` (Prometheus text from metrics-exporter-prometheus plus the
 //! merged latency summary), `GET /health` (200 when every shard is
 //! serving), `GET /registrations/{aor}` (asked of the shard owning the AOR)
-//! and `POST /reload` (subscribers file). It reaches shard state only
+//! and `POST /reload` (subscribers file, TLS certificates). It reaches shard state only
 //! through `control`.
 
 use crate::control::{Request, Status};

@@ -8,6 +8,7 @@ use crate::core::auth::{Algorithm, Users};
 use crate::core::{owner, AuthConfig};
 use crate::shard::{self, Command, Report, ShardSpec};
 use crate::telemetry::{latency::Latency, logger};
+use crate::tls::TlsSet;
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,7 @@ impl Status {
     pub fn publish_process(&self) {
         metrics::gauge!("sipedge_shards").set(self.last_seen.len() as f64);
         metrics::counter!("sipedge_log_dropped_total").absolute(logger::DROPPED.load(Ordering::Relaxed));
+        metrics::counter!("sipedge_tls_keylog_dropped_total").absolute(crate::tls::keylog::DROPPED.load(Ordering::Relaxed));
     }
 }
 
@@ -103,11 +105,8 @@ pub fn run(mut config: Config) -> Result<(), String> {
     let n = cpus.len();
     crate::host::ensure_memlock(shard::memlock_needed(n))?;
     let auth = auth_config(&config)?;
-    let tls = config
-        .listen
-        .iter()
-        .map(|l| (l.transport == crate::config::Transport::Tls).then(|| crate::tls::server_config(l)).transpose())
-        .collect::<Result<Vec<_>, String>>()?;
+    let key_log = crate::tls::keylog::open(&config.tls.key_log)?;
+    let tls = TlsSet::load(&config, &key_log)?;
 
     let prom = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -151,7 +150,8 @@ pub fn run(mut config: Config) -> Result<(), String> {
                 None if !config.registrar.domains.is_empty() => log::warn!("auth is off: anyone can register in {:?}", config.registrar.domains),
                 None => {}
             }
-            serve_until_signal(&config, &report_rx, &request_rx, &commands, &status)
+            let reloader = Reloader { config: &config, key_log, shards: &commands };
+            serve_until_signal(&reloader, &report_rx, &request_rx, &status)
         }
         Err(e) => Err(e),
     };
@@ -182,7 +182,8 @@ fn wait_ready(n: usize, reports: &Receiver<Report>, status: &Mutex<Status>) -> R
     Ok(())
 }
 
-fn serve_until_signal(config: &Config, reports: &Receiver<Report>, requests: &Receiver<Request>, shards: &[Sender<Command>], status: &Mutex<Status>) -> Result<(), String> {
+fn serve_until_signal(reloader: &Reloader<'_>, reports: &Receiver<Report>, requests: &Receiver<Request>, status: &Mutex<Status>) -> Result<(), String> {
+    let shards = reloader.shards;
     let signals = signal_channel()?;
     loop {
         select! {
@@ -192,7 +193,7 @@ fn serve_until_signal(config: &Config, reports: &Receiver<Report>, requests: &Re
             },
             recv(requests) -> r => match r {
                 Ok(Request::Reload { reply }) => {
-                    let _ = reply.send(reload(config, shards));
+                    let _ = reply.send(reloader.reload());
                 }
                 Ok(Request::Registrations { aor, reply }) => {
                     let owner = owner::shard_of(&aor, shards.len());
@@ -203,7 +204,7 @@ fn serve_until_signal(config: &Config, reports: &Receiver<Report>, requests: &Re
             },
             recv(signals) -> s => match s {
                 Ok(SIGHUP) => {
-                    let _ = reload(config, shards);
+                    let _ = reloader.reload();
                 }
                 s => {
                     log::info!("signal {}: stopping", s.unwrap_or(0));
@@ -214,25 +215,66 @@ fn serve_until_signal(config: &Config, reports: &Receiver<Report>, requests: &Re
     }
 }
 
-/// Reloads the subscribers file; a bad file keeps the old data.
-fn reload(config: &Config, shards: &[Sender<Command>]) -> Result<String, String> {
-    if !config.auth.enabled {
-        return Ok("auth is off: nothing to reload".into());
+/// What SIGHUP and `POST /reload` read again: the subscribers file and
+/// every TLS certificate, key and CA file. Each part is all or nothing: a
+/// bad file is refused with a log line and the old data stays in use.
+struct Reloader<'a> {
+    config: &'a Config,
+    key_log: Arc<dyn rustls::KeyLog>,
+    shards: &'a [Sender<Command>],
+}
+
+impl Reloader<'_> {
+    /// Ok(what was reloaded) or Err(the first problem, file named).
+    fn reload(&self) -> Result<String, String> {
+        let users = self.reload_users();
+        let tls = self.reload_tls();
+        let done: Vec<String> = [users?, tls?].into_iter().flatten().collect();
+        Ok(if done.is_empty() { "nothing to reload (auth off, no TLS)".into() } else { done.join("; ") })
     }
-    match load_users(config) {
-        Ok(users) => {
-            let n = users.len();
-            for s in shards {
-                if s.send_timeout(Command::Users(users.clone()), std::time::Duration::from_secs(1)).is_err() {
-                    log::error!("reload: a shard did not take the new subscribers");
-                }
-            }
-            log::info!("reloaded {n} subscribers from {}", config.auth.users_file);
-            Ok(format!("reloaded {n} subscribers"))
+
+    /// Ok(None): auth is off, there are no subscribers to read.
+    fn reload_users(&self) -> Result<Option<String>, String> {
+        let config = self.config;
+        if !config.auth.enabled {
+            return Ok(None);
         }
-        Err(e) => {
-            log::error!("reload refused, keeping the old subscribers: {e}");
-            Err(e)
+        match load_users(config) {
+            Ok(users) => {
+                let n = users.len();
+                self.tell_shards("subscribers", || Command::Users(users.clone()));
+                log::info!("reloaded {n} subscribers from {}", config.auth.users_file);
+                Ok(Some(format!("reloaded {n} subscribers")))
+            }
+            Err(e) => {
+                log::error!("reload refused, keeping the old subscribers: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Ok(None): no TLS listener and no TLS upstream.
+    fn reload_tls(&self) -> Result<Option<String>, String> {
+        let listeners = self.config.listen.iter().filter(|l| l.transport == crate::config::Transport::Tls).count();
+        match TlsSet::load(self.config, &self.key_log) {
+            Ok(set) if set.servers.iter().all(Option::is_none) && set.client.is_none() => Ok(None),
+            Ok(set) => {
+                self.tell_shards("TLS settings", || Command::Tls(set.clone()));
+                log::info!("reloaded TLS certificates of {listeners} listeners (new handshakes use them)");
+                Ok(Some(format!("reloaded TLS certificates of {listeners} listeners")))
+            }
+            Err(e) => {
+                log::error!("reload refused, keeping the old TLS certificates: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    fn tell_shards(&self, what: &str, command: impl Fn() -> Command) {
+        for s in self.shards {
+            if s.send_timeout(command(), Duration::from_secs(1)).is_err() {
+                log::error!("reload: a shard did not take the new {what}");
+            }
         }
     }
 }

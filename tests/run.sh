@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite: installs the real peers the tests talk to (sipp, sipsak,
-# openssl for certificates and TLS clients),
+# openssl for certificates and TLS clients, tshark to decrypt a capture),
 # then builds and runs every test (unit, vectors, integration against the
 # real binary on loopback).
 set -euo pipefail
@@ -11,6 +11,7 @@ command -v sipp >/dev/null || need+=(sip-tester)
 command -v sipsak >/dev/null || need+=(sipsak)
 command -v ss >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
+command -v tshark >/dev/null || need+=(tshark)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -5,68 +5,10 @@
 //! TLS 1.2 and 1.3, and a failed handshake counted by cause.
 
 mod common;
+use common::tls::*;
 use common::*;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-/// A self-signed certificate for `name` in `dir`: (cert, key).
-fn certificate(dir: &Path, file: &str, name: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join(format!("{file}.pem")), dir.join(format!("{file}.key")));
-    let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", &format!("/CN={name}"), "-addext", &format!("subjectAltName=DNS:{name}")])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is not installed: tests/run.sh installs it");
-    assert!(ok.success());
-    (cert, key)
-}
-
-/// Runs `openssl s_client` against the edge, writes `send`, returns what it printed.
-fn s_client(port: u16, args: &[&str], send: &[u8]) -> String {
-    let mut child = Command::new("timeout")
-        .args(["5", "openssl", "s_client", "-connect", &format!("127.0.0.1:{port}")])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(send).unwrap();
-    if send.is_empty() {
-        drop(stdin); // the handshake is all we want
-    } else {
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(1000));
-            drop(stdin);
-        });
-    }
-    String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
-}
-
-fn test_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sipedge-tls-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A certificate for `name` signed by the CA `ca` (its files from `certificate`).
-fn signed_by(dir: &Path, ca: &(PathBuf, PathBuf), file: &str, name: &str) -> (PathBuf, PathBuf) {
-    let (cert, key, csr) = (dir.join(format!("{file}.pem")), dir.join(format!("{file}.key")), dir.join(format!("{file}.csr")));
-    let run = |args: &[&std::ffi::OsStr]| assert!(Command::new("openssl").args(args).stderr(Stdio::null()).status().unwrap().success());
-    run(&["req".as_ref(), "-newkey".as_ref(), "ec".as_ref(), "-pkeyopt".as_ref(), "ec_paramgen_curve:prime256v1".as_ref(), "-nodes".as_ref(), "-subj".as_ref(), format!("/CN={name}").as_ref(), "-keyout".as_ref(), key.as_ref(), "-out".as_ref(), csr.as_ref()]);
-    // v3 with the usual leaf extensions: webpki refuses v1 certificates.
-    let ext = dir.join(format!("{file}.ext"));
-    std::fs::write(&ext, "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth,serverAuth\n").unwrap();
-    run(&["x509".as_ref(), "-req".as_ref(), "-in".as_ref(), csr.as_ref(), "-CA".as_ref(), ca.0.as_ref(), "-CAkey".as_ref(), ca.1.as_ref(), "-CAcreateserial".as_ref(), "-days".as_ref(), "2".as_ref(), "-extfile".as_ref(), ext.as_ref(), "-out".as_ref(), cert.as_ref()]);
-    (cert, key)
-}
+use std::path::PathBuf;
 
 fn edge_with_tls(test: &str) -> (Edge, u16) {
     edge_with_tls_extra(test, "")
@@ -85,10 +27,6 @@ fn edge_with_tls_extra(test: &str, listen_extra: &str) -> (Edge, u16) {
         .join(", ");
     let extra = format!("\n[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:{port}\"\ncertificates = [{certs}]\n{listen_extra}\n");
     (Edge::start(2, &extra), port)
-}
-
-fn subject(out: &str) -> String {
-    out.lines().find(|l| l.starts_with("subject=")).unwrap_or("no certificate").to_string()
 }
 
 #[test]

@@ -98,6 +98,16 @@ impl Config {
             });
         }
         for (i, r) in self.proxy.route.iter().enumerate() {
+            if let Some(j) = r.upstreams.iter().position(|u| u.transport != Transport::Tls && !u.server_name.is_empty()) {
+                let (line, column) = line_col(text, nth_table(text, "[[proxy.route]]", i));
+                return Err(ConfigError {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    key: format!("proxy.route[{i}].upstreams[{j}].server_name"),
+                    message: "server_name belongs to tls upstreams only".into(),
+                });
+            }
             if r.upstreams.is_empty() {
                 let (line, column) = line_col(text, nth_table(text, "[[proxy.route]]", i));
                 return Err(ConfigError {
@@ -119,6 +129,11 @@ impl Config {
                 let message = if l.certificates.is_empty() { "a tls listener needs certificates" } else { "certificates belong to tls listeners only" };
                 return Err(ConfigError { file: file.to_string(), line, column, key: format!("listen[{i}].certificates"), message: message.into() });
             }
+        }
+        if self.tls.client_cert.is_empty() != self.tls.client_key.is_empty() {
+            let (line, column) = line_col(text, text.find("[tls]").unwrap_or(0));
+            let key = if self.tls.client_cert.is_empty() { "tls.client_cert" } else { "tls.client_key" };
+            return Err(ConfigError { file: file.to_string(), line, column, key: key.into(), message: "client_cert and client_key go together".into() });
         }
         if self.listen.is_empty() {
             return Err(ConfigError {

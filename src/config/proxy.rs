@@ -92,6 +92,10 @@ pub struct Upstream {
     /// Share of first attempts among the route's upstreams; 0 = backup only.
     #[serde(default = "one")]
     pub weight: Bounded<0, 1000>,
+    /// TLS upstreams: the name their certificate must carry (empty: the
+    /// certificate must carry the address's IP).
+    #[serde(default)]
+    pub server_name: String,
 }
 
 fn udp() -> Transport {

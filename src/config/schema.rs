@@ -27,6 +27,22 @@ pub struct Config {
     pub auth: Auth,
     #[serde(default)]
     pub proxy: super::Proxy,
+    #[serde(default)]
+    pub tls: TlsSettings,
+}
+
+/// `[tls]`: what is not per listener. Certificates of listeners are in
+/// `[[listen]]`; these are the key log and outgoing TLS to upstreams.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// SSLKEYLOGFILE-format key log for Wireshark; empty = off.
+    pub key_log: String,
+    /// PEM CAs that upstream certificates must chain to; empty = the system's.
+    pub ca: String,
+    /// Client certificate chain and key (PEM) shown to upstreams that ask.
+    pub client_cert: String,
+    pub client_key: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

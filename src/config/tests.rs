@@ -116,3 +116,15 @@ fn tls_listeners_need_certificates_and_only_they_have_them() {
     let ok = Config::parse("[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:5061\"\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n", "t.toml").unwrap();
     assert_eq!(ok.listen[0].certificates[0].key, "a.key");
 }
+
+#[test]
+fn outgoing_tls_settings_are_checked_with_their_line() {
+    let listen = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n";
+    let e = err(&format!("{listen}[[proxy.route]]\nupstreams = [{{ addr = \"10.0.0.1:5060\", server_name = \"core.example\" }}]\n"));
+    assert_eq!((e.line, e.key.as_str()), (4, "proxy.route[0].upstreams[0].server_name"), "{e}");
+    let e = err(&format!("{listen}\n[tls]\nclient_cert = \"/etc/edge.pem\"\n"));
+    assert_eq!((e.line, e.key.as_str()), (5, "tls.client_key"), "{e}");
+    let ok = Config::parse(&format!("{listen}[[proxy.route]]\nupstreams = [{{ addr = \"10.0.0.1:5061\", transport = \"tls\", server_name = \"core.example\" }}]\n"), "t.toml").unwrap();
+    assert_eq!(ok.proxy.route[0].upstreams[0].server_name, "core.example");
+    assert_eq!(Config::embedded().tls.key_log, "", "the key log is off by default");
+}

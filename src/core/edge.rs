@@ -94,8 +94,9 @@ pub enum Dest {
     Udp { listener: u16, peer: SocketAddr },
     /// Written to the connection (owned by this shard).
     Flow(FlowId),
-    /// Written to this shard's connection to `peer`, opened when there is none.
-    Tcp { peer: SocketAddr },
+    /// Written to this shard's connection to `peer`, opened when there is
+    /// none (a TLS one when `tls`).
+    Tcp { peer: SocketAddr, tls: bool },
 }
 
 /// An effect for the shard to perform.

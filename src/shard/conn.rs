@@ -95,10 +95,7 @@ impl Flows {
     }
 }
 
-/// A TLS listener's handshake settings (None: plain TCP).
-pub type Tls = Option<futures_rustls::TlsAcceptor>;
-
-pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener, tls: Tls) {
+pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
     let limits = &shard.config.limits;
     let (max, per_ip) = (limits.tcp_max_connections_per_shard.get() as usize, limits.tcp_max_connections_per_ip.get() as u32);
     loop {
@@ -112,7 +109,7 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener, tls
                 drop(stream);
             }
             Ok(stream) => {
-                glommio::spawn_local(serve(shard.clone(), listener, stream, tls.clone())).detach();
+                glommio::spawn_local(serve(shard.clone(), listener, stream)).detach();
             }
             Err(e) => {
                 log::warn!("shard {}: tcp accept: {e}", shard.id);
@@ -125,30 +122,41 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener, tls
     }
 }
 
-async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream, tls: Tls) {
+async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
     let Ok(peer) = stream.peer_addr() else { return };
     prepare(&shard, &stream);
-    let Some(acceptor) = tls else {
+    // Read at each handshake: a reload changes what the next client gets.
+    let tls = shard.tls.borrow().servers.get(listener as usize).cloned().flatten();
+    let Some(config) = tls else {
         let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
         shard.flows.borrow_mut().accepted += 1;
         return run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await;
     };
-    let handshake_timeout = Duration::from_millis(shard.config.limits.tls_handshake_timeout_ms.get());
-    let handshake = glommio::timer::timeout(handshake_timeout, async { acceptor.accept(stream).await.map_err(glommio::GlommioError::from) });
-    match handshake.await {
-        Ok(stream) => {
-            let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
-            shard.flows.borrow_mut().accepted += 1;
-            run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await
-        }
-        Err(glommio::GlommioError::TimedOut(_)) => shard.flows.borrow_mut().tls_failures.add("handshake timeout"),
-        Err(e) => shard.flows.borrow_mut().tls_failures.add(handshake_failure(&e)),
+    let acceptor = futures_rustls::TlsAcceptor::from(config);
+    if let Some(stream) = handshake(&shard, false, async { acceptor.accept(stream).await }).await {
+        let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
+        shard.flows.borrow_mut().accepted += 1;
+        run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await
     }
 }
 
+/// Runs a TLS handshake (either side) under `limits.tls_handshake_timeout_ms`;
+/// a failure is counted by cause and gives None.
+async fn handshake<S>(shard: &Shard, outgoing: bool, h: impl std::future::Future<Output = std::io::Result<S>>) -> Option<S> {
+    let limit = Duration::from_millis(shard.config.limits.tls_handshake_timeout_ms.get());
+    let reason = match glommio::timer::timeout(limit, async { h.await.map_err(glommio::GlommioError::from) }).await {
+        Ok(s) => return Some(s),
+        Err(glommio::GlommioError::TimedOut(_)) => "handshake timeout",
+        Err(e) => handshake_failure(&e, outgoing),
+    };
+    shard.flows.borrow_mut().tls_failures.add(reason);
+    None
+}
+
 /// A handshake error, by cause, for `sipedge_tls_handshake_failures_total`:
-/// what an operator needs to see why a device model cannot connect.
-fn handshake_failure(e: &glommio::GlommioError<()>) -> &'static str {
+/// what an operator needs to see why a device model (or an upstream)
+/// cannot connect.
+fn handshake_failure(e: &glommio::GlommioError<()>, outgoing: bool) -> &'static str {
     use rustls::{Error as E, PeerIncompatible as P};
     let glommio::GlommioError::IoError(io) = e else { return "other" };
     let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<E>()) else { return "connection lost" };
@@ -159,6 +167,7 @@ fn handshake_failure(e: &glommio::GlommioError<()>) -> &'static str {
         E::PeerIncompatible(P::NoKxGroupsInCommon | P::NoSignatureSchemesInCommon) => "no common key exchange or signature",
         E::PeerIncompatible(_) => "incompatible client",
         E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => "not TLS",
+        E::NoCertificatesPresented | E::InvalidCertificate(_) if outgoing => "upstream certificate",
         E::NoCertificatesPresented | E::InvalidCertificate(_) => "client certificate",
         E::AlertReceived(_) => "alert from client",
         _ => "other",
@@ -173,8 +182,9 @@ fn prepare(shard: &Shard, stream: &TcpStream) {
 }
 
 /// Writes to this shard's connection to `peer`, opening one when there is
-/// none (the bytes wait in its queue while it connects). False: queue full.
-pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, bytes: Vec<u8>) -> bool {
+/// none, over TLS when `tls` (the bytes wait in its queue while it
+/// connects; if it cannot, they go back to the core). False: queue full.
+pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u8>) -> bool {
     let existing = shard.flows.borrow().by_peer.get(&peer).copied();
     if let Some(conn) = existing {
         return shard.flows.borrow().send(FlowId { shard: shard.id, conn }, bytes);
@@ -187,30 +197,51 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, bytes: Vec<u8>) -> bool
     let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
     shard.flows.borrow_mut().opened += 1;
     let queued = shard.flows.borrow().send(flow, bytes);
-    let listener = shard.config.listen.iter().position(|l| l.transport == crate::config::Transport::Tcp).unwrap_or(0) as u16;
+    let transport = if tls { crate::config::Transport::Tls } else { crate::config::Transport::Tcp };
+    let listener = shard.config.listen.iter().position(|l| l.transport == transport).unwrap_or(0) as u16;
     let shard = shard.clone();
     glommio::spawn_local(async move {
-        match TcpStream::connect(peer).await {
+        let failed = match TcpStream::connect(peer).await {
+            Ok(stream) if !tls => {
+                prepare(&shard, &stream);
+                return run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await;
+            }
             Ok(stream) => {
                 prepare(&shard, &stream);
-                run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await
-            }
-            Err(_) => {
-                {
-                    let mut flows = shard.flows.borrow_mut();
-                    flows.close(flow);
-                    flows.closed.add("connect failed");
-                }
-                // Closing dropped the queue's sender: what waited in it goes
-                // back to the core, whose branches fail over at once.
-                while let Some(bytes) = rx.recv().await {
-                    super::io::feed(&shard, super::io::unix_now(), Input::Undeliverable(&bytes)).await;
+                match connect_tls(&shard, peer, stream).await {
+                    Some(stream) => return run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await,
+                    None => "tls handshake failed",
                 }
             }
+            Err(_) => "connect failed",
+        };
+        {
+            let mut flows = shard.flows.borrow_mut();
+            flows.close(flow);
+            flows.closed.add(failed);
+        }
+        // Closing dropped the queue's sender: what waited in it goes back
+        // to the core, whose branches fail over at once.
+        while let Some(bytes) = rx.recv().await {
+            super::io::feed(&shard, super::io::unix_now(), Input::Undeliverable(&bytes)).await;
         }
     })
     .detach();
     queued
+}
+
+/// The client side of a TLS handshake with `peer`, which must show a
+/// certificate for its configured `server_name` (or its IP address).
+async fn connect_tls(shard: &Shard, peer: SocketAddr, stream: TcpStream) -> Option<futures_rustls::client::TlsStream<TcpStream>> {
+    let Some(config) = shard.tls.borrow().client.clone() else {
+        shard.flows.borrow_mut().tls_failures.add("no outgoing TLS configured");
+        return None;
+    };
+    let upstreams = shard.config.proxy.route.iter().flat_map(|r| &r.upstreams);
+    let name = upstreams.filter(|u| u.addr == peer).map(|u| u.server_name.as_str()).find(|n| !n.is_empty()).unwrap_or("");
+    let name = crate::tls::client::server_name(name, peer).ok()?;
+    let connector = futures_rustls::TlsConnector::from(config);
+    handshake(shard, true, async { connector.connect(name, stream).await }).await
 }
 
 /// One connection's life: a writer task draining its queue, this task

@@ -42,8 +42,8 @@ pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
                         shard.edge.borrow_mut().counters.drops.add("udp send failed");
                     }
                 }
-                Output::Send { dest: Dest::Tcp { peer }, bytes } => {
-                    if !super::conn::send_to_peer(shard, peer, bytes) {
+                Output::Send { dest: Dest::Tcp { peer, tls }, bytes } => {
+                    if !super::conn::send_to_peer(shard, peer, tls, bytes) {
                         shard.edge.borrow_mut().counters.drops.add("connection queue full");
                     }
                 }

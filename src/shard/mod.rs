@@ -34,8 +34,8 @@ pub struct ShardSpec {
     pub reports: crossbeam_channel::Sender<Report>,
     /// Digest settings shared by every shard (None: auth off).
     pub auth: Option<crate::core::AuthConfig>,
-    /// TLS settings by listener index (None: not a TLS listener).
-    pub tls: Vec<Option<std::sync::Arc<rustls::ServerConfig>>>,
+    /// TLS settings of the listeners and of outgoing connections.
+    pub tls: crate::tls::TlsSet,
 }
 
 /// Bytes of io_uring-registered memory per executor: sipedge does no
@@ -72,6 +72,8 @@ pub struct Shard {
     pub udp: Vec<Option<Rc<glommio::net::UdpSocket>>>,
     pub mesh: mesh::Outbox,
     pub flows: RefCell<conn::Flows>,
+    /// TLS settings; replaced on reload, read at each handshake.
+    pub tls: RefCell<crate::tls::TlsSet>,
     pub hist: RefCell<hdrhistogram::Histogram<u64>>,
     pub stopping: Cell<bool>,
 }
@@ -110,6 +112,7 @@ async fn run(spec: ShardSpec) {
         udp: udp.into_iter().map(|s| s.map(Rc::new)).collect(),
         mesh: outbox,
         flows: RefCell::new(conn::Flows::default()),
+        tls: RefCell::new(tls),
         hist: RefCell::new(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("histogram bounds")),
         stopping: Cell::new(false),
     });
@@ -120,8 +123,7 @@ async fn run(spec: ShardSpec) {
     }
     for (i, l) in tcp.into_iter().enumerate() {
         if let Some(listener) = l {
-            let acceptor = tls.get(i).cloned().flatten().map(futures_rustls::TlsAcceptor::from);
-            glommio::spawn_local(conn::accept_loop(shard.clone(), i as u16, listener, acceptor)).detach();
+            glommio::spawn_local(conn::accept_loop(shard.clone(), i as u16, listener)).detach();
         }
     }
     for inbox in inboxes {

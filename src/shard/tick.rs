@@ -12,6 +12,8 @@ pub enum Command {
     Stop,
     /// New subscribers (reload).
     Users(std::sync::Arc<crate::core::auth::Users>),
+    /// New TLS settings (reload): new handshakes use them.
+    Tls(crate::tls::TlsSet),
     /// The bindings of an AOR this shard owns, as JSON, to `reply`.
     Registrations { aor: Vec<u8>, reply: crossbeam_channel::Sender<String> },
 }
@@ -34,6 +36,7 @@ pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Recei
         match commands.try_recv() {
             Ok(Command::Stop) | Err(crossbeam_channel::TryRecvError::Disconnected) => break,
             Ok(Command::Users(users)) => shard.edge.borrow_mut().set_users(users),
+            Ok(Command::Tls(set)) => *shard.tls.borrow_mut() = set,
             Ok(Command::Registrations { aor, reply }) => {
                 let _ = reply.try_send(crate::admin::registrations_json(&aor, shard.edge.borrow().registrations(&aor)));
             }

@@ -2,6 +2,8 @@
 //! and talks to it over real sockets. Every instance is killed on drop.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};

@@ -581,8 +581,7 @@ impl Edge {
                 return out.push(Output::ToShard { shard: f.shard, msg: MeshMsg::FlowSend { flow: f, peer: hop.addr, bytes } });
             }
             (Transport::Tcp | Transport::Tls, Some(f)) => Dest::Flow(f),
-            (Transport::Tcp, None) => Dest::Tcp { peer: hop.addr },
-            (Transport::Tls, None) => return self.counters.drops.add("no outgoing TLS connection"),
+            (Transport::Tcp | Transport::Tls, None) => Dest::Tcp { peer: hop.addr, tls: hop.transport == Transport::Tls },
         };
         self.counters.relayed += 1;
         out.push(Output::Send { dest, bytes });

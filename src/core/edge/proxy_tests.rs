@@ -95,7 +95,7 @@ struct Sent {
 impl Sent {
     fn peer(&self) -> Option<SocketAddr> {
         match self.dest {
-            Dest::Udp { peer, .. } | Dest::Tcp { peer } => Some(peer),
+            Dest::Udp { peer, .. } | Dest::Tcp { peer, .. } => Some(peer),
             Dest::Flow(_) => None,
         }
     }

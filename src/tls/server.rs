@@ -6,12 +6,12 @@
 //! certificate's subjectAltName DNS entries (its CN when it has none).
 //! With `client_ca` set, clients must present a certificate from one of
 //! those CAs (mutual TLS for trunks and the core).
-//! Loading is blocking file IO done before the shards start; the resulting
-//! `ServerConfig` is shared read-only by every shard.
+//! Loading is blocking file IO done on the control thread (at start, on
+//! reload); the resulting `ServerConfig` is shared read-only by every shard.
 
+use super::{load_chain, load_key, load_roots, provider};
 use crate::config::Listen;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
@@ -45,41 +45,38 @@ impl ResolvesServerCert for SniResolver {
 }
 
 /// The TLS settings of a `tls` listener: TLS 1.2 and 1.3, ring provider,
-/// client certificates required and checked against `client_ca` when set.
-pub fn server_config(l: &Listen) -> Result<Arc<ServerConfig>, String> {
+/// client certificates required and checked against `client_ca` when set,
+/// secrets to `key_log` (a no-op unless the key log is on).
+pub fn server_config(l: &Listen, key_log: Arc<dyn rustls::KeyLog>) -> Result<Arc<ServerConfig>, String> {
     let resolver = resolver(l)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| format!("listen {}: {e}", l.addr))?;
     let builder = if l.client_ca.is_empty() {
         builder.with_no_client_auth()
     } else {
-        let mut roots = rustls::RootCertStore::empty();
-        for ca in CertificateDer::pem_file_iter(&l.client_ca).map_err(|e| format!("{}: {e}", l.client_ca))? {
-            roots.add(ca.map_err(|e| format!("{}: {e}", l.client_ca))?).map_err(|e| format!("{}: {e}", l.client_ca))?;
-        }
+        let roots = load_roots(&l.client_ca)?;
         let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .map_err(|e| format!("{}: {e}", l.client_ca))?;
         builder.with_client_cert_verifier(verifier)
     };
-    Ok(Arc::new(builder.with_cert_resolver(Arc::new(resolver))))
+    let mut config = builder.with_cert_resolver(Arc::new(resolver));
+    config.key_log = key_log;
+    Ok(Arc::new(config))
 }
 
 /// Loads every certificate of a listener and indexes it by its names.
 pub fn resolver(l: &Listen) -> Result<SniResolver, String> {
-    let provider = rustls::crypto::ring::default_provider();
+    let provider = provider();
     let mut exact = HashMap::new();
     let mut wildcard = HashMap::new();
     let mut default = None;
     for files in &l.certificates {
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-            .map_err(|e| format!("{}: {e}", files.cert))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: {e}", files.cert))?;
-        let leaf = chain.first().ok_or_else(|| format!("{}: no certificate in the file", files.cert))?;
-        let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("{}: {e}", files.key))?;
+        let chain = load_chain(&files.cert)?;
+        let leaf = &chain[0];
+        let key = load_key(&files.key)?;
         let signer = provider.key_provider.load_private_key(key).map_err(|e| format!("{}: {e}", files.key))?;
         let names = names_of(leaf).map_err(|e| format!("{}: {e}", files.cert))?;
         let ck = Arc::new(CertifiedKey::new(chain, signer));
