@@ -6,7 +6,8 @@
 //! users (several shards: cross-shard lookups), parallel forking with the
 //! losing branch cancelled, failover on timeout and on 503, 408 when every
 //! upstream fails, and in-dialog requests after a restart with topology
-//! hiding on (and nothing of the core seen by the device).
+//! hiding on (and nothing of the core seen by the device), and serial
+//! forking past a binding whose TCP connection is gone (RFC 5626 430).
 
 mod common;
 use common::*;
@@ -230,4 +231,45 @@ fn in_dialog_requests_survive_a_restart_with_topology_hiding() {
     // SDP is not rewritten (media is an RTP relay's business): look at SIP lines only.
     let sip_lines: Vec<&str> = seen.lines().filter(|l| !l.starts_with("o=") && !l.starts_with("c=")).collect();
     assert!(!sip_lines.iter().any(|l| l.contains(CORE_IP)), "the device saw the core's address:\n{seen}");
+}
+
+/// A REGISTER of `contact` for bob@127.0.0.1 as `via` writes it.
+fn register_request(via: &str, contact: &str, id: &str) -> String {
+    format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{via};branch=z9hG4bK{id};rport\r\nMax-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag={id}\r\n\
+         To: <sip:bob@127.0.0.1>\r\nCall-ID: {id}@test\r\nCSeq: 1 REGISTER\r\nContact: {contact}\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn serial_forking_skips_a_binding_whose_connection_is_gone_at_once() {
+    use std::io::{Read, Write};
+    let edge = Edge::start(2, &config("\"127.0.0.1\"", &[(free_port(), "udp")], "forking = \"serial\""));
+    // Bob's preferred binding is on a TCP connection that then goes away.
+    let mut tcp = std::net::TcpStream::connect(edge.sip).unwrap();
+    let local = tcp.local_addr().unwrap();
+    tcp.write_all(register_request(&format!("TCP {local}"), &format!("<sip:bob@{local};transport=tcp>;q=1.0"), "stale1").as_bytes()).unwrap();
+    let mut buf = [0u8; 2048];
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let n = tcp.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"SIP/2.0 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    drop(tcp);
+    // The other one, over UDP from the port its sipp will answer on.
+    let port = free_port();
+    let udp = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let answer = {
+        udp.send_to(register_request(&format!("UDP 127.0.0.1:{port}"), &format!("<sip:bob@127.0.0.1:{port}>;q=0.5"), "stale2").as_bytes(), edge.sip).unwrap();
+        udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let n = udp.recv(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(code(&answer), 200, "{answer}");
+    drop(udp);
+    let callee = Peer::start("call_uas", "127.0.0.1", port, "u1", 1);
+    let started = Instant::now();
+    assert_calls(&call(edge.sip, "bob", "127.0.0.1", "u1", 1, 20, None), "call past a stale flow");
+    callee.assert_done();
+    // Timer B is 3.2 s here: the stale branch did not wait for it.
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert_eq!(edge.wait_metric("sipedge_flow_failures_total", &[], |v| v >= 1.0), 1.0);
 }
