@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite: installs the real peers the tests talk to (sipp, sipsak,
-# openssl for certificates and TLS clients, tshark to decrypt a capture),
+# openssl for certificates and TLS clients, tshark to decrypt a capture,
+# baresip as a TLS softphone),
 # then builds and runs every test (unit, vectors, integration against the
 # real binary on loopback).
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v sipsak >/dev/null || need+=(sipsak)
 command -v ss >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
 command -v tshark >/dev/null || need+=(tshark)
+command -v baresip >/dev/null || need+=(baresip-core)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -46,6 +46,14 @@ pub struct Flows {
 }
 
 impl Flows {
+    /// Connection numbers start at a random point, so a flow named in a
+    /// dialog (alias, token) before a restart names no connection after it.
+    pub fn new() -> Flows {
+        let mut seed = [0u8; 4];
+        let _ = getrandom::getrandom(&mut seed);
+        Flows { next: u32::from_ne_bytes(seed), ..Flows::default() }
+    }
+
     fn open(&mut self, shard: u16, peer: SocketAddr) -> (FlowId, LocalReceiver<Vec<u8>>, Rc<Cell<bool>>) {
         self.next = self.next.wrapping_add(1);
         let (tx, rx) = local_channel::new_bounded(WRITE_QUEUE);

@@ -111,7 +111,7 @@ async fn run(spec: ShardSpec) {
         edge: RefCell::new(Edge::new(edge_cfg, io::unix_now())),
         udp: udp.into_iter().map(|s| s.map(Rc::new)).collect(),
         mesh: outbox,
-        flows: RefCell::new(conn::Flows::default()),
+        flows: RefCell::new(conn::Flows::new()),
         tls: RefCell::new(tls),
         hist: RefCell::new(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("histogram bounds")),
         stopping: Cell::new(false),

@@ -14,10 +14,15 @@ pub fn certificate(dir: &Path, file: &str, name: &str) -> (PathBuf, PathBuf) {
 /// As `certificate`, with `org` as the subject's O (tells two apart).
 pub fn certificate_as(dir: &Path, file: &str, name: &str, org: &str) -> (PathBuf, PathBuf) {
     let org = if org.is_empty() { String::new() } else { format!("/O={org}") };
+    self_signed(dir, file, &format!("/CN={name}{org}"), &format!("DNS:{name}"))
+}
+
+/// A self-signed certificate with this subject and subjectAltName.
+pub fn self_signed(dir: &Path, file: &str, subject: &str, san: &str) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join(format!("{file}.pem")), dir.join(format!("{file}.key")));
     let ok = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", &format!("/CN={name}{org}"), "-addext", &format!("subjectAltName=DNS:{name}")])
+        .args(["-subj", subject, "-addext", &format!("subjectAltName={san}")])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")

@@ -92,7 +92,7 @@ impl Edge {
             // The edge checked them: nobody behind it needs a device's credentials.
             bytes = without(&bytes, HeaderName::ProxyAuthorization);
         }
-        let source = (origin.transport, origin.peer);
+        let source = NextHop { transport: origin.transport, addr: origin.peer, flow: origin.flow };
         if self.proxy.cfg.topology_hiding {
             bytes = self.hide_request(&bytes, from_inside && !target.inside, (!from_inside).then_some(source));
         } else if !from_inside {
@@ -354,14 +354,13 @@ impl Edge {
             let tx = self.proxy.txs.get(id).expect("transaction");
             let br = &tx.branches[b];
             let (to_outside, restore) = (!tx.inside && br.target.inside, tx.inside && !br.target.inside);
-            let dest = (!br.target.inside).then_some((br.target.hop.transport, br.target.hop.addr));
+            let dest = (!br.target.inside).then_some(br.target.hop);
             let original = if restore { Some(tx.request.clone()) } else { None };
             bytes = self.hide_response(&bytes, to_outside, original.as_deref(), dest);
         } else {
             let target = &self.proxy.txs.get(id).expect("transaction").branches[b].target;
             if !target.inside {
-                let source = (target.hop.transport, target.hop.addr);
-                bytes = self.alias_contact(&bytes, source).unwrap_or(bytes);
+                bytes = self.alias_contact(&bytes, target.hop).unwrap_or(bytes);
             }
         }
         bytes

@@ -18,12 +18,13 @@
 //! The edge adds no Server or User-Agent header anywhere.
 
 use super::Edge;
+use crate::core::proxy::route::NextHop;
 use crate::core::proxy::token::{DialogTarget, PARAM};
 use crate::core::Transport;
 use crate::sip::{self, parse_name_addr, Editor, Framing, HeaderName, Message, Status};
-use std::net::SocketAddr;
 
-type Source = (Transport, SocketAddr);
+/// Where a device really is: its address and, on a connection, the flow.
+type Source = NextHop;
 
 impl Edge {
     /// A forwarded request (our Via on top). `inside_to_outside`: strip the
@@ -88,7 +89,8 @@ impl Edge {
         let target = DialogTarget {
             uri: na.uri_raw.to_vec(),
             routes,
-            dest: source.map(|(t, a)| (t.proto_number(), a)),
+            dest: source.map(|s| (s.transport.proto_number(), s.addr)),
+            flow: source.and_then(|s| s.flow),
         };
         let l = self.listener(0, Transport::Udp);
         let mut v = Vec::with_capacity(200);

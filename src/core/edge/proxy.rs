@@ -203,7 +203,7 @@ impl Edge {
 
     fn token_target(&self, t: crate::core::proxy::token::DialogTarget) -> Result<Target, Refusal> {
         let hop = match t.dest {
-            Some((tr, addr)) => NextHop { transport: Transport::from_proto_number(tr).ok_or((400, "Bad dialog target"))?, addr, flow: None },
+            Some((tr, addr)) => NextHop { transport: Transport::from_proto_number(tr).ok_or((400, "Bad dialog target"))?, addr, flow: t.flow },
             None => {
                 let first = match t.routes.first() {
                     Some(r) => parse_name_addr(r).map_err(|_| (400, "Bad dialog route"))?.uri,

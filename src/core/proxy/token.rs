@@ -39,6 +39,8 @@
 //! dest     u8 kind: 0 = none
 //!                   4 = transport u8, IPv4 address (4), port u16
 //!                   6 = transport u8, IPv6 address (16), port u16, scope id u32
+//! flow     absent, or u8 = 1, shard u16, conn u32: the connection a device
+//!          is reached on (tokens sealed before flows were carried have none)
 //! ```
 //!
 //! [`TokenKey::open`] accepts only a plaintext that parses exactly: known
@@ -53,6 +55,7 @@
 //! then still appends a well-formed token, but one that never opens (its
 //! plaintext is empty), so a later request is refused rather than misrouted.
 
+use crate::core::FlowId;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -70,6 +73,8 @@ const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 const DEST_NONE: u8 = 0;
+/// Marks the optional flow after dest.
+const FLOW: u8 = 1;
 const DEST_V4: u8 = 4;
 const DEST_V6: u8 = 6;
 
@@ -82,6 +87,8 @@ pub struct DialogTarget {
     pub routes: Vec<Vec<u8>>,
     /// Where to send it when known (a NATed device's real source address): transport byte 0=udp,1=tcp and the address.
     pub dest: Option<(u8, SocketAddr)>,
+    /// The connection the device is reached on (only its shard writes it).
+    pub flow: Option<FlowId>,
 }
 
 /// Seals and opens tokens under one key. Each shard has its own, with its
@@ -198,6 +205,11 @@ fn encode(t: &DialogTarget) -> Option<Vec<u8>> {
             buf.extend_from_slice(&a.scope_id().to_be_bytes());
         }
     }
+    if let Some(f) = t.flow {
+        buf.push(FLOW);
+        buf.extend_from_slice(&f.shard.to_be_bytes());
+        buf.extend_from_slice(&f.conn.to_be_bytes());
+    }
     Some(buf)
 }
 
@@ -263,10 +275,18 @@ fn decode(plain: &[u8]) -> Option<DialogTarget> {
         }
         _ => return None,
     };
+    let flow = match r.0.first() {
+        None => None,
+        Some(&FLOW) => {
+            r.u8()?;
+            Some(FlowId { shard: r.u16()?, conn: u32::from_be_bytes(r.array()?) })
+        }
+        Some(_) => return None,
+    };
     if !r.0.is_empty() {
         return None;
     }
-    Some(DialogTarget { uri, routes, dest })
+    Some(DialogTarget { uri, routes, dest, flow })
 }
 
 #[cfg(test)]
@@ -288,6 +308,7 @@ mod tests {
             uri: b"sip:pbx@10.1.2.3:5080;transport=tcp".to_vec(),
             routes: (0..routes).map(|i| format!("<sip:10.0.0.{i};lr>").into_bytes()).collect(),
             dest,
+            flow: None,
         }
     }
 
@@ -316,7 +337,7 @@ mod tests {
             target(0, v6()),
             target(2, v6()),
             target(1, Some((1, link_local))),
-            DialogTarget { uri: Vec::new(), routes: vec![Vec::new()], dest: None },
+            DialogTarget { uri: Vec::new(), routes: vec![Vec::new()], dest: None, flow: None },
         ]
     }
 
@@ -464,6 +485,7 @@ mod tests {
             uri: b"sip:pbx@10.1.2.3:5080".to_vec(),
             routes: vec![b"<sip:10.1.2.3;lr>".to_vec()],
             dest: Some((0, "10.1.2.3:5080".parse().unwrap())),
+            flow: None,
         };
         let tok = seal(&mut k, &t);
         let raw = URL_SAFE_NO_PAD.decode(&tok).unwrap();
@@ -520,7 +542,7 @@ mod tests {
         let tok = seal(&mut k, &t);
         assert!(!tok.is_empty() && only_alphabet(&tok));
         assert_eq!(k.open(&tok), None);
-        let many = DialogTarget { uri: Vec::new(), routes: vec![Vec::new(); 70_000], dest: None };
+        let many = DialogTarget { uri: Vec::new(), routes: vec![Vec::new(); 70_000], dest: None, flow: None };
         let tok = seal(&mut k, &many);
         assert_eq!(k.open(&tok), None);
     }
@@ -549,8 +571,10 @@ mod tests {
             uri in proptest::collection::vec(any::<u8>(), 0..300),
             routes in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..6),
             dest in arb_dest(),
+            flow in proptest::option::of((any::<u16>(), any::<u32>())),
         ) {
-            let t = DialogTarget { uri, routes, dest };
+            let flow = flow.map(|(shard, conn)| FlowId { shard, conn });
+            let t = DialogTarget { uri, routes, dest, flow };
             let mut k = key();
             let tok = seal(&mut k, &t);
             prop_assert!(only_alphabet(&tok));
