@@ -33,8 +33,16 @@ case $TRANSPORT in tls|tcp) ;; *) echo "TRANSPORT must be tls or tcp" >&2; exit 
 for t in jq kamailio openssl; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 2; }; done
 [[ -x $BENCH ]] || { echo "no $BENCH (cargo build --release -p sipedge-bench)" >&2; exit 2; }
 
-# both ends hold N sockets: the generator and the servers inherit this
-ulimit -Hn 1048576 && ulimit -n 1048576
+# Both ends hold N sockets: the generator and the servers inherit this
+# limit. Raising the hard limit needs CAP_SYS_RESOURCE; without it (e.g. a
+# container capped at 20000) N is cut to what fits under it.
+ulimit -Hn 1048576 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)"
+MAXN=$(( $(ulimit -n) - 500 ))
+if (( N > MAXN )); then
+  echo "open-file limit $(ulimit -n) (hard; no CAP_SYS_RESOURCE to raise it): $N connections cut to $MAXN" >&2
+  N=$MAXN
+fi
 WORK=$(mktemp -d /tmp/sipedge-idle.XXXXXX)
 DATE=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$ROOT/bench/results"
@@ -74,7 +82,8 @@ tcp_idle_timeout_secs = 86400
 tcp_max_connections_per_shard = 1000000
 tcp_max_connections_per_ip = 1000000
 TOML
-  [[ -n $AUTH ]] && printf '\n[auth]\nusers_file = "%s"\nalgorithms = ["MD5"]\n' "$SIPEDGE_USERS"
+  if [[ -n $AUTH ]]; then printf '\n[auth]\nusers_file = "%s"\nalgorithms = ["MD5"]\n' "$SIPEDGE_USERS"
+  else printf '\n[auth]\nenabled = false\n'; fi
   sipedge_tls_listener 127.0.0.1:5061
 }
 
