@@ -8,7 +8,8 @@
 //! hold, so a connection keeps no fixed-size buffers: it reads straight into
 //! its one read buffer, `READ_MIN` bytes at a time while quiet, growing while
 //! reads fill it or a message is incomplete and shrinking once drained, and
-//! its write queue (bounded by count) allocates only what is queued.
+//! its write queue (bounded by count) allocates only what is queued. The
+//! TLS handshake runs in its own allocation, freed once it is done.
 
 use super::Shard;
 use crate::core::counters::ReasonCounts;
@@ -144,7 +145,9 @@ async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
         return run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await;
     };
     let acceptor = futures_rustls::TlsAcceptor::from(config);
-    if let Some(stream) = handshake(&shard, false, async { acceptor.accept(stream).await }).await {
+    // Boxed: the handshake's state (~2.9 kB: a whole mid-handshake rustls
+    // session) would otherwise stay part of the connection's task for life.
+    if let Some(stream) = Box::pin(handshake(&shard, false, async { acceptor.accept(stream).await })).await {
         let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
         shard.flows.borrow_mut().accepted += 1;
         run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await
@@ -219,7 +222,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
             }
             Ok(stream) => {
                 prepare(&shard, &stream);
-                match connect_tls(&shard, peer, stream).await {
+                match Box::pin(connect_tls(&shard, peer, stream)).await {
                     Some(stream) => return run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await,
                     None => "tls handshake failed",
                 }
