@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: Kamailio vs sipedge (vs the UDP echo floor), one
 # CPU each for the server (CPU 1) and the load generator (CPU 0).
-#   bench/compare.sh options|register|register-auth|call
-# Environment knobs: TRANSPORT=udp|tcp, SERVERS="kamailio sipedge echo",
+#   bench/compare.sh options|register|register-auth|call|register-auth-tls|tls-handshake
+# register-auth-tls: register-auth over TLS (persistent connections);
+# tls-handshake: a new TLS connection per OPTIONS (connect, full handshake,
+# OPTIONS -> 200, close). Any other scenario runs over TLS with TRANSPORT=tls
+# (Kamailio's TLS listener is 127.0.0.1:5081, sipedge's 127.0.0.1:5061).
+# Environment knobs: TRANSPORT=udp|tcp|tls, SERVERS="kamailio sipedge echo",
 # STEP_S (seconds per peak-search step, 2), FIXED_S (equal-load run, 4),
 # START_RATE, MAX_DOUBLINGS (6), DIGEST=md5|sha256 (register-auth),
 # USERS (count, 1000), CARGO_TARGET_DIR, BENCH_BIN / SIPEDGE_BIN (binary paths),
 # NO_BUILD=1 (do not try to build a missing sipedge).
 set -euo pipefail
 
-SCENARIO=${1:?usage: bench/compare.sh options|register|register-auth|call}
-case "$SCENARIO" in options|register|register-auth|call) ;; *) echo "unknown scenario $SCENARIO" >&2; exit 2;; esac
+SCENARIO=${1:?usage: bench/compare.sh options|register|register-auth|call|register-auth-tls|tls-handshake}
+# BASE: the generator's scenario (and sipedge's config) behind SCENARIO
+PER_OP_CONN=""
+case "$SCENARIO" in
+  options|register|register-auth|call) BASE=$SCENARIO;;
+  register-auth-tls) BASE=register-auth; TRANSPORT=tls;;
+  tls-handshake) BASE=options; TRANSPORT=tls; PER_OP_CONN=1;;
+  *) echo "unknown scenario $SCENARIO" >&2; exit 2;;
+esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 TDIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BENCH=${BENCH_BIN:-$TDIR/release/sipedge-bench}
 SIPEDGE=${SIPEDGE_BIN:-$TDIR/release/sipedge}
@@ -28,9 +41,11 @@ FAIL_LIMIT=0.001          # < 0.1 % failures
 case "$SCENARIO" in
   options) START_RATE=${START_RATE:-5000};;
   register) START_RATE=${START_RATE:-2500};;
-  register-auth) START_RATE=${START_RATE:-1000};;
-  call) START_RATE=${START_RATE:-250};;
+  register-auth|register-auth-tls) START_RATE=${START_RATE:-1000};;
+  call|tls-handshake) START_RATE=${START_RATE:-250};;
 esac
+# the echo floor answers UDP datagrams only
+[[ $TRANSPORT == tls ]] && SERVERS=${SERVERS/echo/}
 WORK=$(mktemp -d /tmp/sipedge-compare.XXXXXX)
 DATE=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$ROOT/bench/results"
@@ -58,15 +73,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- users (generator and Kamailio's db_text subscriber table) -----------
-for ((i = 0; i < USERS; i++)); do printf 'u%05d pw%05d\n' "$i" "$i"; done >"$WORK/users.txt"
-# sipedge's subscribers file (path fixed in bench/sipedge-register-auth.toml)
-awk '{ print $1 " 127.0.0.1 password=" $2 }' "$WORK/users.txt" >/tmp/sipedge-bench-users.txt
-DBT=/tmp/sipedge-bench-dbtext          # path fixed in kamailio.cfg
-mkdir -p "$DBT"
-printf 'table_name(str) table_version(int)\nsubscriber:7\n' >"$DBT/version"
-{ echo 'id(int,auto) username(str) domain(str) password(str)'
-  awk '{ print NR ":" $1 ":127.0.0.1:" $2 }' "$WORK/users.txt"; } >"$DBT/subscriber"
+# ---- users (generator, sipedge and Kamailio's db_text subscriber table) ---
+write_users "$USERS" "$WORK/users.txt"
+[[ $TRANSPORT == tls ]] && make_test_cert
 
 # ---- servers ---------------------------------------------------------------
 start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
@@ -74,47 +83,35 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
   case $name in
     kamailio)
       local defs=()
-      case $SCENARIO in
+      case $BASE in
         options) defs=(-A WITH_OPTIONS);;
         register) defs=(-A WITH_REGISTER);;
         register-auth) defs=(-A WITH_REGISTER_AUTH); [[ $DIGEST == sha256 ]] && defs+=(-A WITH_SHA256);;
         call) defs=(-A WITH_CALL);;
       esac
-      # -x tlsf: Kamailio's fast allocator; -DD -E: foreground, log to stderr
-      taskset -c 1 kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -x tlsf -m 512 -M 16 \
-        "${defs[@]}" >"$WORK/kamailio.log" 2>&1 &
-      SERVER_PID=$!; TARGET=127.0.0.1:5080;;
+      [[ $TRANSPORT == tls ]] && defs+=(-A WITH_TLS)
+      start_kamailio "$WORK/kamailio.log" 512 "${defs[@]}"
+      SERVER_PID=$!; TARGET=127.0.0.1:5080; PROBE=$TARGET
+      [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5081;;
     sipedge)
       [[ -x $SIPEDGE ]] || { echo "  (no $SIPEDGE binary)"; return 1; }
       sed "s/^algorithms = .*/algorithms = [\"$( [[ $DIGEST == sha256 ]] && echo SHA-256 || echo MD5 )\"]/" \
-        "$ROOT/bench/sipedge-$SCENARIO.toml" >"$WORK/sipedge.toml"
+        "$ROOT/bench/sipedge-$BASE.toml" >"$WORK/sipedge.toml"
       [[ $TRANSPORT == tcp ]] && sed -i 's/transport = "udp" }/transport = "tcp" }/' "$WORK/sipedge.toml"
+      [[ $TRANSPORT == tls ]] && sipedge_tls_listener 127.0.0.1:5061 >>"$WORK/sipedge.toml"
       taskset -c 1 "$SIPEDGE" run --config "$WORK/sipedge.toml" >"$WORK/sipedge.log" 2>&1 &
-      SERVER_PID=$!; TARGET=127.0.0.1:5060;;
+      SERVER_PID=$!; TARGET=127.0.0.1:5060; PROBE=$TARGET
+      [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5061;;
     echo)
       taskset -c 1 "$BENCH" echo --listen 127.0.0.1:5099 >"$WORK/echo.log" 2>&1 &
-      SERVER_PID=$!; TARGET=127.0.0.1:5099;;
+      SERVER_PID=$!; TARGET=127.0.0.1:5099; PROBE=$TARGET;;
   esac
-  # ready when anything answers
-  for _ in $(seq 1 30); do
-    sleep 0.2
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "  ($name exited: $(tail -3 "$WORK/$name.log" | tr '\n' ' '))"; SERVER_PID=""; return 1; }
-    if taskset -c 0 "$BENCH" options --target "$TARGET" --expect-any --concurrency 1 --duration 0.2 \
-        --warmup 0 --timeout-ms 200 --quiet --json "$WORK/probe.json" 2>/dev/null &&
-       [[ $(jq .ok "$WORK/probe.json") -gt 0 ]]; then
-      return 0
-    fi
-  done
-  echo "  ($name does not answer)"; stop_server; return 1
+  # ready when anything answers (over UDP)
+  wait_ready "$name" "$SERVER_PID" "$PROBE" "$WORK/$name.log" || { stop_server; return 1; }
 }
 
-stop_server() { # SIGTERM, then SIGKILL after 5 s; Kamailio's children follow their main process
-  if [[ -n $SERVER_PID ]]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+stop_server() {
+  stop_pid "$SERVER_PID"
   SERVER_PID=""
 }
 
@@ -122,12 +119,13 @@ stop_server() { # SIGTERM, then SIGKILL after 5 s; Kamailio's children follow th
 run_load() {
   local name=$1 rate=$2 dur=$3 out=$4 extra=()
   [[ $name == echo ]] && extra+=(--expect-any)
-  case $SCENARIO in
+  [[ -n $PER_OP_CONN ]] && extra+=(--connection-per-op --source-ips 127.0.0.2-127.0.0.33)
+  case $BASE in
     register|register-auth) extra+=(--users "$WORK/users.txt" --domain 127.0.0.1);;
     call) extra+=(--uas-listen 127.0.0.1:5070)
           [[ $TRANSPORT == tcp ]] && extra+=(--ruri "sip:uas@127.0.0.1:5070;transport=tcp");;
   esac
-  taskset -c 0 "$BENCH" "$SCENARIO" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" \
+  taskset -c 0 "$BENCH" "$BASE" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" \
     --duration "$dur" --warmup "$WARM_S" --sockets 8 --timeout-ms 1000 --server-pid "$SERVER_PID" \
     --quiet --json "$out" "${extra[@]}" || echo '{"ok":0,"failure_ratio":1,"achieved_rate":0}' >"$out"
 }

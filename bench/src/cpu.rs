@@ -1,7 +1,8 @@
 //! CPU accounting: the server's utime+stime from /proc (summed over the
 //! process and all its descendants, so multi-process servers such as
 //! Kamailio are counted whole; /proc/PID/stat already sums threads), and the
-//! generator's own CPU from getrusage.
+//! generator's own CPU from getrusage. Also the process tree itself, which
+//! the memory sampling walks too.
 
 use std::collections::HashMap;
 
@@ -26,8 +27,9 @@ pub fn parse_stat(line: &str) -> Option<(i32, i32, u64)> {
     Some((pid, ppid, ut + st))
 }
 
-/// CPU seconds consumed so far by `pid` and all its descendants.
-pub fn tree_cpu_secs(pid: i32) -> Option<f64> {
+/// `pid` and all its descendants, each with its utime+stime ticks (None
+/// when `pid` does not exist).
+pub fn tree(pid: i32) -> Option<Vec<(i32, u64)>> {
     let mut procs: HashMap<i32, (i32, u64)> = HashMap::new();
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
         let name = e.file_name();
@@ -42,15 +44,20 @@ pub fn tree_cpu_secs(pid: i32) -> Option<f64> {
         }
     }
     procs.get(&pid)?;
-    let mut total = 0u64;
+    let mut out = Vec::new();
     let mut frontier = vec![pid];
     while let Some(p) = frontier.pop() {
         if let Some(&(_, t)) = procs.get(&p) {
-            total += t;
+            out.push((p, t));
         }
         frontier.extend(procs.iter().filter(|(_, &(pp, _))| pp == p).map(|(&c, _)| c));
     }
-    Some(total as f64 / clk_tck())
+    Some(out)
+}
+
+/// CPU seconds consumed so far by `pid` and all its descendants.
+pub fn tree_cpu_secs(pid: i32) -> Option<f64> {
+    Some(tree(pid)?.iter().map(|&(_, t)| t).sum::<u64>() as f64 / clk_tck())
 }
 
 /// This process's user+system CPU seconds.

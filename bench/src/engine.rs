@@ -2,6 +2,9 @@
 //! concurrency, warm-up/measured window, timeouts, and response matching
 //! (top Via branch encodes slot + transaction counter). Scenarios plug in
 //! through the [`Scenario`] trait; an optional in-process UAS shares the loop.
+//! With [`LoadConfig::fresh_conns`] every operation opens its own connection
+//! (kept afterwards, or closed once the operation ends), and
+//! [`LoadConfig::max_ops`] ends the run after that many operations.
 
 use crate::cpu;
 use crate::event_loop::{Net, Role, Tx};
@@ -70,6 +73,19 @@ pub struct LoadConfig {
     pub expect_any: bool,
     pub server_pid: Option<i32>,
     pub target: SocketAddr,
+    /// Open a connection per operation ([`Net::open_client`]) instead of
+    /// cycling through the given ones.
+    pub fresh_conns: Option<FreshConns>,
+    /// Start no more than this many operations (warm-up ones included);
+    /// the run ends when they are all done or the window is over.
+    pub max_ops: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FreshConns {
+    /// Keep the connection open after its operation (idle connections);
+    /// otherwise it is closed when the operation ends.
+    pub keep: bool,
 }
 
 struct Driver<'s> {
@@ -87,10 +103,16 @@ struct Driver<'s> {
     measuring: bool,
     stats: Stats,
     stray: u64,
+    /// Connections to close (fresh connections whose operation ended).
+    to_close: Vec<u32>,
+    close_fresh: bool,
+    /// Operations started, warm-up ones included.
+    launched: u64,
 }
 
 impl Driver<'_> {
     fn start_op(&mut self, tx: &mut Tx, conn: usize, now: Instant) {
+        self.launched += 1;
         if self.measuring {
             self.stats.started += 1;
         }
@@ -123,6 +145,9 @@ impl Driver<'_> {
         s.active = false;
         self.active -= 1;
         self.free.push(si as u32);
+        if self.close_fresh {
+            self.to_close.push(s.conn);
+        }
         if s.measured {
             match result {
                 Ok(now) => {
@@ -228,6 +253,9 @@ pub fn run(
         measuring: false,
         stats: Stats::new(),
         stray: 0,
+        to_close: Vec::new(),
+        close_fresh: cfg.fresh_conns.is_some_and(|f| !f.keep),
+        launched: 0,
     };
     let t_start = Instant::now();
     let warm_end = t_start + cfg.warmup;
@@ -244,7 +272,8 @@ pub fn run(
             d.measuring = true;
             win_start = (now, cpu::self_cpu_secs(), cfg.server_pid.and_then(cpu::tree_cpu_secs));
         }
-        if !stopped && now >= end {
+        let exhausted = cfg.max_ops.is_some_and(|m| d.launched >= m);
+        if !stopped && (now >= end || (exhausted && d.active == 0)) {
             stopped = true;
             d.measuring = false;
             let srv = match (win_start.2, cfg.server_pid.and_then(cpu::tree_cpu_secs)) {
@@ -253,7 +282,40 @@ pub fn run(
             };
             window = (now.duration_since(win_start.0).as_secs_f64(), cpu::self_cpu_secs() - win_start.1, srv);
         }
-        if !stopped {
+        if !stopped && exhausted {
+            // all operations started: wait for the last ones
+        } else if let (false, Some(_)) = (stopped, cfg.fresh_conns) {
+            let k = match cfg.rate {
+                Some(r) => {
+                    let due = (now.duration_since(t_start).as_secs_f64() * r) as u64;
+                    let k = due.saturating_sub(offered).min(4096);
+                    offered += k;
+                    k
+                }
+                None => cfg.concurrency.saturating_sub(d.active) as u64,
+            };
+            let k = cfg.max_ops.map_or(k, |m| k.min(m - d.launched));
+            for _ in 0..k {
+                match net.open_client() {
+                    Ok(conn) => {
+                        if d.roles.len() <= conn {
+                            d.roles.resize(conn + 1, Role::Uas);
+                            d.ports.resize(conn + 1, 0);
+                        }
+                        d.roles[conn] = Role::Uac;
+                        d.ports[conn] = net.conns[conn].local_port;
+                        d.start_op(&mut net.tx, conn, now);
+                    }
+                    Err(_) => {
+                        d.launched += 1;
+                        if d.measuring {
+                            d.stats.started += 1;
+                            d.stats.fail(Fail::Connect);
+                        }
+                    }
+                }
+            }
+        } else if !stopped {
             // skip closed TCP connections; with none left, ops fail at once
             let mut conn = uac[rr % uac.len()];
             rr += 1;
@@ -291,6 +353,9 @@ pub fn run(
         }
         d.expire(now);
         net.flush();
+        for c in d.to_close.drain(..) {
+            net.close(c as usize);
+        }
         if stopped && (d.active == 0 || now >= hard_end) {
             break;
         }
@@ -305,6 +370,9 @@ pub fn run(
         let ms = if wait.is_zero() { 0 } else { (wait.as_micros() as i32 + 999) / 1000 };
         net.poll(ms, &mut |tx, c, src, b| d.on_message(tx, c, src, b));
         net.flush();
+        for c in d.to_close.drain(..) {
+            net.close(c as usize);
+        }
     }
     let stray = d.stray;
     (d.stats, window.0, stray, window.2, window.1)

@@ -1,11 +1,18 @@
 //! Single-threaded epoll event loop over non-blocking UDP sockets and TCP
-//! connections. Outgoing messages are queued into one preallocated buffer
-//! and flushed per iteration: UDP runs per socket go out with one
-//! `sendmmsg`, TCP bytes are coalesced into one `write` per connection.
-//! Incoming UDP is drained with `recvmmsg`; TCP is framed by Content-Length.
+//! or TLS connections. Outgoing messages are queued into one preallocated
+//! buffer and flushed per iteration: UDP runs per socket go out with one
+//! `sendmmsg`, stream bytes are coalesced into one `write` (TLS: one
+//! encryption) per connection. Incoming UDP is drained with `recvmmsg`;
+//! streams are framed by Content-Length. Client connections can also be
+//! opened on demand (non-blocking connect, rotating source addresses) from a
+//! [`ClientSpec`], for connection-per-operation and idle-connection runs.
 
 use crate::sipmsg;
+use crate::tls;
+use rustls::{ClientConfig, ClientConnection};
 use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 
@@ -38,6 +45,24 @@ pub struct Conn {
     rlen: usize,
     wbuf: Vec<u8>,
     want_out: bool,
+    /// Non-blocking connect still in progress (waiting for EPOLLOUT).
+    connecting: bool,
+    tls: Option<Box<ClientConnection>>,
+}
+
+/// How [`Net::open_client`] opens client connections: to `peer`, TLS when
+/// `tls` is set, from `sources` in turn (empty: the kernel's choice).
+pub struct ClientSpec {
+    pub peer: SocketAddr,
+    pub tls: Option<Arc<ClientConfig>>,
+    pub sources: Vec<IpAddr>,
+    next: usize,
+}
+
+impl ClientSpec {
+    pub fn new(peer: SocketAddr, tls: Option<Arc<ClientConfig>>, sources: Vec<IpAddr>) -> ClientSpec {
+        ClientSpec { peer, tls, sources, next: 0 }
+    }
 }
 
 struct TxItem {
@@ -79,6 +104,8 @@ pub struct NetStats {
     /// datagrams dropped because the socket buffer was full (EAGAIN) or errors
     pub send_errors: u64,
     pub tcp_closed: u64,
+    /// non-blocking connects that failed
+    pub connect_errors: u64,
 }
 
 pub struct Net {
@@ -96,6 +123,9 @@ pub struct Net {
     shdrs: Vec<libc::mmsghdr>,
     siov: Vec<libc::iovec>,
     dirty_tcp: Vec<u32>,
+    /// Read buffer of each stream connection (the largest message it can frame).
+    pub stream_rbuf: usize,
+    client: Option<ClientSpec>,
 }
 
 fn cvt(r: i32) -> io::Result<i32> {
@@ -194,6 +224,7 @@ pub fn bound_socket(bind: SocketAddr, ty: i32, reuse: bool) -> io::Result<i32> {
 
 impl Net {
     pub fn new() -> io::Result<Net> {
+        raise_fd_limit();
         let ep = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         let mut n = Net {
             ep,
@@ -209,15 +240,25 @@ impl Net {
             shdrs: vec![unsafe { zeroed() }; BATCH],
             siov: vec![libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; BATCH],
             dirty_tcp: Vec::new(),
+            stream_rbuf: TCP_RBUF,
+            client: None,
         };
         n.tx.buf.clear();
         Ok(n)
     }
 
     fn add(&mut self, fd: i32, kind: Kind, role: Role, peer: Option<SocketAddr>) -> io::Result<usize> {
+        self.add_with(fd, kind, role, peer, false, None)
+    }
+
+    fn add_with(&mut self, fd: i32, kind: Kind, role: Role, peer: Option<SocketAddr>, connecting: bool, tls: Option<Box<ClientConnection>>) -> io::Result<usize> {
         let idx = self.conns.len();
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: idx as u64 };
-        cvt(unsafe { libc::epoll_ctl(self.ep, libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
+        let events = if connecting { libc::EPOLLIN | libc::EPOLLOUT } else { libc::EPOLLIN };
+        let mut ev = libc::epoll_event { events: events as u32, u64: idx as u64 };
+        if let Err(e) = cvt(unsafe { libc::epoll_ctl(self.ep, libc::EPOLL_CTL_ADD, fd, &mut ev) }) {
+            unsafe { libc::close(fd) };
+            return Err(e);
+        }
         let stream = kind == Kind::Tcp;
         self.conns.push(Conn {
             fd,
@@ -226,12 +267,48 @@ impl Net {
             local_port: local_port(fd),
             peer,
             alive: true,
-            rbuf: if stream { vec![0; TCP_RBUF] } else { Vec::new() },
+            rbuf: if stream { vec![0; self.stream_rbuf] } else { Vec::new() },
             rlen: 0,
-            wbuf: Vec::with_capacity(if stream { 64 * 1024 } else { 0 }),
-            want_out: false,
+            wbuf: Vec::with_capacity(if stream { self.stream_rbuf.min(64 * 1024) } else { 0 }),
+            want_out: connecting,
+            connecting,
+            tls,
         });
         Ok(idx)
+    }
+
+    /// Sets how [`Net::open_client`] opens connections.
+    pub fn set_client(&mut self, spec: ClientSpec) {
+        self.client = Some(spec);
+    }
+
+    /// Opens a client connection as the [`ClientSpec`] says, without
+    /// waiting: bytes queued on it go out once connected (and, with TLS,
+    /// once the handshake is done).
+    pub fn open_client(&mut self) -> io::Result<usize> {
+        let spec = self.client.as_mut().ok_or_else(|| io::Error::other("no client spec"))?;
+        let src = (!spec.sources.is_empty()).then(|| spec.sources[spec.next % spec.sources.len()]);
+        spec.next = spec.next.wrapping_add(1);
+        let (peer, cfg) = (spec.peer, spec.tls.clone());
+        let fd = connect_nonblocking(peer, src)?;
+        let tls = match cfg {
+            Some(c) => match tls::session(&c, peer) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    unsafe { libc::close(fd) };
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        self.add_with(fd, Kind::Tcp, Role::Uac, Some(peer), true, tls)
+    }
+
+    /// TLS connection to `peer` from the kernel's choice of source address.
+    pub fn add_tls_client(&mut self, peer: SocketAddr, cfg: &Arc<ClientConfig>) -> io::Result<usize> {
+        let fd = connect_nonblocking(peer, None)?;
+        let s = tls::session(cfg, peer)?;
+        self.add_with(fd, Kind::Tcp, Role::Uac, Some(peer), true, Some(s))
     }
 
     /// UDP socket on an ephemeral port of the same family as `peer`.
@@ -262,16 +339,44 @@ impl Net {
         self.add(fd, Kind::Listener, role, None)
     }
 
-    fn close(&mut self, idx: usize) {
+    /// Closes a connection (TLS: after a close_notify) and frees its buffers.
+    pub fn close(&mut self, idx: usize) {
         let c = &mut self.conns[idx];
         if c.alive {
             c.alive = false;
+            if let (Some(s), false) = (c.tls.as_deref_mut(), c.connecting) {
+                tls::close_notify(s, c.fd);
+            }
             unsafe {
                 libc::epoll_ctl(self.ep, libc::EPOLL_CTL_DEL, c.fd, std::ptr::null_mut());
                 libc::close(c.fd);
             }
+            c.tls = None;
+            c.rbuf = Vec::new();
+            c.wbuf = Vec::new();
             self.stats.tcp_closed += 1;
         }
+    }
+
+    /// Open connections.
+    pub fn alive(&self) -> usize {
+        self.conns.iter().filter(|c| c.alive).count()
+    }
+
+    /// A non-blocking connect finished (EPOLLOUT): failed, or ready to write.
+    fn connected(&mut self, ci: usize) {
+        let fd = self.conns[ci].fd;
+        let mut err: i32 = 0;
+        let mut len = size_of::<i32>() as libc::socklen_t;
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut err as *mut i32 as *mut libc::c_void, &mut len) };
+        if err != 0 {
+            self.stats.connect_errors += 1;
+            self.conns[ci].connecting = false;
+            self.close(ci);
+            return;
+        }
+        self.conns[ci].connecting = false;
+        self.write_tcp(ci);
     }
 
     /// Sends everything queued in `tx`.
@@ -352,21 +457,34 @@ impl Net {
 
     fn write_tcp(&mut self, ci: usize) {
         let c = &mut self.conns[ci];
-        if !c.alive || c.wbuf.is_empty() {
+        if !c.alive || c.connecting {
             return;
         }
-        let r = unsafe { libc::write(c.fd, c.wbuf.as_ptr() as *const libc::c_void, c.wbuf.len()) };
-        if r >= 0 {
-            c.wbuf.drain(..r as usize);
+        if let Some(s) = c.tls.as_deref_mut() {
+            match tls::write(s, c.fd, &c.wbuf) {
+                Ok(_) => c.wbuf.clear(),
+                Err(_) => {
+                    self.close(ci);
+                    return;
+                }
+            }
         } else {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted {
-                self.close(ci);
+            if c.wbuf.is_empty() {
                 return;
+            }
+            let r = unsafe { libc::write(c.fd, c.wbuf.as_ptr() as *const libc::c_void, c.wbuf.len()) };
+            if r >= 0 {
+                c.wbuf.drain(..r as usize);
+            } else {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted {
+                    self.close(ci);
+                    return;
+                }
             }
         }
         let c = &mut self.conns[ci];
-        let want = !c.wbuf.is_empty();
+        let want = !c.wbuf.is_empty() || c.tls.as_ref().is_some_and(|s| s.wants_write());
         if want != c.want_out {
             c.want_out = want;
             let mut ev = libc::epoll_event {
@@ -392,7 +510,14 @@ impl Net {
                 continue;
             }
             if ev.events & libc::EPOLLOUT as u32 != 0 {
-                self.write_tcp(ci);
+                if self.conns[ci].connecting {
+                    self.connected(ci);
+                } else {
+                    self.write_tcp(ci);
+                }
+                if !self.conns[ci].alive {
+                    continue;
+                }
             }
             if ev.events & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) as u32 == 0 {
                 continue;
@@ -454,21 +579,40 @@ impl Net {
             self.close(ci);
             return 0;
         }
-        let r = unsafe {
-            libc::read(c.fd, c.rbuf[c.rlen..].as_mut_ptr() as *mut libc::c_void, c.rbuf.len() - c.rlen)
-        };
-        if r == 0 {
+        if c.connecting {
+            // EPOLLERR/EPOLLHUP before EPOLLOUT: the connect failed
+            self.stats.connect_errors += 1;
+            c.connecting = false;
             self.close(ci);
             return 0;
         }
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted {
+        let (rlen, closed) = if let Some(s) = c.tls.as_deref_mut() {
+            let r = tls::on_readable(s, c.fd, &mut c.rbuf[c.rlen..]);
+            (r.plaintext, r.closed)
+        } else {
+            let r = unsafe {
+                libc::read(c.fd, c.rbuf[c.rlen..].as_mut_ptr() as *mut libc::c_void, c.rbuf.len() - c.rlen)
+            };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                let lost = e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted;
+                (0, lost)
+            } else {
+                (r as usize, r == 0)
+            }
+        };
+        if c.tls.as_ref().is_some_and(|s| s.wants_write()) {
+            // handshake flights, key updates, alerts
+            self.write_tcp(ci);
+        }
+        let c = &mut self.conns[ci];
+        if rlen == 0 {
+            if closed {
                 self.close(ci);
             }
             return 0;
         }
-        c.rlen += r as usize;
+        c.rlen += rlen;
         let peer = c.peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         let mut off = 0;
         let mut count = 0;
@@ -481,6 +625,9 @@ impl Net {
         if off > 0 {
             c.rbuf.copy_within(off..c.rlen, 0);
             c.rlen -= off;
+        }
+        if closed {
+            self.close(ci);
         }
         count
     }
@@ -504,6 +651,48 @@ impl Net {
             set_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
             let _ = self.add(fd, Kind::Tcp, role, from_sockaddr(&st));
         }
+    }
+}
+
+/// Raises this process's open-file limit to its hard limit (runs with tens
+/// of thousands of connections; the shell's `ulimit -Hn` is the ceiling).
+fn raise_fd_limit() {
+    unsafe {
+        let mut l: libc::rlimit = zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}
+
+/// A non-blocking TCP socket (TCP_NODELAY) connecting to `peer`, bound to
+/// `src` when given. IP_BIND_ADDRESS_NO_PORT leaves the port to connect(),
+/// which may then reuse ports whose 4-tuple differs (and, on loopback,
+/// TIME_WAIT ones), so many source addresses give many connections.
+fn connect_nonblocking(peer: SocketAddr, src: Option<IpAddr>) -> io::Result<i32> {
+    unsafe {
+        let fd = cvt(libc::socket(family(&peer), libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0))?;
+        set_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        let fail = |fd| {
+            let e = io::Error::last_os_error();
+            libc::close(fd);
+            Err(e)
+        };
+        if let Some(ip) = src {
+            set_opt(fd, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1);
+            let mut st: libc::sockaddr_storage = zeroed();
+            let len = to_sockaddr(&SocketAddr::new(ip, 0), &mut st);
+            if libc::bind(fd, &st as *const _ as *const libc::sockaddr, len) < 0 {
+                return fail(fd);
+            }
+        }
+        let mut st: libc::sockaddr_storage = zeroed();
+        let len = to_sockaddr(&peer, &mut st);
+        if libc::connect(fd, &st as *const _ as *const libc::sockaddr, len) < 0 && *libc::__errno_location() != libc::EINPROGRESS {
+            return fail(fd);
+        }
+        Ok(fd)
     }
 }
 

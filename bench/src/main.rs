@@ -1,5 +1,6 @@
 //! sipedge-bench: a single-core SIP load generator (options, register,
-//! register-auth, call) with an in-process UAS and a UDP echo floor.
+//! register-auth, call over UDP, TCP or TLS; idle connections) with an
+//! in-process UAS and a UDP echo floor.
 //! See bench/README.md.
 
 mod cli;
@@ -9,15 +10,18 @@ mod echo;
 mod engine;
 mod event_loop;
 mod hash;
+mod idle;
+mod memory;
 mod report;
 mod scenario;
 mod sipmsg;
 mod template;
+mod tls;
 
 use clap::Parser;
 use cli::{Cli, Cmd, LoadArgs, Transport};
-use engine::{LoadConfig, Scenario};
-use event_loop::Net;
+use engine::{FreshConns, LoadConfig, Scenario};
+use event_loop::{ClientSpec, Net};
 use scenario::uas::Uas;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,14 +36,26 @@ fn config(a: &LoadArgs) -> LoadConfig {
         expect_any: a.expect_any,
         server_pid: a.server_pid,
         target: a.target,
+        fresh_conns: a.connection_per_op.then_some(FreshConns { keep: false }),
+        max_ops: None,
     }
 }
 
 fn open_uac(net: &mut Net, a: &LoadArgs) -> std::io::Result<Vec<usize>> {
+    let tls = (a.transport == Transport::Tls).then(|| tls::client_config(a.conn.tls_resume));
+    if a.connection_per_op {
+        if a.transport == Transport::Udp {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "--connection-per-op needs --transport tcp or tls"));
+        }
+        net.set_client(ClientSpec::new(a.target, tls, a.conn.source_ips.clone().map(|s| s.0).unwrap_or_default()));
+        return Ok(Vec::new());
+    }
     (0..a.sockets.max(1))
-        .map(|_| match a.transport {
-            Transport::Udp => net.add_udp_client(a.target),
-            Transport::Tcp => net.add_tcp_client(a.target),
+        .map(|_| match (a.transport, &tls) {
+            (Transport::Udp, _) => net.add_udp_client(a.target),
+            (Transport::Tcp, _) => net.add_tcp_client(a.target),
+            (Transport::Tls, Some(c)) => net.add_tls_client(a.target, c),
+            (Transport::Tls, None) => unreachable!("a TLS run has a client config"),
         })
         .collect()
 }
@@ -60,6 +76,7 @@ fn real_main() -> std::io::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Echo(s) => echo::serve(s.listen, s.duration),
+        Cmd::Idle(a) => idle::run(&a),
         Cmd::Uas(s) => scenario::uas::serve(s.listen, s.duration),
         Cmd::Options(a) => {
             let mut net = Net::new()?;

@@ -11,6 +11,8 @@ pub enum Fail {
     ConnClosed,
     NoSlot,
     Protocol,
+    /// A connection could not be opened (connection-per-operation runs).
+    Connect,
 }
 
 pub struct Stats {
@@ -22,6 +24,7 @@ pub struct Stats {
     pub conn_closed: u64,
     pub no_slot: u64,
     pub protocol: u64,
+    pub connect: u64,
     pub hist: Histogram<u64>,
 }
 
@@ -36,6 +39,7 @@ impl Stats {
             conn_closed: 0,
             no_slot: 0,
             protocol: 0,
+            connect: 0,
             hist: Histogram::new_with_bounds(1, 120_000_000, 3).unwrap(),
         }
     }
@@ -46,10 +50,11 @@ impl Stats {
             Fail::ConnClosed => self.conn_closed += 1,
             Fail::NoSlot => self.no_slot += 1,
             Fail::Protocol => self.protocol += 1,
+            Fail::Connect => self.connect += 1,
         }
     }
     pub fn failures(&self) -> u64 {
-        self.timeout + self.status.iter().sum::<u64>() + self.send_error + self.conn_closed + self.no_slot + self.protocol
+        self.timeout + self.status.iter().sum::<u64>() + self.send_error + self.conn_closed + self.no_slot + self.protocol + self.connect
     }
     /// (reason, count) for every non-zero failure reason.
     pub fn failure_list(&self) -> Vec<(String, u64)> {
@@ -60,6 +65,7 @@ impl Stats {
             ("conn_closed", self.conn_closed),
             ("no_slot", self.no_slot),
             ("protocol", self.protocol),
+            ("connect", self.connect),
         ] {
             if c > 0 {
                 v.push((n.to_string(), c));

@@ -3,6 +3,13 @@
 //! connection, and the table through which any task of the shard writes to
 //! a flow (by id, or by peer address to reuse a connection either side
 //! opened). Only this shard ever touches them.
+//!
+//! Memory per idle connection is what bounds how many devices a shard can
+//! hold, so a connection keeps no fixed-size buffers: it reads straight into
+//! its one read buffer, `READ_MIN` bytes at a time while quiet, growing while
+//! reads fill it or a message is incomplete and shrinking once drained, and
+//! its write queue (bounded by count) allocates only what is queued. The
+//! TLS handshake runs in its own allocation, freed once it is done.
 
 use super::Shard;
 use crate::core::counters::ReasonCounts;
@@ -19,7 +26,10 @@ use std::time::{Duration, Instant};
 
 /// Writes queued per connection before further ones are dropped and counted.
 const WRITE_QUEUE: usize = 256;
-const READ_CHUNK: usize = 16 * 1024;
+/// Read size of a quiet connection: most SIP requests fit in one read.
+const READ_MIN: usize = 2 * 1024;
+/// Largest read size, reached by doubling while reads come back full.
+const READ_MAX: usize = 16 * 1024;
 
 struct Entry {
     tx: LocalSender<Vec<u8>>,
@@ -56,7 +66,9 @@ impl Flows {
 
     fn open(&mut self, shard: u16, peer: SocketAddr) -> (FlowId, LocalReceiver<Vec<u8>>, Rc<Cell<bool>>) {
         self.next = self.next.wrapping_add(1);
-        let (tx, rx) = local_channel::new_bounded(WRITE_QUEUE);
+        // Unbounded in type, bounded by `send`: a bounded channel would
+        // allocate room for WRITE_QUEUE writes up front on every connection.
+        let (tx, rx) = local_channel::new_unbounded();
         let closed = Rc::new(Cell::new(false));
         self.map.insert(self.next, Entry { tx, closed: closed.clone(), peer });
         self.by_peer.insert(peer, self.next);
@@ -71,7 +83,7 @@ impl Flows {
 
     /// Queues bytes for a flow; false when it is gone or its queue is full.
     pub fn send(&self, flow: FlowId, bytes: Vec<u8>) -> bool {
-        self.map.get(&flow.conn).map(|e| e.tx.try_send(bytes).is_ok()).unwrap_or(false)
+        self.map.get(&flow.conn).map(|e| e.tx.len() < WRITE_QUEUE && e.tx.try_send(bytes).is_ok()).unwrap_or(false)
     }
 
     /// Closes a flow: its reader stops, its writer finishes what is queued.
@@ -141,7 +153,9 @@ async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
         return run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await;
     };
     let acceptor = futures_rustls::TlsAcceptor::from(config);
-    if let Some(stream) = handshake(&shard, false, async { acceptor.accept(stream).await }).await {
+    // Boxed: the handshake's state (~2.9 kB: a whole mid-handshake rustls
+    // session) would otherwise stay part of the connection's task for life.
+    if let Some(stream) = Box::pin(handshake(&shard, false, async { acceptor.accept(stream).await })).await {
         let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
         shard.flows.borrow_mut().accepted += 1;
         run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await
@@ -216,7 +230,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
             }
             Ok(stream) => {
                 prepare(&shard, &stream);
-                match connect_tls(&shard, peer, stream).await {
+                match Box::pin(connect_tls(&shard, peer, stream)).await {
                     Some(stream) => return run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await,
                     None => "tls handshake failed",
                 }
@@ -270,16 +284,19 @@ where
         let _ = wr.close().await;
     });
     let origin = Origin { transport, listener, peer, flow: Some(flow) };
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut chunk = vec![0u8; READ_CHUNK];
+    // Bytes of an incomplete message, then room for the next read.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut want = READ_MIN;
     let reason = 'conn: loop {
-        let n = match rd.read(&mut chunk).await {
+        let kept = buf.len();
+        buf.resize(kept + want, 0);
+        let n = match rd.read(&mut buf[kept..]).await {
             Ok(0) => break "peer closed",
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break "idle timeout",
             Err(_) => break "read error",
         };
-        buf.extend_from_slice(&chunk[..n]);
+        buf.truncate(kept + n);
         let now = super::io::unix_now();
         let mut off = 0;
         loop {
@@ -302,6 +319,13 @@ where
             }
         }
         buf.drain(..off);
+        // A full read (more is waiting) or an incomplete message: read more
+        // at once next time. Otherwise the socket is drained: back to quiet
+        // size, and give back what a burst or a long message grew.
+        want = if n == want || !buf.is_empty() { (want * 2).min(READ_MAX) } else { READ_MIN };
+        if buf.capacity() > 2 * (buf.len() + want) {
+            buf.shrink_to(buf.len() + want);
+        }
         if closed.get() || shard.stopping.get() {
             break "closed by edge";
         }

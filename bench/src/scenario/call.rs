@@ -34,7 +34,7 @@ impl Call {
     pub fn new(target: SocketAddr, transport: &str, ruri: &str) -> Call {
         let h = local_host(&target);
         let rid = run_id();
-        let tp = if transport == "TCP" { ";transport=tcp" } else { "" };
+        let tp = super::contact_transport(transport);
         let sdp = "v=0\no=bench 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n".to_string()
         .replace('\n', "\r\n");
         let tpl = Template::new(&format!(
@@ -51,7 +51,7 @@ Content-Length: {{clen}}\n\n{sdp}"
         ));
         Call {
             tpl,
-            tcp: transport == "TCP",
+            tcp: transport != "UDP",
             via_prefix: format!("Via: SIP/2.0/{transport} {h}:").into_bytes(),
             from_prefix: format!("From: <sip:uac@{h}>;tag=").into_bytes(),
             to_prefix: format!("To: <{ruri}>;tag=").into_bytes(),

@@ -17,6 +17,15 @@ pub fn local_host(target: &SocketAddr) -> &'static str {
     }
 }
 
+/// The Contact URI parameter naming a stream transport (`TCP`, `TLS`; none for UDP).
+pub fn contact_transport(via_transport: &str) -> &'static str {
+    match via_transport {
+        "TCP" => ";transport=tcp",
+        "TLS" => ";transport=tls",
+        _ => "",
+    }
+}
+
 /// Random-ish run id so Call-IDs differ between runs.
 pub fn run_id() -> String {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

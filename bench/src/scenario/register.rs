@@ -70,7 +70,7 @@ Contact: <sip:{u}@{h}:{{port}}{tp}>\n\
 Expires: 3600\n\
 Content-Length: 0\n\n",
                     u = u.name,
-                    tp = if transport == "TCP" { ";transport=tcp" } else { "" },
+                    tp = super::contact_transport(transport),
                 ))
             })
             .collect();

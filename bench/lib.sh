@@ -1,0 +1,74 @@
+# Shell helpers shared by bench/compare.sh and bench/idle-tls.sh (sourced,
+# not run): the users both servers know, the throw-away TLS certificate both
+# present, sipedge's TLS listener, starting Kamailio, waiting until a server
+# answers, and stopping it.
+
+# Fixed paths: bench/kamailio/kamailio.cfg names the db_text directory,
+# bench/kamailio/tls.cfg the certificate, the sipedge configs the users file.
+DBT=/tmp/sipedge-bench-dbtext
+TLS_DIR=/tmp/sipedge-bench-tls
+SIPEDGE_USERS=/tmp/sipedge-bench-users.txt
+
+# write_users COUNT FILE: u00000/pw00000... as the generator's users file,
+# sipedge's subscribers file and Kamailio's db_text subscriber table.
+write_users() {
+  local n=$1 file=$2
+  awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) printf "u%05d pw%05d\n", i, i }' >"$file"
+  awk '{ print $1 " 127.0.0.1 password=" $2 }' "$file" >"$SIPEDGE_USERS"
+  mkdir -p "$DBT"
+  printf 'table_name(str) table_version(int)\nsubscriber:7\n' >"$DBT/version"
+  { echo 'id(int,auto) username(str) domain(str) password(str)'
+    awk '{ print NR ":" $1 ":127.0.0.1:" $2 }' "$file"; } >"$DBT/subscriber"
+}
+
+# make_test_cert: an ECDSA P-256 self-signed certificate for 127.0.0.1
+# (what both servers sign handshakes with), made once per machine.
+make_test_cert() {
+  mkdir -p "$TLS_DIR"
+  [[ -s $TLS_DIR/cert.pem && -s $TLS_DIR/key.pem ]] && return 0
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" 2>/dev/null
+}
+
+# sipedge_tls_listener ADDR: a [[listen]] table (appended to a sipedge config).
+sipedge_tls_listener() {
+  printf '\n[[listen]]\ntransport = "tls"\naddr = "%s"\ncertificates = [{ cert = "%s/cert.pem", key = "%s/key.pem" }]\n' \
+    "$1" "$TLS_DIR" "$TLS_DIR"
+}
+
+# start_kamailio LOG SHM_MB -A DEFINE...: Kamailio pinned to CPU 1 in the
+# background ($! is its main process). -x tlsf: its fast allocator;
+# -DD -E: foreground, log to stderr.
+start_kamailio() {
+  local log=$1 shm=$2; shift 2
+  taskset -c 1 kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -x tlsf -m "$shm" -M 16 "$@" >"$log" 2>&1 &
+}
+
+# wait_ready NAME PID UDP_TARGET LOG: polls with OPTIONS (any answer counts)
+# until the server answers; 1 when it exited or stays silent for 6 s.
+wait_ready() {
+  local name=$1 pid=$2 target=$3 log=$4 probe
+  probe=$(mktemp /tmp/sipedge-probe.XXXXXX)
+  for _ in $(seq 1 30); do
+    sleep 0.2
+    kill -0 "$pid" 2>/dev/null || { echo "  ($name exited: $(tail -3 "$log" | tr '\n' ' '))"; rm -f "$probe"; return 1; }
+    if taskset -c 0 "$BENCH" options --target "$target" --expect-any --concurrency 1 --duration 0.2 \
+        --warmup 0 --timeout-ms 200 --quiet --json "$probe" 2>/dev/null &&
+       [[ $(jq .ok "$probe") -gt 0 ]]; then
+      rm -f "$probe"; return 0
+    fi
+  done
+  rm -f "$probe"; echo "  ($name does not answer)"; return 1
+}
+
+# stop_pid PID: SIGTERM, then SIGKILL after 5 s; Kamailio's children follow
+# their main process.
+stop_pid() {
+  local pid=$1
+  [[ -n $pid ]] || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
