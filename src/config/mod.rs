@@ -71,78 +71,56 @@ impl Config {
 
     /// Checks that relate several keys to each other.
     fn cross_checks(&self, text: &str, file: &str) -> Result<(), ConfigError> {
-        let mut seen = std::collections::HashSet::new();
+        let at = |pos: usize, key: String, message: String| {
+            let (line, column) = line_col(text, pos);
+            ConfigError { file: file.to_string(), line, column, key, message }
+        };
+        let listen_at = |i: usize| nth_table(text, "[[listen]]", i);
+        // One socket per (UDP or TCP, address): two TCP-based listeners on
+        // one address would share its connections by SO_REUSEPORT.
         for (i, l) in self.listen.iter().enumerate() {
-            if !seen.insert((l.transport, l.addr)) {
-                let pos = nth_table(text, "[[listen]]", i);
-                let (line, column) = line_col(text, pos);
-                return Err(ConfigError {
-                    file: file.to_string(),
-                    line,
-                    column,
-                    key: format!("listen[{i}]"),
-                    message: format!("duplicate listener {} {}", l.transport.as_str(), l.addr),
-                });
+            if let Some(first) = self.listen[..i].iter().find(|o| o.addr == l.addr && o.transport.is_tcp() == l.transport.is_tcp()) {
+                let message = if first.transport == l.transport {
+                    format!("duplicate listener {} {}", l.transport.as_str(), l.addr)
+                } else {
+                    format!("listeners {} and {} share the TCP socket {}", first.transport.as_str(), l.transport.as_str(), l.addr)
+                };
+                return Err(at(listen_at(i), format!("listen[{i}]"), message));
             }
         }
         let r = &self.registrar;
         if !(r.min_expires.get() <= r.default_expires.get() && r.default_expires.get() <= r.max_expires.get()) {
             let pos = text.find("[registrar]").unwrap_or(0);
-            let (line, column) = line_col(text, pos);
-            return Err(ConfigError {
-                file: file.to_string(),
-                line,
-                column,
-                key: "registrar".into(),
-                message: "need min_expires <= default_expires <= max_expires".into(),
-            });
+            return Err(at(pos, "registrar".into(), "need min_expires <= default_expires <= max_expires".into()));
         }
         for (i, r) in self.proxy.route.iter().enumerate() {
+            let pos = nth_table(text, "[[proxy.route]]", i);
             if let Some(j) = r.upstreams.iter().position(|u| u.transport != Transport::Tls && !u.server_name.is_empty()) {
-                let (line, column) = line_col(text, nth_table(text, "[[proxy.route]]", i));
-                return Err(ConfigError {
-                    file: file.to_string(),
-                    line,
-                    column,
-                    key: format!("proxy.route[{i}].upstreams[{j}].server_name"),
-                    message: "server_name belongs to tls upstreams only".into(),
-                });
+                return Err(at(pos, format!("proxy.route[{i}].upstreams[{j}].server_name"), "server_name belongs to tls upstreams only".into()));
             }
             if r.upstreams.is_empty() {
-                let (line, column) = line_col(text, nth_table(text, "[[proxy.route]]", i));
-                return Err(ConfigError {
-                    file: file.to_string(),
-                    line,
-                    column,
-                    key: format!("proxy.route[{i}].upstreams"),
-                    message: "a route needs at least one upstream".into(),
-                });
+                return Err(at(pos, format!("proxy.route[{i}].upstreams"), "a route needs at least one upstream".into()));
+            }
+            if let Some(j) = r.upstreams.iter().position(|u| u.transport.is_websocket()) {
+                let message = "the edge opens no WebSocket connections: an upstream is udp, tcp or tls".into();
+                return Err(at(pos, format!("proxy.route[{i}].upstreams[{j}].transport"), message));
             }
         }
         for (i, l) in self.listen.iter().enumerate() {
-            if l.transport != Transport::Tls && !l.client_ca.is_empty() {
-                let (line, column) = line_col(text, nth_table(text, "[[listen]]", i));
-                return Err(ConfigError { file: file.to_string(), line, column, key: format!("listen[{i}].client_ca"), message: "client_ca belongs to tls listeners only".into() });
+            if !l.transport.is_tls() && !l.client_ca.is_empty() {
+                return Err(at(listen_at(i), format!("listen[{i}].client_ca"), "client_ca belongs to tls and wss listeners only".into()));
             }
-            if (l.transport == Transport::Tls) == l.certificates.is_empty() {
-                let (line, column) = line_col(text, nth_table(text, "[[listen]]", i));
-                let message = if l.certificates.is_empty() { "a tls listener needs certificates" } else { "certificates belong to tls listeners only" };
-                return Err(ConfigError { file: file.to_string(), line, column, key: format!("listen[{i}].certificates"), message: message.into() });
+            if l.transport.is_tls() == l.certificates.is_empty() {
+                let message = if l.certificates.is_empty() { format!("a {} listener needs certificates", l.transport.as_str()) } else { "certificates belong to tls and wss listeners only".into() };
+                return Err(at(listen_at(i), format!("listen[{i}].certificates"), message));
             }
         }
         if self.tls.client_cert.is_empty() != self.tls.client_key.is_empty() {
-            let (line, column) = line_col(text, text.find("[tls]").unwrap_or(0));
             let key = if self.tls.client_cert.is_empty() { "tls.client_cert" } else { "tls.client_key" };
-            return Err(ConfigError { file: file.to_string(), line, column, key: key.into(), message: "client_cert and client_key go together".into() });
+            return Err(at(text.find("[tls]").unwrap_or(0), key.into(), "client_cert and client_key go together".into()));
         }
         if self.listen.is_empty() {
-            return Err(ConfigError {
-                file: file.to_string(),
-                line: 1,
-                column: 1,
-                key: "listen".into(),
-                message: "at least one [[listen]] table is needed".into(),
-            });
+            return Err(ConfigError { file: file.to_string(), line: 1, column: 1, key: "listen".into(), message: "at least one [[listen]] table is needed".into() });
         }
         Ok(())
     }

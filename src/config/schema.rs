@@ -66,6 +66,10 @@ pub enum Transport {
     Udp,
     Tcp,
     Tls,
+    /// SIP over WebSocket (RFC 7118): browsers and WebRTC clients.
+    Ws,
+    /// SIP over WebSocket over TLS.
+    Wss,
 }
 
 impl Transport {
@@ -74,7 +78,24 @@ impl Transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
             Transport::Tls => "tls",
+            Transport::Ws => "ws",
+            Transport::Wss => "wss",
         }
+    }
+
+    /// Takes `certificates` and `client_ca` (a TLS handshake first).
+    pub fn is_tls(self) -> bool {
+        matches!(self, Transport::Tls | Transport::Wss)
+    }
+
+    /// Listens on a TCP socket (everything but UDP).
+    pub fn is_tcp(self) -> bool {
+        !matches!(self, Transport::Udp)
+    }
+
+    /// Speaks WebSocket after the accept (and TLS handshake).
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Transport::Ws | Transport::Wss)
     }
 }
 
@@ -85,11 +106,11 @@ pub struct Listen {
     pub addr: SocketAddr,
     #[serde(default)]
     pub advertise: String,
-    /// TLS listeners: certificate chains and keys (PEM). The first one is
-    /// the default for clients that send no SNI or an unknown name.
+    /// TLS and WSS listeners: certificate chains and keys (PEM). The first
+    /// one is the default for clients that send no SNI or an unknown name.
     #[serde(default)]
     pub certificates: Vec<CertificateFiles>,
-    /// TLS listeners: PEM file of the CAs whose client certificates are
+    /// TLS and WSS listeners: PEM file of the CAs whose client certificates are
     /// accepted; set = mutual TLS required (trunks, the core). Empty = none asked.
     #[serde(default)]
     pub client_ca: String,

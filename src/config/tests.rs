@@ -128,3 +128,24 @@ fn outgoing_tls_settings_are_checked_with_their_line() {
     assert_eq!(ok.proxy.route[0].upstreams[0].server_name, "core.example");
     assert_eq!(Config::embedded().tls.key_log, "", "the key log is off by default");
 }
+
+#[test]
+fn websocket_listeners_follow_the_tls_rules_and_do_not_share_a_tcp_socket() {
+    let wss = "[[listen]]\ntransport = \"wss\"\naddr = \"127.0.0.1:8443\"\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\nclient_ca = \"ca.pem\"\n";
+    let ok = Config::parse(&format!("[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:8080\"\n{wss}"), "t.toml").unwrap();
+    assert_eq!((ok.listen[0].transport, ok.listen[1].transport), (Transport::Ws, Transport::Wss));
+    let e = err("[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:8080\"\n[[listen]]\ntransport = \"wss\"\naddr = \"127.0.0.1:8443\"\n");
+    assert_eq!((e.line, e.key.as_str()), (4, "listen[1].certificates"), "{e}");
+    assert!(e.message.contains("a wss listener needs certificates"), "{e}");
+    let e = err("[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:8080\"\nclient_ca = \"ca.pem\"\n");
+    assert_eq!((e.line, e.key.as_str()), (1, "listen[0].client_ca"), "{e}");
+    let e = err("[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:5060\"\n[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:5060\"\n");
+    assert_eq!((e.file.as_str(), e.line, e.key.as_str()), ("t.toml", 7, "listen[2]"), "{e}");
+    assert!(e.message.contains("tcp and ws share the TCP socket"), "{e}");
+}
+
+#[test]
+fn an_upstream_cannot_be_a_websocket() {
+    let e = err(&format!("{ONE_LISTENER}[[proxy.route]]\nupstreams = [{{ addr = \"10.0.0.1:5060\" }}, {{ addr = \"10.0.0.2:80\", transport = \"ws\" }}]\n"));
+    assert_eq!((e.line, e.key.as_str()), (4, "proxy.route[0].upstreams[1].transport"), "{e}");
+}

@@ -40,7 +40,7 @@ impl ReasonCounts {
 #[derive(Clone, Debug)]
 pub struct Counters {
     /// Messages received, [transport][0 = request, 1 = response].
-    pub received: [[u64; 2]; 3],
+    pub received: [[u64; 2]; Transport::ALL.len()],
     /// Requests received by method (index into `METHODS`).
     pub requests: [u64; METHODS.len()],
     /// Responses this shard generated, by status code (index = code - 100).
@@ -95,7 +95,7 @@ pub struct Counters {
 impl Default for Counters {
     fn default() -> Self {
         Counters {
-            received: [[0; 2]; 3],
+            received: [[0; 2]; Transport::ALL.len()],
             requests: [0; METHODS.len()],
             responses_sent: Box::new([0; 600]),
             malformed: ReasonCounts::default(),

@@ -65,11 +65,7 @@ impl Listener {
 
     /// The Via transport token.
     pub fn via_transport(&self) -> &'static str {
-        match self.transport {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-            Transport::Tls => "TLS",
-        }
+        self.transport.via_token()
     }
 }
 
@@ -207,8 +203,7 @@ impl Edge {
     }
 
     fn on_packet(&mut self, origin: Origin, bytes: &[u8], out: &mut Vec<Output>) {
-        let framing = if origin.transport.is_stream() { Framing::Stream } else { Framing::Datagram };
-        let msg = match sip::scan(bytes, framing) {
+        let msg = match sip::scan(bytes, origin.transport.framing()) {
             Ok(Status::Complete(m)) => m,
             Ok(Status::Partial) => return self.counters.drops.add("incomplete message"),
             Err(e) => return self.on_unscannable(origin, bytes, e, out),
@@ -221,11 +216,13 @@ impl Edge {
         }
     }
 
-    /// A message the scanner refused. A stream whose framing is lost is
-    /// closed; a datagram request whose only fault is its Content-Length is
-    /// answered 400 from its headers; everything else is dropped and counted.
+    /// A message the scanner refused. A byte stream whose framing is lost
+    /// is closed; a datagram or WebSocket request whose only fault is its
+    /// Content-Length is answered 400 from its headers (its boundaries are
+    /// intact); everything else is dropped and counted.
     fn on_unscannable(&mut self, origin: Origin, bytes: &[u8], e: sip::ScanError, out: &mut Vec<Output>) {
-        if origin.flow.is_none() {
+        let byte_stream = origin.transport.framing() == Framing::Stream;
+        if !byte_stream {
             if let Ok(Status::Complete(m)) = sip::scan(bytes, Framing::HeadersOnly) {
                 if m.is_request() && sip::check::answerable(&m) && !matches!(m.method(), Some(Method::Ack)) {
                     self.counters.malformed.add(e.reason());
@@ -234,7 +231,7 @@ impl Edge {
             }
         }
         self.counters.drops.add(e.reason());
-        if let (Some(f), true) = (origin.flow, e.is_framing()) {
+        if let (Some(f), true) = (origin.flow, byte_stream && e.is_framing()) {
             out.push(Output::Close(f));
         }
     }
@@ -373,3 +370,5 @@ mod tests;
 mod register_tests;
 #[cfg(test)]
 mod proxy_tests;
+#[cfg(test)]
+mod ws_tests;

@@ -1,4 +1,4 @@
-//! Stream framing (TCP now, TLS and WebSocket later): where the next SIP
+//! Stream framing (TCP and TLS; a WebSocket message is one SIP message): where the next SIP
 //! message in a connection's buffer ends, CRLF keepalives (RFC 5626 §4.4.1),
 //! and when a connection has to be closed because what it sends can never
 //! become a message.
@@ -49,6 +49,17 @@ pub fn next_frame(buf: &[u8], limit: usize) -> Frame {
     }
 }
 
+/// What one WebSocket message holds (RFC 7118 §5: exactly one SIP
+/// message, so no Content-Length framing): a CRLF keepalive some clients
+/// (SIP.js) send as a message of its own, blank line ends, or a message.
+pub fn message_frame(msg: &[u8]) -> Frame {
+    match msg {
+        b"\r\n\r\n" => Frame::Ping(4),
+        _ if msg.iter().all(|&b| b == b'\r' || b == b'\n') => Frame::Skip(msg.len()),
+        _ => Frame::Message(msg.len()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +95,16 @@ mod tests {
     fn a_bad_message_with_intact_framing_is_passed_on_not_fatal() {
         let bad = b"SIP/2.0 4294967301 Huge\r\nVia: x\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(next_frame(bad, 65535), Frame::Message(bad.len()));
+    }
+
+    #[test]
+    fn a_websocket_message_is_one_sip_message_or_a_keepalive() {
+        assert_eq!(message_frame(b"\r\n\r\n"), Frame::Ping(4));
+        assert_eq!(message_frame(b"\r\n"), Frame::Skip(2));
+        assert_eq!(message_frame(b""), Frame::Skip(0));
+        // No Content-Length needed: the message ends where the WebSocket message does.
+        let bare = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/WS h.invalid;branch=z9hG4bK1\r\n\r\n";
+        assert_eq!(message_frame(bare), Frame::Message(bare.len()));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! EDGE LOGIC, sans-IO. `Edge::handle(now, input, out)` takes one input
-//! (a datagram, a stream frame, a message from another shard) and appends the
-//! effects to perform (`Output`) to `out`. Nothing here reads a clock or
-//! touches a socket: `shard/` does that, which makes every rule here
-//! testable deterministically.
+//! (a datagram, a stream frame, a WebSocket message, a message from another
+//! shard) and appends the effects to perform (`Output`) to `out`. Nothing
+//! here reads a clock or touches a socket: `shard/` does that, which makes
+//! every rule here testable deterministically.
 
 pub mod auth;
 pub mod counters;
@@ -28,10 +28,14 @@ pub enum Transport {
     Udp,
     Tcp,
     Tls,
+    /// SIP over WebSocket (RFC 7118), one message per WebSocket message.
+    Ws,
+    /// SIP over secure WebSocket (WebSocket over TLS).
+    Wss,
 }
 
 impl Transport {
-    pub const ALL: [Transport; 3] = [Transport::Udp, Transport::Tcp, Transport::Tls];
+    pub const ALL: [Transport; 5] = [Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss];
 
     pub fn index(self) -> usize {
         self as usize
@@ -42,16 +46,32 @@ impl Transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
             Transport::Tls => "tls",
+            Transport::Ws => "ws",
+            Transport::Wss => "wss",
         }
     }
 
-    /// Kamailio's protocol numbers (1 UDP, 2 TCP, 3 TLS): nathelper's
-    /// alias and the dialog tokens spell transports with them.
+    /// The Via transport token (RFC 3261 §20.42, RFC 7118 §5.1).
+    pub fn via_token(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+        }
+    }
+
+    /// Kamailio's protocol numbers (1 UDP, 2 TCP, 3 TLS, 5 WS, 6 WSS; 4 is
+    /// SCTP, which the edge does not speak): nathelper's alias and the
+    /// dialog tokens spell transports with them.
     pub fn proto_number(self) -> u8 {
         match self {
             Transport::Udp => 1,
             Transport::Tcp => 2,
             Transport::Tls => 3,
+            Transport::Ws => 5,
+            Transport::Wss => 6,
         }
     }
 
@@ -59,8 +79,24 @@ impl Transport {
         Transport::ALL.into_iter().find(|t| t.proto_number() == n)
     }
 
-    pub fn is_stream(self) -> bool {
+    /// Connection-oriented, so reliable: no retransmission timers (§17).
+    pub fn is_reliable(self) -> bool {
         !matches!(self, Transport::Udp)
+    }
+
+    /// How a message is delimited: a byte stream needs Content-Length;
+    /// datagrams and WebSocket messages carry their own boundaries (RFC
+    /// 7118 §5: Content-Length is not needed over WebSocket).
+    pub fn framing(self) -> crate::sip::Framing {
+        match self {
+            Transport::Tcp | Transport::Tls => crate::sip::Framing::Stream,
+            Transport::Udp | Transport::Ws | Transport::Wss => crate::sip::Framing::Datagram,
+        }
+    }
+
+    /// The URI `transport` parameter value naming it (case-insensitive).
+    pub fn from_uri_param(value: &[u8]) -> Option<Transport> {
+        Transport::ALL.into_iter().find(|t| t.label().as_bytes().eq_ignore_ascii_case(value))
     }
 }
 
@@ -70,6 +106,8 @@ impl From<crate::config::Transport> for Transport {
             crate::config::Transport::Udp => Transport::Udp,
             crate::config::Transport::Tcp => Transport::Tcp,
             crate::config::Transport::Tls => Transport::Tls,
+            crate::config::Transport::Ws => Transport::Ws,
+            crate::config::Transport::Wss => Transport::Wss,
         }
     }
 }

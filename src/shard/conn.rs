@@ -1,8 +1,10 @@
-//! TCP connections (flows) owned by this shard: the accept loop, outgoing
-//! connections opened on demand, one reader task and one writer task per
-//! connection, and the table through which any task of the shard writes to
-//! a flow (by id, or by peer address to reuse a connection either side
-//! opened). Only this shard ever touches them.
+//! TCP connections (flows) owned by this shard: the accept loop (plain,
+//! TLS, and WebSocket on either, see `ws.rs`), outgoing connections opened
+//! on demand, one reader task and one writer task per connection, and the
+//! table through which any task of the shard writes to a flow (by id, or by
+//! peer address to reuse a connection either side opened). Whatever a
+//! connection speaks, its writer queue carries whole SIP messages and its
+//! life ends the same way (`life`). Only this shard ever touches them.
 //!
 //! Memory per idle connection is what bounds how many devices a shard can
 //! hold, so a connection keeps no fixed-size buffers: it reads straight into
@@ -20,6 +22,7 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -53,6 +56,16 @@ pub struct Flows {
     pub closed: ReasonCounts,
     /// TLS handshakes that failed, by cause.
     pub tls_failures: ReasonCounts,
+    /// WebSocket handshakes refused, by reason.
+    pub ws_refused: ReasonCounts,
+}
+
+/// A connection's end for its own tasks: its id, the queue its writer
+/// drains (whole SIP messages), and the flag that stops its reader.
+pub(super) struct Conn {
+    pub flow: FlowId,
+    pub rx: LocalReceiver<Vec<u8>>,
+    pub closed: Rc<Cell<bool>>,
 }
 
 impl Flows {
@@ -64,7 +77,7 @@ impl Flows {
         Flows { next: u32::from_ne_bytes(seed), ..Flows::default() }
     }
 
-    fn open(&mut self, shard: u16, peer: SocketAddr) -> (FlowId, LocalReceiver<Vec<u8>>, Rc<Cell<bool>>) {
+    fn open(&mut self, shard: u16, peer: SocketAddr) -> Conn {
         self.next = self.next.wrapping_add(1);
         // Unbounded in type, bounded by `send`: a bounded channel would
         // allocate room for WRITE_QUEUE writes up front on every connection.
@@ -73,7 +86,13 @@ impl Flows {
         self.map.insert(self.next, Entry { tx, closed: closed.clone(), peer });
         self.by_peer.insert(peer, self.next);
         *self.per_ip.entry(peer.ip()).or_default() += 1;
-        (FlowId { shard, conn: self.next }, rx, closed)
+        Conn { flow: FlowId { shard, conn: self.next }, rx, closed }
+    }
+
+    /// Opens the table entry of a connection a peer opened to us.
+    pub(super) fn accept(&mut self, shard: u16, peer: SocketAddr) -> Conn {
+        self.accepted += 1;
+        self.open(shard, peer)
     }
 
     /// Is this connection still open?
@@ -115,7 +134,9 @@ impl Flows {
     }
 }
 
-pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
+/// Accepts the connections of listener `listener`, which speaks `transport`
+/// (after a TLS handshake on `tls` and `wss` listeners).
+pub async fn accept_loop(shard: Rc<Shard>, listener: u16, transport: Transport, sock: TcpListener) {
     let limits = &shard.config.limits;
     let (max, per_ip) = (limits.tcp_max_connections_per_shard.get() as usize, limits.tcp_max_connections_per_ip.get() as u32);
     loop {
@@ -129,7 +150,7 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
                 drop(stream);
             }
             Ok(stream) => {
-                glommio::spawn_local(serve(shard.clone(), listener, stream)).detach();
+                glommio::spawn_local(serve(shard.clone(), listener, transport, stream)).detach();
             }
             Err(e) => {
                 log::warn!("shard {}: tcp accept: {e}", shard.id);
@@ -142,31 +163,44 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, sock: TcpListener) {
     }
 }
 
-async fn serve(shard: Rc<Shard>, listener: u16, stream: TcpStream) {
+async fn serve(shard: Rc<Shard>, listener: u16, transport: Transport, stream: TcpStream) {
     let Ok(peer) = stream.peer_addr() else { return };
     prepare(&shard, &stream);
     // Read at each handshake: a reload changes what the next client gets.
     let tls = shard.tls.borrow().servers.get(listener as usize).cloned().flatten();
     let Some(config) = tls else {
-        let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
-        shard.flows.borrow_mut().accepted += 1;
-        return run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await;
+        return speak(shard, listener, transport, stream, peer).await;
     };
     let acceptor = futures_rustls::TlsAcceptor::from(config);
     // Boxed: the handshake's state (~2.9 kB: a whole mid-handshake rustls
     // session) would otherwise stay part of the connection's task for life.
     if let Some(stream) = Box::pin(handshake(&shard, false, async { acceptor.accept(stream).await })).await {
-        let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
-        shard.flows.borrow_mut().accepted += 1;
-        run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await
+        speak(shard, listener, transport, stream, peer).await
     }
+}
+
+/// An accepted connection, past TLS: SIP straight on the bytes, or a
+/// WebSocket upgrade first.
+async fn speak<S>(shard: Rc<Shard>, listener: u16, transport: Transport, stream: S, peer: SocketAddr)
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + 'static,
+{
+    if matches!(transport, Transport::Ws | Transport::Wss) {
+        return super::ws::serve(shard, listener, transport, stream, peer).await;
+    }
+    let conn = shard.flows.borrow_mut().accept(shard.id, peer);
+    run(shard, listener, transport, stream, peer, conn).await
+}
+
+/// How long a client may take over a TLS handshake or a WebSocket upgrade.
+pub(super) fn handshake_timeout(shard: &Shard) -> Duration {
+    Duration::from_millis(shard.config.limits.tls_handshake_timeout_ms.get())
 }
 
 /// Runs a TLS handshake (either side) under `limits.tls_handshake_timeout_ms`;
 /// a failure is counted by cause and gives None.
-async fn handshake<S>(shard: &Shard, outgoing: bool, h: impl std::future::Future<Output = std::io::Result<S>>) -> Option<S> {
-    let limit = Duration::from_millis(shard.config.limits.tls_handshake_timeout_ms.get());
-    let reason = match glommio::timer::timeout(limit, async { h.await.map_err(glommio::GlommioError::from) }).await {
+async fn handshake<S>(shard: &Shard, outgoing: bool, h: impl Future<Output = std::io::Result<S>>) -> Option<S> {
+    let reason = match glommio::timer::timeout(handshake_timeout(shard), async { h.await.map_err(glommio::GlommioError::from) }).await {
         Ok(s) => return Some(s),
         Err(glommio::GlommioError::TimedOut(_)) => "handshake timeout",
         Err(e) => handshake_failure(&e, outgoing),
@@ -216,7 +250,8 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
         shard.flows.borrow_mut().refused.add("shard limit");
         return false;
     }
-    let (flow, rx, closed) = shard.flows.borrow_mut().open(shard.id, peer);
+    let conn = shard.flows.borrow_mut().open(shard.id, peer);
+    let flow = conn.flow;
     shard.flows.borrow_mut().opened += 1;
     let queued = shard.flows.borrow().send(flow, bytes);
     let transport = if tls { crate::config::Transport::Tls } else { crate::config::Transport::Tcp };
@@ -226,12 +261,12 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
         let failed = match TcpStream::connect(peer).await {
             Ok(stream) if !tls => {
                 prepare(&shard, &stream);
-                return run(shard, listener, Transport::Tcp, stream, peer, flow, rx, closed).await;
+                return run(shard, listener, Transport::Tcp, stream, peer, conn).await;
             }
             Ok(stream) => {
                 prepare(&shard, &stream);
                 match Box::pin(connect_tls(&shard, peer, stream)).await {
-                    Some(stream) => return run(shard, listener, Transport::Tls, stream, peer, flow, rx, closed).await,
+                    Some(stream) => return run(shard, listener, Transport::Tls, stream, peer, conn).await,
                     None => "tls handshake failed",
                 }
             }
@@ -244,7 +279,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
         }
         // Closing dropped the queue's sender: what waited in it goes back
         // to the core, whose branches fail over at once.
-        while let Some(bytes) = rx.recv().await {
+        while let Some(bytes) = conn.rx.recv().await {
             super::io::feed(&shard, super::io::unix_now(), Input::Undeliverable(&bytes)).await;
         }
     })
@@ -266,35 +301,122 @@ async fn connect_tls(shard: &Shard, peer: SocketAddr, stream: TcpStream) -> Opti
     handshake(shard, true, async { connector.connect(name, stream).await }).await
 }
 
-/// One connection's life: a writer task draining its queue, this task
-/// reading and framing until the peer, the edge or a limit ends it.
-#[allow(clippy::too_many_arguments)]
-async fn run<S>(shard: Rc<Shard>, listener: u16, transport: Transport, stream: S, peer: SocketAddr, flow: FlowId, rx: LocalReceiver<Vec<u8>>, closed: Rc<Cell<bool>>)
+/// A byte-stream connection (TCP, TLS): its writer writes each queued
+/// message as it is, its reader frames SIP messages out of the bytes.
+async fn run<S>(shard: Rc<Shard>, listener: u16, transport: Transport, stream: S, peer: SocketAddr, conn: Conn)
 where
     S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + 'static,
 {
-    let limit = shard.config.limits.tcp_max_buffered_bytes.get() as usize;
-    let (mut rd, mut wr) = futures_lite::io::split(stream);
-    let writer = glommio::spawn_local(async move {
-        while let Some(bytes) = rx.recv().await {
-            if wr.write_all(&bytes).await.is_err() {
+    let (rd, wr) = futures_lite::io::split(stream);
+    let origin = Origin { transport, listener, peer, flow: Some(conn.flow) };
+    let closed = conn.closed.clone();
+    let writer = spawn_writer(conn.rx, wr);
+    life(&shard, conn.flow, writer, read_stream(&shard, origin, &closed, rd)).await
+}
+
+/// The writing half of a connection, one queued SIP message at a time.
+pub(super) trait Sink {
+    /// Writes one message; false when the connection is broken.
+    async fn put(&mut self, bytes: Vec<u8>) -> bool;
+    /// Ends the connection in an orderly way (FIN, WebSocket Close).
+    async fn finish(&mut self);
+    /// How long the queue may stay empty before `ping` (None: never).
+    fn ping_every(&self) -> Option<Duration> {
+        None
+    }
+    /// Shows an idle peer the connection is alive; false when broken.
+    async fn ping(&mut self) -> bool {
+        true
+    }
+}
+
+impl<S: futures_lite::AsyncWrite + Unpin> Sink for futures_lite::io::WriteHalf<S> {
+    async fn put(&mut self, bytes: Vec<u8>) -> bool {
+        self.write_all(&bytes).await.is_ok()
+    }
+
+    async fn finish(&mut self) {
+        let _ = self.close().await;
+    }
+}
+
+/// What the writer waits for next.
+enum Next {
+    Message(Vec<u8>),
+    Idle,
+    Closed,
+}
+
+/// The writer task: drains the flow's queue into `sink` until the flow is
+/// closed (its sender dropped) or a write fails, pinging when idle.
+pub(super) fn spawn_writer<K: Sink + 'static>(rx: LocalReceiver<Vec<u8>>, mut sink: K) -> glommio::Task<()> {
+    glommio::spawn_local(async move {
+        loop {
+            let queued = async { rx.recv().await.map_or(Next::Closed, Next::Message) };
+            let next = match sink.ping_every() {
+                None => queued.await,
+                Some(every) => {
+                    let idle = async {
+                        glommio::timer::sleep(every).await;
+                        Next::Idle
+                    };
+                    futures_lite::future::or(queued, idle).await
+                }
+            };
+            let ok = match next {
+                Next::Message(bytes) => sink.put(bytes).await,
+                Next::Idle => sink.ping().await,
+                Next::Closed => break,
+            };
+            if !ok {
                 break;
             }
         }
-        let _ = wr.close().await;
-    });
-    let origin = Origin { transport, listener, peer, flow: Some(flow) };
+        sink.finish().await;
+    })
+}
+
+/// The end every connection shares: `read` runs until the peer, the edge
+/// or a limit ends the connection (its reason), then the flow leaves the
+/// table, counted by that reason, and its writer finishes what is queued.
+pub(super) async fn life(shard: &Rc<Shard>, flow: FlowId, writer: glommio::Task<()>, read: impl Future<Output = &'static str>) {
+    let reason = read.await;
+    {
+        let mut flows = shard.flows.borrow_mut();
+        flows.close(flow);
+        flows.closed.add(reason);
+    }
+    writer.await;
+}
+
+/// Hands one message of a connection to the core; false when the edge
+/// closed the flow meanwhile.
+pub(super) async fn deliver(shard: &Rc<Shard>, now: u64, origin: Origin, closed: &Cell<bool>, bytes: &[u8]) -> bool {
+    super::io::feed(shard, now, Input::Packet(Packet { origin, bytes })).await;
+    !closed.get()
+}
+
+/// Answers a CRLF keepalive (RFC 5626 §4.4.1) with a CRLF pong.
+pub(super) fn pong(shard: &Shard, flow: FlowId) {
+    shard.edge.borrow_mut().counters.keepalives += 1;
+    shard.flows.borrow().send(flow, b"\r\n".to_vec());
+}
+
+/// Reads a byte stream and frames SIP messages out of it until it ends.
+async fn read_stream<R: futures_lite::AsyncRead + Unpin>(shard: &Rc<Shard>, origin: Origin, closed: &Cell<bool>, mut rd: R) -> &'static str {
+    let limit = shard.config.limits.tcp_max_buffered_bytes.get() as usize;
+    let flow = origin.flow.expect("a connection has a flow");
     // Bytes of an incomplete message, then room for the next read.
     let mut buf: Vec<u8> = Vec::new();
     let mut want = READ_MIN;
-    let reason = 'conn: loop {
+    loop {
         let kept = buf.len();
         buf.resize(kept + want, 0);
         let n = match rd.read(&mut buf[kept..]).await {
-            Ok(0) => break "peer closed",
+            Ok(0) => return "peer closed",
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break "idle timeout",
-            Err(_) => break "read error",
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return "idle timeout",
+            Err(_) => return "read error",
         };
         buf.truncate(kept + n);
         let now = super::io::unix_now();
@@ -305,17 +427,15 @@ where
                 Frame::Skip(k) => off += k,
                 Frame::Ping(k) => {
                     off += k;
-                    shard.edge.borrow_mut().counters.keepalives += 1;
-                    shard.flows.borrow().send(flow, b"\r\n".to_vec());
+                    pong(shard, flow);
                 }
                 Frame::Message(k) => {
-                    super::io::feed(&shard, now, Input::Packet(Packet { origin, bytes: &buf[off..off + k] })).await;
-                    off += k;
-                    if closed.get() {
-                        break 'conn "closed by edge";
+                    if !deliver(shard, now, origin, closed, &buf[off..off + k]).await {
+                        return "closed by edge";
                     }
+                    off += k;
                 }
-                Frame::Garbage(why) => break 'conn why,
+                Frame::Garbage(why) => return why,
             }
         }
         buf.drain(..off);
@@ -327,15 +447,9 @@ where
             buf.shrink_to(buf.len() + want);
         }
         if closed.get() || shard.stopping.get() {
-            break "closed by edge";
+            return "closed by edge";
         }
-    };
-    {
-        let mut flows = shard.flows.borrow_mut();
-        flows.close(flow);
-        flows.closed.add(reason);
     }
-    writer.await;
 }
 
 /// Waits (at most `limit`) until every queued flow write has been written.

@@ -1,6 +1,6 @@
 //! THE ONLY ASYNC CODE. One glommio `LocalExecutor` per shard, pinned to a
 //! CPU. A shard owns its sockets (one per listener, SO_REUSEPORT), its TCP
-//! connections, its slice of state (`core::Edge`), and its ends of the
+//! connections (TLS and WebSocket ones included), its slice of state (`core::Edge`), and its ends of the
 //! mesh. It reads sockets, feeds the core, performs the core's outputs, and
 //! publishes its counters on a tick. Nothing in here decides anything about
 //! SIP.
@@ -12,6 +12,7 @@ mod mmsg;
 mod sockets;
 mod tick;
 mod udp;
+mod ws;
 
 pub use mesh::{mesh_channels, MeshEnds};
 pub use tick::{Command, Report};
@@ -123,7 +124,8 @@ async fn run(spec: ShardSpec) {
     }
     for (i, l) in tcp.into_iter().enumerate() {
         if let Some(listener) = l {
-            glommio::spawn_local(conn::accept_loop(shard.clone(), i as u16, listener)).detach();
+            let transport = shard.config.listen[i].transport.into();
+            glommio::spawn_local(conn::accept_loop(shard.clone(), i as u16, transport, listener)).detach();
         }
     }
     for inbox in inboxes {

@@ -53,7 +53,7 @@ pub fn bind_all(config: &Config) -> Result<(Vec<Option<UdpSocket>>, Vec<Option<T
                 udp.push(Some(bind_udp(l.addr).map_err(err)?));
                 tcp.push(None);
             }
-            Transport::Tcp | Transport::Tls => {
+            Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Wss => {
                 udp.push(None);
                 tcp.push(Some(bind_tcp(l.addr).map_err(err)?));
             }

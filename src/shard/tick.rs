@@ -60,7 +60,7 @@ fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     let tcp = publish::TcpStats { open: flows.len(), accepted: flows.accepted, opened: flows.opened, refused: &flows.refused, closed: &flows.closed };
     let edge = shard.edge.borrow();
     publish::shard(shard.id, &edge.counters, &tcp);
-    publish::tls(shard.id, &flows.tls_failures);
+    publish::handshakes(shard.id, &flows.tls_failures, &flows.ws_refused);
     publish::registrar(shard.id, &edge.counters, edge.registrations_active());
     publish::proxy(shard.id, &edge.counters, edge.transactions(), edge.timers_pending());
     drop(edge);

@@ -57,9 +57,12 @@ pub fn registrar(id: u16, c: &Counters, active: usize) {
     counter!("sipedge_register_lost_total", "shard" => s.clone()).absolute(c.register_lost);
 }
 
-/// TLS handshake failures of one shard, by cause.
-pub fn tls(id: u16, failures: &ReasonCounts) {
-    reasons("sipedge_tls_handshake_failures_total", &id.to_string(), failures);
+/// Handshakes of one shard that failed: TLS by cause, WebSocket upgrades
+/// refused by reason.
+pub fn handshakes(id: u16, tls_failures: &ReasonCounts, ws_refused: &ReasonCounts) {
+    let s = id.to_string();
+    reasons("sipedge_tls_handshake_failures_total", &s, tls_failures);
+    reasons("sipedge_ws_handshakes_refused_total", &s, ws_refused);
 }
 
 /// Proxy figures of one shard.

@@ -36,7 +36,7 @@ impl TlsSet {
         let servers = config
             .listen
             .iter()
-            .map(|l| (l.transport == Transport::Tls).then(|| server_config(l, key_log.clone())).transpose())
+            .map(|l| l.transport.is_tls().then(|| server_config(l, key_log.clone())).transpose())
             .collect::<Result<Vec<_>, String>>()?;
         let outgoing = config.proxy.route.iter().flat_map(|r| &r.upstreams).any(|u| u.transport == Transport::Tls);
         let client = outgoing.then(|| client::client_config(&config.tls, key_log.clone())).transpose()?;

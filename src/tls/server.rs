@@ -44,7 +44,7 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
-/// The TLS settings of a `tls` listener: TLS 1.2 and 1.3, ring provider,
+/// The TLS settings of a `tls` or `wss` listener: TLS 1.2 and 1.3, ring provider,
 /// client certificates required and checked against `client_ca` when set,
 /// secrets to `key_log` (a no-op unless the key log is on).
 pub fn server_config(l: &Listen, key_log: Arc<dyn rustls::KeyLog>) -> Result<Arc<ServerConfig>, String> {

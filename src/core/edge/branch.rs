@@ -30,7 +30,7 @@ impl Edge {
         let (origin, record_route, invite, inside) = (tx.origin, tx.record_route, tx.invite, tx.inside);
         self.proxy.seq += 1;
         let seq = self.proxy.seq;
-        let copy = match sip::scan(&request, framing(origin)) {
+        let copy = match sip::scan(&request, origin.transport.framing()) {
             Ok(Status::Complete(msg)) => self.forward_copy(origin, &msg, &target, record_route && !self.proxy.cfg.topology_hiding, seq, inside),
             _ => Err((500, "Server Internal Error")),
         };
@@ -48,7 +48,7 @@ impl Edge {
         let method = method_of(&tx.request);
         let Ok(key) = ClientKey::new(std::str::from_utf8(&branch).unwrap_or_default(), &method) else { return };
         let mut acts = Vec::new();
-        let client = ClientTx::start(invite, self.now_ms, target.hop.transport.is_stream(), &self.proxy.cfg.timers, &mut acts);
+        let client = ClientTx::start(invite, self.now_ms, target.hop.transport.is_reliable(), &self.proxy.cfg.timers, &mut acts);
         let b = tx.branches.len() as u8;
         let timer_c = if invite { self.now_ms + self.proxy.cfg.timer_c_ms } else { 0 };
         tx.branches.push(Branch { key: key.clone(), client, target, request: bytes, ack: Vec::new(), cancel: None, provisional: false, cancel_wanted: false, final_code: None, timer_c });
@@ -338,7 +338,7 @@ impl Edge {
     /// Answers the transaction's request with a response the edge builds.
     pub(super) fn answer_locally(&mut self, id: Id, code: u16, reason: &str, out: &mut Vec<Output>) {
         let Some(tx) = self.proxy.txs.get(id) else { return };
-        let Ok(Status::Complete(msg)) = sip::scan(&tx.request, framing(tx.origin)) else { return };
+        let Ok(Status::Complete(msg)) = sip::scan(&tx.request, tx.origin.transport.framing()) else { return };
         let peer = tx.origin.peer;
         let mut bytes = Vec::with_capacity(msg.buf.len() + 64);
         let tag = super::to_tag(&msg);
@@ -428,7 +428,7 @@ impl Edge {
             build_cancel(&sent, &mut bytes);
         }
         let mut acts = Vec::new();
-        let client = ClientTx::start(false, self.now_ms, br.target.hop.transport.is_stream(), &self.proxy.cfg.timers, &mut acts);
+        let client = ClientTx::start(false, self.now_ms, br.target.hop.transport.is_reliable(), &self.proxy.cfg.timers, &mut acts);
         let key = cancel_key(&br.key);
         br.cancel = Some(Box::new(Cancel { client, bytes }));
         self.proxy.clients.insert(key, (id, Part::Cancel(b as u8)));
@@ -575,12 +575,13 @@ impl Edge {
     pub(super) fn send_hop(&mut self, hop: NextHop, bytes: Vec<u8>, out: &mut Vec<Output>) {
         let dest = match (hop.transport, hop.flow) {
             (Transport::Udp, _) => Dest::Udp { listener: self.listener_index_for(&hop), peer: hop.addr },
-            (Transport::Tcp | Transport::Tls, Some(f)) if f.shard != self.cfg.shard => {
+            (_, Some(f)) if f.shard != self.cfg.shard => {
                 self.counters.mesh_sent += 1;
                 return out.push(Output::ToShard { shard: f.shard, msg: MeshMsg::FlowSend { flow: f, peer: hop.addr, bytes } });
             }
-            (Transport::Tcp | Transport::Tls, Some(f)) => Dest::Flow(f),
+            (_, Some(f)) => Dest::Flow(f),
             (Transport::Tcp | Transport::Tls, None) => Dest::Tcp { peer: hop.addr, tls: hop.transport == Transport::Tls },
+            (Transport::Ws | Transport::Wss, None) => return self.counters.drops.add("no outgoing WebSocket connection"),
         };
         self.counters.relayed += 1;
         out.push(Output::Send { dest, bytes });
@@ -610,14 +611,6 @@ fn without_top_via(msg: &Message<'_>) -> Vec<u8> {
 /// The CANCEL of a branch has the branch's Via branch and method CANCEL.
 fn cancel_key(k: &ClientKey) -> ClientKey {
     ClientKey::new(k.branch(), "CANCEL").expect("branch already valid")
-}
-
-fn framing(origin: Origin) -> Framing {
-    if origin.transport.is_stream() {
-        Framing::Stream
-    } else {
-        Framing::Datagram
-    }
 }
 
 fn method_of(request: &[u8]) -> String {

@@ -1,8 +1,8 @@
 //! NAT traversal for dialogs when topology hiding is off: a device behind
 //! NAT writes its private address in Contact, which later in-dialog
 //! requests would be sent to. The edge appends where the device really is
-//! (`;alias=ip~port~transport`, transport 1 = UDP, 2 = TCP, 3 = TLS, as
-//! Kamailio's nathelper spells it) to the Contact URI of every request and
+//! (`;alias=ip~port~transport`, transport 1 = UDP, 2 = TCP, 3 = TLS, 5 = WS,
+//! 6 = WSS, as Kamailio's nathelper spells it) to the Contact URI of every request and
 //! response it relays from a device whose Contact differs from its source
 //! address; a request whose Request-URI carries the alias goes to that
 //! address, with the parameter taken off again.

@@ -66,7 +66,7 @@ impl Edge {
         let dialog_creating = !in_dialog && matches!(ess.method, Method::Invite | Method::Subscribe | Method::Refer);
         let invite = ess.method == Method::Invite;
         let mut acts = Vec::new();
-        let reliable = origin.transport.is_stream();
+        let reliable = origin.transport.is_reliable();
         let mut trying = Vec::new();
         if invite {
             sip::write_response(msg, Some(ess), 100, "Trying", None, Some((origin.peer.ip(), origin.peer.port())), &[], b"", &mut trying);
@@ -145,7 +145,13 @@ impl Edge {
     /// dialog's remote target, a local user, or a route to the core.
     pub(super) fn decide(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, trusted: bool) -> Result<Decision, Refusal> {
         let hop = self.arrival_hop(origin, false);
-        let plan = route_plan(msg, &hop).map_err(|r| (r.code(), r.reason()))?;
+        let mut plan = route_plan(msg, &hop).map_err(|r| (r.code(), r.reason()))?;
+        if let Some(l) = plan.next_route.and_then(|r| self.listener_named(r)) {
+            // A doubled Record-Route (RFC 5658): the next Route names the
+            // listener the dialog leaves by (another transport or port).
+            let out = Hop { in_transport: l.via_transport(), in_host: &l.host, in_port: l.port, ..hop };
+            plan = route_plan(msg, &out).map_err(|r| (r.code(), r.reason()))?;
+        }
         let ruri_raw = plan.request_uri.unwrap_or(ess.ruri_raw(msg));
         let ruri = parse_uri(ruri_raw).map_err(|_| (400, "Bad Request-URI"))?;
         let forward = |t: Target| Ok(Decision::Forward { targets: vec![t], fork: false });
@@ -230,6 +236,13 @@ impl Edge {
             in_port: l.port,
             record_route,
         }
+    }
+
+    /// The listener a Route value (name-addr) names by host and port, if any.
+    fn listener_named(&self, route: &[u8]) -> Option<&super::Listener> {
+        let u = parse_name_addr(route).ok()?.uri;
+        let port = u.port.unwrap_or(crate::core::proxy::default_port(u.scheme == crate::sip::Scheme::Sips));
+        self.cfg.listeners.iter().find(|l| l.port == port && crate::core::proxy::host_eq(&l.host, u.host))
     }
 
     /// Starts the first target (failover keeps the rest), or every target up

@@ -30,14 +30,14 @@ use std::sync::Arc;
 // ---------------------------------------------------------------- the network
 
 /// The edge's one listener, and the Record-Route it writes.
-const EDGE: &str = "192.0.2.1:5060";
-const EDGE_RR: &str = "<sip:192.0.2.1:5060;transport=udp;lr>";
-const DOMAIN: &str = "example.com";
+pub(super) const EDGE: &str = "192.0.2.1:5060";
+pub(super) const EDGE_RR: &str = "<sip:192.0.2.1:5060;transport=udp;lr>";
+pub(super) const DOMAIN: &str = "example.com";
 /// T1 of these tests: Timers B and F (64·T1) are 3.2 s of virtual time.
 const T1: u64 = 50;
 /// Inside (trusted, 10.0.0.0/8): a softswitch and the two upstreams of the
 /// route to `carrier.example` (the second is backup only).
-const CORE: &str = "10.0.0.5:5060";
+pub(super) const CORE: &str = "10.0.0.5:5060";
 const UP_A: &str = "10.0.1.1:5060";
 const UP_B: &str = "10.0.1.2:5060";
 const CARRIER: &str = "sip:+15551234@carrier.example";
@@ -51,7 +51,7 @@ const ALICE: &str = "203.0.113.20:5060";
 
 /// One UDP listener, registrar for example.com, the core trusted, T1 = 50 ms,
 /// the carrier route. No auth, no topology hiding.
-fn config() -> EdgeConfig {
+pub(super) fn config() -> EdgeConfig {
     let edge: SocketAddr = EDGE.parse().unwrap();
     EdgeConfig {
         shard: 0,
@@ -86,38 +86,38 @@ fn routes(toml: &str) -> Vec<crate::config::Route> {
 }
 
 /// One message the edge sent: from which shard, where to, the bytes.
-struct Sent {
-    shard: u16,
-    dest: Dest,
-    bytes: Vec<u8>,
+pub(super) struct Sent {
+    pub shard: u16,
+    pub dest: Dest,
+    pub bytes: Vec<u8>,
 }
 
 impl Sent {
-    fn peer(&self) -> Option<SocketAddr> {
+    pub(super) fn peer(&self) -> Option<SocketAddr> {
         match self.dest {
             Dest::Udp { peer, .. } | Dest::Tcp { peer, .. } => Some(peer),
             Dest::Flow(_) => None,
         }
     }
 
-    fn msg(&self) -> crate::sip::Message<'_> {
+    pub(super) fn msg(&self) -> crate::sip::Message<'_> {
         crate::sip::scan(&self.bytes, Framing::Datagram).ok().and_then(|s| s.complete()).unwrap_or_else(|| panic!("does not scan: {}", self.text()))
     }
 
-    fn text(&self) -> &str {
+    pub(super) fn text(&self) -> &str {
         std::str::from_utf8(&self.bytes).unwrap()
     }
 
-    fn status(&self) -> u16 {
+    pub(super) fn status(&self) -> u16 {
         self.msg().code().unwrap_or_else(|| panic!("not a response: {}", self.text()))
     }
 
-    fn method(&self) -> String {
+    pub(super) fn method(&self) -> String {
         let m = self.msg().method().unwrap_or_else(|| panic!("not a request: {}", self.text()));
         String::from_utf8(m.as_bytes().to_vec()).unwrap()
     }
 
-    fn ruri(&self) -> String {
+    pub(super) fn ruri(&self) -> String {
         match self.msg().start {
             crate::sip::StartLine::Request { uri, .. } => String::from_utf8(uri.to_vec()).unwrap(),
             _ => panic!("not a request: {}", self.text()),
@@ -125,18 +125,18 @@ impl Sent {
     }
 
     /// The first `name` line's value; panics when there is none.
-    fn header(&self, name: H) -> String {
+    pub(super) fn header(&self, name: H) -> String {
         let v = self.msg().header(name).unwrap_or_else(|| panic!("no {name:?}: {}", self.text()));
         String::from_utf8(v.to_vec()).unwrap()
     }
 
     /// Every value of `name`, list headers split at commas.
-    fn values(&self, name: H) -> Vec<String> {
+    pub(super) fn values(&self, name: H) -> Vec<String> {
         self.msg().values(name).map(|(v, _)| String::from_utf8(v.to_vec()).unwrap()).collect()
     }
 
     /// The branch of the top Via.
-    fn branch(&self) -> String {
+    pub(super) fn branch(&self) -> String {
         let top = self.values(H::Via).into_iter().next().expect("a Via");
         String::from_utf8(parse_via(top.as_bytes()).unwrap().branch().unwrap().to_vec()).unwrap()
     }
@@ -144,7 +144,7 @@ impl Sent {
     /// A response a UAS (or the next hop) sends to this request: Via, From,
     /// To (tag added), Call-ID and CSeq copied; for 101–299 its
     /// Record-Route too (§12.1.1); then `extra`.
-    fn reply(&self, code: u16, to_tag: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    pub(super) fn reply(&self, code: u16, to_tag: &str, extra: &[(&str, &str)]) -> Vec<u8> {
         let msg = self.msg();
         let rr = if (101..300).contains(&code) { self.values(H::RecordRoute) } else { Vec::new() };
         let mut lines: Vec<(&str, &[u8])> = rr.iter().map(|v| ("Record-Route", v.as_bytes())).collect();
@@ -168,44 +168,44 @@ fn reason(code: u16) -> &'static str {
 }
 
 /// The edge's shards, the clock, and what went on the wire.
-struct Net {
-    edges: Vec<Edge>,
+pub(super) struct Net {
+    pub edges: Vec<Edge>,
     /// Unix milliseconds.
-    now: u64,
+    pub now: u64,
     /// Sent by the edge and not looked at yet, in order.
-    wire: Vec<Sent>,
+    pub wire: Vec<Sent>,
     /// Mesh traffic, as "from->to Kind".
-    mesh: Vec<String>,
+    pub mesh: Vec<String>,
     /// Numbers the branches of the REGISTERs the harness sends.
-    seq: u32,
+    pub seq: u32,
     /// Connections that are gone: what a shard writes to them comes back
     /// to it as `Input::Undeliverable`, as `shard::io` does.
-    dead: Vec<crate::core::FlowId>,
+    pub dead: Vec<crate::core::FlowId>,
 }
 
 impl Net {
-    fn new(cfg: EdgeConfig) -> Net {
+    pub(super) fn new(cfg: EdgeConfig) -> Net {
         Net::shards(cfg, 1)
     }
 
-    fn shards(cfg: EdgeConfig, n: u16) -> Net {
+    pub(super) fn shards(cfg: EdgeConfig, n: u16) -> Net {
         let edges = (0..n).map(|shard| Edge::new(EdgeConfig { shard, shards: n, ..cfg.clone() }, NOW * 1000)).collect();
         Net { edges, now: NOW * 1000, wire: Vec::new(), mesh: Vec::new(), seq: 0, dead: Vec::new() }
     }
 
     /// `bytes` sent by `from` to the edge: shard 0's socket gets them.
-    fn send(&mut self, from: &str, bytes: &[u8]) {
+    pub(super) fn send(&mut self, from: &str, bytes: &[u8]) {
         self.deliver(0, from, bytes)
     }
 
     /// `bytes` from `from`, received by shard `shard`.
-    fn deliver(&mut self, shard: u16, from: &str, bytes: &[u8]) {
+    pub(super) fn deliver(&mut self, shard: u16, from: &str, bytes: &[u8]) {
         let origin = Origin { transport: Transport::Udp, listener: 0, peer: from.parse().unwrap(), flow: None };
         self.deliver_from(shard, origin, bytes)
     }
 
     /// `bytes` that arrived at shard `shard` from `origin` (a flow, say).
-    fn deliver_from(&mut self, shard: u16, origin: Origin, bytes: &[u8]) {
+    pub(super) fn deliver_from(&mut self, shard: u16, origin: Origin, bytes: &[u8]) {
         let mut out = Vec::new();
         self.edges[shard as usize].handle(self.now, Input::Packet(Packet { origin, bytes }), &mut out);
         self.settle(shard, out);
@@ -213,7 +213,7 @@ impl Net {
 
     /// Performs what a shard asked for: sends go on the wire, mesh messages
     /// are handled by their shard at once (and what that asks for in turn).
-    fn settle(&mut self, shard: u16, out: Vec<Output>) {
+    pub(super) fn settle(&mut self, shard: u16, out: Vec<Output>) {
         let mut queue: VecDeque<(u16, Output)> = out.into_iter().map(|o| (shard, o)).collect();
         while let Some((from, o)) = queue.pop_front() {
             match o {
@@ -236,7 +236,7 @@ impl Net {
     }
 
     /// Moves the clock `ms` on in 10 ms steps, running every shard's timers.
-    fn advance(&mut self, ms: u64) {
+    pub(super) fn advance(&mut self, ms: u64) {
         let end = self.now + ms;
         while self.now < end {
             self.now = (self.now + 10).min(end);
@@ -249,15 +249,22 @@ impl Net {
     }
 
     /// Everything sent to `peer` and not looked at yet, in order.
-    fn take(&mut self, peer: &str) -> Vec<Sent> {
+    pub(super) fn take(&mut self, peer: &str) -> Vec<Sent> {
         let peer: SocketAddr = peer.parse().unwrap();
         let (to, rest) = std::mem::take(&mut self.wire).into_iter().partition(|s| s.peer() == Some(peer));
         self.wire = rest;
         to
     }
 
+    /// Everything written to `flow` and not looked at yet, in order.
+    pub(super) fn on_flow(&mut self, flow: crate::core::FlowId) -> Vec<Sent> {
+        let (to, rest) = std::mem::take(&mut self.wire).into_iter().partition(|s| s.dest == Dest::Flow(flow));
+        self.wire = rest;
+        to
+    }
+
     /// The one message sent to `peer`.
-    fn one(&mut self, peer: &str) -> Sent {
+    pub(super) fn one(&mut self, peer: &str) -> Sent {
         let mut all = self.take(peer);
         let texts: Vec<&str> = all.iter().map(Sent::text).collect();
         assert_eq!(all.len(), 1, "expected one message to {peer}, got {texts:#?}\nelsewhere: {:#?}", self.pending());
@@ -265,16 +272,16 @@ impl Net {
     }
 
     /// Nothing was sent that the test has not looked at.
-    fn quiet(&self) {
+    pub(super) fn quiet(&self) {
         assert!(self.wire.is_empty(), "unexpected: {:#?}", self.pending());
     }
 
-    fn pending(&self) -> Vec<String> {
+    pub(super) fn pending(&self) -> Vec<String> {
         self.wire.iter().map(|s| format!("to {:?}: {}", s.peer(), s.text())).collect()
     }
 
     /// `user` registers `contact` from `from` (no auth); asserts the 200.
-    fn register(&mut self, user: &str, from: &str, contact: &str) {
+    pub(super) fn register(&mut self, user: &str, from: &str, contact: &str) {
         let req = self.register_request(user, from, contact, "UDP");
         self.send(from, &req);
         let ok = self.one(from);
@@ -283,7 +290,7 @@ impl Net {
 
     /// `user` registers `contact` over connection `flow` from `from`, which
     /// shard `flow.shard` accepted; asserts the 200 written to that flow.
-    fn register_on_flow(&mut self, user: &str, from: &str, contact: &str, flow: crate::core::FlowId) {
+    pub(super) fn register_on_flow(&mut self, user: &str, from: &str, contact: &str, flow: crate::core::FlowId) {
         let origin = Origin { transport: Transport::Tcp, listener: 0, peer: from.parse().unwrap(), flow: Some(flow) };
         let req = self.register_request(user, from, contact, "TCP");
         self.deliver_from(flow.shard, origin, &req);
@@ -292,7 +299,7 @@ impl Net {
         assert_eq!(ok.status(), 200, "{}", ok.text());
     }
 
-    fn register_request(&mut self, user: &str, from: &str, contact: &str, via: &str) -> Vec<u8> {
+    pub(super) fn register_request(&mut self, user: &str, from: &str, contact: &str, via: &str) -> Vec<u8> {
         self.seq += 1;
         let n = self.seq;
         format!(
@@ -303,35 +310,35 @@ impl Net {
         .into_bytes()
     }
 
-    fn counters(&self) -> &crate::core::Counters {
+    pub(super) fn counters(&self) -> &crate::core::Counters {
         &self.edges[0].counters
     }
 }
 
 /// One side of a call as it writes its requests.
 #[derive(Clone)]
-struct Call {
+pub(super) struct Call {
     /// Where it sends from (also its Via sent-by).
-    at: String,
-    from: String,
+    pub at: String,
+    pub from: String,
     /// To, with the remote tag once the dialog exists.
-    to: String,
-    call_id: String,
+    pub to: String,
+    pub call_id: String,
 }
 
 impl Call {
-    fn new(at: &str, from_uri: &str, to_uri: &str, call_id: &str) -> Call {
+    pub(super) fn new(at: &str, from_uri: &str, to_uri: &str, call_id: &str) -> Call {
         Call { at: at.into(), from: format!("<{from_uri}>;tag=t-{call_id}"), to: format!("<{to_uri}>"), call_id: call_id.into() }
     }
 
     /// The same call once the far end's To tag is known (from its answer).
-    fn in_dialog(&self, answer: &Sent) -> Call {
+    pub(super) fn in_dialog(&self, answer: &Sent) -> Call {
         Call { to: answer.header(H::To), ..self.clone() }
     }
 
     /// A request of this call: one Via (branch `branch`), Max-Forwards 70,
     /// From, To, Call-ID, CSeq, then `extra` lines.
-    fn request(&self, method: &str, ruri: &str, branch: &str, cseq: u32, extra: &[(&str, &str)]) -> Vec<u8> {
+    pub(super) fn request(&self, method: &str, ruri: &str, branch: &str, cseq: u32, extra: &[(&str, &str)]) -> Vec<u8> {
         let mut s = format!(
             "{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\n",
             self.at, self.from, self.to, self.call_id
@@ -344,21 +351,21 @@ impl Call {
     }
 
     /// The INVITE to the To URI, CSeq 1, with a Contact.
-    fn invite(&self, branch: &str) -> Vec<u8> {
+    pub(super) fn invite(&self, branch: &str) -> Vec<u8> {
         let ruri = parse_name_addr(self.to.as_bytes()).unwrap().uri_raw.to_vec();
         let contact = format!("<sip:caller@{}>", self.at);
         self.request("INVITE", std::str::from_utf8(&ruri).unwrap(), branch, 1, &[("Contact", &contact)])
     }
 
     /// The INVITE's CANCEL (same branch, same Request-URI, CSeq 1 CANCEL).
-    fn cancel(&self, branch: &str) -> Vec<u8> {
+    pub(super) fn cancel(&self, branch: &str) -> Vec<u8> {
         let ruri = parse_name_addr(self.to.as_bytes()).unwrap().uri_raw.to_vec();
         self.request("CANCEL", std::str::from_utf8(&ruri).unwrap(), branch, 1, &[])
     }
 }
 
 /// The caller's INVITE has gone in: its 100 Trying, and the one copy `to` got.
-fn trying_then_forwarded(net: &mut Net, caller: &str, to: &str) -> Sent {
+pub(super) fn trying_then_forwarded(net: &mut Net, caller: &str, to: &str) -> Sent {
     let trying = net.one(caller);
     assert_eq!(trying.status(), 100, "{}", trying.text());
     let inv = net.one(to);
@@ -376,7 +383,7 @@ fn assert_hop_ack(ack: &Sent, invite: &Sent, to_tag: &str) {
     assert!(ack.header(H::To).ends_with(&format!(";tag={to_tag}")), "{}", ack.text());
 }
 
-fn is_ours(branch: &str, shard: u16) -> bool {
+pub(super) fn is_ours(branch: &str, shard: u16) -> bool {
     branch.starts_with(&format!("z9hG4bK-{shard:x}-"))
 }
 

@@ -13,7 +13,7 @@ use crate::core::location::{Binding, Location};
 use crate::core::mesh::MeshMsg;
 use crate::core::registrar::{apply::apply, reply, request, BindingView, RegisterOp, RegistrarConfig, Reject};
 use crate::core::{owner, Origin};
-use crate::sip::{self, Essentials, Framing, HeaderName, Message, Status};
+use crate::sip::{self, Essentials, HeaderName, Message, Status};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -158,8 +158,7 @@ impl Edge {
     /// Back home: answer the REGISTER that waited for its owner.
     pub(super) fn on_registered(&mut self, token: u64, result: Result<Vec<BindingView>, Reject>, out: &mut Vec<Output>) {
         let Some(p) = self.reg.pending.remove(&token) else { return };
-        let framing = if p.origin.transport.is_stream() { Framing::Stream } else { Framing::Datagram };
-        if let Ok(Status::Complete(msg)) = sip::scan(&p.bytes, framing) {
+        if let Ok(Status::Complete(msg)) = sip::scan(&p.bytes, p.origin.transport.framing()) {
             let ess = sip::check_request(&msg).ok();
             self.answer_register(p.origin, &msg, ess.as_ref(), result, out);
         }

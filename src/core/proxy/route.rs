@@ -41,9 +41,7 @@ pub fn hop_of_uri(uri: &Uri<'_>) -> Option<NextHop> {
         std::str::from_utf8(host).ok()?.parse().ok()?
     };
     let transport = match uri.param("transport") {
-        Some(Some(t)) if t.eq_ignore_ascii_case(b"tcp") => Transport::Tcp,
-        Some(Some(t)) if t.eq_ignore_ascii_case(b"udp") => Transport::Udp,
-        Some(Some(t)) if t.eq_ignore_ascii_case(b"tls") => Transport::Tls,
+        Some(Some(t)) => Transport::from_uri_param(t)?,
         None => Transport::Udp,
         _ => return None,
     };
