@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite: installs the real peers the tests talk to (sipp, sipsak,
 # openssl for certificates and TLS clients, tshark to decrypt a capture,
-# baresip as a TLS softphone),
+# baresip as a TLS softphone, chromium and JsSIP for the browser over
+# WebSocket),
 # then builds and runs every test (unit, vectors, integration against the
 # real binary on loopback).
 set -euo pipefail
@@ -14,6 +15,7 @@ command -v ss >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
 command -v tshark >/dev/null || need+=(tshark)
 command -v baresip >/dev/null || need+=(baresip-core)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
@@ -22,6 +24,11 @@ if [ ${#need[@]} -gt 0 ]; then
     sudo apt-get update -qq
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
+fi
+
+# JsSIP, playwright-core and esbuild for tests/ws.rs (node and npm are on the machine).
+if [ ! -d tests/browser/node_modules ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # glommio needs locked memory for its io_uring rings (512 KiB per shard).
