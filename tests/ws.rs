@@ -1,7 +1,8 @@
 //! SIP over WebSocket (RFC 7118) through the real binary with two shards:
 //! a WebSocket client written here (tungstenite's blocking client)
 //! registers with digest auth and gets its 401 and 200 as text frames,
-//! binary frames, pings and CRLF keepalives are answered, a handshake
+//! binary frames, pings and CRLF keepalives are answered, an idle client is
+//! pinged and outlives the idle timeout, a handshake
 //! without the `sip` subprotocol gets 400 and is counted, and a message
 //! over the buffer limit closes the connection. Then a real browser: JsSIP
 //! in headless Chromium (tests/browser, installed by tests/run.sh)
@@ -163,9 +164,10 @@ fn a_handshake_without_the_sip_subprotocol_is_refused_and_counted() {
     let mut answer = Vec::new();
     let _ = plain.read_to_end(&mut answer);
     assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
-    let refused = |reason: &str| edge.wait_metric("sipedge_ws_handshakes_refused_total", &[&format!("reason=\"{reason}\"")], |v| v >= 1.0);
-    assert_eq!(refused("no sip subprotocol"), 2.0);
-    assert_eq!(refused("not a websocket upgrade"), 1.0);
+    // Shards flush their counters on their own ticks: wait for the sum.
+    let refused = |reason: &str, n: f64| edge.wait_metric("sipedge_ws_handshakes_refused_total", &[&format!("reason=\"{reason}\"")], |v| v >= n);
+    assert_eq!(refused("no sip subprotocol", 2.0), 2.0);
+    assert_eq!(refused("not a websocket upgrade", 1.0), 1.0);
     assert_eq!(edge.metric("sipedge_tcp_accepted_total", &[]), 0.0, "a refused handshake opens no flow");
 }
 
@@ -184,6 +186,32 @@ fn a_message_over_the_buffer_limit_closes_the_connection() {
     assert!(closed);
     let reason = "reason=\"websocket message over buffer limit\"";
     assert_eq!(edge.wait_metric("sipedge_tcp_closed_total", &[reason], |v| v >= 1.0), 1.0, "{}", edge.metrics());
+}
+
+#[test]
+fn an_idle_websocket_is_pinged_and_outlives_the_idle_timeout() {
+    let (edge, port) = edge_with("ws", "", "[limits]\ntcp_idle_timeout_secs = 2\n");
+    let mut ws = connect(port, Some("sip")).unwrap();
+    // Say nothing for longer than the idle timeout; only answer pings (the
+    // client's pong goes out with its next read).
+    let (start, mut pings) = (Instant::now(), 0);
+    while start.elapsed() < Duration::from_millis(3500) {
+        match ws.read() {
+            Ok(Message::Ping(_)) => pings += 1,
+            other => panic!("expected pings while idle, got {other:?}"),
+        }
+    }
+    assert!(pings >= 2, "pinged every second: {pings}");
+    let options = options(format!("127.0.0.1:{port}").parse().unwrap(), "WS", 0, "wsidle");
+    ws.send(Message::text(String::from_utf8(options).unwrap())).unwrap();
+    assert!(text(&mut ws).starts_with("SIP/2.0 200 OK"), "still open after the idle timeout");
+    assert_eq!(edge.metric("sipedge_tcp_closed_total", &["reason=\"idle timeout\""]), 0.0);
+}
+
+/// The edge's counters that say why a browser got nothing.
+fn diagnosis(edge: &Edge) -> String {
+    let why = ["drops", "handshake", "tcp_closed", "tcp_accepted", "register_results", "auth_failures", "messages_received"];
+    edge.metrics().lines().filter(|l| !l.starts_with('#') && why.iter().any(|w| l.contains(w))).collect::<Vec<_>>().join("\n")
 }
 
 /// `node jssip-client.js`, its stdout read line by line on a thread.
@@ -233,7 +261,7 @@ fn jssip_in_chromium_registers_over_wss_and_receives_a_message_sent_over_udp() {
     let (edge, port) = edge_with("wss", &certs, "");
     let browser = Browser::start(&format!("wss://127.0.0.1:{port}"), &format!("sip:{USER}@127.0.0.1"));
     let registered = browser.line(Duration::from_secs(90));
-    assert_eq!(registered.as_deref(), Some("REGISTERED"), "JsSIP did not register over WSS");
+    assert_eq!(registered.as_deref(), Some("REGISTERED"), "JsSIP did not register over WSS\n{}", diagnosis(&edge));
     let (_, body) = http_get(edge.admin, &format!("/registrations/{USER}@127.0.0.1")).unwrap();
     assert!(body.contains("\"transport\":\"wss\""), "{body}");
 
@@ -250,7 +278,7 @@ fn jssip_in_chromium_registers_over_wss_and_receives_a_message_sent_over_udp() {
     );
     sock.send_to(message.as_bytes(), edge.sip).unwrap();
     let got = browser.line(Duration::from_secs(30));
-    assert_eq!(got, Some(format!("MESSAGE {text}")), "the browser did not get the MESSAGE");
+    assert_eq!(got, Some(format!("MESSAGE {text}")), "the browser did not get the MESSAGE\n{}", diagnosis(&edge));
 
     // JsSIP's 200 comes back over its connection, through the edge, to the sender.
     let deadline = Instant::now() + Duration::from_secs(5);
