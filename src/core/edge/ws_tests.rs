@@ -4,7 +4,8 @@
 //! `*.invalid`), requests for it are looked up on the AOR's shard and reach
 //! it only over that connection (through the mesh), the dialog is
 //! record-routed twice (WS one side, UDP the other) and its in-dialog
-//! requests come back to the connection by the alias that names the flow.
+//! requests come back to the connection by the alias that names the flow,
+//! or, with topology hiding, by the sealed token that carries it.
 
 use super::proxy_tests::{config, Call, Net, CORE, DOMAIN, EDGE_RR};
 use super::*;
@@ -31,14 +32,8 @@ fn on_connection() -> Origin {
     Origin { transport: Transport::Ws, listener: 1, peer: BROWSER.parse().unwrap(), flow: Some(FLOW) }
 }
 
-/// A user whose AOR shard 0 owns, so everything crosses the mesh.
-fn user_on_shard_0() -> String {
-    (0..).map(|i| format!("web{i}")).find(|u| owner::shard_of(format!("sip:{u}@{DOMAIN}").as_bytes(), 2) == 0).unwrap()
-}
-
-#[test]
-fn a_browser_is_reached_on_its_connection_and_its_dialog_is_routed_back_to_it() {
-    let mut net = Net::shards(ws_config(), 2);
+/// The browser (a user shard 0 owns) registers on its connection; its AOR.
+fn register_browser(net: &mut Net) -> String {
     let user = user_on_shard_0();
     // What JsSIP sends: a Via and Contact host under .invalid, outbound, no Content-Length.
     let register = format!(
@@ -54,6 +49,18 @@ fn a_browser_is_reached_on_its_connection_and_its_dialog_is_routed_back_to_it() 
     let aor = format!("sip:{user}@{DOMAIN}");
     assert_eq!(net.edges[0].registrations(aor.as_bytes())[0].flow(), Some(FLOW), "the binding records the connection");
     net.mesh.clear();
+    aor
+}
+
+/// A user whose AOR shard 0 owns, so everything crosses the mesh.
+fn user_on_shard_0() -> String {
+    (0..).map(|i| format!("web{i}")).find(|u| owner::shard_of(format!("sip:{u}@{DOMAIN}").as_bytes(), 2) == 0).unwrap()
+}
+
+#[test]
+fn a_browser_is_reached_on_its_connection_and_its_dialog_is_routed_back_to_it() {
+    let mut net = Net::shards(ws_config(), 2);
+    let aor = register_browser(&mut net);
 
     // The core calls the browser: looked up on shard 0, written by shard 1, the connection's owner.
     let call = Call::new(CORE, "sip:+15550001@example.com", &aor, "w1");
@@ -99,4 +106,31 @@ fn a_request_to_a_websocket_contact_without_its_connection_is_dropped_and_counte
     net.take(CORE);
     net.quiet();
     assert_eq!(net.counters().drops.get("no outgoing WebSocket connection"), 1);
+}
+
+#[test]
+fn with_topology_hiding_the_sealed_token_leads_back_to_the_browsers_connection() {
+    let mut cfg = ws_config();
+    cfg.proxy.topology_hiding = true;
+    cfg.proxy.topology_key = [9; 32];
+    let mut net = Net::shards(cfg, 2);
+    let aor = register_browser(&mut net);
+    let call = Call::new(CORE, "sip:+15550001@example.com", &aor, "w4");
+    net.send(CORE, &call.invite("z9hG4bKw4"));
+    assert_eq!(net.one(CORE).status(), 100);
+    let inv = net.on_flow(FLOW).remove(0);
+    net.deliver_from(1, on_connection(), &inv.reply(200, "b4", &[("Contact", &format!("<{CONTACT}>"))]));
+    let answer = net.one(CORE);
+    let token = crate::sip::parse_name_addr(answer.header(H::Contact).as_bytes()).unwrap().uri_raw.to_vec();
+    let token = String::from_utf8(token).unwrap();
+    assert!(token.starts_with("sip:192.0.2.1:5060;th=") && !answer.text().contains(".invalid"), "{}", answer.text());
+    net.mesh.clear();
+
+    let dialog = call.in_dialog(&answer);
+    net.send(CORE, &dialog.request("BYE", &token, "z9hG4bKw4bye", 2, &[]));
+    let bye = net.on_flow(FLOW);
+    assert_eq!(bye.len(), 1, "{:#?}\n{:?}", net.pending(), net.counters().drops);
+    assert_eq!((bye[0].method().as_str(), bye[0].ruri().as_str(), bye[0].shard), ("BYE", CONTACT, 1), "{}", bye[0].text());
+    assert_eq!(net.mesh, ["0->1 FlowSend"]);
+    net.quiet();
 }
