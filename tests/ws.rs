@@ -26,9 +26,10 @@ const PASSWORD: &str = "s3cret-ws";
 
 /// An edge (UDP+TCP as usual) with a `ws` or `wss` listener on its own
 /// port, registrar for 127.0.0.1, MD5 digest auth (JsSIP knows no other)
-/// with one subscriber; `extra` is appended to the config.
-fn edge_with(transport: &str, listen_extra: &str, extra: &str) -> (Edge, u16) {
-    let users = test_dir(&format!("ws-{transport}")).join("users");
+/// with one subscriber (in a users file of test `test`'s own, since tests
+/// run in parallel); `extra` is appended to the config.
+fn edge_with(test: &str, transport: &str, listen_extra: &str, extra: &str) -> (Edge, u16) {
+    let users = test_dir(test).join("users");
     std::fs::write(&users, format!("{USER} 127.0.0.1 password={PASSWORD}\n")).unwrap();
     let port = free_port();
     let config = format!(
@@ -111,7 +112,7 @@ fn authorization(challenge: &str) -> String {
 
 #[test]
 fn a_websocket_client_registers_with_digest_auth_over_text_frames() {
-    let (edge, port) = edge_with("ws", "", "");
+    let (edge, port) = edge_with("ws-register", "ws", "", "");
     let mut ws = connect(port, Some("sip")).expect("handshake with sip");
     ws.send(Message::text(register(1, ""))).unwrap();
     let challenge = text(&mut ws);
@@ -147,7 +148,7 @@ fn a_websocket_client_registers_with_digest_auth_over_text_frames() {
 
 #[test]
 fn a_handshake_without_the_sip_subprotocol_is_refused_and_counted() {
-    let (edge, port) = edge_with("ws", "", "");
+    let (edge, port) = edge_with("ws-refused", "ws", "", "");
     match connect(port, Some("chat")) {
         Err(tungstenite::Error::Http(answer)) => {
             assert_eq!(answer.status(), 400);
@@ -173,7 +174,7 @@ fn a_handshake_without_the_sip_subprotocol_is_refused_and_counted() {
 
 #[test]
 fn a_message_over_the_buffer_limit_closes_the_connection() {
-    let (edge, port) = edge_with("ws", "", "[limits]\ntcp_max_buffered_bytes = 2048\n");
+    let (edge, port) = edge_with("ws-limit", "ws", "", "[limits]\ntcp_max_buffered_bytes = 2048\n");
     let mut ws = connect(port, Some("sip")).unwrap();
     ws.send(Message::text(format!("{}X-Pad: {}\r\n\r\n", register(1, "").trim_end(), "a".repeat(4000)))).unwrap();
     let closed = loop {
@@ -190,7 +191,7 @@ fn a_message_over_the_buffer_limit_closes_the_connection() {
 
 #[test]
 fn an_idle_websocket_is_pinged_and_outlives_the_idle_timeout() {
-    let (edge, port) = edge_with("ws", "", "[limits]\ntcp_idle_timeout_secs = 2\n");
+    let (edge, port) = edge_with("ws-idle", "ws", "", "[limits]\ntcp_idle_timeout_secs = 2\n");
     let mut ws = connect(port, Some("sip")).unwrap();
     // Say nothing for longer than the idle timeout; only answer pings (the
     // client's pong goes out with its next read).
@@ -258,7 +259,7 @@ fn jssip_in_chromium_registers_over_wss_and_receives_a_message_sent_over_udp() {
     let dir = test_dir("ws-browser");
     let (cert, key) = certificate(&dir, "edge", "edge.test");
     let certs = format!("certificates = [{{ cert = \"{}\", key = \"{}\" }}]", cert.display(), key.display());
-    let (edge, port) = edge_with("wss", &certs, "");
+    let (edge, port) = edge_with("ws-browser", "wss", &certs, "");
     let browser = Browser::start(&format!("wss://127.0.0.1:{port}"), &format!("sip:{USER}@127.0.0.1"));
     let registered = browser.line(Duration::from_secs(90));
     assert_eq!(registered.as_deref(), Some("REGISTERED"), "JsSIP did not register over WSS\n{}", diagnosis(&edge));
