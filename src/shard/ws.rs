@@ -47,7 +47,9 @@ where
         glommio::timer::sleep(super::conn::handshake_timeout(&shard)).await;
         Err("handshake timeout")
     };
-    let ws = match futures_lite::future::or(handshake, timeout).await {
+    // Boxed, as the TLS handshake in `conn.rs`: its state is freed once it
+    // is done instead of staying part of the connection's task for life.
+    let ws = match futures_lite::future::or(Box::pin(handshake), timeout).await {
         Ok(ws) => ws,
         Err(reason) => return shard.flows.borrow_mut().ws_refused.add(reason),
     };
