@@ -288,7 +288,7 @@ fn write_section(section: &[u8], remove: u128, out: &mut Vec<u8>) {
                 }
             }
             out.extend_from_slice(&line[text.len()..]);
-        } else if !attribute_pt(text).is_some_and(|pt| remove & bit(pt) != 0) {
+        } else if attribute_pt(text).is_none_or(|pt| remove & bit(pt) == 0) {
             out.extend_from_slice(line);
         }
     }
