@@ -6,10 +6,12 @@
 //! path of its key; unknown keys are errors. A config that loads is valid.
 
 mod bounded;
+mod hygiene;
 mod proxy;
 mod schema;
 
 pub use bounded::Bounded;
+pub use hygiene::{Codec, Hygiene, Media};
 pub use proxy::{Cidr, Code, Forking, Proxy, Route, Upstream};
 pub use schema::*;
 

@@ -29,6 +29,8 @@ pub struct Config {
     pub proxy: super::Proxy,
     #[serde(default)]
     pub tls: TlsSettings,
+    #[serde(default)]
+    pub hygiene: super::Hygiene,
 }
 
 /// `[tls]`: what is not per listener. Certificates of listeners are in

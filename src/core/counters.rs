@@ -90,6 +90,15 @@ pub struct Counters {
     pub upstream_changes: u64,
     /// Branches that failed because their binding's flow was gone (430).
     pub flow_failures: u64,
+    /// Payload types removed from relayed SDP (`[hygiene]`).
+    pub sdp_codecs_removed: u64,
+    /// Requests answered 488 because their SDP would keep no codec.
+    pub sdp_rejected: u64,
+    /// SDP relayed without filtering, by reason: multipart, encoded, an
+    /// answer or ACK that would keep no codec.
+    pub sdp_unfiltered: ReasonCounts,
+    /// Header lines removed by the `[hygiene]` patterns.
+    pub headers_removed: u64,
 }
 
 impl Default for Counters {
@@ -120,6 +129,10 @@ impl Default for Counters {
             probes_sent: 0,
             upstream_changes: 0,
             flow_failures: 0,
+            sdp_codecs_removed: 0,
+            sdp_rejected: 0,
+            sdp_unfiltered: ReasonCounts::default(),
+            headers_removed: 0,
         }
     }
 }

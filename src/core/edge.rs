@@ -359,6 +359,7 @@ pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
 
 mod branch;
 mod hide;
+mod hygiene;
 mod nat;
 mod proxy;
 mod register;

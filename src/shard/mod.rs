@@ -90,7 +90,7 @@ async fn run(spec: ShardSpec) {
         registrar: registrar_config(&config.registrar),
         auth,
         listeners: Vec::new(),
-        proxy: proxy_config(&config.proxy),
+        proxy: proxy_config(&config.proxy, &config.hygiene),
     };
     for l in &config.listen {
         edge_cfg.local_hosts.extend(edge::local_hosts(l.addr, &l.advertise));
@@ -138,9 +138,9 @@ async fn run(spec: ShardSpec) {
     log::debug!("shard {id} stopped");
 }
 
-/// The core's proxy settings from `[proxy]` (the control thread has put a
-/// random topology key in when none is configured).
-fn proxy_config(p: &crate::config::Proxy) -> crate::core::proxy::state::ProxyConfig {
+/// The core's proxy settings from `[proxy]` and `[hygiene]` (the control
+/// thread has put a random topology key in when none is configured).
+fn proxy_config(p: &crate::config::Proxy, h: &crate::config::Hygiene) -> crate::core::proxy::state::ProxyConfig {
     use crate::core::transaction::Timers;
     let topology_key = p.topology_key.0.unwrap_or_default();
     crate::core::proxy::state::ProxyConfig {
@@ -157,6 +157,11 @@ fn proxy_config(p: &crate::config::Proxy) -> crate::core::proxy::state::ProxyCon
         probe_interval_ms: p.probe_interval_secs.get() * 1000,
         timer_c_ms: p.invite_timeout_secs.get() * 1000,
         routes: p.route.clone(),
+        hygiene: crate::core::proxy::hygiene::Hygiene {
+            codecs: crate::sip::sdp::CodecFilter::new(&h.codecs.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), &h.media.iter().map(|m| m.as_str()).collect::<Vec<_>>()),
+            to_devices: crate::sip::HeaderPatterns::new(h.strip_to_devices.clone()),
+            to_core: crate::sip::HeaderPatterns::new(h.strip_to_core.clone()),
+        },
     }
 }
 

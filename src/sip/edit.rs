@@ -1,6 +1,7 @@
 //! Forwarding edits: collect changes against a scanned message (Request-URI,
-//! inserted top headers, removed lines or leading list values, replaced
-//! values, a new body) and write the result in one pass, copying every
+//! inserted top headers, removed lines (by name, by position or by
+//! pattern) or leading list values, replaced values, a new body with its
+//! Content-Length) and write the result in one pass, copying every
 //! untouched byte verbatim. Edits are kept per header line, so applying them
 //! needs no sorting; the first 16 line edits and 8 inserts live inline (no
 //! heap) and more spill into a Vec.
@@ -8,7 +9,8 @@
 use std::io::Write as _;
 
 use super::header::HeaderName;
-use super::scan::{split_list, Message};
+use super::header_pattern::HeaderPatterns;
+use super::scan::{split_list, Header, Message};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LineEdit<'a> {
@@ -96,10 +98,28 @@ impl<'a> Editor<'a> {
 
     /// Remove every `name` line after the first `keep` of them.
     pub fn remove_header_lines(&mut self, name: HeaderName, keep: usize) {
+        let mut seen = 0;
+        self.remove_lines_where(|h| {
+            seen += usize::from(h.name == name);
+            h.name == name && seen > keep
+        });
+    }
+
+    /// Remove every line whose name matches one of `patterns` (unknown
+    /// names included); returns how many lines go.
+    pub fn remove_matching(&mut self, patterns: &HeaderPatterns) -> usize {
+        let buf = self.msg.buf;
+        self.remove_lines_where(|h| patterns.matches(h, buf))
+    }
+
+    fn remove_lines_where(&mut self, mut pred: impl FnMut(&Header) -> bool) -> usize {
         let msg = self.msg;
-        for (i, _) in msg.headers().iter().enumerate().filter(|(_, h)| h.name == name).skip(keep) {
+        let mut n = 0;
+        for (i, _) in msg.headers().iter().enumerate().filter(|(_, h)| pred(h)) {
             self.remove_header_line(i);
+            n += 1;
         }
+        n
     }
 
     /// Remove the first remaining value of `name` (e.g. pop the top Route or
@@ -274,6 +294,16 @@ Content-Length: 3\r\n\r\nabc"
         let mut e = Editor::new(&m);
         e.set_body(b"hi");
         assert_eq!(out(&e), "MESSAGE sip:a SIP/2.0\nVia: SIP/2.0/UDP h\nContent-Length: 2\r\n\nhi");
+    }
+
+    #[test]
+    fn lines_matching_patterns_go_and_a_new_body_fixes_content_length() {
+        let text = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\nX-Internal-Foo: secret\r\nContent-Type: application/sdp\r\nx-internal-bar: more\r\nl: 3\r\n\r\nabc";
+        let m = scan(text, Framing::Stream).unwrap().complete().unwrap();
+        let mut e = Editor::new(&m);
+        assert_eq!(e.remove_matching(&HeaderPatterns::of(&["X-Internal-*"])), 2);
+        e.set_body(b"abcdef");
+        assert_eq!(out(&e), "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\nContent-Type: application/sdp\r\nl: 6\r\n\r\nabcdef");
     }
 
     #[test]

@@ -10,15 +10,19 @@
 //! - [`response`]: build a response by copying the request's Via/From/To/
 //!   Call-ID/CSeq lines.
 //! - [`edit`]: forward a message with edits, copying untouched bytes verbatim.
+//! - [`header_pattern`]: header name patterns (`X-Internal-*`) for removal.
+//! - [`sdp`]: codec filtering of SDP bodies against an allow-list.
 
 pub mod addr;
 pub mod check;
 pub mod edit;
 pub mod header;
+pub mod header_pattern;
 pub mod method;
 mod params;
 pub mod response;
 pub mod scan;
+pub mod sdp;
 pub mod uri;
 pub mod via;
 
@@ -26,6 +30,7 @@ pub use addr::{is_star_contact, parse_name_addr, AddrError, NameAddr};
 pub use check::{check_request, check_response, parse_cseq, Essentials, Malformed};
 pub use edit::Editor;
 pub use header::HeaderName;
+pub use header_pattern::{HeaderPattern, HeaderPatterns};
 pub use method::Method;
 pub use response::write_response;
 pub use scan::{frame_len, scan, Framing, Header, Message, ScanError, Span, StartLine, Status, Values, MAX_HEADERS};

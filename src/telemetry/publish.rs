@@ -82,9 +82,13 @@ pub fn proxy(id: u16, c: &Counters, in_progress: usize, timers: usize) {
         ("sipedge_probes_sent_total", c.probes_sent),
         ("sipedge_upstream_changes_total", c.upstream_changes),
         ("sipedge_flow_failures_total", c.flow_failures),
+        ("sipedge_sdp_codecs_removed_total", c.sdp_codecs_removed),
+        ("sipedge_sdp_rejected_total", c.sdp_rejected),
+        ("sipedge_headers_removed_total", c.headers_removed),
     ] {
         counter!(name, "shard" => s.clone()).absolute(v);
     }
+    reasons("sipedge_sdp_unfiltered_total", &s, &c.sdp_unfiltered);
 }
 
 fn reasons(name: &'static str, shard: &str, r: &ReasonCounts) {

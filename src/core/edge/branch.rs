@@ -3,8 +3,11 @@
 //! that come back (provisionals relayed, every 2xx relayed at once, the
 //! best of the 3xx–6xx chosen when all branches are done), failover to the
 //! next upstream, serial forking, CANCEL of pending branches, the timers
-//! of every transaction, and OPTIONS probes of the upstreams.
+//! of every transaction, and OPTIONS probes of the upstreams. What relays
+//! lose on the way (`[hygiene]`) is applied here and in `proxy.rs`, as
+//! `hygiene.rs` describes.
 
+use super::hygiene::with_body;
 use super::{Dest, Edge, Output};
 use crate::core::mesh::MeshMsg;
 use crate::core::proxy::ack::{build_ack, build_cancel};
@@ -60,11 +63,22 @@ impl Edge {
         self.run_client(id, Part::Branch(b), acts, None, out);
     }
 
-    /// A 2xx's ACK (or any request without a transaction): one copy, no state.
+    /// A 2xx's ACK (or any request without a transaction): one copy, no
+    /// state; its SDP (a late offer's answer) filtered.
     pub(super) fn forward_stateless(&mut self, origin: Origin, msg: &Message<'_>, target: &Target, out: &mut Vec<Output>) {
         self.proxy.seq += 1;
-        let inside = self.proxy.cfg.trusts(origin.peer.ip());
-        match self.forward_copy(origin, msg, target, false, self.proxy.seq, inside) {
+        let (seq, inside) = (self.proxy.seq, self.proxy.cfg.trusts(origin.peer.ip()));
+        let copy = match self.sdp_body_relayed(msg) {
+            None => self.forward_copy(origin, msg, target, false, seq, inside),
+            Some(body) => {
+                let filtered = with_body(msg, &body);
+                match sip::scan(&filtered, Framing::Datagram) {
+                    Ok(Status::Complete(m)) => self.forward_copy(origin, &m, target, false, seq, inside),
+                    _ => Err((500, "Server Internal Error")),
+                }
+            }
+        };
+        match copy {
             Ok(bytes) => self.send_hop(target.hop, bytes, out),
             Err(_) => self.counters.drops.add("stateless forward refused"),
         }
@@ -88,9 +102,10 @@ impl Edge {
         let path: Vec<&[u8]> = target.routes.iter().map(Vec::as_slice).collect();
         let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
         forward_request(msg, &target.uri, &path, &hop, &mut bytes).map_err(|r| (r.code(), r.reason()))?;
-        if !from_inside && self.reg.auth_enabled() && msg.position(HeaderName::ProxyAuthorization).is_some() {
-            // The edge checked them: nobody behind it needs a device's credentials.
-            bytes = without(&bytes, HeaderName::ProxyAuthorization);
+        // The edge checked them: nobody behind it needs a device's credentials.
+        let credentials = !from_inside && self.reg.auth_enabled() && msg.position(HeaderName::ProxyAuthorization).is_some();
+        if credentials || self.proxy.cfg.hygiene.strip(target.inside).any_in(msg) {
+            bytes = self.without_headers(&bytes, credentials, target.inside);
         }
         let source = NextHop { transport: origin.transport, addr: origin.peer, flow: origin.flow };
         if self.proxy.cfg.topology_hiding {
@@ -349,7 +364,8 @@ impl Edge {
     /// A downstream response made ready for the sender: our Via off, and
     /// the inside hidden or restored when topology hiding is on.
     fn upstream_response(&mut self, id: Id, b: usize, msg: &Message<'_>) -> Vec<u8> {
-        let mut bytes = without_top_via(msg);
+        let to_inside = self.proxy.txs.get(id).expect("transaction").inside;
+        let mut bytes = self.relayed_response(msg, to_inside);
         if self.proxy.cfg.topology_hiding {
             let tx = self.proxy.txs.get(id).expect("transaction");
             let br = &tx.branches[b];
@@ -380,7 +396,40 @@ impl Edge {
         if via.transport.eq_ignore_ascii_case(b"TCP") {
             hop.transport = Transport::Tcp;
         }
-        self.send_hop(hop, without_top_via(msg), out);
+        let bytes = self.relayed_response(msg, self.proxy.cfg.trusts(hop.addr.ip()));
+        self.send_hop(hop, bytes, out);
+    }
+
+    /// A response without its top Via value (ours: its branch found the
+    /// transaction), every other byte as it came (§16.7 step 3) but for
+    /// hygiene: its SDP filtered, the header patterns for where it goes
+    /// (`to_inside`: the core) removed. One pass.
+    fn relayed_response(&mut self, msg: &Message<'_>, to_inside: bool) -> Vec<u8> {
+        let body = self.sdp_body_relayed(msg);
+        let mut e = Editor::new(msg);
+        e.remove_first_value(HeaderName::Via);
+        self.strip_headers(&mut e, to_inside);
+        if let Some(b) = &body {
+            e.set_body(b);
+        }
+        let mut out = Vec::with_capacity(msg.buf.len());
+        e.write(&mut out);
+        out
+    }
+
+    /// `bytes` (a request to forward) without the header lines hygiene
+    /// removes towards `to_inside`, and without Proxy-Authorization when
+    /// `credentials`.
+    fn without_headers(&mut self, bytes: &[u8], credentials: bool, to_inside: bool) -> Vec<u8> {
+        let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return bytes.to_vec() };
+        let mut e = Editor::new(&msg);
+        if credentials {
+            e.remove_header_lines(HeaderName::ProxyAuthorization, 0);
+        }
+        self.strip_headers(&mut e, to_inside);
+        let mut out = Vec::with_capacity(bytes.len());
+        e.write(&mut out);
+        out
     }
 
     /// CANCEL every branch still waiting (§16.10); no new branch starts.
@@ -586,26 +635,6 @@ impl Edge {
         self.counters.relayed += 1;
         out.push(Output::Send { dest, bytes });
     }
-}
-
-/// `bytes` without any `name` header line.
-fn without(bytes: &[u8], name: HeaderName) -> Vec<u8> {
-    let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return bytes.to_vec() };
-    let mut e = Editor::new(&msg);
-    e.remove_header_lines(name, 0);
-    let mut out = Vec::with_capacity(bytes.len());
-    e.write(&mut out);
-    out
-}
-
-/// A response without its top Via value (ours: its branch found the
-/// transaction), every other byte as it came (§16.7 step 3).
-fn without_top_via(msg: &Message<'_>) -> Vec<u8> {
-    let mut e = Editor::new(msg);
-    e.remove_first_value(HeaderName::Via);
-    let mut out = Vec::with_capacity(msg.buf.len());
-    e.write(&mut out);
-    out
 }
 
 /// The CANCEL of a branch has the branch's Via branch and method CANCEL.

@@ -71,13 +71,18 @@ impl Edge {
         if invite {
             sip::write_response(msg, Some(ess), 100, "Trying", None, Some((origin.peer.ip(), origin.peer.port())), &[], b"", &mut trying);
         }
+        // The SDP is filtered once for every branch; with no codec left the
+        // transaction answers 488 itself (and absorbs the ACK).
+        let filtered = self.filtered_request(msg);
+        let no_codec_left = filtered.is_err();
+        let request = filtered.ok().flatten().unwrap_or_else(|| msg.buf.to_vec());
         let server = ServerTx::start(invite, self.now_ms, reliable, &self.proxy.cfg.timers, &mut acts);
         let tx = Tx {
             key: key.clone(),
             server,
             invite,
             origin,
-            request: msg.buf.to_vec(),
+            request,
             last: trying,
             branches: Vec::new(),
             pending: VecDeque::new(),
@@ -91,6 +96,10 @@ impl Edge {
         self.proxy.servers.insert(key, id);
         self.counters.transactions += 1;
         self.run_server(id, acts, out);
+        if no_codec_left {
+            self.counters.sdp_rejected += 1;
+            return self.answer_locally(id, 488, "Not Acceptable Here", out);
+        }
         match decision {
             Decision::Forward { targets, fork } => self.start_targets(id, targets, fork, out),
             Decision::Lookup(aor) => self.lookup(id, aor, out),

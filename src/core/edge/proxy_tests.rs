@@ -11,8 +11,9 @@
 //! retransmissions, CANCEL of losing branches, hop-by-hop ACK), CANCEL from
 //! the caller, the 2xx's ACK and in-dialog requests, routes to the core with
 //! failover and `map_answers`, the §16.3 checks (483, 482, Route trust,
-//! relaying, 407), topology hiding and cross-shard lookups. The registrar is
-//! `register_tests.rs`; the stateless rewriting is `core::proxy::tests`.
+//! relaying, 407), topology hiding and cross-shard lookups. Message
+//! hygiene (SDP codecs, header patterns) is `proxy_tests/hygiene.rs`, the
+//! registrar `register_tests.rs`, the stateless rewriting `core::proxy::tests`.
 
 use super::tests::NOW;
 use super::*;
@@ -1105,3 +1106,5 @@ fn a_subscription_and_every_in_dialog_method_pass_through_both_ways() {
     assert_eq!(net.one(BOB_1).status(), 200);
     net.quiet();
 }
+
+mod hygiene;

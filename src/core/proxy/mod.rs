@@ -17,6 +17,9 @@
 //! Route from Path, a missing Max-Forwards) go on top of the header section,
 //! in that order, with CRLF line ends.
 //!
+//! [`hygiene`] decides which relayed messages have their SDP codecs
+//! filtered and which header patterns are removed in which direction.
+//!
 //! What is deliberately not here: choosing targets and destinations (the
 //! caller passes the target URI and uses [`route_plan`] to learn the
 //! effective Request-URI and next hop), the next-hop strict-router rewrite
@@ -27,6 +30,7 @@
 
 pub mod ack;
 mod forward;
+pub mod hygiene;
 mod response;
 pub mod route;
 pub mod state;

@@ -14,7 +14,8 @@ use crate::core::Origin;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-/// The proxy's settings, from `[proxy]`.
+/// The proxy's settings, from `[proxy]` (and `[hygiene]`: what relayed
+/// messages lose).
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
     pub record_route: bool,
@@ -31,6 +32,7 @@ pub struct ProxyConfig {
     /// Timer C: how long an INVITE branch may ring without a final answer.
     pub timer_c_ms: u64,
     pub routes: Vec<crate::config::Route>,
+    pub hygiene: super::hygiene::Hygiene,
 }
 
 impl Default for ProxyConfig {
@@ -49,6 +51,7 @@ impl Default for ProxyConfig {
             probe_interval_ms: 0,
             timer_c_ms: 180_000,
             routes: Vec::new(),
+            hygiene: Default::default(),
         }
     }
 }

@@ -1,0 +1,71 @@
+//! Message hygiene on what the edge relays (`[hygiene]`; which messages and
+//! which patterns is decided in `core::proxy::hygiene`), and its counters.
+//!
+//! - A request's SDP is filtered once, when its transaction starts; every
+//!   branch forwards the filtered copy. A request whose SDP would keep no
+//!   codec in a stream is answered `488 Not Acceptable Here` by its server
+//!   transaction (so its ACK is absorbed there and nothing goes on).
+//! - An answer (18x/2xx) or a 2xx's ACK cannot be refused: one whose SDP
+//!   would keep no codec is relayed unchanged and counted
+//!   (`sdp_unfiltered{reason="no codec left"}`). The offer it answers went
+//!   through the filter, so only an answerer breaking RFC 3264 (or a late
+//!   offer in a 200 the caller's side cannot use) sends one; turning it
+//!   into a failure would mean ending a dialog the far end believes
+//!   established (ACK and BYE on its behalf), which an edge should not do.
+//! - Header patterns are removed from every relayed request by where its
+//!   target is (inside: `strip_to_core`; a device: `strip_to_devices`) and
+//!   from every relayed response by where the transaction's sender is.
+
+use super::Edge;
+use crate::core::proxy::hygiene::Sdp;
+use crate::sip::sdp::NoCodecLeft;
+use crate::sip::{Editor, Message};
+
+impl Edge {
+    /// `msg`'s body through the codec filter: `Ok(None)` to relay it as it
+    /// is, the filtered body, or no codec left. Counts removals and skips.
+    pub(super) fn sdp_body(&mut self, msg: &Message<'_>) -> Result<Option<Vec<u8>>, NoCodecLeft> {
+        match self.proxy.cfg.hygiene.sdp(msg) {
+            Sdp::Unchanged => Ok(None),
+            Sdp::Filtered(f) => {
+                self.counters.sdp_codecs_removed += f.removed as u64;
+                Ok(Some(f.body))
+            }
+            Sdp::NoCodecLeft => Err(NoCodecLeft),
+            Sdp::Skipped(why) => {
+                self.counters.sdp_unfiltered.add(why);
+                Ok(None)
+            }
+        }
+    }
+
+    /// As [`Self::sdp_body`] for a message that cannot be refused (an
+    /// answer, an ACK): with no codec left it is relayed unchanged, counted.
+    pub(super) fn sdp_body_relayed(&mut self, msg: &Message<'_>) -> Option<Vec<u8>> {
+        self.sdp_body(msg).unwrap_or_else(|NoCodecLeft| {
+            self.counters.sdp_unfiltered.add("no codec left");
+            None
+        })
+    }
+
+    /// A request with its SDP filtered, whole (`Ok(None)`: unchanged).
+    pub(super) fn filtered_request(&mut self, msg: &Message<'_>) -> Result<Option<Vec<u8>>, NoCodecLeft> {
+        Ok(self.sdp_body(msg)?.map(|body| with_body(msg, &body)))
+    }
+
+    /// Marks for removal the header lines of the patterns for the
+    /// direction the message goes (`to_inside`: the core), counted.
+    pub(super) fn strip_headers(&mut self, e: &mut Editor<'_>, to_inside: bool) {
+        let n = e.remove_matching(self.proxy.cfg.hygiene.strip(to_inside));
+        self.counters.headers_removed += n as u64;
+    }
+}
+
+/// `msg` with `body` (and its Content-Length), every other byte as it came.
+pub(super) fn with_body(msg: &Message<'_>, body: &[u8]) -> Vec<u8> {
+    let mut e = Editor::new(msg);
+    e.set_body(body);
+    let mut out = Vec::with_capacity(msg.buf.len() + 16);
+    e.write(&mut out);
+    out
+}
