@@ -154,7 +154,6 @@ pub fn apply_report(profile: &Profile, root: &Path, write: bool) -> (String, u8)
                 writeln!(out, "# {key} is {kernel}: {}\nsysctl -w {}", why(f), shell_word(key, want))
             }
             Outcome::Differs => {
-                todo += 1;
                 match check::write(root, f.entry) {
                     Err(e) => {
                         failed += 1;
