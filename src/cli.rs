@@ -1,4 +1,4 @@
-//! Command line: `run`, `check-config`, `print-default-config`, `--version`.
+//! Command line: `run`, `check-config`, `print-default-config`, `tune`, `--version`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -21,4 +21,37 @@ pub enum Command {
     CheckConfig { file: PathBuf },
     /// Print the embedded default config, every key commented.
     PrintDefaultConfig,
+    /// Hold the running kernel against a sysctl profile (sysctl/): check or apply.
+    Tune {
+        #[command(subcommand)]
+        action: TuneAction,
+    },
+}
+
+/// `sipedge tune ...`. PROFILE: an embedded profile (general, udp-heavy,
+/// tcp-tls-heavy) or a profile file.
+#[derive(Subcommand, Debug)]
+pub enum TuneAction {
+    /// Compare /proc/sys with a profile: print what differs and what it costs.
+    /// Exit 0 when every key matches or is better, 1 when one differs, 2 for a bad profile.
+    Check {
+        #[arg(long, value_name = "PROFILE", default_value = "general")]
+        profile: String,
+        /// Read the settings from here instead of /proc/sys (tests).
+        #[arg(long, value_name = "DIR", default_value = crate::tune::PROC_SYS, hide = true)]
+        sysctl_root: PathBuf,
+    },
+    /// Write the profile's values the kernel falls short of; without --yes only
+    /// print the `sysctl -w` commands.
+    Apply {
+        #[arg(long, value_name = "PROFILE")]
+        profile: String,
+        /// Write /proc/sys (otherwise a dry run).
+        #[arg(long)]
+        yes: bool,
+        #[arg(long, value_name = "DIR", default_value = crate::tune::PROC_SYS, hide = true)]
+        sysctl_root: PathBuf,
+    },
+    /// Print an embedded profile, to install it: `sipedge tune show udp-heavy > /etc/sysctl.d/60-sipedge.conf`.
+    Show { name: String },
 }

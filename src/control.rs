@@ -115,6 +115,7 @@ pub fn run(mut config: Config) -> Result<(), String> {
     let (request_tx, request_rx) = bounded::<Request>(16);
     crate::admin::start(config.admin.addr, prom, status.clone(), request_tx).map_err(|e| e.to_string())?;
 
+    let reuseport = Arc::new(shard::Reuseport::new(config.server.steering, cpus.clone()));
     let (report_tx, report_rx) = bounded::<Report>(n * 64);
     let mut commands = Vec::new();
     let mut handles = Vec::new();
@@ -131,6 +132,7 @@ pub fn run(mut config: Config) -> Result<(), String> {
             reports: report_tx.clone(),
             auth: auth.clone(),
             tls: tls.clone(),
+            reuseport: reuseport.clone(),
         };
         handles.push(shard::spawn(spec).map_err(|e| format!("cannot start shard {id} on CPU {}: {e}", cpus[id]))?);
     }

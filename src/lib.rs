@@ -2,7 +2,8 @@
 //!
 //! Three rooms: `sip` (wire format, pure), `core` (edge logic, sans-IO),
 //! `shard` (the only async code). Around them: `config`, `control` (main
-//! thread), `admin` (HTTP), `telemetry`, `host` (CPUs, limits), `cli`.
+//! thread), `admin` (HTTP), `telemetry`, `host` (CPUs, limits), `cli`,
+//! `tune` (sysctl profiles against the running kernel).
 
 pub mod admin;
 pub mod cli;
@@ -14,3 +15,4 @@ pub mod shard;
 pub mod sip;
 pub mod telemetry;
 pub mod tls;
+pub mod tune;

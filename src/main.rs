@@ -2,7 +2,7 @@
 //! to the control loop.
 
 use clap::Parser;
-use sipedge::cli::{Cli, Command};
+use sipedge::cli::{Cli, Command, TuneAction};
 use sipedge::config::{Config, DEFAULT_TOML};
 use std::process::ExitCode;
 
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Tune { action } => tune(action),
         Command::Run { config } => {
             let cfg = match config {
                 Some(path) => match Config::load(&path) {
@@ -51,4 +52,38 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `sipedge tune check|apply|show`: the report on stdout, a bad profile on stderr (exit 2).
+fn tune(action: TuneAction) -> ExitCode {
+    use sipedge::tune;
+    let (profile, root, apply) = match action {
+        TuneAction::Show { name } => {
+            return match tune::embedded(&name) {
+                Some(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!("sipedge tune show: unknown profile `{name}`: the embedded profiles are {}", tune::names());
+                    ExitCode::from(tune::EXIT_BAD_PROFILE)
+                }
+            };
+        }
+        TuneAction::Check { profile, sysctl_root } => (profile, sysctl_root, None),
+        TuneAction::Apply { profile, yes, sysctl_root } => (profile, sysctl_root, Some(yes)),
+    };
+    let profile = match tune::load(&profile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("sipedge tune: {e}");
+            return ExitCode::from(tune::EXIT_BAD_PROFILE);
+        }
+    };
+    let (report, code) = match apply {
+        None => tune::check_report(&profile, &root),
+        Some(yes) => tune::apply_report(&profile, &root, yes),
+    };
+    print!("{report}");
+    ExitCode::from(code)
 }

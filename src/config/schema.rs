@@ -54,11 +54,39 @@ pub struct Server {
     pub cores: Vec<Bounded<0, 4095>>,
     pub drain_secs: Bounded<0, 60>,
     pub udp_coalesce_us: Bounded<0, 1000>,
+    pub steering: Steering,
 }
 
 impl Default for Server {
     fn default() -> Self {
-        Server { shards: Bounded(0), cores: Vec::new(), drain_secs: Bounded(1), udp_coalesce_us: Bounded(0) }
+        Server { shards: Bounded(0), cores: Vec::new(), drain_secs: Bounded(1), udp_coalesce_us: Bounded(0), steering: Steering::Hash }
+    }
+}
+
+/// `server.steering`: which shard's socket of a listener the kernel hands a
+/// datagram or a new connection to (see tuning/README.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Steering {
+    /// `"none"`: the kernel's SO_REUSEPORT hash of addresses and ports.
+    #[default]
+    #[serde(rename = "none")]
+    Hash,
+    /// SO_INCOMING_CPU on each shard's sockets: the kernel prefers the socket
+    /// of the shard on the CPU that received the packet (Linux 6.1+).
+    IncomingCpu,
+    /// A classic BPF program on each reuseport group returns the shard on
+    /// the CPU that received the packet (SO_ATTACH_REUSEPORT_CBPF, Linux 4.6+).
+    Cbpf,
+}
+
+impl Steering {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Steering::Hash => "none",
+            Steering::IncomingCpu => "incoming-cpu",
+            Steering::Cbpf => "cbpf",
+        }
     }
 }
 

@@ -149,3 +149,16 @@ fn an_upstream_cannot_be_a_websocket() {
     let e = err(&format!("{ONE_LISTENER}[[proxy.route]]\nupstreams = [{{ addr = \"10.0.0.1:5060\" }}, {{ addr = \"10.0.0.2:80\", transport = \"ws\" }}]\n"));
     assert_eq!((e.line, e.key.as_str()), (4, "proxy.route[0].upstreams[1].transport"), "{e}");
 }
+
+#[test]
+fn steering_defaults_to_none_and_names_its_line_when_wrong() {
+    assert_eq!(Config::embedded().server.steering, Steering::Hash);
+    assert_eq!(Server::default().steering, Steering::Hash);
+    let ok = |v: &str| Config::parse(&format!("[server]\nsteering = \"{v}\"\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n"), "t.toml").map(|c| c.server.steering);
+    assert_eq!(ok("cbpf").unwrap(), Steering::Cbpf);
+    assert_eq!(ok("incoming-cpu").unwrap(), Steering::IncomingCpu);
+    assert_eq!(ok("none").unwrap(), Steering::Hash);
+    let e = ok("ebpf").unwrap_err();
+    assert_eq!((e.file.as_str(), e.line, e.key.as_str()), ("t.toml", 2, "server.steering"), "{e}");
+    assert!(e.message.contains("cbpf") && e.message.contains("incoming-cpu"), "{e}");
+}

@@ -15,6 +15,7 @@ mod udp;
 mod ws;
 
 pub use mesh::{mesh_channels, MeshEnds};
+pub use sockets::Reuseport;
 pub use tick::{Command, Report};
 
 use crate::config::Config;
@@ -37,6 +38,8 @@ pub struct ShardSpec {
     pub auth: Option<crate::core::AuthConfig>,
     /// TLS settings of the listeners and of outgoing connections.
     pub tls: crate::tls::TlsSet,
+    /// Shared by all shards: binding order and steering of the reuseport groups.
+    pub reuseport: std::sync::Arc<Reuseport>,
 }
 
 /// Bytes of io_uring-registered memory per executor: sipedge does no
@@ -80,7 +83,7 @@ pub struct Shard {
 }
 
 async fn run(spec: ShardSpec) {
-    let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, .. } = spec;
+    let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, reuseport, .. } = spec;
     let mut edge_cfg = EdgeConfig {
         shard: id,
         shards,
@@ -97,7 +100,7 @@ async fn run(spec: ShardSpec) {
         edge_cfg.local_ports.push(l.addr.port());
         edge_cfg.listeners.push(edge::Listener::new(l.transport.into(), l.addr, &l.advertise));
     }
-    let (udp, tcp) = match sockets::bind_all(&config) {
+    let (udp, tcp) = match reuseport.bind_all(&config, id as usize) {
         Ok(s) => s,
         Err(e) => {
             log::error!("shard {id}: {e}");

@@ -47,9 +47,14 @@ impl Edge {
 
     /// As `start`, with the SIP listeners on `sip_port`.
     pub fn start_at(sip_port: u16, shards: usize, extra: &str) -> Edge {
+        Edge::start_server(sip_port, &format!("shards = {shards}"), extra)
+    }
+
+    /// As `start_at`; `server` is the body of the `[server]` table (`shards = 2\nsteering = "cbpf"`).
+    pub fn start_server(sip_port: u16, server: &str, extra: &str) -> Edge {
         let admin_port = free_port();
         let config = format!(
-            "[server]\nshards = {shards}\n\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[admin]\naddr = \"127.0.0.1:{admin_port}\"\n\n[metrics]\nflush_ms = 100\n\n[log]\nlevel = \"warn\"\n{extra}"
+            "[server]\n{server}\n\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[admin]\naddr = \"127.0.0.1:{admin_port}\"\n\n[metrics]\nflush_ms = 100\n\n[log]\nlevel = \"warn\"\n{extra}"
         );
         Edge::with_config(config, format!("127.0.0.1:{sip_port}").parse().unwrap(), format!("127.0.0.1:{admin_port}").parse().unwrap())
     }
