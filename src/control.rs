@@ -7,7 +7,7 @@ use crate::config::{Config, DigestAlgorithm};
 use crate::core::auth::{Algorithm, Users};
 use crate::core::{owner, AuthConfig};
 use crate::shard::{self, Command, Report, ShardSpec};
-use crate::telemetry::{latency::Latency, logger};
+use crate::telemetry::{hep_sender, latency::Latency, logger};
 use crate::tls::TlsSet;
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use std::sync::atomic::Ordering;
@@ -23,6 +23,8 @@ pub struct Status {
     pub last_seen: Vec<Option<Instant>>,
     pub latency: Latency,
     pub stopping: bool,
+    /// Each shard's HEP figures (empty: capture off).
+    pub hep: Vec<Arc<hep_sender::Stats>>,
 }
 
 impl Status {
@@ -46,6 +48,9 @@ impl Status {
         metrics::gauge!("sipedge_shards").set(self.last_seen.len() as f64);
         metrics::counter!("sipedge_log_dropped_total").absolute(logger::DROPPED.load(Ordering::Relaxed));
         metrics::counter!("sipedge_tls_keylog_dropped_total").absolute(crate::tls::keylog::DROPPED.load(Ordering::Relaxed));
+        for (shard, stats) in self.hep.iter().enumerate() {
+            crate::telemetry::publish::hep(shard as u16, stats);
+        }
     }
 }
 
@@ -111,7 +116,11 @@ pub fn run(mut config: Config) -> Result<(), String> {
     let prom = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("metrics recorder: {e}"))?;
-    let status = Arc::new(Mutex::new(Status { last_seen: vec![None; n], latency: Latency::default(), stopping: false }));
+    let (mut taps, hep_stats) = match hep_sender::start(&config.hep, n).map_err(|e| format!("hep sender: {e}"))? {
+        Some((taps, stats)) => (taps.into_iter().map(Some).collect(), stats),
+        None => ((0..n).map(|_| None).collect::<Vec<_>>(), Vec::new()),
+    };
+    let status = Arc::new(Mutex::new(Status { last_seen: vec![None; n], latency: Latency::default(), stopping: false, hep: hep_stats }));
     let (request_tx, request_rx) = bounded::<Request>(16);
     crate::admin::start(config.admin.addr, prom, status.clone(), request_tx).map_err(|e| e.to_string())?;
 
@@ -133,6 +142,7 @@ pub fn run(mut config: Config) -> Result<(), String> {
             auth: auth.clone(),
             tls: tls.clone(),
             reuseport: reuseport.clone(),
+            hep: taps[id].take(),
         };
         handles.push(shard::spawn(spec).map_err(|e| format!("cannot start shard {id} on CPU {}: {e}", cpus[id]))?);
     }

@@ -6,11 +6,13 @@
 //! path of its key; unknown keys are errors. A config that loads is valid.
 
 mod bounded;
+mod hep;
 mod hygiene;
 mod proxy;
 mod schema;
 
 pub use bounded::Bounded;
+pub use hep::{AorPattern, Collector, Hep, MethodName, Ratio};
 pub use hygiene::{Codec, Hygiene, Media};
 pub use proxy::{Cidr, Code, Forking, Proxy, Route, Upstream};
 pub use schema::*;

@@ -38,6 +38,8 @@ struct Entry {
     tx: LocalSender<Vec<u8>>,
     closed: Rc<Cell<bool>>,
     peer: SocketAddr,
+    /// The listener it belongs to (accepted on, or of its transport).
+    listener: u16,
 }
 
 /// The shard's connections, by connection number.
@@ -77,22 +79,27 @@ impl Flows {
         Flows { next: u32::from_ne_bytes(seed), ..Flows::default() }
     }
 
-    fn open(&mut self, shard: u16, peer: SocketAddr) -> Conn {
+    fn open(&mut self, shard: u16, peer: SocketAddr, listener: u16) -> Conn {
         self.next = self.next.wrapping_add(1);
         // Unbounded in type, bounded by `send`: a bounded channel would
         // allocate room for WRITE_QUEUE writes up front on every connection.
         let (tx, rx) = local_channel::new_unbounded();
         let closed = Rc::new(Cell::new(false));
-        self.map.insert(self.next, Entry { tx, closed: closed.clone(), peer });
+        self.map.insert(self.next, Entry { tx, closed: closed.clone(), peer, listener });
         self.by_peer.insert(peer, self.next);
         *self.per_ip.entry(peer.ip()).or_default() += 1;
         Conn { flow: FlowId { shard, conn: self.next }, rx, closed }
     }
 
     /// Opens the table entry of a connection a peer opened to us.
-    pub(super) fn accept(&mut self, shard: u16, peer: SocketAddr) -> Conn {
+    pub(super) fn accept(&mut self, shard: u16, peer: SocketAddr, listener: u16) -> Conn {
         self.accepted += 1;
-        self.open(shard, peer)
+        self.open(shard, peer, listener)
+    }
+
+    /// A connection's peer address and listener.
+    pub fn peer(&self, flow: FlowId) -> Option<(SocketAddr, u16)> {
+        self.map.get(&flow.conn).map(|e| (e.peer, e.listener))
     }
 
     /// Is this connection still open?
@@ -188,7 +195,7 @@ where
     if matches!(transport, Transport::Ws | Transport::Wss) {
         return super::ws::serve(shard, listener, transport, stream, peer).await;
     }
-    let conn = shard.flows.borrow_mut().accept(shard.id, peer);
+    let conn = shard.flows.borrow_mut().accept(shard.id, peer, listener);
     run(shard, listener, transport, stream, peer, conn).await
 }
 
@@ -250,12 +257,12 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
         shard.flows.borrow_mut().refused.add("shard limit");
         return false;
     }
-    let conn = shard.flows.borrow_mut().open(shard.id, peer);
+    let transport = if tls { crate::config::Transport::Tls } else { crate::config::Transport::Tcp };
+    let listener = shard.config.listen.iter().position(|l| l.transport == transport).unwrap_or(0) as u16;
+    let conn = shard.flows.borrow_mut().open(shard.id, peer, listener);
     let flow = conn.flow;
     shard.flows.borrow_mut().opened += 1;
     let queued = shard.flows.borrow().send(flow, bytes);
-    let transport = if tls { crate::config::Transport::Tls } else { crate::config::Transport::Tcp };
-    let listener = shard.config.listen.iter().position(|l| l.transport == transport).unwrap_or(0) as u16;
     let shard = shard.clone();
     glommio::spawn_local(async move {
         let failed = match TcpStream::connect(peer).await {

@@ -17,10 +17,14 @@ pub async fn feed(shard: &Rc<Shard>, now: u64, input: Input<'_>) {
 }
 
 /// The synchronous half of `feed`: the core's decision, timed.
+/// Messages in and out are offered to HEP capture here (`capture`).
 pub fn handle(shard: &Shard, now: u64, input: Input<'_>, outs: &mut Vec<Output>) {
+    super::capture::received(shard, &input);
+    let first = outs.len();
     let start = Instant::now();
     shard.edge.borrow_mut().handle(now, input, outs);
     let _ = shard.hist.borrow_mut().record(start.elapsed().as_nanos().max(1) as u64);
+    super::capture::sent(shard, &outs[first..]);
 }
 
 /// Performs outputs one by one (sockets, flows, mesh). A request whose

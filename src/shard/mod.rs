@@ -5,6 +5,7 @@
 //! publishes its counters on a tick. Nothing in here decides anything about
 //! SIP.
 
+mod capture;
 mod conn;
 mod io;
 mod mesh;
@@ -40,6 +41,8 @@ pub struct ShardSpec {
     pub tls: crate::tls::TlsSet,
     /// Shared by all shards: binding order and steering of the reuseport groups.
     pub reuseport: std::sync::Arc<Reuseport>,
+    /// This shard's end of HEP capture (None: capture off).
+    pub hep: Option<crate::telemetry::hep_sender::Tap>,
 }
 
 /// Bytes of io_uring-registered memory per executor: sipedge does no
@@ -80,10 +83,12 @@ pub struct Shard {
     pub tls: RefCell<crate::tls::TlsSet>,
     pub hist: RefCell<hdrhistogram::Histogram<u64>>,
     pub stopping: Cell<bool>,
+    /// HEP capture (None: off, one branch per message).
+    pub hep: Option<crate::telemetry::hep_sender::Tap>,
 }
 
 async fn run(spec: ShardSpec) {
-    let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, reuseport, .. } = spec;
+    let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, reuseport, hep, .. } = spec;
     let mut edge_cfg = EdgeConfig {
         shard: id,
         shards,
@@ -119,6 +124,7 @@ async fn run(spec: ShardSpec) {
         tls: RefCell::new(tls),
         hist: RefCell::new(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("histogram bounds")),
         stopping: Cell::new(false),
+        hep,
     });
     for (i, s) in shard.udp.iter().enumerate() {
         if let Some(sock) = s {

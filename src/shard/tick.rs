@@ -44,6 +44,7 @@ pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Recei
         }
         let mut outs = Vec::new();
         shard.edge.borrow_mut().tick(super::io::unix_now(), &mut outs);
+        super::capture::sent(shard, &outs);
         super::io::perform(shard, outs).await;
         if Instant::now() >= next_flush {
             next_flush += flush_every;

@@ -53,7 +53,7 @@ where
         Ok(ws) => ws,
         Err(reason) => return shard.flows.borrow_mut().ws_refused.add(reason),
     };
-    let conn = shard.flows.borrow_mut().accept(shard.id, peer);
+    let conn = shard.flows.borrow_mut().accept(shard.id, peer, listener);
     let origin = Origin { transport, listener, peer, flow: Some(conn.flow) };
     let (tx, rx) = ws.split();
     let idle = Duration::from_secs(shard.config.limits.tcp_idle_timeout_secs.get());

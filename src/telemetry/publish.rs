@@ -96,3 +96,13 @@ fn reasons(name: &'static str, shard: &str, r: &ReasonCounts) {
         counter!(name, "shard" => shard.to_string(), "reason" => reason).absolute(n);
     }
 }
+
+/// One shard's HEP capture figures (read at scrape time: the sender thread
+/// counts what it sends).
+pub fn hep(id: u16, stats: &super::hep_sender::Stats) {
+    let s = id.to_string();
+    counter!("sipedge_hep_sent_total", "shard" => s.clone()).absolute(stats.sent.load(std::sync::atomic::Ordering::Relaxed));
+    for (reason, n) in stats.dropped() {
+        counter!("sipedge_hep_dropped_total", "shard" => s.clone(), "reason" => reason).absolute(n);
+    }
+}
