@@ -30,6 +30,10 @@ fi
 if [ ! -d tests/browser/node_modules ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+# sipcapture's hep-js, the independent HEP decoder of tests/hep.rs.
+if [ ! -d tests/hep/node_modules ]; then
+  (cd tests/hep && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 
 # glommio needs locked memory for its io_uring rings (512 KiB per shard).
 ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true

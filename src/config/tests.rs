@@ -162,3 +162,37 @@ fn steering_defaults_to_none_and_names_its_line_when_wrong() {
     assert_eq!((e.file.as_str(), e.line, e.key.as_str()), ("t.toml", 2, "server.steering"), "{e}");
     assert!(e.message.contains("cbpf") && e.message.contains("incoming-cpu"), "{e}");
 }
+
+#[test]
+fn hep_defaults_and_collector_forms() {
+    let c = Config::embedded();
+    let d = Hep::default();
+    assert_eq!(c.hep.collector, Collector::Off);
+    assert_eq!((c.hep.queue, c.hep.sample, c.hep.agent_id), (d.queue, d.sample, d.agent_id));
+    let base = "[[listen]]\ntransport=\"udp\"\naddr=\"127.0.0.1:5060\"\n[hep]\n";
+    let hep = |s: &str| Config::parse(&format!("{base}{s}\n"), "t.toml").map(|c| c.hep);
+    assert_eq!(hep("collector = \"udp:10.0.0.9:9060\"").unwrap().collector, Collector::Udp("10.0.0.9:9060".parse().unwrap()));
+    assert_eq!(hep("collector = \"tcp:[::1]:9061\"").unwrap().collector, Collector::Tcp("[::1]:9061".parse().unwrap()));
+    let h = hep("sample = 0.25\nsources = [\"10.0.0.0/8\"]\naors = [\"*@example.com\"]\nmethods = [\"INVITE\"]\nagent_id = 7\npassword = \"x\"").unwrap();
+    assert_eq!((h.sample.0, h.sources.len(), h.aors[0].0.as_str(), h.methods[0].0.as_str(), h.agent_id.get()), (0.25, 1, "*@example.com", "INVITE", 7));
+}
+
+#[test]
+fn hep_errors_name_line_and_key() {
+    let base = "[[listen]]\ntransport=\"udp\"\naddr=\"127.0.0.1:5060\"\n[hep]\n";
+    for (bad, key, says) in [
+        ("collector = \"sctp:10.0.0.9:9060\"", "hep.collector", "udp:IP:port"),
+        ("collector = \"udp:collector.example:9060\"", "hep.collector", "no DNS"),
+        ("sample = 1.5", "hep.sample", "between 0.0 and 1.0"),
+        ("sources = [\"10.0.0.0/33\"]", "hep.sources[0]", ""),
+        ("aors = [\"a*b@c\"]", "hep.aors[0]", "AOR pattern"),
+        ("methods = [\"IN VITE\"]", "hep.methods[0]", "method"),
+        ("queue = 1", "hep.queue", "out of range"),
+        ("collecter = \"\"", "hep", "collecter"),
+    ] {
+        let e = Config::parse(&format!("{base}{bad}\n"), "t.toml").unwrap_err();
+        assert_eq!(e.line, 5, "{bad}: {e}");
+        assert!(e.key.starts_with(key), "{bad}: {e}");
+        assert!(e.message.contains(says), "{bad}: {e}");
+    }
+}
