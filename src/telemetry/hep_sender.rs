@@ -101,9 +101,12 @@ impl Tap {
     }
 }
 
-/// Starts the sender thread when a collector is configured: one `Tap` per
-/// shard (in shard order) and every shard's `Stats`.
-pub fn start(cfg: &Hep, shards: usize) -> std::io::Result<Option<(Vec<Tap>, Vec<Arc<Stats>>)>> {
+/// What `start` hands out: one `Tap` per shard (in shard order) and every
+/// shard's `Stats` (for `/metrics`).
+pub type Started = (Vec<Tap>, Vec<Arc<Stats>>);
+
+/// Starts the sender thread when a collector is configured (None: off).
+pub fn start(cfg: &Hep, shards: usize) -> std::io::Result<Option<Started>> {
     let link = match cfg.collector {
         Collector::Off => return Ok(None),
         Collector::Udp(addr) => Link::udp(addr)?,
