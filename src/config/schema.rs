@@ -31,6 +31,8 @@ pub struct Config {
     pub tls: TlsSettings,
     #[serde(default)]
     pub hygiene: super::Hygiene,
+    #[serde(default)]
+    pub protect: super::Protect,
 }
 
 /// `[tls]`: what is not per listener. Certificates of listeners are in
