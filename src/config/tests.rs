@@ -179,7 +179,7 @@ fn protect_table_checked() {
     let e = err("[protect]\nmax_size = { invite = 100 }\n");
     assert!(e.contains("protect.max_size") && e.contains("not a method name"), "{e}");
     let e = err("[[protect.limit]]\nname = \"r\"\nkey = \"ip\"\nrate = 0\nburst = 1\n");
-    assert!(e.starts_with("f.toml:8:") && e.contains("protect.limit[0].rate"), "{e}");
+    assert!(e.starts_with("f.toml:7:") && e.contains("protect.limit[0].rate"), "{e}");
     let e = err("[[protect.limit]]\nname = \"r\"\nkey = \"cookie\"\nrate = 1\nburst = 1\n");
     assert!(e.contains("protect.limit[0].key"), "{e}");
     let e = err("[[protect.limit]]\nname = \"r\"\nkey = \"ip\"\nrate = 1\nburst = 1\n[[protect.limit]]\nname = \"r\"\nkey = \"aor\"\nrate = 1\nburst = 1\n");
