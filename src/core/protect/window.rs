@@ -48,4 +48,8 @@ impl WindowCounts {
     pub fn len(&self) -> usize {
         self.windows.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
 }
