@@ -1,8 +1,9 @@
 //! The admin HTTP listener, on its own plain thread (never on a shard):
 //! `GET /metrics` (Prometheus text from metrics-exporter-prometheus plus the
 //! merged latency summary), `GET /health` (200 when every shard is
-//! serving), `GET /registrations/{aor}` (asked of the shard owning the AOR)
-//! and `POST /reload` (subscribers file, TLS certificates). It reaches shard state only
+//! serving), `GET /registrations/{aor}` (asked of the shard owning the AOR),
+//! `POST /reload` (subscribers file, TLS certificates), `GET /bans` and
+//! `DELETE /bans/{ip}` (asked of every shard). It reaches shard state only
 //! through `control`.
 
 use crate::control::{Request, Status};
@@ -21,7 +22,11 @@ pub fn start(addr: SocketAddr, prom: PrometheusHandle, status: Arc<Mutex<Status>
     let server = Server::http(addr).map_err(|e| std::io::Error::other(format!("admin listener {addr}: {e}")))?;
     std::thread::Builder::new().name("admin".into()).spawn(move || {
         for req in server.incoming_requests() {
-            let (code, ctype, body) = route(req.method(), req.url(), &prom, &status, &control);
+            let shards = status.lock().map(|s| s.last_seen.len()).unwrap_or(1);
+            let (code, ctype, body) = match bans::route(req.method(), req.url(), shards, &control) {
+                Some(answer) => answer,
+                None => route(req.method(), req.url(), &prom, &status, &control),
+            };
             let header = Header::from_bytes("Content-Type", ctype).expect("static header");
             let _ = req.respond(Response::from_string(body).with_status_code(code).with_header(header));
         }
@@ -74,6 +79,8 @@ fn route(method: &tiny_http::Method, url: &str, prom: &PrometheusHandle, status:
         _ => (405, TEXT, "method not allowed\n".into()),
     }
 }
+
+mod bans;
 
 /// `sip:user@host` from what an operator types: scheme optional, host lower-cased.
 pub fn canonical_aor(s: &str) -> Vec<u8> {

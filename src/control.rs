@@ -60,6 +60,10 @@ pub enum Request {
     Reload { reply: Sender<Result<String, String>> },
     /// The bindings of an AOR, as JSON, from the shard that owns it.
     Registrations { aor: Vec<u8>, reply: Sender<String> },
+    /// Every shard's bans, one answer per shard to `reply`.
+    Bans { reply: Sender<Vec<crate::core::protect::Ban>> },
+    /// Lift a ban on every shard; one answer per shard (was there one).
+    Unban { ip: std::net::IpAddr, reply: Sender<bool> },
 }
 
 /// Loads the subscribers file named in config (empty name: nobody).
@@ -211,6 +215,16 @@ fn serve_until_signal(reloader: &Reloader<'_>, reports: &Receiver<Report>, reque
                     let owner = owner::shard_of(&aor, shards.len());
                     // A full command queue drops the lookup; the admin answers 503.
                     let _ = shards[owner].try_send(Command::Registrations { aor, reply });
+                }
+                Ok(Request::Bans { reply }) => {
+                    for s in shards {
+                        let _ = s.try_send(Command::Bans { reply: reply.clone() });
+                    }
+                }
+                Ok(Request::Unban { ip, reply }) => {
+                    for s in shards {
+                        let _ = s.try_send(Command::Unban { ip, reply: reply.clone() });
+                    }
                 }
                 Err(_) => {}
             },

@@ -35,6 +35,9 @@ if [ ! -d tests/hep/node_modules ]; then
   (cd tests/hep && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
+# SIPVicious (svmap, svwar, svcrack) for tests/sipvicious.rs.
+command -v sipvicious_svmap >/dev/null || python3 -m pip install --quiet sipvicious
+
 # glommio needs locked memory for its io_uring rings (512 KiB per shard).
 ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true
 

@@ -4,7 +4,7 @@
 //! sampling ratio by Call-ID. Every value is checked while it is read, so
 //! errors carry file, line and key like the rest of the config.
 
-use super::{Bounded, Cidr};
+use super::{Bounded, Cidr, MethodName};
 use serde::{de, Deserialize, Deserializer};
 use std::net::SocketAddr;
 
@@ -46,21 +46,6 @@ impl<'de> Deserialize<'de> for Ratio {
             return Err(de::Error::custom(format!("{v} is out of range: a ratio between 0.0 and 1.0")));
         }
         Ok(Ratio(v))
-    }
-}
-
-/// A SIP method name as configured (a token, compared case-sensitively as
-/// RFC 3261 says; written upper-case by convention).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MethodName(pub String);
-
-impl<'de> Deserialize<'de> for MethodName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)) {
-            return Err(de::Error::custom(format!("`{s}` is not a SIP method name")));
-        }
-        Ok(MethodName(s))
     }
 }
 

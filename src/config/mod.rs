@@ -8,12 +8,16 @@
 mod bounded;
 mod hep;
 mod hygiene;
+mod method;
+mod protect;
 mod proxy;
 mod schema;
 
 pub use bounded::Bounded;
-pub use hep::{AorPattern, Collector, Hep, MethodName, Ratio};
+pub use hep::{AorPattern, Collector, Hep, Ratio};
 pub use hygiene::{Codec, Hygiene, Media};
+pub use method::MethodName;
+pub use protect::{AuthBan, Flood, Limit, LimitAction, LimitKey, Protect, Rate};
 pub use proxy::{Cidr, Code, Forking, Proxy, Route, Upstream};
 pub use schema::*;
 
@@ -122,6 +126,13 @@ impl Config {
         if self.tls.client_cert.is_empty() != self.tls.client_key.is_empty() {
             let key = if self.tls.client_cert.is_empty() { "tls.client_cert" } else { "tls.client_key" };
             return Err(at(text.find("[tls]").unwrap_or(0), key.into(), "client_cert and client_key go together".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, l) in self.protect.limit.iter().enumerate() {
+            let pos = nth_table(text, "[[protect.limit]]", i);
+            if l.name.is_empty() || !names.insert(l.name.as_str()) {
+                return Err(at(pos, format!("protect.limit[{i}].name"), "every limit needs a name of its own".into()));
+            }
         }
         if self.listen.is_empty() {
             return Err(ConfigError { file: file.to_string(), line: 1, column: 1, key: "listen".into(), message: "at least one [[listen]] table is needed".into() });

@@ -33,6 +33,8 @@ pub struct Config {
     pub hygiene: super::Hygiene,
     #[serde(default)]
     pub hep: super::Hep,
+    #[serde(default)]
+    pub protect: super::Protect,
 }
 
 /// `[tls]`: what is not per listener. Certificates of listeners are in

@@ -196,3 +196,28 @@ fn hep_errors_name_line_and_key() {
         assert!(e.message.contains(says), "{bad}: {e}");
     }
 }
+
+#[test]
+fn protect_table_checked() {
+    let base = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n";
+    let c = Config::parse(base, "t").unwrap();
+    assert_eq!(c.protect.flood.requests.get(), 1000);
+    assert_eq!(c.protect.auth_ban.failures.get(), 10);
+    assert!(c.protect.scanners.iter().any(|s| s == "friendly-scanner"));
+    assert!(c.protect.limit.is_empty());
+    let ok = format!("{base}[protect]\nallow = [\"10.0.0.0/8\"]\nmax_size = {{ INVITE = 8192 }}\n[[protect.limit]]\nname = \"r\"\nkey = \"user-agent\"\nrate = 0.5\nburst = 3\naction = \"drop\"\n");
+    let c = Config::parse(&ok, "t").unwrap();
+    assert_eq!(c.protect.limit[0].rate.0, 0.5);
+    let err = |extra: &str| Config::parse(&format!("{base}{extra}"), "f.toml").unwrap_err().to_string();
+    assert!(err("[protect]\nbogus = 1\n").starts_with("f.toml:5:"), "{}", err("[protect]\nbogus = 1\n"));
+    let e = err("[protect]\nmax_size = { invite = 100 }\n");
+    assert!(e.contains("protect.max_size") && e.contains("not a method name"), "{e}");
+    let e = err("[[protect.limit]]\nname = \"r\"\nkey = \"ip\"\nrate = 0\nburst = 1\n");
+    assert!(e.starts_with("f.toml:7:") && e.contains("protect.limit[0].rate"), "{e}");
+    let e = err("[[protect.limit]]\nname = \"r\"\nkey = \"cookie\"\nrate = 1\nburst = 1\n");
+    assert!(e.contains("protect.limit[0].key"), "{e}");
+    let e = err("[[protect.limit]]\nname = \"r\"\nkey = \"ip\"\nrate = 1\nburst = 1\n[[protect.limit]]\nname = \"r\"\nkey = \"aor\"\nrate = 1\nburst = 1\n");
+    assert!(e.starts_with("f.toml:9:") && e.contains("protect.limit[1].name"), "{e}");
+    let e = err("[protect.flood]\nrequests = -1\n");
+    assert!(e.contains("protect.flood.requests"), "{e}");
+}

@@ -35,6 +35,8 @@ pub struct EdgeConfig {
     /// The listeners, in config order (Via, Record-Route, Contact).
     pub listeners: Vec<Listener>,
     pub proxy: crate::core::proxy::state::ProxyConfig,
+    /// Allowlist, bans, scanners, size limits, rate limits, UDP MTU.
+    pub protect: crate::core::protect::ProtectConfig,
 }
 
 /// One listener as the edge names itself on it.
@@ -115,6 +117,7 @@ pub struct Edge {
     last_tick: u64,
     pub(crate) reg: register::RegState,
     pub(crate) proxy: crate::core::proxy::state::ProxyState,
+    pub(crate) protect: crate::core::protect::Protect,
 }
 
 /// Methods the edge serves itself today (the Allow header), without and
@@ -128,7 +131,11 @@ impl Edge {
         let now = now_ms / 1000;
         let reg = register::RegState::new(&cfg, now);
         let proxy = crate::core::proxy::state::ProxyState::new(cfg.proxy.clone(), now_ms);
-        Edge { cfg, counters: Counters::default(), now, now_ms, last_tick: 0, reg, proxy }
+        // The core (`proxy.trusted`) is allowlisted like `[protect] allow`.
+        let mut protect = cfg.protect.clone();
+        protect.allow.extend(cfg.proxy.trusted.iter().copied());
+        let protect = crate::core::protect::Protect::new(protect, cfg.shard, cfg.shards);
+        Edge { cfg, counters: Counters::default(), now, now_ms, last_tick: 0, reg, proxy, protect }
     }
 
     fn set_clock(&mut self, now_ms: u64) {
@@ -140,6 +147,7 @@ impl Edge {
     pub fn handle(&mut self, now_ms: u64, input: Input<'_>, out: &mut Vec<Output>) {
         self.set_clock(now_ms);
         match input {
+            Input::Packet(p) if self.banned(&p.origin) => {}
             Input::Packet(p) => self.on_packet(p.origin, p.bytes, out),
             Input::Mesh(msg) => {
                 self.counters.mesh_received += 1;
@@ -155,6 +163,8 @@ impl Edge {
                         self.send_hop(hop, bytes, out)
                     }
                     MeshMsg::Undeliverable { bytes } => self.on_undeliverable(&bytes, out),
+                    MeshMsg::AuthFailed { ip } => self.on_auth_failed(ip, out),
+                    MeshMsg::Ban(ban) => self.protect.learn(ban),
                 }
             }
             Input::Undeliverable(bytes) => self.on_undeliverable(bytes, out),
@@ -171,6 +181,7 @@ impl Edge {
             self.last_tick = self.now;
             self.reg_tick();
             self.expire_lookups(out);
+            self.protect.tick(now_ms);
         }
     }
 
@@ -258,6 +269,9 @@ impl Edge {
         if let Some(m) = msg.method() {
             self.counters.count_method(m.as_bytes());
         }
+        if self.screen(origin, msg, out).is_err() {
+            return;
+        }
         if msg.buf.len() > self.cfg.max_message_bytes {
             return self.reject(origin, msg, None, 513, "Message Too Large", out);
         }
@@ -276,6 +290,9 @@ impl Edge {
                 return self.counters.drops.add("ack with unsupported scheme");
             }
             return self.reject(origin, msg, Some(&ess), 416, "Unsupported URI Scheme", out);
+        }
+        if self.rate_limit(origin, msg, &ess, out).is_err() {
+            return;
         }
         if let Some(tags) = msg.header(HeaderName::ProxyRequire) {
             // No extension is supported by this proxy yet (RFC 3261 §16.3 step 4).
@@ -358,6 +375,7 @@ pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
 }
 
 mod branch;
+mod guard;
 mod hide;
 mod hygiene;
 mod nat;
@@ -373,3 +391,5 @@ mod register_tests;
 mod proxy_tests;
 #[cfg(test)]
 mod ws_tests;
+#[cfg(test)]
+mod guard_tests;

@@ -5,7 +5,7 @@
 use super::proxy::state::Target;
 use super::registrar::{BindingView, RegisterOp, Reject};
 use super::{FlowId, Origin};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug)]
 pub enum MeshMsg {
@@ -27,4 +27,9 @@ pub enum MeshMsg {
     /// A request this shard could not write (its flow is gone), for the
     /// shard whose branch sent it: that branch fails at once (RFC 5626 430).
     Undeliverable { bytes: Vec<u8> },
+    /// An authentication failure from `ip`, for the shard owning that IP
+    /// (which counts them all, and bans at the threshold).
+    AuthFailed { ip: IpAddr },
+    /// A ban decided by one shard, for every other.
+    Ban(super::protect::Ban),
 }

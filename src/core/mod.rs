@@ -11,6 +11,7 @@ pub mod framing;
 pub mod location;
 pub mod mesh;
 pub mod owner;
+pub mod protect;
 pub mod proxy;
 pub mod registrar;
 pub mod timer;

@@ -99,6 +99,7 @@ async fn run(spec: ShardSpec) {
         auth,
         listeners: Vec::new(),
         proxy: proxy_config(&config.proxy, &config.hygiene),
+        protect: protect_config(&config),
     };
     for l in &config.listen {
         edge_cfg.local_hosts.extend(edge::local_hosts(l.addr, &l.advertise));
@@ -170,6 +171,47 @@ fn proxy_config(p: &crate::config::Proxy, h: &crate::config::Hygiene) -> crate::
             codecs: crate::sip::sdp::CodecFilter::new(&h.codecs.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), &h.media.iter().map(|m| m.as_str()).collect::<Vec<_>>()),
             to_devices: crate::sip::HeaderPatterns::new(h.strip_to_devices.clone()),
             to_core: crate::sip::HeaderPatterns::new(h.strip_to_core.clone()),
+        },
+    }
+}
+
+/// The core's protection settings from `[protect]` (the edge adds
+/// `proxy.trusted` to the allowlist itself).
+fn protect_config(c: &Config) -> crate::core::protect::ProtectConfig {
+    use crate::config::{LimitAction, LimitKey};
+    use crate::core::protect::{Action, ProtectConfig, Rule, RuleKey, Scanners, Trip};
+    let p = &c.protect;
+    let trip = |count: u64, window: u64, ban: u64| (count > 0).then_some(Trip { count: count as u32, window_ms: window * 1000, ban_ms: ban * 1000 });
+    let rules = p
+        .limit
+        .iter()
+        .map(|l| Rule {
+            name: l.name.clone(),
+            key: match l.key {
+                LimitKey::Ip => RuleKey::Ip,
+                LimitKey::Aor => RuleKey::Aor,
+                LimitKey::Event => RuleKey::Event,
+                LimitKey::UserAgent => RuleKey::UserAgent,
+                LimitKey::Global => RuleKey::Global,
+            },
+            methods: l.methods.iter().map(|m| m.0.as_bytes().to_vec()).collect(),
+            user_agent: l.user_agent.to_ascii_lowercase().into_bytes(),
+            event: l.event.to_ascii_lowercase().into_bytes(),
+            rate: l.rate.0,
+            burst: l.burst.get() as f64,
+            action: if l.action == LimitAction::Drop { Action::Drop } else { Action::Reject },
+        })
+        .collect();
+    ProtectConfig {
+        allow: p.allow.clone(),
+        scanners: Scanners::new(&p.scanners),
+        flood: trip(p.flood.requests.get(), p.flood.window_secs.get(), p.flood.ban_secs.get()),
+        auth_failures: trip(p.auth_ban.failures.get(), p.auth_ban.window_secs.get(), p.auth_ban.ban_secs.get()),
+        rules,
+        max_size: p.max_size.iter().map(|(m, n)| (m.0.as_bytes().to_vec(), n.get() as usize)).collect(),
+        udp_mtu: match p.udp_mtu.get() {
+            0 => usize::MAX,
+            n => n as usize,
         },
     }
 }

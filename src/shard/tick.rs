@@ -16,6 +16,10 @@ pub enum Command {
     Tls(crate::tls::TlsSet),
     /// The bindings of an AOR this shard owns, as JSON, to `reply`.
     Registrations { aor: Vec<u8>, reply: crossbeam_channel::Sender<String> },
+    /// The bans this shard holds, to `reply` (every shard is asked; the admin merges).
+    Bans { reply: crossbeam_channel::Sender<Vec<crate::core::protect::Ban>> },
+    /// Lift the ban of an address; whether there was one, to `reply`.
+    Unban { ip: std::net::IpAddr, reply: crossbeam_channel::Sender<bool> },
 }
 
 /// Shard → control thread.
@@ -39,6 +43,12 @@ pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Recei
             Ok(Command::Tls(set)) => *shard.tls.borrow_mut() = set,
             Ok(Command::Registrations { aor, reply }) => {
                 let _ = reply.try_send(crate::admin::registrations_json(&aor, shard.edge.borrow().registrations(&aor)));
+            }
+            Ok(Command::Bans { reply }) => {
+                let _ = reply.try_send(shard.edge.borrow().bans());
+            }
+            Ok(Command::Unban { ip, reply }) => {
+                let _ = reply.try_send(shard.edge.borrow_mut().lift_ban(ip));
             }
             Err(crossbeam_channel::TryRecvError::Empty) => {}
         }
@@ -64,6 +74,7 @@ fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     publish::handshakes(shard.id, &flows.tls_failures, &flows.ws_refused);
     publish::registrar(shard.id, &edge.counters, edge.registrations_active());
     publish::proxy(shard.id, &edge.counters, edge.transactions(), edge.timers_pending());
+    publish::protect(shard.id, edge.protect_stats(), edge.rule_names(), &edge.bans_active());
     drop(edge);
     let mut h = shard.hist.borrow_mut();
     let hist = Box::new(h.clone());

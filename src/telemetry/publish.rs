@@ -91,6 +91,23 @@ pub fn proxy(id: u16, c: &Counters, in_progress: usize, timers: usize) {
     reasons("sipedge_sdp_unfiltered_total", &s, &c.sdp_unfiltered);
 }
 
+/// Protection figures of one shard: rate-limit hits by rule, bans it
+/// decided (active, by reason, and in total), scanner drops, size refusals
+/// and requests moved from UDP to TCP.
+pub fn protect<'a>(id: u16, p: &crate::core::protect::ProtectStats, rules: impl Iterator<Item = &'a str>, active: &[(crate::core::protect::BanReason, u64)]) {
+    let s = id.to_string();
+    for (rule, n) in rules.zip(&p.rule_hits) {
+        counter!("sipedge_ratelimit_hits_total", "shard" => s.clone(), "rule" => rule.to_string()).absolute(*n);
+    }
+    for (reason, n) in active {
+        gauge!("sipedge_bans_active", "shard" => s.clone(), "reason" => reason.label()).set(*n as f64);
+    }
+    reasons("sipedge_bans_total", &s, &p.bans_total);
+    reasons("sipedge_oversize_total", &s, &p.oversize);
+    counter!("sipedge_scanner_drops_total", "shard" => s.clone()).absolute(p.scanner_drops);
+    counter!("sipedge_udp_to_tcp_total", "shard" => s.clone()).absolute(p.udp_to_tcp);
+}
+
 fn reasons(name: &'static str, shard: &str, r: &ReasonCounts) {
     for (reason, n) in r.iter() {
         counter!(name, "shard" => shard.to_string(), "reason" => reason).absolute(n);

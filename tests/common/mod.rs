@@ -183,6 +183,11 @@ pub fn http_post(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     http(addr, "POST", path)
 }
 
+/// Minimal HTTP/1.0 DELETE: (status, body).
+pub fn http_delete(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    http(addr, "DELETE", path)
+}
+
 fn http(addr: SocketAddr, method: &str, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;

@@ -24,7 +24,7 @@ const PROBE_TIMEOUT_MS: u64 = 5_000;
 
 impl Edge {
     /// Forwards the transaction's request to `target` as a new branch.
-    pub(super) fn start_branch(&mut self, id: Id, target: Target, out: &mut Vec<Output>) {
+    pub(super) fn start_branch(&mut self, id: Id, mut target: Target, out: &mut Vec<Output>) {
         let Some(tx) = self.proxy.txs.get_mut(id) else { return };
         if tx.branches.len() >= u8::MAX as usize / 2 {
             return;
@@ -33,8 +33,17 @@ impl Edge {
         let (origin, record_route, invite, inside) = (tx.origin, tx.record_route, tx.invite, tx.inside);
         self.proxy.seq += 1;
         let seq = self.proxy.seq;
+        let record_route = record_route && !self.proxy.cfg.topology_hiding;
         let copy = match sip::scan(&request, origin.transport.framing()) {
-            Ok(Status::Complete(msg)) => self.forward_copy(origin, &msg, &target, record_route && !self.proxy.cfg.topology_hiding, seq, inside),
+            Ok(Status::Complete(msg)) => match self.forward_copy(origin, &msg, &target, record_route, seq, inside) {
+                Ok(bytes) if self.too_big_for_udp(&target.hop, bytes.len()) => {
+                    // RFC 3261 §18.1.1: too close to the MTU for UDP, so TCP (its Via says so).
+                    target.hop.transport = Transport::Tcp;
+                    self.protect.stats.udp_to_tcp += 1;
+                    self.forward_copy(origin, &msg, &target, record_route, seq, inside)
+                }
+                copy => copy,
+            },
             _ => Err((500, "Server Internal Error")),
         };
         let tx = self.proxy.txs.get_mut(id).expect("transaction still there");
@@ -617,6 +626,12 @@ impl Edge {
         if self.proxy.routes.mark(upstream, up) {
             self.counters.upstream_changes += 1;
         }
+    }
+
+    /// A request of `len` bytes for a UDP next hop above `protect.udp_mtu`,
+    /// when the edge has a TCP listener to send it from instead.
+    fn too_big_for_udp(&self, hop: &NextHop, len: usize) -> bool {
+        hop.transport == Transport::Udp && hop.flow.is_none() && len > self.cfg.protect.udp_mtu && self.cfg.listeners.iter().any(|l| l.transport == Transport::Tcp)
     }
 
     /// Sends to a next hop: a datagram, the connection it names (through

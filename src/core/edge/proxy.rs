@@ -126,8 +126,8 @@ impl Edge {
     /// when a challenge was sent.
     #[allow(clippy::too_many_arguments)]
     fn proxy_authenticated(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, realm: &[u8], user: Option<&[u8]>, out: &mut Vec<Output>) -> Result<bool, Refusal> {
-        let check = DigestCheck { header: HeaderName::ProxyAuthorization, method: ess.method.as_bytes(), realm, user };
-        match self.authenticate(msg, &check) {
+        let check = DigestCheck { header: HeaderName::ProxyAuthorization, method: ess.method.as_bytes(), realm, user, from: origin.peer.ip() };
+        match self.authenticate(msg, &check, out) {
             Ok(()) => Ok(true),
             Err(Unauthenticated::Forbidden(reason)) => Err((403, reason)),
             Err(Unauthenticated::Challenge { stale }) => {

@@ -60,6 +60,7 @@ pub(super) fn config() -> EdgeConfig {
         local_hosts: local_hosts(edge, ""),
         local_ports: vec![5060],
         max_message_bytes: 8192,
+        protect: Default::default(),
         registrar: RegistrarConfig {
             domains: vec![DOMAIN.as_bytes().to_vec()],
             default_expires: 3600,

@@ -80,6 +80,8 @@ pub(super) struct DigestCheck<'a> {
     pub method: &'a [u8],
     pub realm: &'a [u8],
     pub user: Option<&'a [u8]>,
+    /// Where the request came from (failures count towards its ban).
+    pub from: std::net::IpAddr,
 }
 
 /// Why a request is not (yet) authenticated.
@@ -122,8 +124,8 @@ impl Edge {
         if !request::serves(&self.reg.cfg, ess.ruri.host) {
             return self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, "Domain not served")), out);
         }
-        let check = DigestCheck { header: HeaderName::Authorization, method: b"REGISTER", realm: ess.to.uri.host, user: ess.to.uri.user };
-        if let Err(why) = self.authenticate(msg, &check) {
+        let check = DigestCheck { header: HeaderName::Authorization, method: b"REGISTER", realm: ess.to.uri.host, user: ess.to.uri.user, from: origin.peer.ip() };
+        if let Err(why) = self.authenticate(msg, &check, out) {
             return match why {
                 Unauthenticated::Forbidden(reason) => self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, reason)), out),
                 Unauthenticated::Challenge { stale } => {
@@ -192,7 +194,9 @@ impl Edge {
     /// RFC 3261 §22.4 / RFC 7616: finds credentials for the realm in
     /// `check.header` and checks them; the authenticated user must be
     /// `check.user` (nobody registers or calls as someone else).
-    pub(super) fn authenticate(&mut self, msg: &Message<'_>, check: &DigestCheck<'_>) -> Result<(), Unauthenticated> {
+    /// A wrong password and a user naming someone else's AOR count towards
+    /// an authentication-failure ban of the source (see `guard`).
+    pub(super) fn authenticate(&mut self, msg: &Message<'_>, check: &DigestCheck<'_>, out: &mut Vec<Output>) -> Result<(), Unauthenticated> {
         let now = self.now;
         let Some(auth) = &mut self.reg.auth else { return Ok(()) };
         let realm = check.realm;
@@ -202,6 +206,7 @@ impl Edge {
             Verdict::Ok { username } => {
                 if check.user.map(|u| u == &*unq(username)) != Some(true) {
                     self.counters.auth_failures.add("user does not own the AOR");
+                    self.auth_failure(check.from, out);
                     return Err(Unauthenticated::Forbidden("Username does not match the AOR"));
                 }
                 Ok(())
@@ -209,6 +214,9 @@ impl Edge {
             Verdict::Stale => Err(Unauthenticated::Challenge { stale: true }),
             Verdict::Reject(reason) => {
                 self.counters.auth_failures.add(reason);
+                if reason == "bad response" {
+                    self.auth_failure(check.from, out);
+                }
                 Err(Unauthenticated::Challenge { stale: false })
             }
         }

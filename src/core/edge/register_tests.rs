@@ -33,6 +33,7 @@ fn edge_with(shard: u16, shards: u16, registrar: RegistrarConfig, auth: Option<A
             local_hosts: local_hosts("127.0.0.1:5060".parse().unwrap(), "edge.example.com"),
             local_ports: vec![5060],
             max_message_bytes: 4096,
+            protect: Default::default(),
             registrar,
             auth,
             listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
@@ -833,4 +834,54 @@ fn options_advertises_register_and_its_extensions_when_the_registrar_is_on() {
     assert_eq!(status(&text), 200, "{text}");
     assert_eq!(headers(&text, "Allow"), vec!["OPTIONS, REGISTER"], "{text}");
     assert_eq!(headers(&text, "Supported"), vec!["path, outbound"], "{text}");
+}
+
+/// Wrong passwords from one address, spread over two shards, are counted on
+/// the shard owning the address, which bans it on both.
+#[test]
+fn password_guessing_is_banned_on_every_shard() {
+    use crate::core::protect::{BanReason, ProtectConfig, Trip};
+    let cfg = ProtectConfig { auth_failures: Some(Trip { count: 4, window_ms: 60_000, ban_ms: 600_000 }), ..Default::default() };
+    let mut edges: Vec<Edge> = (0..2)
+        .map(|s| {
+            let mut e = auth_edge();
+            e.cfg.shard = s;
+            e.cfg.shards = 2;
+            e.protect = crate::core::protect::Protect::new(cfg.clone(), s, 2);
+            e
+        })
+        .collect();
+    let mut bans = Vec::new();
+    for i in 0..4u32 {
+        let s = (i % 2) as usize;
+        let nonce = fresh_nonce(&mut edges[s], NOW);
+        let wrong = digest(Algorithm::Sha256, "alice", &format!("guess{i}"), &nonce, "sip:127.0.0.1", 1, "c0ffee");
+        let out = run_at(&mut edges[s], NOW + 1, udp(5070 + i as u16), &auth_register("alice", &format!("g{i}"), 2, Some(&wrong)));
+        let mut mesh: Vec<(u16, MeshMsg)> = Vec::new();
+        for o in out {
+            match o {
+                Output::Send { bytes, .. } => assert!(bytes.starts_with(b"SIP/2.0 401 "), "a guess is told nothing more"),
+                Output::ToShard { shard, msg } => mesh.push((shard, msg)),
+                o => panic!("{o:?}"),
+            }
+        }
+        // Deliver mesh messages (AuthFailed to the owner, Ban to the rest) until quiet.
+        while let Some((to, msg)) = mesh.pop() {
+            if let MeshMsg::Ban(b) = &msg {
+                bans.push(*b);
+            }
+            let mut out = Vec::new();
+            edges[to as usize].handle((NOW + 1) * 1000, Input::Mesh(msg), &mut out);
+            for o in out {
+                if let Output::ToShard { shard, msg } = o {
+                    mesh.push((shard, msg));
+                }
+            }
+        }
+    }
+    let banned: Vec<usize> = (0..2).filter(|&s| edges[s].bans().iter().any(|b| b.reason == BanReason::AuthFailures)).collect();
+    assert_eq!(banned, vec![0, 1], "the fourth failure bans the address on both shards: {bans:?}");
+    for e in &mut edges {
+        assert!(run_at(e, NOW + 2, udp(5999), &auth_register("alice", "after", 1, None)).is_empty(), "banned: no answer at all");
+    }
 }

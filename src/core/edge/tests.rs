@@ -10,6 +10,7 @@ fn edge(shard: u16, shards: u16) -> Edge {
         local_hosts: local_hosts("127.0.0.1:5060".parse().unwrap(), "edge.example.com"),
         local_ports: vec![5060],
         max_message_bytes: 4096,
+        protect: Default::default(),
         registrar: Default::default(),
         auth: None,
         listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],

@@ -1,0 +1,155 @@
+//! The edge's side of protection (`core::protect` holds the rules): a
+//! banned source is dropped before its bytes are scanned; a request from a
+//! source not allowlisted is dropped when its User-Agent names a scanner,
+//! counted towards the flood tripwire, refused (513) over its method's size
+//! limit and put through the rate-limit rules (503 with Retry-After, or
+//! dropped); authentication failures go to the shard owning the source IP,
+//! and bans are told to every shard.
+
+use super::{Edge, Output};
+use crate::core::mesh::MeshMsg;
+use crate::core::protect::{event_package, Ban, Facts, Verdict};
+use crate::core::registrar::request::aor_of;
+use crate::core::{owner, Origin};
+use crate::sip::{Essentials, HeaderName, Message, Method};
+use std::net::IpAddr;
+
+/// Stop here: the request has been answered or dropped.
+pub(super) struct Stop;
+
+impl Edge {
+    /// Before scanning: is the source banned? (Counted as a drop.)
+    pub(super) fn banned(&mut self, origin: &Origin) -> bool {
+        let banned = self.protect.banned(origin.peer.ip(), self.now_ms);
+        if banned {
+            self.counters.drops.add("banned");
+        }
+        banned
+    }
+
+    /// Scanner, flood and size checks of a scanned request, before validation.
+    pub(super) fn screen(&mut self, origin: Origin, msg: &Message<'_>, out: &mut Vec<Output>) -> Result<(), Stop> {
+        let ip = origin.peer.ip();
+        if self.protect.allowed(ip) {
+            return Ok(());
+        }
+        if self.protect.scanner(msg.header(HeaderName::UserAgent)) {
+            self.counters.drops.add("scanner");
+            return Err(Stop);
+        }
+        if let Some(ban) = self.protect.count_request(ip, self.now_ms) {
+            self.tell_ban(ban, out);
+            self.counters.drops.add("banned");
+            return Err(Stop);
+        }
+        let method = msg.method().map(|m| m.as_bytes()).unwrap_or_default();
+        if self.protect.max_size(method).is_some_and(|max| msg.buf.len() > max) {
+            self.protect.stats.oversize.add(method_label(method));
+            if matches!(msg.method(), Some(Method::Ack)) {
+                self.counters.drops.add("ack over size limit");
+            } else {
+                self.reject(origin, msg, None, 513, "Message Too Large", out);
+            }
+            return Err(Stop);
+        }
+        Ok(())
+    }
+
+    /// The rate-limit rules, for a valid request (ACKs belong to
+    /// transactions already admitted and are not limited).
+    pub(super) fn rate_limit(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) -> Result<(), Stop> {
+        let ip = origin.peer.ip();
+        if self.protect.cfg.rules.is_empty() || ess.method == Method::Ack || self.protect.allowed(ip) {
+            return Ok(());
+        }
+        let uri = if ess.method == Method::Register { &ess.to.uri } else { &ess.from.uri };
+        let aor = aor_of(uri);
+        let facts = Facts {
+            ip,
+            method: ess.method.as_bytes(),
+            aor: Some(&aor),
+            event: msg.header(HeaderName::Event).map(event_package),
+            user_agent: msg.header(HeaderName::UserAgent),
+        };
+        match self.protect.limit(&facts, self.now_ms) {
+            Verdict::Pass => Ok(()),
+            Verdict::Drop { .. } => {
+                self.counters.drops.add("rate limited");
+                Err(Stop)
+            }
+            Verdict::Reject { retry_after, .. } => {
+                let secs = retry_after.to_string();
+                self.respond(origin, msg, Some(ess), 503, "Service Unavailable", &[("Retry-After", secs.as_bytes())], out);
+                Err(Stop)
+            }
+        }
+    }
+
+    /// A wrong password (or someone else's AOR) from `ip`: counted on the
+    /// shard owning the IP, so the count is exact over every shard.
+    pub(super) fn auth_failure(&mut self, ip: IpAddr, out: &mut Vec<Output>) {
+        if self.protect.cfg.auth_failures.is_none() || self.protect.allowed(ip) {
+            return;
+        }
+        let owner = owner::shard_of(&ip_key(ip), self.cfg.shards as usize) as u16;
+        if owner != self.cfg.shard {
+            self.counters.mesh_sent += 1;
+            return out.push(Output::ToShard { shard: owner, msg: MeshMsg::AuthFailed { ip } });
+        }
+        if let Some(ban) = self.protect.auth_failed(ip, self.now_ms) {
+            self.tell_ban(ban, out);
+        }
+    }
+
+    /// Another shard's authentication failure, on the owner of its IP.
+    pub(super) fn on_auth_failed(&mut self, ip: IpAddr, out: &mut Vec<Output>) {
+        if let Some(ban) = self.protect.auth_failed(ip, self.now_ms) {
+            self.tell_ban(ban, out);
+        }
+    }
+
+    /// A ban this shard decided, for every other shard.
+    fn tell_ban(&mut self, ban: Ban, out: &mut Vec<Output>) {
+        for s in (0..self.cfg.shards).filter(|&s| s != self.cfg.shard) {
+            self.counters.mesh_sent += 1;
+            out.push(Output::ToShard { shard: s, msg: MeshMsg::Ban(ban) });
+        }
+    }
+
+    /// Bans in force on this shard (every shard holds every ban).
+    pub fn bans(&self) -> Vec<Ban> {
+        self.protect.bans.active(self.now_ms).copied().collect()
+    }
+
+    /// Lifts a ban on this shard (the admin API asks every shard); true if there was one.
+    pub fn lift_ban(&mut self, ip: IpAddr) -> bool {
+        self.protect.lift(ip)
+    }
+
+    pub fn protect_stats(&self) -> &crate::core::protect::ProtectStats {
+        &self.protect.stats
+    }
+
+    /// Bans this shard decided that are in force, by reason.
+    pub fn bans_active(&self) -> [(crate::core::protect::BanReason, u64); 2] {
+        self.protect.active_by_reason(self.now_ms)
+    }
+
+    /// Names of the rate-limit rules, in config order.
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> {
+        self.protect.cfg.rules.iter().map(|r| r.name.as_str())
+    }
+}
+
+/// The bytes an IP is owned by.
+fn ip_key(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+/// A method as a static metric label (`other` for the rest).
+fn method_label(method: &[u8]) -> &'static str {
+    crate::core::counters::METHODS.iter().find(|m| m.as_bytes() == method).copied().unwrap_or("other")
+}

@@ -1,0 +1,182 @@
+//! Buckets, bans, scanners and rules with a virtual clock (ms).
+
+use super::*;
+
+const T0: u64 = 1_700_000_000_000;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn rule(name: &str, key: RuleKey, rate: f64, burst: f64) -> Rule {
+    Rule { name: name.into(), key, methods: Vec::new(), user_agent: Vec::new(), event: Vec::new(), rate, burst, action: Action::Reject }
+}
+
+fn facts<'a>(from: &str, method: &'a [u8]) -> Facts<'a> {
+    Facts { ip: ip(from), method, aor: None, event: None, user_agent: None }
+}
+
+fn with(cfg: ProtectConfig) -> Protect {
+    Protect::new(cfg, 0, 1)
+}
+
+fn passes(p: &mut Protect, f: &Facts<'_>, now: u64, n: usize) -> usize {
+    (0..n).filter(|_| p.limit(f, now) == Verdict::Pass).count()
+}
+
+#[test]
+fn bucket_allows_burst_then_rate() {
+    let mut b = Bucket::full(3.0, T0);
+    assert!((0..3).all(|_| b.take(T0, 2.0, 3.0).is_ok()));
+    assert_eq!(b.take(T0, 2.0, 3.0), Err(1));
+    assert!(b.take(T0 + 500, 2.0, 3.0).is_ok(), "half a second at 2/s is one token");
+    assert!(b.take(T0 + 500, 2.0, 3.0).is_err());
+    assert!(!b.is_full(T0 + 1000, 2.0, 3.0));
+    assert!(b.is_full(T0 + 2000, 2.0, 3.0));
+    let mut slow = Bucket::full(1.0, T0);
+    slow.take(T0, 0.1, 1.0).unwrap();
+    assert_eq!(slow.take(T0, 0.1, 1.0), Err(10), "Retry-After is when the next token comes");
+}
+
+#[test]
+fn per_ip_rule_limits_each_source_apart() {
+    let mut p = with(ProtectConfig { rules: vec![rule("ip", RuleKey::Ip, 1.0, 5.0)], ..Default::default() });
+    assert_eq!(passes(&mut p, &facts("192.0.2.1", b"REGISTER"), T0, 20), 5);
+    assert_eq!(passes(&mut p, &facts("192.0.2.2", b"REGISTER"), T0, 20), 5, "another source has its own bucket");
+    assert_eq!(passes(&mut p, &facts("192.0.2.1", b"REGISTER"), T0 + 3000, 20), 3, "3 s at 1/s");
+    assert_eq!(p.stats.rule_hits, vec![15 + 15 + 17]);
+    p.tick(T0 + 60_000);
+    assert_eq!(p.tracked(), 0, "full buckets are forgotten");
+}
+
+#[test]
+fn rate_and_burst_are_split_over_shards() {
+    // Two shards: each enforces half, so over both a key never gets more than configured.
+    let cfg = ProtectConfig { rules: vec![rule("ip", RuleKey::Ip, 10.0, 10.0)], ..Default::default() };
+    let mut shards: Vec<Protect> = (0..2).map(|s| Protect::new(cfg.clone(), s, 2)).collect();
+    let f = facts("198.51.100.7", b"INVITE");
+    let total: usize = shards.iter_mut().map(|p| passes(p, &f, T0, 100)).sum();
+    assert_eq!(total, 10);
+    let later: usize = shards.iter_mut().map(|p| passes(p, &f, T0 + 1000, 100)).sum();
+    assert_eq!(later, 10, "10/s over the edge: 5/s per shard");
+    assert_eq!(passes(&mut shards[0], &f, T0 + 2000, 100), 5, "one shard alone gets half");
+}
+
+#[test]
+fn keys_and_filters() {
+    let mut by_event = rule("presence", RuleKey::Event, 0.001, 2.0);
+    by_event.methods = vec![b"SUBSCRIBE".to_vec()];
+    let mut by_ua = rule("ua", RuleKey::UserAgent, 0.001, 1.0);
+    by_ua.user_agent = b"acme".to_vec();
+    let mut drop = rule("global-options", RuleKey::Global, 0.001, 1.0);
+    drop.methods = vec![b"OPTIONS".to_vec()];
+    drop.action = Action::Drop;
+    let aor = rule("aor", RuleKey::Aor, 0.001, 3.0);
+    let mut p = with(ProtectConfig { rules: vec![by_event, by_ua, drop, aor], ..Default::default() });
+
+    let sub = |ev: &'static [u8], from: &'static str| Facts { event: Some(ev), ..facts(from, b"SUBSCRIBE") };
+    assert_eq!(passes(&mut p, &sub(b"presence", "192.0.2.1"), T0, 1), 1);
+    assert_eq!(passes(&mut p, &sub(b"PRESENCE", "192.0.2.2"), T0, 1), 1, "one bucket per package, any source, case-blind");
+    assert!(matches!(p.limit(&sub(b"presence", "192.0.2.3"), T0), Verdict::Reject { rule: 0, .. }));
+    assert_eq!(passes(&mut p, &sub(b"dialog", "192.0.2.3"), T0, 2), 2);
+    assert_eq!(passes(&mut p, &facts("192.0.2.3", b"NOTIFY"), T0, 5), 5, "methods filter; no event, no bucket");
+
+    let ua = |v: &'static [u8]| Facts { user_agent: Some(v), ..facts("192.0.2.9", b"MESSAGE") };
+    assert_eq!(passes(&mut p, &ua(b"ACME phone 1.0"), T0, 3), 1);
+    assert_eq!(passes(&mut p, &ua(b"ACME phone 2.0"), T0, 3), 1, "one bucket per User-Agent value");
+    assert_eq!(passes(&mut p, &ua(b"Other"), T0, 3), 3, "pattern does not match");
+
+    assert_eq!(p.limit(&facts("192.0.2.4", b"OPTIONS"), T0), Verdict::Pass);
+    assert_eq!(p.limit(&facts("192.0.2.5", b"OPTIONS"), T0), Verdict::Drop { rule: 2 }, "global: one bucket per method for everyone");
+
+    let alice = Facts { aor: Some(b"sip:alice@example.com"), ..facts("192.0.2.6", b"INVITE") };
+    let alice_elsewhere = Facts { ip: ip("192.0.2.7"), ..alice };
+    assert_eq!(passes(&mut p, &alice, T0, 2) + passes(&mut p, &alice_elsewhere, T0, 2), 3, "the AOR's bucket, from any address");
+    assert_eq!(p.stats.rule_hits, vec![1, 4, 1, 1]);
+}
+
+fn bans_cfg() -> ProtectConfig {
+    ProtectConfig {
+        allow: vec![crate::config::Cidr { net: ip("10.0.0.0"), bits: 8 }],
+        flood: Some(Trip { count: 100, window_ms: 2000, ban_ms: 60_000 }),
+        auth_failures: Some(Trip { count: 5, window_ms: 60_000, ban_ms: 600_000 }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn flood_bans_until_expiry() {
+    let mut p = with(bans_cfg());
+    let src = ip("203.0.113.5");
+    // 99 in a window, a pause past it, 99 more: under the threshold.
+    assert!((0..99).all(|_| p.count_request(src, T0).is_none()));
+    assert!((0..99).all(|_| p.count_request(src, T0 + 2500).is_none()));
+    let ban = (0..2).find_map(|_| p.count_request(src, T0 + 2600)).expect("the 100th in a window bans");
+    assert_eq!(ban, Ban { ip: src, reason: BanReason::Flood, expires_at_ms: T0 + 2600 + 60_000, shard: 0 });
+    assert!(p.banned(src, T0 + 2600));
+    assert!(p.banned(src, T0 + 62_599));
+    assert_eq!(p.active_by_reason(T0 + 3000), [(BanReason::Flood, 1), (BanReason::AuthFailures, 0)]);
+    assert!(!p.banned(src, T0 + 62_600), "bans expire");
+    assert_eq!(p.stats.bans_total.get("flood"), 1);
+}
+
+#[test]
+fn allowlisted_never_banned() {
+    let mut p = with(bans_cfg());
+    let pbx = ip("10.1.2.3");
+    assert!(p.allowed(pbx));
+    assert!((0..10_000).all(|_| p.count_request(pbx, T0).is_none()));
+    assert!((0..100).all(|_| p.auth_failed(pbx, T0).is_none()));
+    p.learn(Ban { ip: pbx, reason: BanReason::Flood, expires_at_ms: T0 + 1000, shard: 1 });
+    assert!(!p.banned(pbx, T0), "not even when another shard says so");
+}
+
+#[test]
+fn auth_failures_ban_and_can_be_lifted() {
+    let mut p = with(bans_cfg());
+    let guesser = ip("2001:db8::66");
+    assert!((0..4).all(|_| p.auth_failed(guesser, T0).is_none()));
+    // The window passes: the count starts over.
+    assert!((0..4).all(|_| p.auth_failed(guesser, T0 + 61_000).is_none()));
+    let ban = p.auth_failed(guesser, T0 + 61_000).expect("fifth failure in the window");
+    assert_eq!(ban.reason, BanReason::AuthFailures);
+    assert!(p.banned(guesser, T0 + 100_000));
+    assert_eq!(p.bans.active(T0 + 100_000).count(), 1);
+    assert!(p.lift(guesser));
+    assert!(!p.banned(guesser, T0 + 100_000));
+    assert!(!p.lift(guesser));
+    assert!(p.auth_failed(guesser, T0 + 100_000).is_none(), "lifting forgets the count too");
+}
+
+#[test]
+fn a_ban_learned_from_another_shard_counts_there_only() {
+    let mut p = with(bans_cfg());
+    let src = ip("198.51.100.1");
+    p.learn(Ban { ip: src, reason: BanReason::AuthFailures, expires_at_ms: T0 + 5000, shard: 3 });
+    assert!(p.banned(src, T0));
+    assert_eq!(p.active_by_reason(T0), [(BanReason::Flood, 0), (BanReason::AuthFailures, 0)], "the deciding shard reports it");
+    p.tick(T0 + 5000);
+    assert_eq!(p.bans.active(T0).count(), 0);
+}
+
+#[test]
+fn scanners_match_case_insensitive_substrings() {
+    let s = Scanners::new(&DEFAULT_PATTERNS);
+    for ua in ["friendly-scanner", "Friendly-Scanner/1.0", "sipvicious 0.3.4", "SIPCLI/v1.8", "VaxSIPUserAgent/3.1", "sundayddr", "iWar", "sip-scan", "sipscan", "PPLSIP"] {
+        assert!(s.matches(ua.as_bytes()), "{ua}");
+    }
+    for ua in ["Linphone/5.0", "Yealink SIP-T46S", "sipsak 0.9.8", "Grandstream HT802"] {
+        assert!(!s.matches(ua.as_bytes()), "{ua}");
+    }
+    let mut p = with(ProtectConfig { scanners: s, ..Default::default() });
+    assert!(p.scanner(Some(b"friendly-scanner")));
+    assert!(!p.scanner(None));
+    assert_eq!(p.stats.scanner_drops, 1);
+    assert!(!with(ProtectConfig::default()).scanner(Some(b"friendly-scanner")), "no patterns: no filter");
+}
+
+#[test]
+fn event_package_drops_parameters() {
+    assert_eq!(event_package(b"presence;id=1"), b"presence");
+    assert_eq!(event_package(b" dialog "), b"dialog");
+}
