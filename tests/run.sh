@@ -44,7 +44,7 @@ ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true
 cargo build --release --workspace
 log=$(mktemp)
 set +e
-cargo test --release --workspace --lib --bins --tests -- --test-threads 2 2>&1 | tee "$log"
+cargo test --release --workspace --no-fail-fast --lib --bins --tests -- --test-threads 2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary.
