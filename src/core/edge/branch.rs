@@ -133,7 +133,7 @@ impl Edge {
             return;
         }
         let method = String::from_utf8_lossy(method.as_bytes());
-        let found = ClientKey::new(std::str::from_utf8(branch).unwrap_or_default(), &method).ok().and_then(|k| self.proxy.clients.get(&k).copied());
+        let found = self.client_of(branch, &method);
         let _ = origin;
         let Some((id, part)) = found else {
             if code / 100 == 2 && method == "INVITE" {
@@ -177,7 +177,10 @@ impl Edge {
     pub(super) fn on_undeliverable(&mut self, bytes: &[u8], out: &mut Vec<Output>) {
         let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return self.counters.drops.add("undeliverable, unscannable") };
         let Some(method) = msg.method().filter(|m| !matches!(m, sip::Method::Ack)) else { return self.counters.drops.add("undeliverable") };
-        match owner::response_owner(&msg) {
+        // Our Via is on top: its branch names the shard and the transaction.
+        let top = msg.values(HeaderName::Via).next().and_then(|(v, _)| sip::parse_via(v).ok());
+        let branch = top.as_ref().and_then(|v| v.branch()).unwrap_or_default();
+        match owner::branch_shard(branch) {
             Some(s) if s != self.cfg.shard && s < self.cfg.shards => {
                 self.counters.mesh_sent += 1;
                 return out.push(Output::ToShard { shard: s, msg: MeshMsg::Undeliverable { bytes: bytes.to_vec() } });
@@ -185,10 +188,8 @@ impl Edge {
             Some(s) if s == self.cfg.shard => {}
             _ => return self.counters.drops.add("undeliverable"),
         }
-        let branch = msg.values(HeaderName::Via).next().and_then(|(v, _)| sip::parse_via(v).ok()).and_then(|v| v.branch().map(<[u8]>::to_vec)).unwrap_or_default();
         let method = String::from_utf8_lossy(method.as_bytes());
-        let found = ClientKey::new(std::str::from_utf8(&branch).unwrap_or_default(), &method).ok().and_then(|k| self.proxy.clients.get(&k).copied());
-        let Some((id, part)) = found else { return self.counters.drops.add("undeliverable, transaction gone") };
+        let Some((id, part)) = self.client_of(branch, &method) else { return self.counters.drops.add("undeliverable, transaction gone") };
         let mut acts = Vec::new();
         let now = self.now_ms;
         let Some(tx) = self.proxy.txs.get_mut(id) else { return };
@@ -202,6 +203,13 @@ impl Edge {
             Part::Server => return,
         }
         self.run_client(id, part, acts, None, out);
+    }
+
+    /// The client transaction (a branch or its CANCEL) a Via branch and
+    /// CSeq method name, if it is still there.
+    fn client_of(&self, branch: &[u8], method: &str) -> Option<(Id, Part)> {
+        let key = ClientKey::new(std::str::from_utf8(branch).unwrap_or_default(), method).ok()?;
+        self.proxy.clients.get(&key).copied()
     }
 
     /// Runs what a client transaction (a branch or its CANCEL) asked for.
