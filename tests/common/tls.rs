@@ -34,16 +34,23 @@ pub fn self_signed(dir: &Path, file: &str, subject: &str, san: &str) -> (PathBuf
     (cert, key)
 }
 
-/// Runs `openssl s_client` against the edge, writes `send`, returns what it printed.
-pub fn s_client(port: u16, args: &[&str], send: &[u8]) -> String {
-    let mut child = Command::new("timeout")
-        .args(["5", "openssl", "s_client", "-connect", &format!("127.0.0.1:{port}")])
+/// `openssl s_client` to 127.0.0.1:`port` with `args`, started by `cmd`
+/// (`openssl` itself, or a `timeout` around it), stdin and stdout piped.
+fn spawn_s_client(mut cmd: Command, port: u16, args: &[&str]) -> std::process::Child {
+    cmd.args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("openssl");
+        .expect("openssl")
+}
+
+/// Runs `openssl s_client` against the edge, writes `send`, returns what it printed.
+pub fn s_client(port: u16, args: &[&str], send: &[u8]) -> String {
+    let mut timed = Command::new("timeout");
+    timed.args(["5", "openssl"]);
+    let mut child = spawn_s_client(timed, port, args);
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(send).unwrap();
     if send.is_empty() {
@@ -93,14 +100,8 @@ impl Session {
     /// Connects to 127.0.0.1:`port` (`-nocommands`: a line starting with R
     /// is SIP, not a renegotiation).
     pub fn open(port: u16, args: &[&str]) -> Session {
-        let mut child = Command::new("openssl")
-            .args(["s_client", "-nocommands", "-connect", &format!("127.0.0.1:{port}")])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl");
+        let args: Vec<&str> = ["-nocommands"].iter().chain(args).copied().collect();
+        let mut child = spawn_s_client(Command::new("openssl"), port, &args);
         let stdin = child.stdin.take();
         let mut stdout = child.stdout.take().unwrap();
         let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
