@@ -60,7 +60,7 @@ if ((${#need_apt[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 if [[ ! -x $BENCH ]] || [[ ! -x $SIPEDGE && -z ${NO_BUILD:-} ]]; then
-  (cd "$ROOT" && cargo build --release) || {
+  (cd "$ROOT" && cargo build --release --workspace) || {
     echo "workspace build failed; building the generator alone (sipedge will be skipped)" >&2
     (cd "$ROOT" && cargo build --release -p sipedge-bench)
   }
