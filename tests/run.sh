@@ -44,10 +44,14 @@ ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true
 cargo build --release --workspace
 log=$(mktemp)
 set +e
-cargo test --release --workspace --no-fail-fast --lib --bins --tests -- --test-threads 2 2>&1 | tee "$log"
+# The README's run command, verbatim, as a smoke test (tests/readme-smoke.sh).
+./tests/readme-smoke.sh 2>&1 | tee "$log"
+smoke=${PIPESTATUS[0]}
+cargo test --release --workspace --no-fail-fast --lib --bins --tests -- --test-threads 2 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line over every test binary.
-awk '/^test result:/ { p += $4; f += $6 } END { printf "all: %d passed, %d failed\n", p, f }' "$log"
+# One closing line over every test binary and the smoke test.
+awk '/^test result:/ { p += $4; f += $6 } /^readme: [0-9]+ passed/ { p += $2; f += $4 } END { printf "all: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"
+[ "$smoke" = 0 ] || exit "$smoke"
 exit "$status"
