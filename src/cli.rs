@@ -1,4 +1,4 @@
-//! Command line: `run`, `check-config`, `print-default-config`, `tune`, `--version`.
+//! Command line: `run`, `check-config`, `print-default-config`, `tune`, `users`, `--version`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,6 +26,36 @@ pub enum Command {
         #[command(subcommand)]
         action: TuneAction,
     },
+    /// Add, remove or list subscribers in the users file (HA1 hashes, never
+    /// passwords); a running edge is told to reload it.
+    Users {
+        /// The edge's config: its `[auth] users_file` is edited and its
+        /// `[admin] addr` is asked to reload.
+        #[arg(long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+        /// The subscribers file to edit (instead of the config's).
+        #[arg(long, value_name = "USERS", global = true)]
+        file: Option<PathBuf>,
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+}
+
+/// `sipedge users ...`.
+#[derive(Subcommand, Debug)]
+pub enum UsersAction {
+    /// Add a subscriber, or set a new password for one. The password is read
+    /// from standard input (one line) unless --password is given.
+    Add {
+        username: String,
+        domain: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Remove a subscriber (exit 1 when there is none).
+    Remove { username: String, domain: String },
+    /// List subscribers: username, domain and the kinds of secret stored.
+    List,
 }
 
 /// `sipedge tune ...`. PROFILE: an embedded profile (general, udp-heavy,

@@ -2,7 +2,7 @@
 //! to the control loop.
 
 use clap::Parser;
-use sipedge::cli::{Cli, Command, TuneAction};
+use sipedge::cli::{Cli, Command, TuneAction, UsersAction};
 use sipedge::config::{Config, DEFAULT_TOML};
 use std::process::ExitCode;
 
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Tune { action } => tune(action),
+        Command::Users { config, file, action } => users(config, file, action),
         Command::Run { config } => {
             let cfg = match config {
                 Some(path) => match Config::load(&path) {
@@ -86,4 +87,70 @@ fn tune(action: TuneAction) -> ExitCode {
     };
     print!("{report}");
     ExitCode::from(code)
+}
+
+/// `sipedge users add|remove|list`: edits the subscribers file, then asks a
+/// running edge (the config's admin address) to reload it.
+fn users(config: Option<std::path::PathBuf>, file: Option<std::path::PathBuf>, action: UsersAction) -> ExitCode {
+    use sipedge::subscribers;
+    let fail = |code: u8, msg: String| {
+        eprintln!("sipedge users: {msg}");
+        ExitCode::from(code)
+    };
+    let cfg = match config.as_deref().map(Config::load).transpose() {
+        Ok(c) => c,
+        Err(e) => return fail(2, e.to_string()),
+    };
+    let path = match file.or_else(|| cfg.as_ref().map(|c| c.auth.users_file.clone()).filter(|f| !f.is_empty()).map(Into::into)) {
+        Some(p) => p,
+        None => return fail(2, "which file? give --file USERS, or --config FILE whose [auth] users_file is set".into()),
+    };
+    let text = match subscribers::read(&path) {
+        Ok(t) => t,
+        Err(e) => return fail(1, e),
+    };
+    let (new, done) = match action {
+        UsersAction::List => {
+            for l in subscribers::list(&text) {
+                println!("{}@{}\t{}", l.user, l.domain, l.kinds.join(","));
+            }
+            return ExitCode::SUCCESS;
+        }
+        UsersAction::Add { username, domain, password } => {
+            if let Err(e) = subscribers::check_name("username", &username).and_then(|_| subscribers::check_name("domain", &domain)) {
+                return fail(2, e);
+            }
+            let password = match password {
+                Some(p) => p,
+                None => {
+                    let mut line = String::new();
+                    let _ = std::io::stdin().read_line(&mut line);
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            if password.is_empty() {
+                return fail(2, "empty password (give --password, or one line on standard input)".into());
+            }
+            let (new, replaced) = subscribers::upsert(&text, &username, &domain, &subscribers::ha1_line(&username, &domain, &password));
+            (new, format!("{} {username}@{domain}", if replaced { "updated" } else { "added" }))
+        }
+        UsersAction::Remove { username, domain } => match subscribers::remove(&text, &username, &domain) {
+            Some(new) => (new, format!("removed {username}@{domain}")),
+            None => return fail(1, format!("no subscriber {username}@{domain} in {}", path.display())),
+        },
+    };
+    match subscribers::write(&path, &new) {
+        Ok(n) => println!("{done} ({n} subscribers in {})", path.display()),
+        Err(e) => return fail(1, e),
+    }
+    let Some(cfg) = cfg else {
+        println!("no --config: a running edge reads the file on SIGHUP or POST /reload");
+        return ExitCode::SUCCESS;
+    };
+    match sipedge::ctl::call(cfg.admin.addr, "POST", "/reload") {
+        Ok((200, body)) => println!("edge at {} reloaded: {}", cfg.admin.addr, body.trim()),
+        Ok((code, body)) => return fail(1, format!("the edge at {} refused the reload ({code}): {}", cfg.admin.addr, body.trim())),
+        Err(e) => println!("{e}: the edge reads the file when it starts"),
+    }
+    ExitCode::SUCCESS
 }

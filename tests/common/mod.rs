@@ -37,6 +37,8 @@ pub struct Edge {
     pub sip: SocketAddr,
     pub admin: SocketAddr,
     pub config: String,
+    /// Where `config` was written (what `--config` names).
+    pub config_path: std::path::PathBuf,
 }
 
 impl Edge {
@@ -68,7 +70,7 @@ impl Edge {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start sipedge");
-        let mut edge = Edge { child, sip, admin, config };
+        let mut edge = Edge { child, sip, admin, config, config_path: path };
         edge.wait_healthy();
         edge
     }
