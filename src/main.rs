@@ -38,7 +38,8 @@ fn main() -> ExitCode {
                 },
                 None => Config::embedded(),
             };
-            let _logger = sipedge::telemetry::logger::init(cfg.log.level.filter(), cfg.log.queue.get() as usize);
+            let style = sipedge::telemetry::logger::Style::detect(cfg.log.format == sipedge::config::LogFormat::Json);
+            let _logger = sipedge::telemetry::logger::init(cfg.log.level.filter(), cfg.log.queue.get() as usize, style);
             match sipedge::control::run(cfg) {
                 Ok(()) => {
                     log::logger().flush();

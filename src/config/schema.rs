@@ -224,12 +224,22 @@ impl Level {
 pub struct Log {
     pub level: Level,
     pub queue: Bounded<16, 1048576>,
+    pub format: LogFormat,
 }
 
 impl Default for Log {
     fn default() -> Self {
-        Log { level: Level::Info, queue: Bounded(8192) }
+        Log { level: Level::Info, queue: Bounded(8192), format: LogFormat::Text }
     }
+}
+
+/// How a log line is written: for people (text) or for log shippers (one
+/// JSON object per line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,18 +2,82 @@
 //! calling thread, pushed into a bounded queue, and written to stderr by one
 //! logger thread. A full queue drops the line and counts it
 //! (`sipedge_log_dropped_total`).
+//!
+//! Line formats (`[log] format`): text with an RFC 3339 UTC timestamp to the
+//! millisecond, or one JSON object per line for log shippers. Under
+//! systemd, when stderr is the journal (`JOURNAL_STREAM` names stderr's
+//! device and inode, as systemd.exec(5) documents), text lines carry no
+//! timestamp (journald stamps every line itself; `journalctl` would show
+//! two) and start with the sd-daemon(3) `<N>` priority, so `journalctl -p
+//! warning` filters by level. JSON lines keep their timestamp everywhere.
 
 use crossbeam_channel::{bounded, Sender, TrySendError};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Lines dropped because the logger queue was full.
 pub static DROPPED: AtomicU64 = AtomicU64::new(0);
 
+/// How lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// `2026-12-03T18:16:55.123Z INFO  target: message`.
+    Text,
+    /// `<6>target: message`: for the journal, which adds the time.
+    Journal,
+    /// `{"ts":"...","level":"INFO","target":"...","msg":"..."}`.
+    Json,
+}
+
+impl Style {
+    /// The style for `json` or text, journal-aware for text.
+    pub fn detect(json: bool) -> Style {
+        match json {
+            true => Style::Json,
+            false if stderr_is_journal() => Style::Journal,
+            false => Style::Text,
+        }
+    }
+
+    /// One line, newline included.
+    pub fn line(self, now: SystemTime, level: log::Level, target: &str, msg: &std::fmt::Arguments<'_>) -> String {
+        match self {
+            Style::Text => format!("{} {:5} {target}: {msg}\n", humantime::format_rfc3339_millis(now), level),
+            Style::Journal => format!("<{}>{target}: {msg}\n", priority(level)),
+            Style::Json => {
+                let v = serde_json::json!({ "ts": humantime::format_rfc3339_millis(now).to_string(), "level": level.as_str(), "target": target, "msg": msg.to_string() });
+                format!("{v}\n")
+            }
+        }
+    }
+}
+
+/// syslog priorities (sd-daemon(3)): err 3, warning 4, info 6, debug 7.
+fn priority(level: log::Level) -> u8 {
+    match level {
+        log::Level::Error => 3,
+        log::Level::Warn => 4,
+        log::Level::Info => 6,
+        log::Level::Debug | log::Level::Trace => 7,
+    }
+}
+
+/// Is stderr connected to the journal? systemd sets `JOURNAL_STREAM` to
+/// `device:inode` of the stream it connected; stderr must be that one (a
+/// child whose stderr was redirected inherits the variable but not the stream).
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(v) = std::env::var("JOURNAL_STREAM") else { return false };
+    let Some((dev, ino)) = v.split_once(':') else { return false };
+    let Ok(meta) = std::fs::metadata("/proc/self/fd/2") else { return false };
+    dev.parse() == Ok(meta.dev()) && ino.parse() == Ok(meta.ino())
+}
+
 struct QueueLogger {
     tx: Sender<String>,
     level: log::LevelFilter,
+    style: Style,
 }
 
 impl log::Log for QueueLogger {
@@ -25,8 +89,7 @@ impl log::Log for QueueLogger {
         if !self.enabled(r.metadata()) {
             return;
         }
-        let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let line = format!("{}.{:03} {:5} {}: {}\n", t.as_secs(), t.subsec_millis(), r.level(), r.target(), r.args());
+        let line = self.style.line(SystemTime::now(), r.level(), r.target(), r.args());
         if let Err(TrySendError::Full(_)) = self.tx.try_send(line) {
             DROPPED.fetch_add(1, Ordering::Relaxed);
         }
@@ -37,7 +100,7 @@ impl log::Log for QueueLogger {
 
 /// Installs the logger; returns the writer thread's handle (it ends when
 /// the process does).
-pub fn init(level: log::LevelFilter, queue: usize) -> std::thread::JoinHandle<()> {
+pub fn init(level: log::LevelFilter, queue: usize, style: Style) -> std::thread::JoinHandle<()> {
     let (tx, rx) = bounded::<String>(queue);
     let handle = std::thread::Builder::new()
         .name("logger".into())
@@ -48,8 +111,48 @@ pub fn init(level: log::LevelFilter, queue: usize) -> std::thread::JoinHandle<()
             }
         })
         .expect("spawn logger thread");
-    if log::set_boxed_logger(Box::new(QueueLogger { tx, level })).is_ok() {
+    if log::set_boxed_logger(Box::new(QueueLogger { tx, level, style })).is_ok() {
         log::set_max_level(level);
     }
     handle
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(style: Style, level: log::Level, msg: &str) -> String {
+        style.line(UNIX_EPOCH + Duration::from_millis(1_796_315_841_637), level, "sipedge::shard", &format_args!("{msg}"))
+    }
+
+    #[test]
+    fn text_is_rfc3339_utc_to_the_millisecond() {
+        assert_eq!(at(Style::Text, log::Level::Warn, "x"), "2026-12-03T16:37:21.637Z WARN  sipedge::shard: x\n");
+    }
+
+    #[test]
+    fn journal_lines_have_a_priority_and_no_time() {
+        assert_eq!(at(Style::Journal, log::Level::Error, "x"), "<3>sipedge::shard: x\n");
+        assert_eq!(at(Style::Journal, log::Level::Info, "x"), "<6>sipedge::shard: x\n");
+    }
+
+    #[test]
+    fn json_is_one_object_per_line_with_the_message_escaped() {
+        let line = at(Style::Json, log::Level::Info, "a \"quoted\"\nline");
+        assert!(line.ends_with("}\n") && line.matches('\n').count() == 1, "{line}");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["ts"], "2026-12-03T16:37:21.637Z");
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["target"], "sipedge::shard");
+        assert_eq!(v["msg"], "a \"quoted\"\nline");
+    }
+
+    #[test]
+    fn not_the_journal_without_journal_stream() {
+        if std::env::var_os("JOURNAL_STREAM").is_none() {
+            assert_eq!(Style::detect(false), Style::Text);
+        }
+        assert_eq!(Style::detect(true), Style::Json);
+    }
 }
