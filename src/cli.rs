@@ -1,4 +1,4 @@
-//! Command line: `run`, `check-config`, `print-default-config`, `tune`, `users`, `--version`.
+//! Command line: `run`, `check-config`, `print-default-config`, `tune`, `users`, `ctl`, `--version`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +38,37 @@ pub enum Command {
         file: Option<PathBuf>,
         #[command(subcommand)]
         action: UsersAction,
+    },
+    /// Ask a running edge (its admin API) about itself, for people: health,
+    /// reload, registrations, bans. --json prints the API's own answer.
+    Ctl {
+        /// The running edge's config: its `[admin] addr` is asked.
+        #[arg(long, value_name = "FILE", global = true, conflicts_with = "admin")]
+        config: Option<PathBuf>,
+        /// The admin address to ask (default: the embedded default's, 127.0.0.1:9060).
+        #[arg(long, value_name = "ADDR", global = true)]
+        admin: Option<std::net::SocketAddr>,
+        /// Print the admin API's JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: CtlAction,
+    },
+}
+
+/// `sipedge ctl ...`.
+#[derive(Subcommand, Debug)]
+pub enum CtlAction {
+    /// Is every shard serving? Exit 0 yes, 1 no (the reason printed).
+    Health,
+    /// Re-read the subscribers file and TLS certificates (exit 1 when refused).
+    Reload,
+    /// The bindings of an address-of-record (`alice@example.com`).
+    Registrations { aor: String },
+    /// The banned addresses; --lift IP lifts one ban (exit 1 when it was not banned).
+    Bans {
+        #[arg(long, value_name = "IP")]
+        lift: Option<std::net::IpAddr>,
     },
 }
 

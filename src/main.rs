@@ -27,6 +27,20 @@ fn main() -> ExitCode {
         },
         Command::Tune { action } => tune(action),
         Command::Users { config, file, action } => users(config, file, action),
+        Command::Ctl { config, admin, json, action } => {
+            let addr = match (admin, config) {
+                (Some(a), _) => a,
+                (None, Some(path)) => match Config::load(&path) {
+                    Ok(c) => c.admin.addr,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                (None, None) => Config::embedded().admin.addr,
+            };
+            sipedge::ctl::run(addr, json, action)
+        }
         Command::Run { config } => {
             let cfg = match config {
                 Some(path) => match Config::load(&path) {
