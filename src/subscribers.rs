@@ -5,7 +5,9 @@
 //! parsed by it before it is written, so the tool cannot leave a file the
 //! edge would refuse. Comments and other subscribers' lines are kept as
 //! they are. The file is replaced atomically (written beside it, then
-//! renamed) with mode 0600: HA1s are password equivalents for their realm.
+//! renamed), keeping the old file's owner, group and mode (the Debian
+//! package makes it root:sipedge 0640 so the edge's user can read it); a
+//! new file is 0600: HA1s are password equivalents for their realm.
 
 use crate::core::auth::{Algorithm, Users};
 use std::io::Write;
@@ -105,13 +107,18 @@ pub fn read(path: &Path) -> Result<String, String> {
 }
 
 /// Checks `text` with the edge's own parser, then replaces the file with it
-/// atomically, mode 0600.
+/// atomically: the old file's owner, group and mode, or 0600 for a new one.
 pub fn write(path: &Path, text: &str) -> Result<usize, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     let users = Users::parse(text, &path.display().to_string()).map_err(|e| e.to_string())?;
+    let old = std::fs::metadata(path).ok();
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let result = (|| {
-        use std::os::unix::fs::OpenOptionsExt;
         let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        if let Some(old) = &old {
+            std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid()))?;
+            f.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o7777))?;
+        }
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -173,6 +180,9 @@ mod tests {
         assert!(!path.exists());
         assert_eq!(write(&path, &ha1_line("alice", "example.com", "pw")), Ok(1));
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(write(&path, &ha1_line("bob", "example.com", "pw")), Ok(1));
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640, "the old mode is kept");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -47,11 +47,18 @@ set +e
 # The README's run command, verbatim, as a smoke test (tests/readme-smoke.sh).
 ./tests/readme-smoke.sh 2>&1 | tee "$log"
 smoke=${PIPESTATUS[0]}
+# The Debian package, built and installed on this machine (needs root).
+deb=0
+if [ "$(id -u)" = 0 ]; then
+  ./packaging/check-deb.sh 2>&1 | tee -a "$log"
+  deb=${PIPESTATUS[0]}
+fi
 cargo test --release --workspace --no-fail-fast --lib --bins --tests -- --test-threads 2 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line over every test binary and the smoke test.
-awk '/^test result:/ { p += $4; f += $6 } /^readme: [0-9]+ passed/ { p += $2; f += $4 } END { printf "all: %d passed, %d failed\n", p, f }' "$log"
+# One closing line over every test binary, the smoke test and the package.
+awk '/^test result:/ { p += $4; f += $6 } /^(readme|deb): [0-9]+ passed/ { p += $2; f += $4 } END { printf "all: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"
 [ "$smoke" = 0 ] || exit "$smoke"
+[ "$deb" = 0 ] || exit "$deb"
 exit "$status"
