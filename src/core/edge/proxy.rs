@@ -331,14 +331,7 @@ impl Edge {
     /// routed statelessly like any in-dialog request).
     fn on_ack(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
         if let Some(id) = server_key(msg, ess).and_then(|k| self.proxy.servers.get(&k).copied()) {
-            let absorbs = |p: &mut ProxyState, cx: &mut Ctx<'_>, tx: &mut Tx| {
-                let absorbs = tx.server.absorbs_ack();
-                if absorbs {
-                    p.server_event(cx, id, tx, |s, now, acts| s.ack(now, acts));
-                }
-                absorbs
-            };
-            if self.step(id, out, absorbs) == Some(true) {
+            if self.step(id, out, |p, cx, tx| p.absorb_ack(cx, id, tx)) == Some(true) {
                 return;
             }
         }
@@ -377,6 +370,16 @@ impl ProxyState {
                 _ => {}
             }
         }
+    }
+
+    /// An ACK for the 3xx–6xx the transaction sent is absorbed (true);
+    /// any other goes on end to end.
+    fn absorb_ack(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) -> bool {
+        let absorbs = tx.server.absorbs_ack();
+        if absorbs {
+            self.server_event(cx, id, tx, |s, now, acts| s.ack(now, acts));
+        }
+        absorbs
     }
 }
 

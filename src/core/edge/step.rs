@@ -9,6 +9,9 @@
 //! [`Ctx`] is what a step may use of the rest of the shard: the clock, who
 //! the shard is, its listeners, counters and outputs. The proxy's own
 //! tables (keys, timers, routes, probes, settings) are `ProxyState`'s.
+//! Those methods are written here in `core::edge`, beside the types a step
+//! needs (`Listener`, `Output`), so that `core::proxy` (state and pure
+//! rewriting) never imports the edge above it.
 
 use super::{Edge, Listener, Output};
 use crate::core::counters::Counters;
