@@ -3,7 +3,8 @@
 //!
 //! OPTIONS addressed to the edge → 200 with Allow/Accept/Supported;
 //! REGISTER → the registrar (`register.rs`); every other request → the
-//! transaction-stateful proxy (`proxy.rs`, `branch.rs`, `hide.rs`);
+//! transaction-stateful proxy (`proxy.rs`, `branch.rs`, `relay.rs`,
+//! `probe.rs`, `hide.rs`, its steps run as `step.rs` says);
 //! malformed requests that can still be answered → 400/505 with a reason
 //! phrase naming the problem; the rest is dropped and counted by reason.
 //! Responses are routed home by the shard named in their Via branch
@@ -196,21 +197,9 @@ impl Edge {
         self.proxy.wheel.len()
     }
 
-    /// The listener `index`, or the first of `transport` (never fails: a
-    /// config has at least one listener).
+    /// The listener `index`, or the first of `transport`.
     pub(crate) fn listener(&self, index: u16, transport: Transport) -> &Listener {
-        self.cfg.listeners.get(index as usize).or_else(|| self.cfg.listeners.iter().find(|l| l.transport == transport)).unwrap_or(&self.cfg.listeners[0])
-    }
-
-    /// The listener a message to `hop` leaves by: same transport and family.
-    pub(crate) fn listener_for(&self, hop: &crate::core::proxy::route::NextHop) -> &Listener {
-        self.listener(self.listener_index_for(hop), hop.transport)
-    }
-
-    pub(crate) fn listener_index_for(&self, hop: &crate::core::proxy::route::NextHop) -> u16 {
-        let ls = &self.cfg.listeners;
-        let pos = ls.iter().position(|l| l.transport == hop.transport && l.v6 == hop.addr.is_ipv6()).or_else(|| ls.iter().position(|l| l.transport == hop.transport));
-        pos.unwrap_or(0) as u16
+        listener_of(&self.cfg.listeners, index, transport)
     }
 
     fn on_packet(&mut self, origin: Origin, bytes: &[u8], out: &mut Vec<Output>) {
@@ -338,13 +327,24 @@ impl Edge {
 
     /// Sends a response built for a request from `origin`.
     fn send(&mut self, origin: Origin, code: u16, bytes: Vec<u8>, out: &mut Vec<Output>) {
-        let dest = match (origin.transport, origin.flow) {
-            (Transport::Udp, _) | (_, None) => Dest::Udp { listener: origin.listener, peer: origin.peer },
-            (_, Some(flow)) => Dest::Flow(flow),
-        };
-        self.counters.count_sent(code);
-        out.push(Output::Send { dest, bytes });
+        send_response(&mut self.counters, origin, code, bytes, out)
     }
+}
+
+/// The listener `index`, or the first of `transport` (never fails: a
+/// config has at least one listener).
+fn listener_of(listeners: &[Listener], index: u16, transport: Transport) -> &Listener {
+    listeners.get(index as usize).or_else(|| listeners.iter().find(|l| l.transport == transport)).unwrap_or(&listeners[0])
+}
+
+/// Sends a response to where the request it answers came from, counted.
+fn send_response(counters: &mut Counters, origin: Origin, code: u16, bytes: Vec<u8>, out: &mut Vec<Output>) {
+    let dest = match (origin.transport, origin.flow) {
+        (Transport::Udp, _) | (_, None) => Dest::Udp { listener: origin.listener, peer: origin.peer },
+        (_, Some(flow)) => Dest::Flow(flow),
+    };
+    counters.count_sent(code);
+    out.push(Output::Send { dest, bytes });
 }
 
 /// A To tag that is the same for every retransmission of a request, so
@@ -379,8 +379,11 @@ mod guard;
 mod hide;
 mod hygiene;
 mod nat;
+mod probe;
 mod proxy;
 mod register;
+mod relay;
+mod step;
 pub use register::AuthConfig;
 
 #[cfg(test)]

@@ -17,8 +17,9 @@
 //!
 //! The edge adds no Server or User-Agent header anywhere.
 
-use super::Edge;
+use super::step::Ctx;
 use crate::core::proxy::route::NextHop;
+use crate::core::proxy::state::ProxyState;
 use crate::core::proxy::token::{DialogTarget, PARAM};
 use crate::core::Transport;
 use crate::sip::{self, parse_name_addr, Editor, Framing, HeaderName, Message, Status};
@@ -26,13 +27,13 @@ use crate::sip::{self, parse_name_addr, Editor, Framing, HeaderName, Message, St
 /// Where a device really is: its address and, on a connection, the flow.
 type Source = NextHop;
 
-impl Edge {
+impl ProxyState {
     /// A forwarded request (our Via on top). `inside_to_outside`: strip the
     /// core's Vias and Record-Route. `source`: the device it came from.
-    pub(super) fn hide_request(&mut self, bytes: &[u8], inside_to_outside: bool, source: Option<Source>) -> Vec<u8> {
+    pub(super) fn hide_request(&mut self, cx: &Ctx<'_>, bytes: &[u8], inside_to_outside: bool, source: Option<Source>) -> Vec<u8> {
         let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return bytes.to_vec() };
         let routes = if inside_to_outside { record_routes(&msg) } else { Vec::new() };
-        let contact = self.sealed_contact(&msg, routes, source);
+        let contact = self.sealed_contact(cx, &msg, routes, source);
         let mut e = Editor::new(&msg);
         if inside_to_outside {
             e.remove_header_lines(HeaderName::Via, 1);
@@ -50,7 +51,7 @@ impl Edge {
     /// a device (Record-Route goes into the token). `original`: the request
     /// as the core sent it, whose Vias and Record-Route come back. `source`:
     /// the device that answered.
-    pub(super) fn hide_response(&mut self, bytes: &[u8], to_outside: bool, original: Option<&[u8]>, source: Option<Source>) -> Vec<u8> {
+    pub(super) fn hide_response(&mut self, cx: &Ctx<'_>, bytes: &[u8], to_outside: bool, original: Option<&[u8]>, source: Option<Source>) -> Vec<u8> {
         let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return bytes.to_vec() };
         let routes = if to_outside {
             let mut r = record_routes(&msg);
@@ -59,7 +60,7 @@ impl Edge {
         } else {
             Vec::new()
         };
-        let contact = self.sealed_contact(&msg, routes, source);
+        let contact = self.sealed_contact(cx, &msg, routes, source);
         let orig = original.and_then(|o| sip::scan(o, Framing::Datagram).ok()?.complete());
         let mut e = Editor::new(&msg);
         if to_outside || orig.is_some() {
@@ -82,7 +83,7 @@ impl Edge {
 
     /// The first Contact's line index and its replacement
     /// `<sip:edge;th=TOKEN>` with the original header parameters.
-    fn sealed_contact(&mut self, msg: &Message<'_>, routes: Vec<Vec<u8>>, source: Option<Source>) -> Option<(usize, Vec<u8>)> {
+    fn sealed_contact(&mut self, cx: &Ctx<'_>, msg: &Message<'_>, routes: Vec<Vec<u8>>, source: Option<Source>) -> Option<(usize, Vec<u8>)> {
         let i = msg.position(HeaderName::Contact)?;
         let (value, _) = msg.values(HeaderName::Contact).next()?;
         let na = parse_name_addr(value).ok()?;
@@ -92,12 +93,12 @@ impl Edge {
             dest: source.map(|s| (s.transport.proto_number(), s.addr)),
             flow: source.and_then(|s| s.flow),
         };
-        let l = self.listener(0, Transport::Udp);
+        let l = cx.listener(0, Transport::Udp);
         let mut v = Vec::with_capacity(200);
         v.extend_from_slice(b"<sip:");
         v.extend_from_slice(&l.host);
         v.extend_from_slice(format!(":{};{PARAM}=", l.port).as_bytes());
-        self.proxy.token.seal(&target, &mut v);
+        self.token.seal(&target, &mut v);
         v.extend_from_slice(b";lr>");
         v.extend_from_slice(na.params);
         Some((i, v))

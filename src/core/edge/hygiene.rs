@@ -16,24 +16,25 @@
 //!   target is (inside: `strip_to_core`; a device: `strip_to_devices`) and
 //!   from every relayed response by where the transaction's sender is.
 
-use super::Edge;
+use crate::core::counters::Counters;
 use crate::core::proxy::hygiene::Sdp;
+use crate::core::proxy::state::ProxyState;
 use crate::sip::sdp::NoCodecLeft;
 use crate::sip::{Editor, Message};
 
-impl Edge {
+impl ProxyState {
     /// `msg`'s body through the codec filter: `Ok(None)` to relay it as it
     /// is, the filtered body, or no codec left. Counts removals and skips.
-    pub(super) fn sdp_body(&mut self, msg: &Message<'_>) -> Result<Option<Vec<u8>>, NoCodecLeft> {
-        match self.proxy.cfg.hygiene.sdp(msg) {
+    pub(super) fn sdp_body(&self, counters: &mut Counters, msg: &Message<'_>) -> Result<Option<Vec<u8>>, NoCodecLeft> {
+        match self.cfg.hygiene.sdp(msg) {
             Sdp::Unchanged => Ok(None),
             Sdp::Filtered(f) => {
-                self.counters.sdp_codecs_removed += f.removed as u64;
+                counters.sdp_codecs_removed += f.removed as u64;
                 Ok(Some(f.body))
             }
             Sdp::NoCodecLeft => Err(NoCodecLeft),
             Sdp::Skipped(why) => {
-                self.counters.sdp_unfiltered.add(why);
+                counters.sdp_unfiltered.add(why);
                 Ok(None)
             }
         }
@@ -41,23 +42,23 @@ impl Edge {
 
     /// As [`Self::sdp_body`] for a message that cannot be refused (an
     /// answer, an ACK): with no codec left it is relayed unchanged, counted.
-    pub(super) fn sdp_body_relayed(&mut self, msg: &Message<'_>) -> Option<Vec<u8>> {
-        self.sdp_body(msg).unwrap_or_else(|NoCodecLeft| {
-            self.counters.sdp_unfiltered.add("no codec left");
+    pub(super) fn sdp_body_relayed(&self, counters: &mut Counters, msg: &Message<'_>) -> Option<Vec<u8>> {
+        self.sdp_body(counters, msg).unwrap_or_else(|NoCodecLeft| {
+            counters.sdp_unfiltered.add("no codec left");
             None
         })
     }
 
     /// A request with its SDP filtered, whole (`Ok(None)`: unchanged).
-    pub(super) fn filtered_request(&mut self, msg: &Message<'_>) -> Result<Option<Vec<u8>>, NoCodecLeft> {
-        Ok(self.sdp_body(msg)?.map(|body| with_body(msg, &body)))
+    pub(super) fn filtered_request(&self, counters: &mut Counters, msg: &Message<'_>) -> Result<Option<Vec<u8>>, NoCodecLeft> {
+        Ok(self.sdp_body(counters, msg)?.map(|body| with_body(msg, &body)))
     }
 
     /// Marks for removal the header lines of the patterns for the
     /// direction the message goes (`to_inside`: the core), counted.
-    pub(super) fn strip_headers(&mut self, e: &mut Editor<'_>, to_inside: bool) {
-        let n = e.remove_matching(self.proxy.cfg.hygiene.strip(to_inside));
-        self.counters.headers_removed += n as u64;
+    pub(super) fn strip_headers(&self, counters: &mut Counters, e: &mut Editor<'_>, to_inside: bool) {
+        let n = e.remove_matching(self.cfg.hygiene.strip(to_inside));
+        counters.headers_removed += n as u64;
     }
 }
 

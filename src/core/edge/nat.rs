@@ -13,7 +13,6 @@
 //! owns it can write, and a device's listening port is rarely reachable.
 //! (With topology hiding on, the sealed token carries the same instead.)
 
-use super::Edge;
 use crate::core::proxy::route::NextHop;
 use crate::core::{FlowId, Transport};
 use crate::sip::{self, parse_name_addr, Editor, Framing, HeaderName, Status};
@@ -21,50 +20,48 @@ use std::net::{IpAddr, SocketAddr};
 
 const ALIAS: &str = "alias";
 
-impl Edge {
-    /// `bytes` with `;alias=` appended to its first Contact URI when the
-    /// Contact does not already name `source`, or `source` is a connection.
-    /// None: nothing to change.
-    pub(super) fn alias_contact(&self, bytes: &[u8], source: NextHop) -> Option<Vec<u8>> {
-        let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return None };
-        let i = msg.position(HeaderName::Contact)?;
-        let (value, _) = msg.values(HeaderName::Contact).next()?;
-        let na = parse_name_addr(value).ok()?;
-        let addr = source.addr;
-        let same_host = std::str::from_utf8(na.uri.host.trim_ascii_start()).ok().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok()) == Some(addr.ip());
-        let reachable = same_host && na.uri.port.unwrap_or(5060) == addr.port() && source.flow.is_none();
-        if reachable || na.uri.param(ALIAS).is_some() || !na.uri.is_sip() {
-            return None;
-        }
-        let ip = match addr.ip() {
-            IpAddr::V4(ip) => ip.to_string(),
-            IpAddr::V6(ip) => format!("[{ip}]"),
-        };
-        let mut alias = format!(";{ALIAS}={ip}~{}~{}", addr.port(), source.transport.proto_number());
-        if let Some(f) = source.flow {
-            alias.push_str(&format!("~{:x}~{:x}", f.shard, f.conn));
-        }
-        // Insert right after the URI: inside the brackets, before header params.
-        let uri_end = na.uri_raw.as_ptr() as usize - value.as_ptr() as usize + na.uri_raw.len();
-        let mut v = Vec::with_capacity(value.len() + alias.len() + 2);
-        if na.bracketed {
-            v.extend_from_slice(&value[..uri_end]);
-            v.extend_from_slice(alias.as_bytes());
-            v.extend_from_slice(&value[uri_end..]);
-        } else {
-            // Bare URI: its parameters would be header parameters; bracket it.
-            v.push(b'<');
-            v.extend_from_slice(na.uri_raw);
-            v.extend_from_slice(alias.as_bytes());
-            v.push(b'>');
-            v.extend_from_slice(&value[uri_end..]);
-        }
-        let mut e = Editor::new(&msg);
-        e.replace_value(i, &v);
-        let mut out = Vec::with_capacity(bytes.len() + alias.len() + 2);
-        e.write(&mut out);
-        Some(out)
+/// `bytes` with `;alias=` appended to its first Contact URI when the
+/// Contact does not already name `source`, or `source` is a connection.
+/// None: nothing to change.
+pub(super) fn alias_contact(bytes: &[u8], source: NextHop) -> Option<Vec<u8>> {
+    let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return None };
+    let i = msg.position(HeaderName::Contact)?;
+    let (value, _) = msg.values(HeaderName::Contact).next()?;
+    let na = parse_name_addr(value).ok()?;
+    let addr = source.addr;
+    let same_host = std::str::from_utf8(na.uri.host.trim_ascii_start()).ok().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok()) == Some(addr.ip());
+    let reachable = same_host && na.uri.port.unwrap_or(5060) == addr.port() && source.flow.is_none();
+    if reachable || na.uri.param(ALIAS).is_some() || !na.uri.is_sip() {
+        return None;
     }
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    let mut alias = format!(";{ALIAS}={ip}~{}~{}", addr.port(), source.transport.proto_number());
+    if let Some(f) = source.flow {
+        alias.push_str(&format!("~{:x}~{:x}", f.shard, f.conn));
+    }
+    // Insert right after the URI: inside the brackets, before header params.
+    let uri_end = na.uri_raw.as_ptr() as usize - value.as_ptr() as usize + na.uri_raw.len();
+    let mut v = Vec::with_capacity(value.len() + alias.len() + 2);
+    if na.bracketed {
+        v.extend_from_slice(&value[..uri_end]);
+        v.extend_from_slice(alias.as_bytes());
+        v.extend_from_slice(&value[uri_end..]);
+    } else {
+        // Bare URI: its parameters would be header parameters; bracket it.
+        v.push(b'<');
+        v.extend_from_slice(na.uri_raw);
+        v.extend_from_slice(alias.as_bytes());
+        v.push(b'>');
+        v.extend_from_slice(&value[uri_end..]);
+    }
+    let mut e = Editor::new(&msg);
+    e.replace_value(i, &v);
+    let mut out = Vec::with_capacity(bytes.len() + alias.len() + 2);
+    e.write(&mut out);
+    Some(out)
 }
 
 /// A Request-URI carrying an alias: the URI without it and where to send.

@@ -14,10 +14,12 @@
 //! request neither from nor to a local domain is refused (403, no open relay).
 
 use super::register::{DigestCheck, Unauthenticated};
+use super::relay::Refusal;
+use super::step::Ctx;
 use super::{Edge, Output};
 use crate::core::mesh::MeshMsg;
 use crate::core::proxy::route::{hop_of_uri, NextHop};
-use crate::core::proxy::state::{Part, Target, TimerKey, Tx};
+use crate::core::proxy::state::{Part, ProxyState, Target, TimerKey, Tx};
 use crate::core::proxy::table::Id;
 use crate::core::proxy::token::PARAM;
 use crate::core::proxy::{route_plan, Hop};
@@ -35,8 +37,6 @@ pub(super) enum Decision {
     Lookup(Vec<u8>),
 }
 
-type Refusal = (u16, &'static str);
-
 impl Edge {
     /// A request for the proxy (not REGISTER, not OPTIONS to the edge).
     pub(super) fn on_proxy_request(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
@@ -50,11 +50,8 @@ impl Edge {
         };
         if let Some(&id) = self.proxy.servers.get(&key) {
             self.counters.retransmissions += 1;
-            let mut acts = Vec::new();
-            if let Some(tx) = self.proxy.txs.get_mut(id) {
-                tx.server.retransmission(self.now_ms, &mut acts);
-            }
-            return self.run_server(id, acts, out);
+            self.step(id, out, |p, cx, tx| p.server_event(cx, id, tx, |s, now, acts| s.retransmission(now, acts)));
+            return;
         }
         let trusted = self.proxy.cfg.trusts(origin.peer.ip());
         let decision = match self.check_and_decide(origin, msg, ess, trusted, out) {
@@ -73,7 +70,7 @@ impl Edge {
         }
         // The SDP is filtered once for every branch; with no codec left the
         // transaction answers 488 itself (and absorbs the ACK).
-        let filtered = self.filtered_request(msg);
+        let filtered = self.proxy.filtered_request(&mut self.counters, msg);
         let no_codec_left = filtered.is_err();
         let request = filtered.ok().flatten().unwrap_or_else(|| msg.buf.to_vec());
         let server = ServerTx::start(invite, self.now_ms, reliable, &self.proxy.cfg.timers, &mut acts);
@@ -95,7 +92,7 @@ impl Edge {
         let id = self.proxy.txs.insert(tx);
         self.proxy.servers.insert(key, id);
         self.counters.transactions += 1;
-        self.run_server(id, acts, out);
+        self.step(id, out, |p, cx, tx| p.run_server(cx, id, tx, acts));
         if no_codec_left {
             self.counters.sdp_rejected += 1;
             return self.answer_locally(id, 488, "Not Acceptable Here", out);
@@ -257,19 +254,7 @@ impl Edge {
     /// Starts the first target (failover keeps the rest), or every target up
     /// to `max_branches` when forking in parallel.
     pub(super) fn start_targets(&mut self, id: Id, targets: Vec<Target>, fork: bool, out: &mut Vec<Output>) {
-        if targets.is_empty() {
-            return self.answer_locally(id, 480, "Temporarily Unavailable", out);
-        }
-        let start = if fork && !self.proxy.cfg.serial { self.proxy.cfg.max_branches } else { 1 };
-        let mut targets: VecDeque<Target> = targets.into();
-        let first: Vec<Target> = (0..start).filter_map(|_| targets.pop_front()).collect();
-        if let Some(tx) = self.proxy.txs.get_mut(id) {
-            // Parallel forking beyond max_branches drops the rest; failover and serial keep them.
-            tx.pending = if fork && !self.proxy.cfg.serial { VecDeque::new() } else { targets };
-        }
-        for t in first {
-            self.start_branch(id, t, out);
-        }
+        self.step(id, out, |p, cx, tx| p.start_targets(cx, id, tx, targets, fork));
     }
 
     /// A user of a local domain: its bindings, from this shard or the AOR's owner.
@@ -346,40 +331,22 @@ impl Edge {
     /// routed statelessly like any in-dialog request).
     fn on_ack(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
         if let Some(id) = server_key(msg, ess).and_then(|k| self.proxy.servers.get(&k).copied()) {
-            let mut acts = Vec::new();
-            if let Some(tx) = self.proxy.txs.get_mut(id) {
-                if tx.server.absorbs_ack() {
-                    tx.server.ack(self.now_ms, &mut acts);
-                    return self.run_server(id, acts, out);
-                }
+            if self.step(id, out, |p, cx, tx| p.absorb_ack(cx, id, tx)) == Some(true) {
+                return;
             }
         }
         let trusted = self.proxy.cfg.trusts(origin.peer.ip());
         match self.decide(origin, msg, ess, trusted) {
-            Ok(Decision::Forward { targets, .. }) if !targets.is_empty() => self.forward_stateless(origin, msg, &targets[0], out),
+            Ok(Decision::Forward { targets, .. }) if !targets.is_empty() => {
+                let (proxy, mut cx) = self.proxy_cx(out);
+                proxy.forward_stateless(&mut cx, origin, msg, &targets[0]);
+            }
             _ => self.counters.drops.add("ack not routable"),
         }
     }
 
-    /// Runs what a server transaction asked for.
-    pub(super) fn run_server(&mut self, id: Id, acts: Vec<Action>, out: &mut Vec<Output>) {
-        for a in acts {
-            match a {
-                Action::Send(Msg::Response(code)) | Action::Resend(Msg::Response(code)) => {
-                    if let Some(tx) = self.proxy.txs.get(id) {
-                        let (origin, bytes) = (tx.origin, tx.last.clone());
-                        self.send(origin, code, bytes, out);
-                    }
-                }
-                Action::SetTimer { timer, at } => self.proxy.schedule(at, TimerKey { tx: id, part: Part::Server, name: Some(timer) }),
-                Action::Terminated => self.drop_tx(id),
-                _ => {}
-            }
-        }
-    }
-
     /// Forgets a transaction and every key that finds it.
-    fn drop_tx(&mut self, id: Id) {
+    pub(super) fn drop_tx(&mut self, id: Id) {
         if let Some(tx) = self.proxy.txs.remove(id) {
             self.proxy.servers.remove(&tx.key);
             for b in &tx.branches {
@@ -389,6 +356,30 @@ impl Edge {
                 self.proxy.lookups.remove(&token);
             }
         }
+    }
+}
+
+impl ProxyState {
+    /// Runs what a server transaction asked for. Its end (`Terminated`)
+    /// needs nothing here: the step that ended it forgets the transaction.
+    pub(super) fn run_server(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &Tx, acts: Vec<Action>) {
+        for a in acts {
+            match a {
+                Action::Send(Msg::Response(code)) | Action::Resend(Msg::Response(code)) => cx.send(tx.origin, code, tx.last.clone()),
+                Action::SetTimer { timer, at } => self.schedule(at, TimerKey { tx: id, part: Part::Server, name: Some(timer) }),
+                _ => {}
+            }
+        }
+    }
+
+    /// An ACK for the 3xx–6xx the transaction sent is absorbed (true);
+    /// any other goes on end to end.
+    fn absorb_ack(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) -> bool {
+        let absorbs = tx.server.absorbs_ack();
+        if absorbs {
+            self.server_event(cx, id, tx, |s, now, acts| s.ack(now, acts));
+        }
+        absorbs
     }
 }
 

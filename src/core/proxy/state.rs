@@ -2,7 +2,8 @@
 //! branches per request it relays, RFC 3261 §16), the keys that find them,
 //! the millisecond timer wheel that drives them, pending cross-shard
 //! location lookups, the routes to the core and the topology-hiding key.
-//! The decisions live in `core::edge::proxy` and `core::edge::branch`.
+//! The decisions are `ProxyState` methods in `core::edge` (`proxy`,
+//! `branch`, `relay`, `probe`; how one step runs is `core::edge::step`).
 
 use super::route::{NextHop, Routes};
 use super::table::{Id, Table};

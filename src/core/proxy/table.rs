@@ -1,6 +1,8 @@
 //! A slab with generation-checked ids: the shard's transactions live here,
 //! and timers and pending lookups name them by `Id`. A stale id (its slot
 //! freed, perhaps reused) finds nothing, so lazily cancelled timers are safe.
+//! An entry can be taken out for a while and put back ([`Table::take`]):
+//! the proxy holds a transaction that way for one step.
 
 /// Slot index plus the generation the slot had when the entry went in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,8 +48,26 @@ impl<T> Table<T> {
     }
 
     pub fn get_mut(&mut self, id: Id) -> Option<&mut T> {
+        self.slot_mut(id)?.as_mut()
+    }
+
+    /// Takes the entry out, its slot and id kept (not freed, still
+    /// counted): `get` finds nothing until [`Table::put_back`] returns it.
+    pub fn take(&mut self, id: Id) -> Option<T> {
+        self.slot_mut(id)?.take()
+    }
+
+    /// Returns what [`Table::take`] took; nothing happens if the slot is
+    /// not empty under that id.
+    pub fn put_back(&mut self, id: Id, v: T) {
+        if let Some(slot @ None) = self.slot_mut(id) {
+            *slot = Some(v);
+        }
+    }
+
+    fn slot_mut(&mut self, id: Id) -> Option<&mut Option<T>> {
         match self.slots.get_mut(id.idx as usize) {
-            Some((g, Some(v))) if *g == id.gen => Some(v),
+            Some((g, v)) if *g == id.gen => Some(v),
             _ => None,
         }
     }
@@ -88,5 +108,22 @@ mod tests {
         assert_eq!(t.remove(a), None);
         assert_eq!(t.len(), 1);
         assert_eq!(t.get_mut(b).map(|v| *v), Some("b"));
+    }
+
+    #[test]
+    fn taken_entries_keep_their_slot() {
+        let mut t = Table::default();
+        let a = t.insert("a");
+        assert_eq!(t.take(a), Some("a"));
+        assert_eq!(t.get(a), None, "out while taken");
+        assert_eq!(t.len(), 1, "still counted");
+        let b = t.insert("b");
+        assert_ne!(b.idx, a.idx, "a taken slot is not reused");
+        t.put_back(a, "a2");
+        assert_eq!(t.get(a), Some(&"a2"));
+        t.put_back(a, "a3");
+        assert_eq!(t.get(a), Some(&"a2"), "put_back never overwrites");
+        assert_eq!(t.remove(a), Some("a2"));
+        assert_eq!(t.take(a), None);
     }
 }
