@@ -29,7 +29,7 @@ impl Default for Protect {
     fn default() -> Self {
         Protect {
             allow: Vec::new(),
-            scanners: crate::core::protect::DEFAULT_PATTERNS.iter().map(|s| s.to_string()).collect(),
+            scanners: ["friendly-scanner", "sipvicious", "sipcli", "VaxSIPUserAgent", "sundayddr", "iWar", "sip-scan", "SIPScan", "pplsip"].map(String::from).to_vec(),
             flood: Flood::default(),
             auth_ban: AuthBan::default(),
             max_size: BTreeMap::new(),

@@ -133,6 +133,20 @@ impl Transport {
     }
 }
 
+/// The core's transport of a configured one (config knows the core's
+/// types; the core never knows config's).
+impl From<Transport> for crate::core::Transport {
+    fn from(t: Transport) -> Self {
+        match t {
+            Transport::Udp => crate::core::Transport::Udp,
+            Transport::Tcp => crate::core::Transport::Tcp,
+            Transport::Tls => crate::core::Transport::Tls,
+            Transport::Ws => crate::core::Transport::Ws,
+            Transport::Wss => crate::core::Transport::Wss,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listen {

@@ -45,10 +45,10 @@ mod window;
 pub use bans::{Ban, BanList, BanReason};
 pub use bucket::Bucket;
 pub use rules::{event_package, Action, Facts, Rule, RuleKey};
-pub use scanner::{contains_ci, Scanners, DEFAULT_PATTERNS};
+pub use scanner::{contains_ci, Scanners};
 pub use window::WindowCounts;
 
-use crate::config::Cidr;
+use crate::core::net::Cidr;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
