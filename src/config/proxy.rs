@@ -20,7 +20,7 @@ pub enum Forking {
     Serial,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Proxy {
     /// Record-Route dialog-creating requests (two when the transport or interface changes).
@@ -76,7 +76,7 @@ impl Default for Proxy {
 
 /// One route to the core: which requests (Request-URI host and user
 /// prefix; empty = any) and where they go.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     #[serde(default)]
@@ -86,7 +86,7 @@ pub struct Route {
     pub upstreams: Vec<Upstream>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upstream {
     pub addr: SocketAddr,

@@ -24,7 +24,7 @@ pub struct Hygiene {
     pub to_core: HeaderPatterns,
 }
 
-/// A test fixture, not the product's default (that is `default.toml`):
+/// A test fixture, not the product's default (that is `config`'s):
 /// as the embedded config, no codec filtering, `X-Internal-*` kept from
 /// devices. `shard::build`'s tests check it against the embedded default.
 #[cfg(test)]

@@ -35,9 +35,9 @@ pub struct ProxyConfig {
     pub hygiene: super::hygiene::Hygiene,
 }
 
-/// A test fixture, not the product's default (that is `default.toml`, read
-/// by `config`): the embedded default's values with probes off, no routes
-/// and a zero topology key. `shard::build`'s tests check it against the
+/// A test fixture, not the product's default (that is `config`'s, shown in
+/// `default.toml`): the embedded default's values with probes off, no
+/// routes and a zero topology key. `shard::build`'s tests check it against the
 /// embedded default.
 #[cfg(test)]
 impl Default for ProxyConfig {

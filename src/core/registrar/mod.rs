@@ -30,7 +30,7 @@ pub struct RegistrarConfig {
     pub flow_timer: u32,
 }
 
-/// A test fixture, not the product's default (that is `default.toml`): the
+/// A test fixture, not the product's default (that is `config`'s): the
 /// embedded default's values with no domain served. `shard::build`'s tests
 /// check it against the embedded default.
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub struct Timers {
 }
 
 /// RFC 3261's recommended values, for tests; the product's come from
-/// `[proxy]` in `default.toml` (`shard::build`'s tests check they agree).
+/// `[proxy]` in `config` (`shard::build`'s tests check they agree).
 #[cfg(test)]
 impl Default for Timers {
     fn default() -> Self {
