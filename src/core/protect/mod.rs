@@ -80,8 +80,10 @@ pub struct ProtectConfig {
     pub udp_mtu: usize,
 }
 
+/// Everything off: what unit tests of other rules start from (a test
+/// fixture; the product's settings come from `config` through `shard::build`).
+#[cfg(test)]
 impl Default for ProtectConfig {
-    /// Everything off: what unit tests of other rules start from.
     fn default() -> Self {
         ProtectConfig { allow: Vec::new(), scanners: Scanners::default(), flood: None, auth_failures: None, rules: Vec::new(), max_size: Vec::new(), udp_mtu: usize::MAX }
     }
