@@ -7,7 +7,6 @@
 //! through `control`.
 
 use crate::control::{Request, Status};
-use crate::core::location::Binding;
 use crossbeam_channel::{bounded, Sender};
 use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -23,10 +22,8 @@ pub fn start(addr: SocketAddr, prom: PrometheusHandle, status: Arc<Mutex<Status>
     std::thread::Builder::new().name("admin".into()).spawn(move || {
         for req in server.incoming_requests() {
             let shards = status.lock().map(|s| s.last_seen.len()).unwrap_or(1);
-            let (code, ctype, body) = match bans::route(req.method(), req.url(), shards, &control) {
-                Some(answer) => answer,
-                None => route(req.method(), req.url(), &prom, &status, &control),
-            };
+            let answer = bans::route(req.method(), req.url(), shards, &control).or_else(|| registrations::route(req.method(), req.url(), &control));
+            let (code, ctype, body) = answer.unwrap_or_else(|| route(req.method(), req.url(), &prom, &status, &control));
             let header = Header::from_bytes("Content-Type", ctype).expect("static header");
             let _ = req.respond(Response::from_string(body).with_status_code(code).with_header(header));
         }
@@ -35,7 +32,6 @@ pub fn start(addr: SocketAddr, prom: PrometheusHandle, status: Arc<Mutex<Status>
 
 fn route(method: &tiny_http::Method, url: &str, prom: &PrometheusHandle, status: &Mutex<Status>, control: &Sender<Request>) -> (u16, &'static str, String) {
     use tiny_http::Method::{Get, Post};
-    const JSON: &str = "application/json";
     const TEXT: &str = "text/plain; charset=utf-8";
     match (method, url) {
         (Get, "/metrics") => {
@@ -51,17 +47,6 @@ fn route(method: &tiny_http::Method, url: &str, prom: &PrometheusHandle, status:
             match st.unhealthy() {
                 None => (200, TEXT, "ok\n".into()),
                 Some(why) => (503, TEXT, format!("{why}\n")),
-            }
-        }
-        (Get, path) if path.starts_with("/registrations/") => {
-            let aor = canonical_aor(&percent_decode(&path["/registrations/".len()..]));
-            let (tx, rx) = bounded(1);
-            if control.send_timeout(Request::Registrations { aor, reply: tx }, ANSWER_WAIT).is_err() {
-                return (503, TEXT, "control thread busy\n".into());
-            }
-            match rx.recv_timeout(ANSWER_WAIT) {
-                Ok(json) => (200, JSON, json),
-                Err(_) => (503, TEXT, "the owning shard did not answer\n".into()),
             }
         }
         (Post, "/reload") => {
@@ -81,15 +66,7 @@ fn route(method: &tiny_http::Method, url: &str, prom: &PrometheusHandle, status:
 }
 
 mod bans;
-
-/// `sip:user@host` from what an operator types: scheme optional, host lower-cased.
-pub fn canonical_aor(s: &str) -> Vec<u8> {
-    let s = if s.starts_with("sip:") || s.starts_with("sips:") { s.to_string() } else { format!("sip:{s}") };
-    match s.rsplit_once('@') {
-        Some((user, host)) => format!("{user}@{}", host.to_ascii_lowercase()).into_bytes(),
-        None => s.to_ascii_lowercase().into_bytes(),
-    }
-}
+mod registrations;
 
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
@@ -110,38 +87,13 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The JSON body of `GET /registrations/{aor}`.
-pub fn registrations_json(aor: &[u8], bindings: &[Binding]) -> String {
-    let list: Vec<serde_json::Value> = bindings
-        .iter()
-        .map(|b| {
-            serde_json::json!({
-                "contact": String::from_utf8_lossy(b.contact()),
-                "source": b.source().to_string(),
-                "transport": b.transport().label(),
-                "flow": b.flow().map(|f| format!("{}:{}", f.shard, f.conn)),
-                "expires_at": b.expires_at(),
-                "q": b.q() as f64 / 1000.0,
-                "call_id": String::from_utf8_lossy(b.call_id()),
-                "cseq": b.cseq(),
-                "path": b.path().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>(),
-                "instance": b.instance().map(|i| String::from_utf8_lossy(i).into_owned()),
-                "reg_id": b.reg_id(),
-                "user_agent": b.user_agent().map(|u| String::from_utf8_lossy(u).into_owned()),
-            })
-        })
-        .collect();
-    serde_json::json!({ "aor": String::from_utf8_lossy(aor), "bindings": list }).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn aors_from_urls() {
-        assert_eq!(canonical_aor(&percent_decode("alice%40Example.COM")), b"sip:alice@example.com");
-        assert_eq!(canonical_aor("sip:bob@h"), b"sip:bob@h");
+    fn percent_decoding() {
+        assert_eq!(percent_decode("alice%40Example.COM"), "alice@Example.COM");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }

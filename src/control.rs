@@ -58,8 +58,8 @@ impl Status {
 pub enum Request {
     /// Reload the subscribers file; Ok(summary) or Err(file:line: problem).
     Reload { reply: Sender<Result<String, String>> },
-    /// The bindings of an AOR, as JSON, from the shard that owns it.
-    Registrations { aor: Vec<u8>, reply: Sender<String> },
+    /// The bindings of an AOR (canonical, `core::registrar::request::aor_of`), from the shard that owns it.
+    Registrations { aor: Vec<u8>, reply: Sender<Vec<crate::core::location::Binding>> },
     /// Every shard's bans, one answer per shard to `reply`.
     Bans { reply: Sender<Vec<crate::core::protect::Ban>> },
     /// Lift a ban on every shard; one answer per shard (was there one).

@@ -65,7 +65,7 @@ impl<'de> Deserialize<'de> for AorPattern {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Hep {
     pub collector: Collector,

@@ -8,7 +8,7 @@ use super::{Bounded, Cidr, MethodName};
 use serde::{de, Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Protect {
     /// Never limited and never banned (with `proxy.trusted`): PBXs, trunks, monitoring.
@@ -29,7 +29,7 @@ impl Default for Protect {
     fn default() -> Self {
         Protect {
             allow: Vec::new(),
-            scanners: crate::core::protect::DEFAULT_PATTERNS.iter().map(|s| s.to_string()).collect(),
+            scanners: ["friendly-scanner", "sipvicious", "sipcli", "VaxSIPUserAgent", "sundayddr", "iWar", "sip-scan", "SIPScan", "pplsip"].map(String::from).to_vec(),
             flood: Flood::default(),
             auth_ban: AuthBan::default(),
             max_size: BTreeMap::new(),
@@ -41,7 +41,7 @@ impl Default for Protect {
 
 /// `[protect.flood]`: a source IP sending `requests` in `window_secs` (as
 /// one shard sees it) is banned for `ban_secs`; `requests = 0` turns it off.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Flood {
     pub requests: Bounded<0, 10_000_000>,
@@ -57,7 +57,7 @@ impl Default for Flood {
 
 /// `[protect.auth_ban]`: `failures` wrong passwords from one source IP in
 /// `window_secs` (over all shards) ban it for `ban_secs`; 0 turns it off.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthBan {
     pub failures: Bounded<0, 1_000_000>,
@@ -92,7 +92,7 @@ pub enum LimitAction {
 }
 
 /// `[[protect.limit]]`: one token-bucket rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limit {
     /// Names the rule in `sipedge_ratelimit_hits_total{rule}`.

@@ -1,12 +1,22 @@
-//! The configuration schema: one struct per TOML table. Defaults live in
-//! `default.toml` (the embedded default); a user file must still name only
-//! known keys, and omitted keys take the values shown there.
+//! The configuration schema: one struct per TOML table. A user file must
+//! name only known keys; an omitted key takes its table's `Default` value.
+//!
+//! Defaults: the `Default` impls of this room are where they are decided;
+//! `default.toml` (the embedded default, every key commented) shows each of
+//! them, and `tests.rs` fails when a value there differs from the impl or a
+//! key is missing from it. Nothing else holds a default: the core is given
+//! its settings (`shard::build`), and its `cfg(test)` fixtures are checked
+//! against these. Why not read omitted keys out of `default.toml` instead:
+//! serde's container `default` builds the whole default before reading a
+//! table, so deriving it by deserializing the embedded file would recurse,
+//! and merging TOML trees before deserializing would lose the spans that
+//! errors report as file:line:column.
 
 use super::Bounded;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -39,7 +49,7 @@ pub struct Config {
 
 /// `[tls]`: what is not per listener. Certificates of listeners are in
 /// `[[listen]]`; these are the key log and outgoing TLS to upstreams.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsSettings {
     /// SSLKEYLOGFILE-format key log for Wireshark; empty = off.
@@ -51,7 +61,7 @@ pub struct TlsSettings {
     pub client_key: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
     pub shards: Bounded<0, 1024>,
@@ -133,7 +143,21 @@ impl Transport {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The core's transport of a configured one (config knows the core's
+/// types; the core never knows config's).
+impl From<Transport> for crate::core::Transport {
+    fn from(t: Transport) -> Self {
+        match t {
+            Transport::Udp => crate::core::Transport::Udp,
+            Transport::Tcp => crate::core::Transport::Tcp,
+            Transport::Tls => crate::core::Transport::Tls,
+            Transport::Ws => crate::core::Transport::Ws,
+            Transport::Wss => crate::core::Transport::Wss,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listen {
     pub transport: Transport,
@@ -150,7 +174,7 @@ pub struct Listen {
     pub client_ca: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateFiles {
     /// PEM chain, leaf first.
@@ -159,7 +183,7 @@ pub struct CertificateFiles {
     pub key: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Admin {
     pub addr: SocketAddr,
@@ -171,7 +195,7 @@ impl Default for Admin {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub max_message_bytes: Bounded<1024, 65535>,
@@ -219,7 +243,7 @@ impl Level {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Log {
     pub level: Level,
@@ -242,7 +266,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Metrics {
     pub flush_ms: Bounded<10, 60000>,
@@ -261,7 +285,7 @@ pub enum OnMaxContacts {
     ReplaceOldest,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Registrar {
     pub domains: Vec<String>,
@@ -298,7 +322,7 @@ pub enum DigestAlgorithm {
     Md5,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Auth {
     pub enabled: bool,

@@ -10,6 +10,7 @@ pub mod edge;
 pub mod framing;
 pub mod location;
 pub mod mesh;
+pub mod net;
 pub mod owner;
 pub mod protect;
 pub mod proxy;
@@ -98,18 +99,6 @@ impl Transport {
     /// The URI `transport` parameter value naming it (case-insensitive).
     pub fn from_uri_param(value: &[u8]) -> Option<Transport> {
         Transport::ALL.into_iter().find(|t| t.label().as_bytes().eq_ignore_ascii_case(value))
-    }
-}
-
-impl From<crate::config::Transport> for Transport {
-    fn from(t: crate::config::Transport) -> Self {
-        match t {
-            crate::config::Transport::Udp => Transport::Udp,
-            crate::config::Transport::Tcp => Transport::Tcp,
-            crate::config::Transport::Tls => Transport::Tls,
-            crate::config::Transport::Ws => Transport::Ws,
-            crate::config::Transport::Wss => Transport::Wss,
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! publishes its counters on a tick. Nothing in here decides anything about
 //! SIP.
 
+pub mod build;
 mod capture;
 mod conn;
 mod io;
@@ -20,7 +21,7 @@ pub use sockets::Reuseport;
 pub use tick::{Command, Report};
 
 use crate::config::Config;
-use crate::core::{edge, Edge, EdgeConfig};
+use crate::core::Edge;
 use glommio::{LocalExecutorBuilder, Placement};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -89,23 +90,7 @@ pub struct Shard {
 
 async fn run(spec: ShardSpec) {
     let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, reuseport, hep, .. } = spec;
-    let mut edge_cfg = EdgeConfig {
-        shard: id,
-        shards,
-        local_hosts: Vec::new(),
-        local_ports: Vec::new(),
-        max_message_bytes: config.limits.max_message_bytes.get() as usize,
-        registrar: registrar_config(&config.registrar),
-        auth,
-        listeners: Vec::new(),
-        proxy: proxy_config(&config.proxy, &config.hygiene),
-        protect: protect_config(&config),
-    };
-    for l in &config.listen {
-        edge_cfg.local_hosts.extend(edge::local_hosts(l.addr, &l.advertise));
-        edge_cfg.local_ports.push(l.addr.port());
-        edge_cfg.listeners.push(edge::Listener::new(l.transport.into(), l.addr, &l.advertise));
-    }
+    let edge_cfg = build::edge_config(&config, id, shards, auth);
     let (udp, tcp) = match reuseport.bind_all(&config, id as usize) {
         Ok(s) => s,
         Err(e) => {
@@ -146,85 +131,4 @@ async fn run(spec: ShardSpec) {
     let drain = Duration::from_secs(shard.config.server.drain_secs.get());
     conn::drain(&shard, drain).await;
     log::debug!("shard {id} stopped");
-}
-
-/// The core's proxy settings from `[proxy]` and `[hygiene]` (the control
-/// thread has put a random topology key in when none is configured).
-fn proxy_config(p: &crate::config::Proxy, h: &crate::config::Hygiene) -> crate::core::proxy::state::ProxyConfig {
-    use crate::core::transaction::Timers;
-    let topology_key = p.topology_key.0.unwrap_or_default();
-    crate::core::proxy::state::ProxyConfig {
-        record_route: p.record_route,
-        serial: p.forking == crate::config::Forking::Serial,
-        max_branches: p.max_branches.get() as usize,
-        timers: Timers { t1: p.t1_ms.get(), t2: p.t2_ms.get(), t4: p.t4_ms.get() },
-        trusted: p.trusted.clone(),
-        authenticate: p.authenticate.iter().map(|m| m.as_bytes().to_vec()).collect(),
-        failover_on: p.failover_on.iter().map(|c| c.get() as u16).collect(),
-        map_answers: p.map_answers.iter().map(|(from, to)| (from.0, to.get() as u16)).collect(),
-        topology_hiding: p.topology_hiding,
-        topology_key,
-        probe_interval_ms: p.probe_interval_secs.get() * 1000,
-        timer_c_ms: p.invite_timeout_secs.get() * 1000,
-        routes: p.route.clone(),
-        hygiene: crate::core::proxy::hygiene::Hygiene {
-            codecs: crate::sip::sdp::CodecFilter::new(&h.codecs.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), &h.media.iter().map(|m| m.as_str()).collect::<Vec<_>>()),
-            to_devices: crate::sip::HeaderPatterns::new(h.strip_to_devices.clone()),
-            to_core: crate::sip::HeaderPatterns::new(h.strip_to_core.clone()),
-        },
-    }
-}
-
-/// The core's protection settings from `[protect]` (the edge adds
-/// `proxy.trusted` to the allowlist itself).
-fn protect_config(c: &Config) -> crate::core::protect::ProtectConfig {
-    use crate::config::{LimitAction, LimitKey};
-    use crate::core::protect::{Action, ProtectConfig, Rule, RuleKey, Scanners, Trip};
-    let p = &c.protect;
-    let trip = |count: u64, window: u64, ban: u64| (count > 0).then_some(Trip { count: count as u32, window_ms: window * 1000, ban_ms: ban * 1000 });
-    let rules = p
-        .limit
-        .iter()
-        .map(|l| Rule {
-            name: l.name.clone(),
-            key: match l.key {
-                LimitKey::Ip => RuleKey::Ip,
-                LimitKey::Aor => RuleKey::Aor,
-                LimitKey::Event => RuleKey::Event,
-                LimitKey::UserAgent => RuleKey::UserAgent,
-                LimitKey::Global => RuleKey::Global,
-            },
-            methods: l.methods.iter().map(|m| m.0.as_bytes().to_vec()).collect(),
-            user_agent: l.user_agent.to_ascii_lowercase().into_bytes(),
-            event: l.event.to_ascii_lowercase().into_bytes(),
-            rate: l.rate.0,
-            burst: l.burst.get() as f64,
-            action: if l.action == LimitAction::Drop { Action::Drop } else { Action::Reject },
-        })
-        .collect();
-    ProtectConfig {
-        allow: p.allow.clone(),
-        scanners: Scanners::new(&p.scanners),
-        flood: trip(p.flood.requests.get(), p.flood.window_secs.get(), p.flood.ban_secs.get()),
-        auth_failures: trip(p.auth_ban.failures.get(), p.auth_ban.window_secs.get(), p.auth_ban.ban_secs.get()),
-        rules,
-        max_size: p.max_size.iter().map(|(m, n)| (m.0.as_bytes().to_vec(), n.get() as usize)).collect(),
-        udp_mtu: match p.udp_mtu.get() {
-            0 => usize::MAX,
-            n => n as usize,
-        },
-    }
-}
-
-/// The core's registrar settings from the config table.
-fn registrar_config(r: &crate::config::Registrar) -> crate::core::registrar::RegistrarConfig {
-    crate::core::registrar::RegistrarConfig {
-        domains: r.domains.iter().map(|d| d.to_ascii_lowercase().into_bytes()).collect(),
-        default_expires: r.default_expires.get() as u32,
-        min_expires: r.min_expires.get() as u32,
-        max_expires: r.max_expires.get() as u32,
-        max_contacts: r.max_contacts.get() as usize,
-        replace_oldest: r.on_max_contacts == crate::config::OnMaxContacts::ReplaceOldest,
-        flow_timer: r.flow_timer_secs.get() as u32,
-    }
 }

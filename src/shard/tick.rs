@@ -14,8 +14,8 @@ pub enum Command {
     Users(std::sync::Arc<crate::core::auth::Users>),
     /// New TLS settings (reload): new handshakes use them.
     Tls(crate::tls::TlsSet),
-    /// The bindings of an AOR this shard owns, as JSON, to `reply`.
-    Registrations { aor: Vec<u8>, reply: crossbeam_channel::Sender<String> },
+    /// The bindings of an AOR this shard owns, to `reply` (the admin renders them).
+    Registrations { aor: Vec<u8>, reply: crossbeam_channel::Sender<Vec<crate::core::location::Binding>> },
     /// The bans this shard holds, to `reply` (every shard is asked; the admin merges).
     Bans { reply: crossbeam_channel::Sender<Vec<crate::core::protect::Ban>> },
     /// Lift the ban of an address; whether there was one, to `reply`.
@@ -42,7 +42,7 @@ pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Recei
             Ok(Command::Users(users)) => shard.edge.borrow_mut().set_users(users),
             Ok(Command::Tls(set)) => *shard.tls.borrow_mut() = set,
             Ok(Command::Registrations { aor, reply }) => {
-                let _ = reply.try_send(crate::admin::registrations_json(&aor, shard.edge.borrow().registrations(&aor)));
+                let _ = reply.try_send(shard.edge.borrow().registrations(&aor).to_vec());
             }
             Ok(Command::Bans { reply }) => {
                 let _ = reply.try_send(shard.edge.borrow().bans());

@@ -7,7 +7,7 @@ use super::proxy_tests::{config, CORE, EDGE};
 use super::tests::NOW;
 use super::*;
 use crate::core::mesh::MeshMsg;
-use crate::core::protect::{Action, BanReason, ProtectConfig, Rule, RuleKey, Scanners, Trip, DEFAULT_PATTERNS};
+use crate::core::protect::{Action, BanReason, ProtectConfig, Rule, RuleKey, Scanners, Trip};
 use crate::core::{Origin, Transport};
 
 fn edge_with(protect: ProtectConfig, shard: u16, shards: u16) -> Edge {
@@ -45,7 +45,7 @@ fn answer(out: &[Output]) -> String {
 
 #[test]
 fn scanners_get_no_answer() {
-    let mut e = edge_with(ProtectConfig { scanners: Scanners::new(&DEFAULT_PATTERNS), ..Default::default() }, 0, 1);
+    let mut e = edge_with(ProtectConfig { scanners: Scanners::new(&["friendly-scanner", "sipvicious"]), ..Default::default() }, 0, 1);
     let src = from("203.0.113.9:5060");
     assert!(run(&mut e, 0, src, &options(1, "User-Agent: friendly-scanner\r\n")).is_empty());
     assert!(answer(&run(&mut e, 0, src, &options(2, "User-Agent: Linphone\r\n"))).starts_with("SIP/2.0 200 "));

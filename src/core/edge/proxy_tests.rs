@@ -17,8 +17,9 @@
 
 use super::tests::NOW;
 use super::*;
-use crate::config::Cidr;
 use crate::core::auth::{Algorithm, Users};
+use crate::core::net::Cidr;
+use crate::core::proxy::route::{Route, RouteUpstream};
 use crate::core::proxy::state::ProxyConfig;
 use crate::core::registrar::RegistrarConfig;
 use crate::core::transaction::Timers;
@@ -42,8 +43,6 @@ pub(super) const CORE: &str = "10.0.0.5:5060";
 const UP_A: &str = "10.0.1.1:5060";
 const UP_B: &str = "10.0.1.2:5060";
 const CARRIER: &str = "sip:+15551234@carrier.example";
-const CARRIER_ROUTE: &str = "[[proxy.route]]\ndomain = \"carrier.example\"\n\
-     upstreams = [{ addr = \"10.0.1.1:5060\", weight = 1 }, { addr = \"10.0.1.2:5060\", weight = 0 }]\n";
 /// Outside: Bob's phones (public side of their NAT) and Alice, a local user.
 const BOB_1: &str = "203.0.113.10:40000";
 const BOB_2: &str = "203.0.113.11:40000";
@@ -75,16 +74,16 @@ pub(super) fn config() -> EdgeConfig {
         proxy: ProxyConfig {
             timers: Timers { t1: T1, t2: 8 * T1, t4: 10 * T1 },
             trusted: vec![Cidr { net: "10.0.0.0".parse().unwrap(), bits: 8 }],
-            routes: routes(CARRIER_ROUTE),
+            routes: vec![carrier_route()],
             ..ProxyConfig::default()
         },
     }
 }
 
-/// `[[proxy.route]]` tables as the config file spells them.
-fn routes(toml: &str) -> Vec<crate::config::Route> {
-    let text = format!("[[listen]]\ntransport = \"udp\"\naddr = \"{EDGE}\"\n{toml}");
-    crate::config::Config::parse(&text, "proxy_tests").unwrap().proxy.route
+/// The route to `carrier.example`: UP_A, then UP_B (backup only).
+fn carrier_route() -> Route {
+    let up = |addr: &str, weight| RouteUpstream { transport: Transport::Udp, addr: addr.parse().unwrap(), weight };
+    Route { domain: b"carrier.example".to_vec(), prefix: Vec::new(), upstreams: vec![up(UP_A, 1), up(UP_B, 0)] }
 }
 
 /// One message the edge sent: from which shard, where to, the bytes.

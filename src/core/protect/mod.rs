@@ -45,10 +45,10 @@ mod window;
 pub use bans::{Ban, BanList, BanReason};
 pub use bucket::Bucket;
 pub use rules::{event_package, Action, Facts, Rule, RuleKey};
-pub use scanner::{contains_ci, Scanners, DEFAULT_PATTERNS};
+pub use scanner::{contains_ci, Scanners};
 pub use window::WindowCounts;
 
-use crate::config::Cidr;
+use crate::core::net::Cidr;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -80,8 +80,10 @@ pub struct ProtectConfig {
     pub udp_mtu: usize,
 }
 
+/// Everything off: what unit tests of other rules start from (a test
+/// fixture; the product's settings come from `config` through `shard::build`).
+#[cfg(test)]
 impl Default for ProtectConfig {
-    /// Everything off: what unit tests of other rules start from.
     fn default() -> Self {
         ProtectConfig { allow: Vec::new(), scanners: Scanners::default(), flood: None, auth_failures: None, rules: Vec::new(), max_size: Vec::new(), udp_mtu: usize::MAX }
     }

@@ -1,9 +1,8 @@
 //! Scanner recognition by User-Agent: a case-insensitive substring match
 //! against configured patterns (sipvicious, sipcli and friends announce
 //! themselves; the ones that do not are left to the flood and auth bans).
-
-/// User-Agent substrings of well-known SIP scanners.
-pub const DEFAULT_PATTERNS: [&str; 9] = ["friendly-scanner", "sipvicious", "sipcli", "VaxSIPUserAgent", "sundayddr", "iWar", "sip-scan", "SIPScan", "pplsip"];
+//! The patterns are configuration (`protect.scanners`, whose default list
+//! is in `default.toml`).
 
 /// Does `haystack` contain `needle` (already lower-case), ignoring ASCII case?
 pub fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {

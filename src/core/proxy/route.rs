@@ -48,6 +48,25 @@ pub fn hop_of_uri(uri: &Uri<'_>) -> Option<NextHop> {
     Some(NextHop { transport, addr: SocketAddr::new(ip, uri.port.unwrap_or(5060)), flow: None })
 }
 
+/// A route to the core as a shard is given it (`[[proxy.route]]`,
+/// translated where shards are built): the Request-URI host (lower-case)
+/// and user prefix it matches, empty = any, and its upstreams in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub domain: Vec<u8>,
+    pub prefix: Vec<u8>,
+    pub upstreams: Vec<RouteUpstream>,
+}
+
+/// One upstream of a configured route: where, and its share of first
+/// attempts (0 = backup only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteUpstream {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+    pub weight: u32,
+}
+
 struct RouteEntry {
     domain: Vec<u8>,
     prefix: Vec<u8>,
@@ -71,26 +90,22 @@ pub struct Routes {
 }
 
 impl Routes {
-    pub fn new(cfg: &[crate::config::Route]) -> Routes {
+    pub fn new(cfg: &[Route]) -> Routes {
         let mut r = Routes::default();
         for route in cfg {
             let mut idx = Vec::new();
             for u in &route.upstreams {
-                let hop = NextHop { transport: u.transport.into(), addr: u.addr, flow: None };
+                let hop = NextHop { transport: u.transport, addr: u.addr, flow: None };
                 let i = match r.upstreams.iter().position(|x| x.hop == hop) {
                     Some(i) => i,
                     None => {
-                        r.upstreams.push(Upstream { hop, weight: u.weight.get() as u32, up: true });
+                        r.upstreams.push(Upstream { hop, weight: u.weight, up: true });
                         r.upstreams.len() - 1
                     }
                 };
                 idx.push(i);
             }
-            r.routes.push(RouteEntry {
-                domain: route.domain.to_ascii_lowercase().into_bytes(),
-                prefix: route.prefix.clone().into_bytes(),
-                upstreams: idx,
-            });
+            r.routes.push(RouteEntry { domain: route.domain.to_ascii_lowercase(), prefix: route.prefix.clone(), upstreams: idx });
         }
         r
     }
@@ -156,9 +171,10 @@ mod tests {
     use super::*;
     use crate::sip::parse_uri;
 
-    fn routes(toml: &str) -> Routes {
-        let text = format!("[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n{toml}");
-        Routes::new(&crate::config::Config::parse(&text, "t").unwrap().proxy.route)
+    /// A route over UDP upstreams given as (address, weight).
+    fn route(domain: &str, prefix: &str, upstreams: &[(&str, u32)]) -> Route {
+        let upstreams = upstreams.iter().map(|(a, w)| RouteUpstream { transport: Transport::Udp, addr: a.parse().unwrap(), weight: *w }).collect();
+        Route { domain: domain.as_bytes().to_vec(), prefix: prefix.as_bytes().to_vec(), upstreams }
     }
 
     #[test]
@@ -174,10 +190,7 @@ mod tests {
 
     #[test]
     fn first_matching_route_and_failover_order() {
-        let mut r = routes(
-            "[[proxy.route]]\ndomain = \"carrier.example\"\nupstreams = [{ addr = \"10.0.0.1:5060\" }]\n\
-             [[proxy.route]]\nprefix = \"+1\"\nupstreams = [{ addr = \"10.0.0.2:5060\" }, { addr = \"10.0.0.3:5060\", weight = 0 }]\n",
-        );
+        let mut r = Routes::new(&[route("Carrier.example", "", &[("10.0.0.1:5060", 1)]), route("", "+1", &[("10.0.0.2:5060", 1), ("10.0.0.3:5060", 0)])]);
         fn u(s: &str) -> crate::sip::Uri<'_> {
             parse_uri(s.as_bytes()).unwrap()
         }
@@ -192,7 +205,7 @@ mod tests {
 
     #[test]
     fn weights_share_first_attempts() {
-        let r = routes("[[proxy.route]]\nupstreams = [{ addr = \"10.0.0.1:5060\", weight = 3 }, { addr = \"10.0.0.2:5060\", weight = 1 }]\n");
+        let r = Routes::new(&[route("", "", &[("10.0.0.1:5060", 3), ("10.0.0.2:5060", 1)])]);
         let firsts: Vec<usize> = (0..4000u64).map(|h| r.plan(0, crate::core::owner::fnv1a(&[&h.to_le_bytes()]))[0]).collect();
         let a = firsts.iter().filter(|&&i| i == 0).count();
         assert!((2700..3300).contains(&a), "{a} of 4000 to the weight-3 upstream");

@@ -5,10 +5,10 @@
 //! The decisions are `ProxyState` methods in `core::edge` (`proxy`,
 //! `branch`, `relay`, `probe`; how one step runs is `core::edge::step`).
 
-use super::route::{NextHop, Routes};
+use super::route::{NextHop, Route, Routes};
 use super::table::{Id, Table};
 use super::token::TokenKey;
-use crate::config::Cidr;
+use crate::core::net::Cidr;
 use crate::core::timer::Wheel;
 use crate::core::transaction::{ClientKey, ClientTx, ServerKey, ServerTx, TimerName, Timers};
 use crate::core::Origin;
@@ -16,8 +16,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// The proxy's settings, from `[proxy]` (and `[hygiene]`: what relayed
-/// messages lose).
-#[derive(Clone, Debug)]
+/// messages lose), translated where shards are built (`shard::build`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxyConfig {
     pub record_route: bool,
     pub serial: bool,
@@ -32,10 +32,15 @@ pub struct ProxyConfig {
     pub probe_interval_ms: u64,
     /// Timer C: how long an INVITE branch may ring without a final answer.
     pub timer_c_ms: u64,
-    pub routes: Vec<crate::config::Route>,
+    pub routes: Vec<Route>,
     pub hygiene: super::hygiene::Hygiene,
 }
 
+/// A test fixture, not the product's default (that is `config`'s, shown in
+/// `default.toml`): the embedded default's values with probes off, no
+/// routes and a zero topology key. `shard::build`'s tests check it against the
+/// embedded default.
+#[cfg(test)]
 impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {

@@ -64,6 +64,9 @@ pub struct Timers {
     pub t4: u64,
 }
 
+/// RFC 3261's recommended values, for tests; the product's come from
+/// `[proxy]` in `config` (`shard::build`'s tests check they agree).
+#[cfg(test)]
 impl Default for Timers {
     fn default() -> Self {
         Timers {
