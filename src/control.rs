@@ -46,6 +46,10 @@ impl Status {
     /// Process-wide figures, published at scrape time.
     pub fn publish_process(&self) {
         metrics::gauge!("sipedge_shards").set(self.last_seen.len() as f64);
+        for (shard, seen) in self.last_seen.iter().enumerate() {
+            let up = seen.is_some_and(|t| t.elapsed() <= STALE) && !self.stopping;
+            metrics::gauge!("sipedge_shard_up", "shard" => shard.to_string()).set(if up { 1.0 } else { 0.0 });
+        }
         metrics::counter!("sipedge_log_dropped_total").absolute(logger::DROPPED.load(Ordering::Relaxed));
         metrics::counter!("sipedge_tls_keylog_dropped_total").absolute(crate::tls::keylog::DROPPED.load(Ordering::Relaxed));
         for (shard, stats) in self.hep.iter().enumerate() {

@@ -1,0 +1,107 @@
+//! The shipped monitoring (monitoring/): the alert rules pass `promtool
+//! check rules` and their unit tests (`promtool test rules`, Debian's
+//! `prometheus` package), and every metric the rules and the Grafana
+//! dashboard query is one a live edge really exports, after the traffic
+//! that makes each appear (REGISTERs, a wrong password, garbage, a
+//! malformed request, a flood, a non-TLS client on the TLS port).
+
+mod common;
+use common::tls::*;
+use common::*;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn promtool(args: &[&str]) -> (bool, String) {
+    let o = Command::new("promtool").args(args).current_dir(ROOT).output().expect("promtool: tests/run.sh installs Debian's prometheus");
+    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+/// Every `sipedge_*` name in a text (an expression, a rules file).
+fn names(text: &str) -> BTreeSet<String> {
+    let b = text.as_bytes();
+    let mut out = BTreeSet::new();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("sipedge_").map(|p| p + i) {
+        let end = b[at..].iter().position(|c| !(c.is_ascii_alphanumeric() || *c == b'_')).map_or(b.len(), |p| at + p);
+        out.insert(text[at..end].to_string());
+        i = end;
+    }
+    out
+}
+
+#[test]
+fn alert_rules_pass_promtool_check_and_their_tests() {
+    let (ok, out) = promtool(&["check", "rules", "monitoring/sipedge.rules.yml"]);
+    assert!(ok, "{out}");
+    let (ok, out) = promtool(&["test", "rules", "tests/monitoring/alerts.test.yml"]);
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn dashboard_and_rules_name_only_metrics_a_live_edge_exports() {
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/monitoring/grafana-dashboard.json")).unwrap()).unwrap();
+    let mut wanted = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "panel {} has no query", panel["title"]);
+        for t in targets {
+            let found = names(t["expr"].as_str().unwrap());
+            assert!(!found.is_empty(), "panel {} queries no sipedge metric", panel["title"]);
+            wanted.extend(found);
+        }
+    }
+    wanted.extend(names(&std::fs::read_to_string(format!("{ROOT}/monitoring/sipedge.rules.yml")).unwrap()));
+
+    let dir = test_dir("monitoring");
+    let (cert, key) = certificate(&dir, "edge", "edge.test");
+    let users = dir.join("users");
+    std::fs::write(&users, "carol 127.0.0.1 password=s3cret\n").unwrap();
+    let tls_port = free_port();
+    let edge = Edge::start_at(
+        free_low_port(),
+        2,
+        &format!(
+            "[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{}\"\nalgorithms = [\"MD5\"]\n\
+             [protect.flood]\nrequests = 20\nwindow_secs = 10\nban_secs = 600\n\
+             [[protect.limit]]\nname = \"register-per-ip\"\nkey = \"ip\"\nmethods = [\"REGISTER\"]\nrate = 100\nburst = 100\n\
+             [[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:{tls_port}\"\ncertificates = [{{ cert = \"{}\", key = \"{}\" }}]\n",
+            users.display(),
+            cert.display(),
+            key.display()
+        ),
+    );
+    let aor = format!("sip:carol@127.0.0.1:{}", edge.sip.port());
+    let sipsak = |password: &str| Command::new("timeout").args(["10", "sipsak", "-U", "-C", "sip:carol@127.0.0.1:5996", "-s", &aor, "-u", "carol", "-a", password, "-x", "300"]).output().unwrap();
+    assert!(sipsak("s3cret").status.success());
+    assert!(!sipsak("wrong").status.success());
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(b"\x16\x03garbage that is no SIP", edge.sip).unwrap();
+    let port = s.local_addr().unwrap().port();
+    let no_cseq = String::from_utf8(options(edge.sip, "UDP", port, "m1")).unwrap().replace("CSeq: 1 OPTIONS\r\n", "");
+    s.send_to(no_cseq.as_bytes(), edge.sip).unwrap();
+    let flood = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let fport = flood.local_addr().unwrap().port();
+    for i in 0..60 {
+        flood.send_to(&options(edge.sip, "UDP", fport, &format!("f{i}")), edge.sip).unwrap();
+    }
+    let mut plain = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+    plain.write_all(b"OPTIONS sip:x SIP/2.0\r\n\r\n").unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let missing = loop {
+        let text = edge.metrics();
+        let exported: BTreeSet<String> = text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).map(String::from).collect();
+        let missing: Vec<&String> = wanted.iter().filter(|n| !exported.contains(*n)).collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing.into_iter().cloned().collect::<Vec<_>>();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(missing.is_empty(), "queried but not exported: {missing:?}");
+    assert!(wanted.len() >= 15, "{wanted:?}");
+}
