@@ -17,7 +17,7 @@ use crate::core::proxy::table::Id;
 use crate::core::proxy::{forward_request, Hop};
 use crate::core::transaction::{Action, ClientKey, ClientTx, Msg};
 use crate::core::{owner, Origin, Transport};
-use crate::sip::{self, Editor, Framing, HeaderName, Message, Status};
+use crate::sip::{self, Editor, Framing, HeaderName, Message, ResponseEssentials, Status};
 
 /// How long an upstream may take to answer a probe before it counts as down.
 const PROBE_TIMEOUT_MS: u64 = 5_000;
@@ -125,10 +125,11 @@ impl Edge {
         Ok(bytes)
     }
 
-    /// A response whose top Via names this shard.
-    pub(super) fn on_proxy_response(&mut self, origin: Origin, msg: &Message<'_>, out: &mut Vec<Output>) {
-        let Ok((code, via, _, method)) = sip::check_response(msg) else { return self.counters.drops.add("bad response") };
-        let branch = via.branch().unwrap_or_default();
+    /// A response whose top Via names this shard (`resp`: what the owner
+    /// check parsed).
+    pub(super) fn on_proxy_response(&mut self, origin: Origin, msg: &Message<'_>, resp: &ResponseEssentials<'_>, out: &mut Vec<Output>) {
+        let (code, method) = (resp.code, resp.cseq_method);
+        let branch = resp.top_via.branch().unwrap_or_default();
         if self.on_probe_answer(branch, out) {
             return;
         }
@@ -502,8 +503,7 @@ impl Edge {
         self.run_client(id, Part::Cancel(b as u8), acts, None, out);
     }
 
-    /// Fires the transaction timers due at `now_ms`, expires lost lookups
-    /// and probes the upstreams.
+    /// Fires the transaction timers due at `now_ms` and probes the upstreams.
     pub(super) fn proxy_tick(&mut self, out: &mut Vec<Output>) {
         let mut due = Vec::new();
         self.proxy.wheel.advance(self.now_ms / WHEEL_MS, &mut due);
@@ -557,20 +557,6 @@ impl Edge {
         }
         br.timer_c = 0;
         self.branch_response(id, b, 408, None, out);
-    }
-
-    /// Lookups whose owner never answered (a full mesh queue): 500.
-    pub(super) fn expire_lookups(&mut self, out: &mut Vec<Output>) {
-        let now = self.now;
-        let lost: Vec<(u64, Id)> = self.proxy.lookups.iter().filter(|(_, (_, since))| now.saturating_sub(*since) >= 5).map(|(t, (id, _))| (*t, *id)).collect();
-        for (token, id) in lost {
-            self.proxy.lookups.remove(&token);
-            if let Some(tx) = self.proxy.txs.get_mut(id) {
-                tx.lookup = None;
-            }
-            self.counters.drops.add("location lookup lost");
-            self.answer_locally(id, 500, "Location Lookup Failed", out);
-        }
     }
 
     /// Shard 0 sends an OPTIONS to every upstream each probe interval; an

@@ -1,7 +1,8 @@
 //! A shard's proxy state: its transactions (one server transaction and its
 //! branches per request it relays, RFC 3261 §16), the keys that find them,
-//! the millisecond timer wheel that drives them, pending cross-shard
-//! location lookups, the routes to the core and the topology-hiding key.
+//! the millisecond timer wheel that drives them, the routes to the core and
+//! the topology-hiding key. (A transaction waiting for another shard's
+//! location lookup is parked in `Edge::waiting`, see `core::pending`.)
 //! The decisions live in `core::edge::proxy` and `core::edge::branch`.
 
 use super::route::{NextHop, Routes};
@@ -132,7 +133,8 @@ pub struct Tx {
     pub inside: bool,
     /// Add Record-Route when forwarding.
     pub record_route: bool,
-    /// Waiting for the AOR's owner shard to answer a lookup.
+    /// Waiting for the answer to a lookup: its token in `Edge::waiting`
+    /// (cancelled there when the transaction ends first).
     pub lookup: Option<u64>,
 }
 
@@ -190,9 +192,6 @@ pub struct ProxyState {
     /// Branch numbers (the `<n>` of `z9hG4bK-<shard>-<n>`).
     pub seq: u64,
     pub routes: Routes,
-    /// Cross-shard lookups waiting for an answer: token -> (transaction, since unix s).
-    pub lookups: HashMap<u64, (Id, u64)>,
-    pub next_lookup: u64,
     pub token: TokenKey,
     /// OPTIONS probes in flight: branch -> (upstream, sent at ms).
     pub probes: HashMap<Vec<u8>, (usize, u64)>,
@@ -213,8 +212,6 @@ impl ProxyState {
             wheel: Wheel::new(now_ms / WHEEL_MS, 4096),
             seq: 0,
             routes,
-            lookups: HashMap::new(),
-            next_lookup: 0,
             probes: HashMap::new(),
             next_probe_ms: now_ms,
         }
