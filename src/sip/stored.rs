@@ -98,4 +98,56 @@ mod tests {
             Err(b"\r\n".to_vec())
         );
     }
+
+    /// Every torture vector (RFC 4475, RFC 5118), as written and with CRLF
+    /// line ends, alone or followed by more bytes, in both framings: what
+    /// scans complete views the same once stored.
+    #[test]
+    fn every_torture_vector_that_scans_complete_views_the_same_once_stored() {
+        let mut files =
+            vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")];
+        let mut complete = 0;
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let raw = std::fs::read(&path).unwrap();
+            let crlf: Vec<u8> = raw
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &c)| {
+                    if c == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+                        vec![b'\r', c]
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect();
+            for base in [&raw, &crlf] {
+                for tail in [&b""[..], b"\r\n", b"INVITE sip:x SIP/2.0\r\n"] {
+                    let buf = [base.as_slice(), tail].concat();
+                    for framing in [Framing::Datagram, Framing::Stream] {
+                        let Ok(Status::Complete(m)) = scan(&buf, framing) else {
+                            continue;
+                        };
+                        let kept = Stored::of(&m);
+                        let v = kept.view();
+                        assert_eq!(
+                            (v.start, v.body, v.len, v.headers().len()),
+                            (m.start, m.body, m.len, m.headers().len()),
+                            "{path:?} {framing:?}"
+                        );
+                        assert_eq!(
+                            Stored::new(buf.clone(), framing).as_ref(),
+                            Ok(&kept),
+                            "{path:?} {framing:?}"
+                        );
+                        complete += 1;
+                    }
+                }
+            }
+        }
+        assert!(complete > 100, "{complete}");
+    }
 }

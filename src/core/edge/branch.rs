@@ -17,7 +17,7 @@ use crate::core::proxy::table::Id;
 use crate::core::proxy::{forward_request, Hop};
 use crate::core::transaction::{Action, ClientKey, ClientTx, Msg};
 use crate::core::{owner, Origin, Transport};
-use crate::sip::{self, Editor, Framing, HeaderName, Message, ResponseEssentials, Status};
+use crate::sip::{self, Editor, Framing, HeaderName, Message, ResponseEssentials, Status, Stored};
 
 /// How long an upstream may take to answer a probe before it counts as down.
 const PROBE_TIMEOUT_MS: u64 = 5_000;
@@ -29,13 +29,13 @@ impl Edge {
         if tx.branches.len() >= u8::MAX as usize / 2 {
             return;
         }
-        let request = std::mem::take(&mut tx.request);
+        let request = tx.request.take();
         let (origin, record_route, invite, inside) = (tx.origin, tx.record_route, tx.invite, tx.inside);
         self.proxy.seq += 1;
         let seq = self.proxy.seq;
         let record_route = record_route && !self.proxy.cfg.topology_hiding;
-        let copy = match sip::scan(&request, origin.transport.framing()) {
-            Ok(Status::Complete(msg)) => match self.forward_copy(origin, &msg, &target, record_route, seq, inside) {
+        let copy = match request.as_ref().map(Stored::view) {
+            Some(msg) => match self.forward_copy(origin, &msg, &target, record_route, seq, inside) {
                 Ok(bytes) if self.too_big_for_udp(&target.hop, bytes.len()) => {
                     // RFC 3261 §18.1.1: too close to the MTU for UDP, so TCP (its Via says so).
                     target.hop.transport = Transport::Tcp;
@@ -44,7 +44,7 @@ impl Edge {
                 }
                 copy => copy,
             },
-            _ => Err((500, "Server Internal Error")),
+            None => Err((500, "Server Internal Error")),
         };
         let tx = self.proxy.txs.get_mut(id).expect("transaction still there");
         tx.request = request;
@@ -57,7 +57,7 @@ impl Edge {
         };
         let mut branch = Vec::with_capacity(32);
         owner::write_branch(self.cfg.shard, seq, &mut branch);
-        let method = method_of(&tx.request);
+        let method = method_of(tx.request.as_ref().map(Stored::bytes).unwrap_or_default());
         let Ok(key) = ClientKey::new(std::str::from_utf8(&branch).unwrap_or_default(), &method) else { return };
         let mut acts = Vec::new();
         let client = ClientTx::start(invite, self.now_ms, target.hop.transport.is_reliable(), &self.proxy.cfg.timers, &mut acts);
@@ -371,7 +371,7 @@ impl Edge {
     /// Answers the transaction's request with a response the edge builds.
     pub(super) fn answer_locally(&mut self, id: Id, code: u16, reason: &str, out: &mut Vec<Output>) {
         let Some(tx) = self.proxy.txs.get(id) else { return };
-        let Ok(Status::Complete(msg)) = sip::scan(&tx.request, tx.origin.transport.framing()) else { return };
+        let Some(msg) = tx.request.as_ref().map(Stored::view) else { return };
         let peer = tx.origin.peer;
         let mut bytes = Vec::with_capacity(msg.buf.len() + 64);
         let tag = super::to_tag(&msg);
@@ -389,7 +389,7 @@ impl Edge {
             let br = &tx.branches[b];
             let (to_outside, restore) = (!tx.inside && br.target.inside, tx.inside && !br.target.inside);
             let dest = (!br.target.inside).then_some(br.target.hop);
-            let original = if restore { Some(tx.request.clone()) } else { None };
+            let original = if restore { tx.request.as_ref().map(|r| r.bytes().to_vec()) } else { None };
             bytes = self.hide_response(&bytes, to_outside, original.as_deref(), dest);
         } else {
             let target = &self.proxy.txs.get(id).expect("transaction").branches[b].target;

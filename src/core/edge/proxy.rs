@@ -25,7 +25,7 @@ use crate::core::proxy::{route_plan, Hop};
 use crate::core::registrar::request::aor_of;
 use crate::core::transaction::{Action, Msg, ServerKey, ServerTx};
 use crate::core::{owner, Origin, Transport};
-use crate::sip::{self, parse_name_addr, parse_uri, Essentials, HeaderName, Message, Method};
+use crate::sip::{self, parse_name_addr, parse_uri, Essentials, HeaderName, Message, Method, Stored};
 use std::collections::VecDeque;
 
 /// Where a request goes, once checked.
@@ -76,7 +76,10 @@ impl Edge {
         // transaction answers 488 itself (and absorbs the ACK).
         let filtered = self.filtered_request(msg);
         let no_codec_left = filtered.is_err();
-        let request = filtered.ok().flatten().unwrap_or_else(|| msg.buf.to_vec());
+        let request = match filtered {
+            Ok(Some(bytes)) => Stored::new(bytes, msg.framing).ok(),
+            _ => Some(Stored::of(msg)),
+        };
         let server = ServerTx::start(invite, self.now_ms, reliable, &self.proxy.cfg.timers, &mut acts);
         let tx = Tx {
             key: key.clone(),

@@ -12,6 +12,7 @@ use crate::config::Cidr;
 use crate::core::timer::Wheel;
 use crate::core::transaction::{ClientKey, ClientTx, ServerKey, ServerTx, TimerName, Timers};
 use crate::core::Origin;
+use crate::sip::Stored;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
@@ -120,8 +121,8 @@ pub struct Tx {
     pub server: ServerTx,
     pub invite: bool,
     pub origin: Origin,
-    /// The request as received.
-    pub request: Vec<u8>,
+    /// The request as received (its SDP filtered); None once released.
+    pub request: Option<Stored>,
     /// The last response sent to the sender (what a retransmission gets).
     pub last: Vec<u8>,
     pub branches: Vec<Branch>,
@@ -146,7 +147,7 @@ impl Tx {
     /// late 2xx retransmissions.
     pub fn release(&mut self, code: u16, keep_request: bool) {
         if !keep_request {
-            self.request = Vec::new();
+            self.request = None;
         }
         if self.invite && code < 300 {
             // Accepted: INVITE retransmissions are absorbed, not answered.
