@@ -143,7 +143,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("scan+check 200 OK", |b| {
         b.iter(|| {
             let m = scan(black_box(OK200), Framing::Datagram).unwrap().complete().unwrap();
-            check_response(&m).unwrap().2
+            check_response(&m).unwrap().cseq
         })
     });
     g.finish();

@@ -66,7 +66,7 @@ pub struct Counters {
     pub register_results: ReasonCounts,
     /// Digest authentication failures by reason.
     pub auth_failures: ReasonCounts,
-    /// Cross-shard REGISTERs whose owner never answered.
+    /// Cross-shard REGISTERs whose owner could not be reached or never answered.
     pub register_lost: u64,
     /// Server transactions created by the proxy.
     pub transactions: u64,

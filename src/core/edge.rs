@@ -8,11 +8,15 @@
 //! malformed requests that can still be answered → 400/505 with a reason
 //! phrase naming the problem; the rest is dropped and counted by reason.
 //! Responses are routed home by the shard named in their Via branch
-//! (see `owner`) and find their client transaction there.
+//! (see `owner`) and find their client transaction there. Work that waits
+//! for an answer from outside the core (another shard's registrar or
+//! location table) is parked in one table and asked for with `Output::Ask`
+//! (`waiting.rs`).
 //!
 //! Time: `handle` and `tick` take unix milliseconds; the registrar and the
 //! nonces work in whole seconds of that clock, the transactions in ms.
 
+use super::ask::{Answer, Ask};
 use super::counters::Counters;
 use super::mesh::MeshMsg;
 use super::{owner, FlowId, Origin, Transport};
@@ -84,6 +88,8 @@ pub enum Input<'a> {
     /// A message the shard could not write (its flow is gone, or its
     /// connection could not be opened): the bytes of an `Output::Send`.
     Undeliverable(&'a [u8]),
+    /// The answer to `Output::Ask { token, .. }`.
+    Answer { token: u64, answer: Answer },
 }
 
 /// Where an output goes.
@@ -103,6 +109,9 @@ pub enum Dest {
 pub enum Output {
     Send { dest: Dest, bytes: Vec<u8> },
     ToShard { shard: u16, msg: MeshMsg },
+    /// A question for outside the core; its answer comes back as
+    /// `Input::Answer` with the same token (`shard/` routes it).
+    Ask { token: u64, ask: Ask },
     /// Close a connection (framing lost, garbage).
     Close(FlowId),
 }
@@ -119,6 +128,8 @@ pub struct Edge {
     pub(crate) reg: register::RegState,
     pub(crate) proxy: crate::core::proxy::state::ProxyState,
     pub(crate) protect: crate::core::protect::Protect,
+    /// Work waiting for the answer to an `Output::Ask`.
+    pub(crate) waiting: crate::core::pending::Pending<waiting::Parked>,
 }
 
 /// Methods the edge serves itself today (the Allow header), without and
@@ -136,7 +147,7 @@ impl Edge {
         let mut protect = cfg.protect.clone();
         protect.allow.extend(cfg.proxy.trusted.iter().copied());
         let protect = crate::core::protect::Protect::new(protect, cfg.shard, cfg.shards);
-        Edge { cfg, counters: Counters::default(), now, now_ms, last_tick: 0, reg, proxy, protect }
+        Edge { cfg, counters: Counters::default(), now, now_ms, last_tick: 0, reg, proxy, protect, waiting: Default::default() }
     }
 
     fn set_clock(&mut self, now_ms: u64) {
@@ -154,10 +165,9 @@ impl Edge {
                 self.counters.mesh_received += 1;
                 match msg {
                     MeshMsg::Response { origin, bytes } => self.on_packet(origin, &bytes, out),
-                    MeshMsg::Register { reply_to, token, op } => self.on_register_op(reply_to, token, op, out),
-                    MeshMsg::Registered { token, result } => self.on_registered(token, result, out),
-                    MeshMsg::Lookup { reply_to, token, aor } => self.on_lookup(reply_to, token, aor, out),
-                    MeshMsg::Located { token, targets } => self.on_located(token, targets, out),
+                    MeshMsg::Ask { reply_to, token, ask } => self.serve_ask(reply_to, token, ask, out),
+                    // The shard hands answers in as `Input::Answer`; one left wrapped is the same answer.
+                    MeshMsg::Answer { token, answer } => self.on_answer(token, answer, out),
                     MeshMsg::Health { upstream, up } => self.on_health(upstream, up),
                     MeshMsg::FlowSend { flow, peer, bytes } => {
                         let hop = crate::core::proxy::route::NextHop { transport: Transport::Tcp, addr: peer, flow: Some(flow) };
@@ -169,19 +179,20 @@ impl Edge {
                 }
             }
             Input::Undeliverable(bytes) => self.on_undeliverable(bytes, out),
+            Input::Answer { token, answer } => self.on_answer(token, answer, out),
         }
     }
 
-    /// Timers at `now_ms`: transaction timers and upstream probes every
-    /// call; binding expiry and abandoned cross-shard requests once per
+    /// Timers at `now_ms`: transaction timers, upstream probes and parked
+    /// work whose answer is overdue every call; binding expiry once per
     /// second of the clock however often the shard calls it.
     pub fn tick(&mut self, now_ms: u64, out: &mut Vec<Output>) {
         self.set_clock(now_ms);
         self.proxy_tick(out);
+        self.expire_waiting(out);
         if self.now != self.last_tick {
             self.last_tick = self.now;
             self.reg_tick();
-            self.expire_lookups(out);
             self.protect.tick(now_ms);
         }
     }
@@ -236,11 +247,14 @@ impl Edge {
         }
     }
 
+    /// A response: checked (its top Via parsed) once here; that Via names
+    /// the shard holding its transaction, and the proxy gets it parsed.
     fn on_response(&mut self, origin: Origin, msg: &Message<'_>, out: &mut Vec<Output>) {
-        if let Err(reason) = sip::check_response(msg) {
-            return self.counters.drops.add(reason);
-        }
-        match owner::response_owner(msg) {
+        let resp = match sip::check_response(msg) {
+            Ok(r) => r,
+            Err(reason) => return self.counters.drops.add(reason),
+        };
+        match owner::response_owner(&resp.top_via) {
             Some(s) if s != self.cfg.shard && s < self.cfg.shards => {
                 self.counters.mesh_sent += 1;
                 let msg = MeshMsg::Response { origin, bytes: msg.buf.to_vec() };
@@ -248,7 +262,7 @@ impl Edge {
             }
             Some(s) if s == self.cfg.shard => {
                 self.counters.responses_home += 1;
-                self.on_proxy_response(origin, msg, out);
+                self.on_proxy_response(origin, msg, &resp, out);
             }
             _ => self.counters.drops.add("response not ours"),
         }
@@ -384,6 +398,7 @@ mod proxy;
 mod register;
 mod relay;
 mod step;
+mod waiting;
 pub use register::AuthConfig;
 
 #[cfg(test)]

@@ -1,25 +1,25 @@
 //! Every message one shard sends another: one enum, owned data only (no
 //! closures, no Rc), so it can cross threads through glommio's shared
 //! channels. Shards batch these per destination per loop turn.
+//!
+//! Questions one shard's core asks another (`Output::Ask`, see `core::ask`)
+//! travel as `Ask` and come back as `Answer`: `shard/` wraps them, the
+//! owner's core serves them, and the asking shard feeds the answer to its
+//! core as `Input::Answer`.
 
-use super::proxy::state::Target;
-use super::registrar::{BindingView, RegisterOp, Reject};
+use super::ask::{Answer, Ask};
 use super::{FlowId, Origin};
 use std::net::{IpAddr, SocketAddr};
-
 #[derive(Debug)]
 pub enum MeshMsg {
     /// A SIP response that arrived on the wrong shard: its top Via branch
     /// names the shard holding the transaction.
     Response { origin: Origin, bytes: Vec<u8> },
-    /// A REGISTER authenticated on `reply_to`, for the shard owning its AOR.
-    Register { reply_to: u16, token: u64, op: Box<RegisterOp> },
-    /// The owner's answer: the AOR's bindings after the update, or a refusal.
-    Registered { token: u64, result: Result<Vec<BindingView>, Reject> },
-    /// The proxy on `reply_to` wants the bindings of an AOR this shard owns.
-    Lookup { reply_to: u16, token: u64, aor: Vec<u8> },
-    /// The owner's answer: where to fork to (empty: nobody registered).
-    Located { token: u64, targets: Vec<Target> },
+    /// A question the core of shard `reply_to` asked this shard (a REGISTER
+    /// for an AOR it owns, a lookup of one); the answer goes back to it.
+    Ask { reply_to: u16, token: u64, ask: Ask },
+    /// The answer to an ask this shard sent.
+    Answer { token: u64, answer: Answer },
     /// Bytes for a connection this shard owns (a binding's flow).
     FlowSend { flow: FlowId, peer: SocketAddr, bytes: Vec<u8> },
     /// An upstream of the core went up or down (probe or timeout).

@@ -1,9 +1,12 @@
 //! EDGE LOGIC, sans-IO. `Edge::handle(now, input, out)` takes one input
 //! (a datagram, a stream frame, a WebSocket message, a message from another
-//! shard) and appends the effects to perform (`Output`) to `out`. Nothing
-//! here reads a clock or touches a socket: `shard/` does that, which makes
-//! every rule here testable deterministically.
+//! shard, the answer to something it asked) and appends the effects to
+//! perform (`Output`) to `out`. Nothing here reads a clock or touches a
+//! socket: `shard/` does that, which makes every rule here testable
+//! deterministically. What the core waits for (`ask`) is parked in one
+//! table (`pending`).
 
+pub mod ask;
 pub mod auth;
 pub mod counters;
 pub mod edge;
@@ -12,12 +15,14 @@ pub mod location;
 pub mod mesh;
 pub mod net;
 pub mod owner;
+pub mod pending;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;
 pub mod timer;
 pub mod transaction;
 
+pub use ask::{Answer, Ask};
 pub use counters::Counters;
 pub use edge::{AuthConfig, Dest, Edge, EdgeConfig, Input, Output, Packet};
 pub use mesh::MeshMsg;

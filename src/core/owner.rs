@@ -11,7 +11,7 @@
 //! the mesh (one hop, owned bytes). Over TCP the connection is owned by the
 //! shard that opened it, so its responses arrive on the right shard already.
 
-use crate::sip::{HeaderName, Message};
+use crate::sip::Via;
 
 /// RFC 3261 magic cookie.
 pub const COOKIE: &[u8] = b"z9hG4bK";
@@ -34,11 +34,11 @@ pub fn branch_shard(branch: &[u8]) -> Option<u16> {
     u16::from_str_radix(hex, 16).ok()
 }
 
-/// The shard that owns the transaction a response belongs to, from its top Via.
-pub fn response_owner(msg: &Message<'_>) -> Option<u16> {
-    let top = msg.values(HeaderName::Via).next()?.0;
-    let via = crate::sip::parse_via(top).ok()?;
-    branch_shard(via.branch()?)
+/// The shard that owns the transaction a response belongs to, from its top
+/// Via (parsed once, by `sip::check_response`, for the owner check and the
+/// transaction lookup alike).
+pub fn response_owner(top_via: &Via<'_>) -> Option<u16> {
+    branch_shard(top_via.branch()?)
 }
 
 /// FNV-1a over `parts`, one after the other: the edge's one cheap,

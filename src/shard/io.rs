@@ -1,5 +1,6 @@
 //! Feeding the core and performing what it asks for: the one place where a
-//! core `Output` becomes a socket write, a flow write, or a mesh message.
+//! core `Output` becomes a socket write, a flow write, a mesh message, or
+//! an ask on its way (`services`).
 
 use super::mesh::Outbox;
 use super::Shard;
@@ -61,6 +62,7 @@ pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
                     }
                 }
                 Output::ToShard { shard: to, msg } => Outbox::push(shard, to, msg),
+                Output::Ask { token, ask } => super::services::route(shard, token, ask),
                 Output::Close(flow) => shard.flows.borrow_mut().close(flow),
             }
         }

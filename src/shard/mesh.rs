@@ -2,10 +2,11 @@
 //! shards, carrying batches of `core::MeshMsg`. Messages pushed during one
 //! loop turn are sent as one batch per destination by a flush task that runs
 //! when the current task yields. A full queue is a counted drop, never a
-//! wait.
+//! wait; the asks in a dropped batch are answered `Unreachable` at once
+//! (`services`), and answers coming in are fed to the core as answers.
 
 use super::Shard;
-use crate::core::{Input, MeshMsg};
+use crate::core::MeshMsg;
 use glommio::channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -69,12 +70,20 @@ impl Outbox {
         shard.mesh.pending.borrow_mut()[to as usize].push(msg);
         if !shard.mesh.scheduled.replace(true) {
             let s = shard.clone();
-            glommio::spawn_local(async move { s.mesh.flush(&s) }).detach();
+            glommio::spawn_local(async move { s.mesh.flush(&s).await }).detach();
         }
     }
 
-    fn flush(&self, shard: &Shard) {
+    async fn flush(&self, shard: &Rc<Shard>) {
         self.scheduled.set(false);
+        let unreachable = self.send_batches(shard);
+        super::services::unreachable(shard, unreachable).await;
+    }
+
+    /// Sends every waiting batch; the tokens of the asks in batches a full
+    /// queue refused.
+    fn send_batches(&self, shard: &Shard) -> Vec<u64> {
+        let mut unreachable = Vec::new();
         let mut pending = self.pending.borrow_mut();
         for (to, batch) in pending.iter_mut().enumerate() {
             if batch.is_empty() {
@@ -82,11 +91,14 @@ impl Outbox {
             }
             let batch = std::mem::take(batch);
             let n = batch.len() as u64;
+            let asks = super::services::asks_in(&batch);
             let sent = self.senders[to].as_ref().map(|s| s.try_send(batch).is_ok()).unwrap_or(false);
             if !sent {
                 shard.edge.borrow_mut().counters.mesh_dropped += n;
+                unreachable.extend(asks);
             }
         }
+        unreachable
     }
 }
 
@@ -95,7 +107,8 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: ConnectedReceiver<Batch>) {
     while let Some(batch) = inbox.recv().await {
         let now = super::io::unix_now();
         for msg in batch {
-            super::io::feed(&shard, now, Input::Mesh(msg)).await;
+            let input = super::services::from_mesh(&shard, msg);
+            super::io::feed(&shard, now, input).await;
         }
     }
 }

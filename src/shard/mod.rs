@@ -11,6 +11,7 @@ mod conn;
 mod io;
 mod mesh;
 mod mmsg;
+mod services;
 mod sockets;
 mod tick;
 mod udp;

@@ -196,10 +196,19 @@ pub fn check_request<'a>(m: &Message<'a>) -> Result<Essentials<'a>, Malformed> {
     Ok(Essentials { method, ruri, top_via, from, to, call_id, cseq, cseq_method, max_forwards })
 }
 
+/// What a checked response says about where it belongs: parsed once, by
+/// `check_response`, and passed down to whoever routes it.
+#[derive(Clone, Copy, Debug)]
+pub struct ResponseEssentials<'a> {
+    pub code: u16,
+    pub top_via: Via<'a>,
+    pub cseq: u32,
+    pub cseq_method: Method<'a>,
+}
+
 /// Verify a response: SIP/2.0, code 100..=699, one top Via that parses, a
-/// valid CSeq, and From/To/Call-ID present once. Returns (code, top Via,
-/// CSeq number, CSeq method).
-pub fn check_response<'a>(m: &Message<'a>) -> Result<(u16, Via<'a>, u32, Method<'a>), &'static str> {
+/// valid CSeq, and From/To/Call-ID present once.
+pub fn check_response<'a>(m: &Message<'a>) -> Result<ResponseEssentials<'a>, &'static str> {
     let StartLine::Response { code, version, .. } = m.start else {
         return Err("Not a response");
     };
@@ -221,7 +230,7 @@ pub fn check_response<'a>(m: &Message<'a>) -> Result<(u16, Via<'a>, u32, Method<
     }
     let cseq = tally.single(CSEQ).map_err(|e| if e.is_none() { "Missing CSeq" } else { "Multiple CSeq headers" })?;
     let (n, method) = parse_cseq(cseq).ok_or("Bad CSeq")?;
-    Ok((code, via, n, method))
+    Ok(ResponseEssentials { code, top_via: via, cseq: n, cseq_method: method })
 }
 
 #[cfg(test)]
@@ -282,9 +291,9 @@ Content-Length: 0\r\n\r\n";
     fn responses() {
         let r = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@b>;tag=2\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 5 INVITE\r\nl: 0\r\n\r\n";
         let m = scan(r.as_bytes(), Framing::Datagram).unwrap().complete().unwrap();
-        let (code, via, n, meth) = check_response(&m).unwrap();
-        assert_eq!((code, n, meth), (200, 5, Method::Invite));
-        assert_eq!(via.branch(), Some(&b"z9hG4bK1"[..]));
+        let e = check_response(&m).unwrap();
+        assert_eq!((e.code, e.cseq, e.cseq_method), (200, 5, Method::Invite));
+        assert_eq!(e.top_via.branch(), Some(&b"z9hG4bK1"[..]));
         let r2 = r.replace("200 OK", "700 Huh");
         let m = scan(r2.as_bytes(), Framing::Datagram).unwrap().complete().unwrap();
         assert_eq!(check_response(&m).unwrap_err(), "Bad status code");

@@ -12,6 +12,7 @@
 //! - [`edit`]: forward a message with edits, copying untouched bytes verbatim.
 //! - [`header_pattern`]: header name patterns (`X-Internal-*`) for removal.
 //! - [`sdp`]: codec filtering of SDP bodies against an allow-list.
+//! - [`stored`]: a message kept for later, whose view cannot fail.
 
 pub mod addr;
 pub mod check;
@@ -23,16 +24,18 @@ mod params;
 pub mod response;
 pub mod scan;
 pub mod sdp;
+pub mod stored;
 pub mod uri;
 pub mod via;
 
 pub use addr::{is_star_contact, parse_name_addr, AddrError, NameAddr};
-pub use check::{check_request, check_response, parse_cseq, Essentials, Malformed};
+pub use check::{check_request, check_response, parse_cseq, Essentials, Malformed, ResponseEssentials};
 pub use edit::Editor;
 pub use header::HeaderName;
 pub use header_pattern::{HeaderPattern, HeaderPatterns};
 pub use method::Method;
 pub use response::write_response;
 pub use scan::{frame_len, scan, Framing, Header, Message, ScanError, Span, StartLine, Status, Values, MAX_HEADERS};
+pub use stored::Stored;
 pub use uri::{parse_uri, Scheme, Uri, UriError};
 pub use via::{parse_via, write_stamped_via, Via, ViaError};

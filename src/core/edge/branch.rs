@@ -16,14 +16,15 @@ use crate::core::proxy::state::{Best, Branch, Cancel, Part, ProxyState, Target, 
 use crate::core::proxy::table::Id;
 use crate::core::transaction::{Action, ClientKey, ClientTx, Msg, ServerTx, TimerName};
 use crate::core::{owner, Origin};
-use crate::sip::{self, Framing, HeaderName, Message, Status};
+use crate::sip::{self, Framing, HeaderName, Message, ResponseEssentials, Status, Stored};
 use std::collections::VecDeque;
 
 impl Edge {
-    /// A response whose top Via names this shard.
-    pub(super) fn on_proxy_response(&mut self, _origin: Origin, msg: &Message<'_>, out: &mut Vec<Output>) {
-        let Ok((code, via, _, method)) = sip::check_response(msg) else { return self.counters.drops.add("bad response") };
-        let branch = via.branch().unwrap_or_default();
+    /// A response whose top Via names this shard (`resp`: what the owner
+    /// check parsed).
+    pub(super) fn on_proxy_response(&mut self, _origin: Origin, msg: &Message<'_>, resp: &ResponseEssentials<'_>, out: &mut Vec<Output>) {
+        let (code, method) = (resp.code, resp.cseq_method);
+        let branch = resp.top_via.branch().unwrap_or_default();
         let (proxy, mut cx) = self.proxy_cx(out);
         if proxy.on_probe_answer(&mut cx, branch) {
             return;
@@ -82,20 +83,6 @@ impl Edge {
         let (proxy, mut cx) = self.proxy_cx(out);
         proxy.probe(&mut cx);
     }
-
-    /// Lookups whose owner never answered (a full mesh queue): 500.
-    pub(super) fn expire_lookups(&mut self, out: &mut Vec<Output>) {
-        let now = self.now;
-        let lost: Vec<(u64, Id)> = self.proxy.lookups.iter().filter(|(_, (_, since))| now.saturating_sub(*since) >= 5).map(|(t, (id, _))| (*t, *id)).collect();
-        for (token, id) in lost {
-            self.proxy.lookups.remove(&token);
-            if let Some(tx) = self.proxy.txs.get_mut(id) {
-                tx.lookup = None;
-            }
-            self.counters.drops.add("location lookup lost");
-            self.answer_locally(id, 500, "Location Lookup Failed", out);
-        }
-    }
 }
 
 impl ProxyState {
@@ -130,9 +117,9 @@ impl ProxyState {
         }
         self.seq += 1;
         let f = Forward { origin: tx.origin, inside: tx.inside, record_route: tx.record_route && !self.cfg.topology_hiding, seq: self.seq };
-        let copy = match sip::scan(&tx.request, tx.origin.transport.framing()) {
-            Ok(Status::Complete(msg)) => self.branch_copy(cx, &f, &msg, &mut target),
-            _ => Err((500, "Server Internal Error")),
+        let copy = match tx.request.as_ref().map(Stored::view) {
+            Some(msg) => self.branch_copy(cx, &f, &msg, &mut target),
+            None => Err((500, "Server Internal Error")),
         };
         let bytes = match copy {
             Ok(b) => b,
@@ -141,7 +128,7 @@ impl ProxyState {
         };
         let mut branch = Vec::with_capacity(32);
         owner::write_branch(cx.shard, f.seq, &mut branch);
-        let method = method_of(&tx.request);
+        let method = method_of(tx.request.as_ref().map(Stored::bytes).unwrap_or_default());
         let Ok(key) = ClientKey::new(std::str::from_utf8(&branch).unwrap_or_default(), &method) else { return };
         let mut acts = Vec::new();
         let client = ClientTx::start(tx.invite, cx.now_ms, target.hop.transport.is_reliable(), &self.cfg.timers, &mut acts);
@@ -350,7 +337,7 @@ impl ProxyState {
 
     /// Answers the transaction's request with a response the edge builds.
     pub(super) fn answer_locally(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, code: u16, reason: &str) {
-        let Ok(Status::Complete(msg)) = sip::scan(&tx.request, tx.origin.transport.framing()) else { return };
+        let Some(msg) = tx.request.as_ref().map(Stored::view) else { return };
         let peer = tx.origin.peer;
         let mut bytes = Vec::with_capacity(msg.buf.len() + 64);
         let tag = super::to_tag(&msg);

@@ -16,8 +16,9 @@
 use super::register::{DigestCheck, Unauthenticated};
 use super::relay::Refusal;
 use super::step::Ctx;
+use super::waiting::Parked;
 use super::{Edge, Output};
-use crate::core::mesh::MeshMsg;
+use crate::core::ask::Ask;
 use crate::core::proxy::route::{hop_of_uri, NextHop};
 use crate::core::proxy::state::{Part, ProxyState, Target, TimerKey, Tx};
 use crate::core::proxy::table::Id;
@@ -26,7 +27,7 @@ use crate::core::proxy::{route_plan, Hop};
 use crate::core::registrar::request::aor_of;
 use crate::core::transaction::{Action, Msg, ServerKey, ServerTx};
 use crate::core::{owner, Origin, Transport};
-use crate::sip::{self, parse_name_addr, parse_uri, Essentials, HeaderName, Message, Method};
+use crate::sip::{self, parse_name_addr, parse_uri, Essentials, HeaderName, Message, Method, Stored};
 use std::collections::VecDeque;
 
 /// Where a request goes, once checked.
@@ -72,7 +73,10 @@ impl Edge {
         // transaction answers 488 itself (and absorbs the ACK).
         let filtered = self.proxy.filtered_request(&mut self.counters, msg);
         let no_codec_left = filtered.is_err();
-        let request = filtered.ok().flatten().unwrap_or_else(|| msg.buf.to_vec());
+        let request = match filtered {
+            Ok(Some(bytes)) => Stored::new(bytes, msg.framing).ok(),
+            _ => Some(Stored::of(msg)),
+        };
         let server = ServerTx::start(invite, self.now_ms, reliable, &self.proxy.cfg.timers, &mut acts);
         let tx = Tx {
             key: key.clone(),
@@ -257,33 +261,22 @@ impl Edge {
         self.step(id, out, |p, cx, tx| p.start_targets(cx, id, tx, targets, fork));
     }
 
-    /// A user of a local domain: its bindings, from this shard or the AOR's owner.
+    /// A user of a local domain: its bindings, from this shard, or asked
+    /// of the AOR's owner (the transaction waits in `Edge::waiting`).
     fn lookup(&mut self, id: Id, aor: Vec<u8>, out: &mut Vec<Output>) {
         let owner = owner::shard_of(&aor, self.cfg.shards as usize) as u16;
         if owner == self.cfg.shard {
             let targets = self.binding_targets(&aor);
             return self.start_targets(id, targets, true, out);
         }
-        self.proxy.next_lookup += 1;
-        let token = self.proxy.next_lookup;
-        self.proxy.lookups.insert(token, (id, self.now));
+        let token = self.ask(Parked::Lookup(id), Ask::Lookup { shard: owner, aor }, out);
         if let Some(tx) = self.proxy.txs.get_mut(id) {
             tx.lookup = Some(token);
         }
-        self.counters.mesh_sent += 1;
-        out.push(Output::ToShard { shard: owner, msg: MeshMsg::Lookup { reply_to: self.cfg.shard, token, aor } });
-    }
-
-    /// The owner's side of a lookup.
-    pub(super) fn on_lookup(&mut self, reply_to: u16, token: u64, aor: Vec<u8>, out: &mut Vec<Output>) {
-        let targets = self.binding_targets(&aor);
-        self.counters.mesh_sent += 1;
-        out.push(Output::ToShard { shard: reply_to, msg: MeshMsg::Located { token, targets } });
     }
 
     /// Back home with the bindings.
-    pub(super) fn on_located(&mut self, token: u64, targets: Vec<Target>, out: &mut Vec<Output>) {
-        let Some((id, _)) = self.proxy.lookups.remove(&token) else { return };
+    pub(super) fn on_located(&mut self, id: Id, targets: Vec<Target>, out: &mut Vec<Output>) {
         let Some(tx) = self.proxy.txs.get_mut(id) else { return };
         tx.lookup = None;
         if tx.cancelled {
@@ -292,10 +285,20 @@ impl Edge {
         self.start_targets(id, targets, true, out);
     }
 
+    /// No bindings came back (the owner could not be reached, or did not
+    /// answer in time): 500.
+    pub(super) fn lookup_failed(&mut self, id: Id, out: &mut Vec<Output>) {
+        if let Some(tx) = self.proxy.txs.get_mut(id) {
+            tx.lookup = None;
+        }
+        self.counters.drops.add("location lookup lost");
+        self.answer_locally(id, 500, "Location Lookup Failed", out);
+    }
+
     /// Targets for every binding of `aor`, highest q first: the Contact as
     /// Request-URI, its Path as Route, sent to where the REGISTER came from
     /// (the NAT's public side) or on the connection it came on.
-    fn binding_targets(&self, aor: &[u8]) -> Vec<Target> {
+    pub(super) fn binding_targets(&self, aor: &[u8]) -> Vec<Target> {
         let mut list: Vec<(u16, Target)> = self
             .reg
             .location
@@ -353,7 +356,7 @@ impl Edge {
                 self.proxy.clients.remove(&b.key);
             }
             if let Some(token) = tx.lookup {
-                self.proxy.lookups.remove(&token);
+                self.waiting.cancel(token);
             }
         }
     }

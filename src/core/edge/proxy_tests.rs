@@ -4,7 +4,9 @@
 //! addresses) hand the edge bytes, what it sends comes out as `Output`s and
 //! is answered by the test, and a virtual millisecond clock drives the
 //! transaction timers. Several `Edge`s form a multi-shard edge, with
-//! `Output::ToShard` delivered as `Input::Mesh`.
+//! `Output::ToShard` delivered as `Input::Mesh`, and asks routed as
+//! `shard::services` does: to the shard they name, whose answer comes back
+//! as `Input::Answer` (or answered `Unreachable`, or held, as a test says).
 //!
 //! Owns: forwarding to bindings (Request-URI, Via, Max-Forwards,
 //! Record-Route, parallel forking, `max_branches`), the answers (relay,
@@ -23,7 +25,7 @@ use crate::core::proxy::route::{Route, RouteUpstream};
 use crate::core::proxy::state::ProxyConfig;
 use crate::core::registrar::RegistrarConfig;
 use crate::core::transaction::Timers;
-use crate::core::{Origin, Transport};
+use crate::core::{Answer, Ask, Origin, Transport};
 use crate::sip::{parse_name_addr, parse_via, Framing, HeaderName as H};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -182,6 +184,21 @@ pub(super) struct Net {
     /// Connections that are gone: what a shard writes to them comes back
     /// to it as `Input::Undeliverable`, as `shard::io` does.
     pub dead: Vec<crate::core::FlowId>,
+    /// What becomes of asks.
+    pub asks: Asks,
+    /// Asks held back (`Asks::Hold`): asking shard, token, question.
+    pub held: Vec<(u16, u64, Ask)>,
+}
+
+/// What the simulated mesh does with an ask.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Asks {
+    /// Served by the shard it names at once.
+    Deliver,
+    /// The mesh is full: answered `Unreachable` at once.
+    Unreachable,
+    /// Kept in `Net::held` until the test releases them.
+    Hold,
 }
 
 impl Net {
@@ -191,7 +208,7 @@ impl Net {
 
     pub(super) fn shards(cfg: EdgeConfig, n: u16) -> Net {
         let edges = (0..n).map(|shard| Edge::new(EdgeConfig { shard, shards: n, ..cfg.clone() }, NOW * 1000)).collect();
-        Net { edges, now: NOW * 1000, wire: Vec::new(), mesh: Vec::new(), seq: 0, dead: Vec::new() }
+        Net { edges, now: NOW * 1000, wire: Vec::new(), mesh: Vec::new(), seq: 0, dead: Vec::new(), asks: Asks::Deliver, held: Vec::new() }
     }
 
     /// `bytes` sent by `from` to the edge: shard 0's socket gets them.
@@ -224,15 +241,49 @@ impl Net {
                     queue.extend(more.into_iter().map(|o| (from, o)));
                 }
                 Output::Send { dest, bytes } => self.wire.push(Sent { shard: from, dest, bytes }),
+                Output::Ask { token, ask } => {
+                    let to = match &ask {
+                        Ask::Register { shard, .. } | Ask::Lookup { shard, .. } => *shard,
+                    };
+                    self.mesh.push(format!("{from}->{to} Ask {}", kind(&ask)));
+                    let (at, input) = match self.asks {
+                        Asks::Deliver => (to, Input::Mesh(MeshMsg::Ask { reply_to: from, token, ask })),
+                        Asks::Unreachable => (from, Input::Answer { token, answer: Answer::Unreachable }),
+                        Asks::Hold => {
+                            self.held.push((from, token, ask));
+                            continue;
+                        }
+                    };
+                    let mut more = Vec::new();
+                    self.edges[at as usize].handle(self.now, input, &mut more);
+                    queue.extend(more.into_iter().map(|o| (at, o)));
+                }
+                Output::ToShard { shard: to, msg: MeshMsg::Answer { token, answer } } => {
+                    self.mesh.push(format!("{from}->{to} Answer {}", kind(&answer)));
+                    let mut more = Vec::new();
+                    self.edges[to as usize].handle(self.now, Input::Answer { token, answer }, &mut more);
+                    queue.extend(more.into_iter().map(|o| (to, o)));
+                }
                 Output::ToShard { shard: to, msg } => {
-                    let kind = format!("{msg:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string();
-                    self.mesh.push(format!("{from}->{to} {kind}"));
+                    self.mesh.push(format!("{from}->{to} {}", kind(&msg)));
                     let mut more = Vec::new();
                     self.edges[to as usize].handle(self.now, Input::Mesh(msg), &mut more);
                     queue.extend(more.into_iter().map(|o| (to, o)));
                 }
                 Output::Close(flow) => panic!("no connection to close here: {flow:?}"),
             }
+        }
+    }
+
+    /// Delivers the held asks to the shards they name (their answers come back).
+    pub(super) fn release(&mut self) {
+        for (from, token, ask) in std::mem::take(&mut self.held) {
+            let to = match &ask {
+                Ask::Register { shard, .. } | Ask::Lookup { shard, .. } => *shard,
+            };
+            let mut out = Vec::new();
+            self.edges[to as usize].handle(self.now, Input::Mesh(MeshMsg::Ask { reply_to: from, token, ask }), &mut out);
+            self.settle(to, out);
         }
     }
 
@@ -314,6 +365,11 @@ impl Net {
     pub(super) fn counters(&self) -> &crate::core::Counters {
         &self.edges[0].counters
     }
+}
+
+/// The variant name of a message, as the mesh log writes it.
+fn kind(x: &dyn std::fmt::Debug) -> String {
+    format!("{x:?}").split([' ', '{', '(']).next().unwrap_or_default().to_string()
 }
 
 /// One side of a call as it writes its requests.
@@ -992,13 +1048,13 @@ fn a_call_on_shard_0_looks_up_a_binding_on_shard_1_and_the_answer_comes_home_ove
     let user = (0..).map(|i| format!("user{i}")).find(|u| owner::shard_of(format!("sip:{u}@{DOMAIN}").as_bytes(), 2) == 1).unwrap();
     let aor = format!("sip:{user}@{DOMAIN}");
     net.register(&user, BOB_1, &format!("sip:{user}@203.0.113.10:40000"));
-    assert_eq!(net.mesh, ["0->1 Register", "1->0 Registered"]);
+    assert_eq!(net.mesh, ["0->1 Ask Register", "1->0 Answer Registered"]);
     assert_eq!((net.edges[0].registrations(aor.as_bytes()).len(), net.edges[1].registrations(aor.as_bytes()).len()), (0, 1));
     net.mesh.clear();
 
     let call = Call::new(CORE, "sip:+15550001@example.com", &aor, "s1");
     net.send(CORE, &call.invite("z9hG4bKs1"));
-    assert_eq!(net.mesh, ["0->1 Lookup", "1->0 Located"]);
+    assert_eq!(net.mesh, ["0->1 Ask Lookup", "1->0 Answer Located"]);
     let inv = trying_then_forwarded(&mut net, CORE, BOB_1);
     assert_eq!(inv.shard, 0);
     assert!(is_ours(&inv.branch(), 0), "{}", inv.branch());
@@ -1108,3 +1164,4 @@ fn a_subscription_and_every_in_dialog_method_pass_through_both_ways() {
 }
 
 mod hygiene;
+mod lookups;

@@ -1,20 +1,21 @@
 //! The edge's side of registration: digest authentication of a REGISTER on
-//! the shard that received it, the hop to the shard owning the AOR (and the
-//! owner's side of it), the answer, and the expiry tick. The rules
-//! themselves live in `core::registrar` and `core::auth`.
+//! the shard that received it, the ask to the shard owning the AOR (parked
+//! meanwhile, see `waiting.rs`) and the owner's side of it, the answer, and
+//! the expiry tick. The rules themselves live in `core::registrar` and
+//! `core::auth`.
 //!
 //! No enumeration: an unknown user and a wrong password get the same fresh
 //! 401 (the verifier does the same work for both); the failure reason is
 //! only counted.
 
+use super::waiting::Parked;
 use super::{Edge, EdgeConfig, Output};
+use crate::core::ask::Ask;
 use crate::core::auth::{parse_credentials, unq, write_challenge, Algorithm, NonceKey, Users, Verdict, Verifier};
 use crate::core::location::{Binding, Location};
-use crate::core::mesh::MeshMsg;
 use crate::core::registrar::{apply::apply, reply, request, BindingView, RegisterOp, RegistrarConfig, Reject};
 use crate::core::{owner, Origin};
-use crate::sip::{self, Essentials, HeaderName, Message, Status};
-use std::collections::HashMap;
+use crate::sip::{self, Essentials, HeaderName, Message, Stored};
 use std::sync::Arc;
 
 /// Digest settings every shard shares (the secret makes nonces verifiable anywhere).
@@ -26,17 +27,8 @@ pub struct AuthConfig {
     pub nonce_lifetime_secs: u64,
 }
 
-/// How long a shard waits for the AOR's owner before forgetting a REGISTER
-/// (the client retransmits over UDP; the loss is counted).
-const PENDING_SECS: u64 = 5;
 /// Nonces whose nonce-count a shard remembers at once.
 const MAX_TRACKED_NONCES: usize = 65536;
-
-struct Pending {
-    origin: Origin,
-    bytes: Vec<u8>,
-    since: u64,
-}
 
 struct Auth {
     users: Arc<Users>,
@@ -45,13 +37,11 @@ struct Auth {
     algorithms: Vec<Algorithm>,
 }
 
-/// A shard's registrar state: its slice of the location table, REGISTERs
-/// waiting for another shard, and the digest verifier.
+/// A shard's registrar state: its slice of the location table and the
+/// digest verifier (REGISTERs waiting for another shard are in `Edge::waiting`).
 pub(crate) struct RegState {
     cfg: RegistrarConfig,
     pub location: Location,
-    pending: HashMap<u64, Pending>,
-    next_token: u64,
     auth: Option<Auth>,
 }
 
@@ -62,7 +52,7 @@ impl RegState {
             verifier.set_algorithms(&a.algorithms);
             Auth { users: a.users.clone(), key: NonceKey::new(a.secret), verifier, algorithms: a.algorithms.clone() }
         });
-        RegState { cfg: cfg.registrar.clone(), location: Location::new(now), pending: HashMap::new(), next_token: 0, auth }
+        RegState { cfg: cfg.registrar.clone(), location: Location::new(now), auth }
     }
 
     pub fn enabled(&self) -> bool {
@@ -143,35 +133,24 @@ impl Edge {
             let result = apply(&mut self.reg.location, &op, &self.reg.cfg);
             return self.answer_register(origin, msg, Some(ess), result, out);
         }
-        self.reg.next_token += 1;
-        let token = self.reg.next_token;
-        self.reg.pending.insert(token, Pending { origin, bytes: msg.buf.to_vec(), since: self.now });
-        self.counters.mesh_sent += 1;
-        out.push(Output::ToShard { shard: owner, msg: MeshMsg::Register { reply_to: self.cfg.shard, token, op: Box::new(op) } });
+        let parked = Parked::Register { origin, request: Stored::of(msg) };
+        self.ask(parked, Ask::Register { shard: owner, op: Box::new(op) }, out);
     }
 
-    /// On the owner: apply and send the result home.
-    pub(super) fn on_register_op(&mut self, reply_to: u16, token: u64, op: Box<RegisterOp>, out: &mut Vec<Output>) {
-        let result = apply(&mut self.reg.location, &op, &self.reg.cfg);
-        self.counters.mesh_sent += 1;
-        out.push(Output::ToShard { shard: reply_to, msg: MeshMsg::Registered { token, result } });
+    /// On the owner: apply a REGISTER another shard authenticated.
+    pub(super) fn apply_register(&mut self, op: &RegisterOp) -> Result<Vec<BindingView>, Reject> {
+        apply(&mut self.reg.location, op, &self.reg.cfg)
     }
 
     /// Back home: answer the REGISTER that waited for its owner.
-    pub(super) fn on_registered(&mut self, token: u64, result: Result<Vec<BindingView>, Reject>, out: &mut Vec<Output>) {
-        let Some(p) = self.reg.pending.remove(&token) else { return };
-        if let Ok(Status::Complete(msg)) = sip::scan(&p.bytes, p.origin.transport.framing()) {
-            let ess = sip::check_request(&msg).ok();
-            self.answer_register(p.origin, &msg, ess.as_ref(), result, out);
-        }
+    pub(super) fn on_registered(&mut self, origin: Origin, request: &Stored, result: Result<Vec<BindingView>, Reject>, out: &mut Vec<Output>) {
+        let msg = request.view();
+        let ess = sip::check_request(&msg).ok();
+        self.answer_register(origin, &msg, ess.as_ref(), result, out);
     }
 
     pub(super) fn reg_tick(&mut self) {
-        let now = self.now;
-        self.reg.location.expire(now);
-        let before = self.reg.pending.len();
-        self.reg.pending.retain(|_, p| now.saturating_sub(p.since) < PENDING_SECS);
-        self.counters.register_lost += (before - self.reg.pending.len()) as u64;
+        self.reg.location.expire(self.now);
     }
 
     fn answer_register(&mut self, origin: Origin, msg: &Message<'_>, ess: Option<&Essentials<'_>>, result: Result<Vec<BindingView>, Reject>, out: &mut Vec<Output>) {

@@ -7,7 +7,7 @@ use super::*;
 use crate::core::auth::{Algorithm, Users};
 use crate::core::location::Binding;
 use crate::core::registrar::RegistrarConfig;
-use crate::core::{FlowId, Origin, Transport};
+use crate::core::{Answer, Ask, FlowId, Origin, Transport};
 use std::sync::Arc;
 
 const DOMAIN: &str = "example.com";
@@ -562,27 +562,45 @@ fn one_hop(out: Vec<Output>) -> (u16, MeshMsg) {
     }
 }
 
+/// The one thing a shard asked: its token and the question.
+fn one_ask(out: Vec<Output>) -> (u64, Ask) {
+    assert_eq!(out.len(), 1, "{out:?}");
+    match out.into_iter().next().unwrap() {
+        Output::Ask { token, ask } => (token, ask),
+        o => panic!("expected an ask, got {o:?}"),
+    }
+}
+
+/// What `shard/` does with a mesh ask: the owner's core serves it; its answer goes home.
+fn serve(edges: &mut [Edge], from: u16, token: u64, ask: Ask, at_s: u64) -> Answer {
+    let to = match &ask {
+        Ask::Register { shard, .. } | Ask::Lookup { shard, .. } => *shard,
+    };
+    let mut out = Vec::new();
+    edges[to as usize].handle(at_s * 1000, Input::Mesh(MeshMsg::Ask { reply_to: from, token, ask }), &mut out);
+    match one_hop(out) {
+        (back, MeshMsg::Answer { token: t, answer }) if back == from && t == token => answer,
+        m => panic!("{m:?}"),
+    }
+}
+
 #[test]
-fn register_on_a_foreign_shard_hops_to_the_owner_and_back() {
+fn register_on_a_foreign_shard_asks_the_owner_and_the_answer_comes_back() {
     let mut edges = shards(4);
     let (user, aor, owner) = user_not_owned_by(0, 4);
     let c = format!("sip:{user}@10.0.0.1:5070");
     let req = register_to(&user, DOMAIN, "x1", 1, &format!("Contact: <{c}>;expires=600\r\n"));
-    let (to, msg) = one_hop(run_at(&mut edges[0], NOW, udp(5070), &req));
-    assert_eq!(to as usize, owner);
-    let MeshMsg::Register { reply_to: 0, token, op } = &msg else { panic!("{msg:?}") };
-    assert_eq!(op.aor, aor.as_bytes());
-    let token = *token;
+    let (token, ask) = one_ask(run_at(&mut edges[0], NOW, udp(5070), &req));
+    let Ask::Register { shard, op } = &ask else { panic!("{ask:?}") };
+    assert_eq!((*shard as usize, op.aor.as_slice()), (owner, aor.as_bytes()));
     assert!(edges[0].registrations(aor.as_bytes()).is_empty());
+    assert_eq!(edges[0].waiting.len(), 1);
+
+    let reply = serve(&mut edges, 0, token, ask, NOW);
+    assert!(matches!(&reply, Answer::Registered(Ok(b)) if b.len() == 1), "{reply:?}");
 
     let mut out = Vec::new();
-    edges[owner].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
-    let (back, msg) = one_hop(out);
-    assert_eq!(back, 0);
-    assert!(matches!(&msg, MeshMsg::Registered { token: t, result: Ok(b) } if *t == token && b.len() == 1), "{msg:?}");
-
-    let mut out = Vec::new();
-    edges[0].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
+    edges[0].handle((NOW) * 1000, Input::Answer { token, answer: reply }, &mut out);
     let dest = match &out[..] {
         [Output::Send { dest, .. }] => *dest,
         o => panic!("{o:?}"),
@@ -593,12 +611,14 @@ fn register_on_a_foreign_shard_hops_to_the_owner_and_back() {
     assert_eq!(headers(&text, "Contact"), vec![format!("<{c}>;expires=600")], "{text}");
     assert_eq!(headers(&text, "Call-ID"), vec!["x1"], "{text}");
     assert_eq!(headers(&text, "Date").len(), 1, "{text}");
+    assert!(edges[0].waiting.is_empty());
 
     for (i, e) in edges.iter().enumerate() {
         assert_eq!(e.registrations(aor.as_bytes()).len(), usize::from(i == owner), "shard {i}");
         assert_eq!(e.registrations_active(), usize::from(i == owner), "shard {i}");
     }
-    assert_eq!(edges[0].counters.mesh_sent, 1);
+    // The ask is counted by the shard that routes it; the owner's answer by its core.
+    assert_eq!(edges[0].counters.mesh_sent, 0);
     assert_eq!(edges[owner].counters.mesh_sent, 1);
     assert_eq!(edges[0].counters.register_results.get("200"), 1);
 }
@@ -613,12 +633,10 @@ fn a_refusal_from_the_owner_is_answered_by_the_receiving_shard() {
     ];
     let mut answers = Vec::new();
     for req in &reqs {
-        let (_, msg) = one_hop(run_at(&mut edges[0], NOW, udp(5070), req));
+        let (token, ask) = one_ask(run_at(&mut edges[0], NOW, udp(5070), req));
+        let reply = serve(&mut edges, 0, token, ask, NOW);
         let mut out = Vec::new();
-        edges[owner].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
-        let (_, msg) = one_hop(out);
-        let mut out = Vec::new();
-        edges[0].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
+        edges[0].handle((NOW) * 1000, Input::Answer { token, answer: reply }, &mut out);
         answers.push(answer(&out));
     }
     assert_eq!(status(&answers[0]), 200, "{}", answers[0]);
@@ -631,23 +649,43 @@ fn a_register_whose_owner_never_answers_is_dropped_after_5s() {
     let mut edges = shards(4);
     let (user, _aor, _owner) = user_not_owned_by(0, 4);
     let req = register_to(&user, DOMAIN, "x4", 1, &format!("Contact: <sip:{user}@10.0.0.1:5070>\r\n"));
-    let (_, lost) = one_hop(run_at(&mut edges[0], NOW, udp(5070), &req));
-    let (_, kept) = one_hop(run_at(&mut edges[0], NOW + 3, udp(5070), &register_to(&user, DOMAIN, "x4", 2, "")));
+    let (lost, _) = one_ask(run_at(&mut edges[0], NOW, udp(5070), &req));
+    let (kept, _) = one_ask(run_at(&mut edges[0], NOW + 3, udp(5070), &register_to(&user, DOMAIN, "x4", 2, "")));
+    assert_eq!(edges[0].waiting.next_expiry(), Some((NOW + 5) * 1000));
     edges[0].tick((NOW + 4) * 1000, &mut Vec::new());
     assert_eq!(edges[0].counters.register_lost, 0);
     edges[0].tick((NOW + 6) * 1000, &mut Vec::new());
     assert_eq!(edges[0].counters.register_lost, 1);
+    assert_eq!(edges[0].waiting.len(), 1);
     // The owner's late answer finds nothing to answer.
-    let late = MeshMsg::Registered { token: match lost { MeshMsg::Register { token, .. } => token, m => panic!("{m:?}") }, result: Ok(Vec::new()) };
     let mut out = Vec::new();
-    edges[0].handle((NOW + 6) * 1000, Input::Mesh(late), &mut out);
+    edges[0].handle((NOW + 6) * 1000, Input::Answer { token: lost, answer: Answer::Registered(Ok(Vec::new())) }, &mut out);
     assert!(out.is_empty(), "{out:?}");
     // The younger one is still answered.
-    let token = match kept { MeshMsg::Register { token, .. } => token, m => panic!("{m:?}") };
-    edges[0].handle((NOW + 6) * 1000, Input::Mesh(MeshMsg::Registered { token, result: Ok(Vec::new()) }), &mut out);
+    edges[0].handle((NOW + 6) * 1000, Input::Answer { token: kept, answer: Answer::Registered(Ok(Vec::new())) }, &mut out);
     assert_eq!(status(&answer(&out)), 200);
     edges[0].tick((NOW + 20) * 1000, &mut Vec::new());
     assert_eq!(edges[0].counters.register_lost, 1);
+    assert!(edges[0].waiting.is_empty());
+}
+
+#[test]
+fn a_register_whose_owner_cannot_be_reached_is_counted_lost_at_once_and_not_answered() {
+    let mut edges = shards(4);
+    let (user, aor, _owner) = user_not_owned_by(0, 4);
+    let req = register_to(&user, DOMAIN, "x5", 1, &format!("Contact: <sip:{user}@10.0.0.1:5070>\r\n"));
+    let (token, _) = one_ask(run_at(&mut edges[0], NOW, udp(5070), &req));
+    let mut out = Vec::new();
+    edges[0].handle(NOW * 1000, Input::Answer { token, answer: Answer::Unreachable }, &mut out);
+    // No answer: the client retransmits, and the retransmission asks again.
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(edges[0].counters.register_lost, 1);
+    assert!(edges[0].waiting.is_empty());
+    let (again, _) = one_ask(run_at(&mut edges[0], NOW + 1, udp(5070), &req));
+    assert_ne!(again, token);
+    edges[0].tick((NOW + 30) * 1000, &mut Vec::new());
+    assert_eq!(edges[0].counters.register_lost, 2);
+    assert!(edges.iter().all(|e| e.registrations(aor.as_bytes()).is_empty()));
 }
 
 // ---------------------------------------------------------------- digest auth (RFC 7616)

@@ -16,7 +16,7 @@ use crate::core::proxy::route::NextHop;
 use crate::core::proxy::state::{ProxyState, Target, Tx};
 use crate::core::proxy::{forward_request, Hop};
 use crate::core::{Origin, Transport};
-use crate::sip::{self, Editor, Framing, HeaderName, Message, Status};
+use crate::sip::{self, Editor, Framing, HeaderName, Message, Status, Stored};
 
 /// Why a request cannot be forwarded: the answer the edge gives instead.
 pub(super) type Refusal = (u16, &'static str);
@@ -153,7 +153,7 @@ impl ProxyState {
                 cx,
                 &bytes,
                 to_outside,
-                restore.then_some(tx.request.as_slice()),
+                if restore { tx.request.as_ref().map(Stored::bytes) } else { None },
                 dest,
             );
         } else if !target.inside {

@@ -1,7 +1,8 @@
 //! A shard's proxy state: its transactions (one server transaction and its
 //! branches per request it relays, RFC 3261 §16), the keys that find them,
-//! the millisecond timer wheel that drives them, pending cross-shard
-//! location lookups, the routes to the core and the topology-hiding key.
+//! the millisecond timer wheel that drives them, the routes to the core and
+//! the topology-hiding key. (A transaction waiting for another shard's
+//! location lookup is parked in `Edge::waiting`, see `core::pending`.)
 //! The decisions are `ProxyState` methods in `core::edge` (`proxy`,
 //! `branch`, `relay`, `probe`; how one step runs is `core::edge::step`).
 
@@ -12,6 +13,7 @@ use crate::core::net::Cidr;
 use crate::core::timer::Wheel;
 use crate::core::transaction::{ClientKey, ClientTx, ServerKey, ServerTx, TimerName, Timers};
 use crate::core::Origin;
+use crate::sip::Stored;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
@@ -125,8 +127,8 @@ pub struct Tx {
     pub server: ServerTx,
     pub invite: bool,
     pub origin: Origin,
-    /// The request as received.
-    pub request: Vec<u8>,
+    /// The request as received (its SDP filtered); None once released.
+    pub request: Option<Stored>,
     /// The last response sent to the sender (what a retransmission gets).
     pub last: Vec<u8>,
     pub branches: Vec<Branch>,
@@ -138,7 +140,8 @@ pub struct Tx {
     pub inside: bool,
     /// Add Record-Route when forwarding.
     pub record_route: bool,
-    /// Waiting for the AOR's owner shard to answer a lookup.
+    /// Waiting for the answer to a lookup: its token in `Edge::waiting`
+    /// (cancelled there when the transaction ends first).
     pub lookup: Option<u64>,
 }
 
@@ -150,7 +153,7 @@ impl Tx {
     /// late 2xx retransmissions.
     pub fn release(&mut self, code: u16, keep_request: bool) {
         if !keep_request {
-            self.request = Vec::new();
+            self.request = None;
         }
         if self.invite && code < 300 {
             // Accepted: INVITE retransmissions are absorbed, not answered.
@@ -196,9 +199,6 @@ pub struct ProxyState {
     /// Branch numbers (the `<n>` of `z9hG4bK-<shard>-<n>`).
     pub seq: u64,
     pub routes: Routes,
-    /// Cross-shard lookups waiting for an answer: token -> (transaction, since unix s).
-    pub lookups: HashMap<u64, (Id, u64)>,
-    pub next_lookup: u64,
     pub token: TokenKey,
     /// OPTIONS probes in flight: branch -> (upstream, sent at ms).
     pub probes: HashMap<Vec<u8>, (usize, u64)>,
@@ -219,8 +219,6 @@ impl ProxyState {
             wheel: Wheel::new(now_ms / WHEEL_MS, 4096),
             seq: 0,
             routes,
-            lookups: HashMap::new(),
-            next_lookup: 0,
             probes: HashMap::new(),
             next_probe_ms: now_ms,
         }

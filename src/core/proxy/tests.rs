@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::core::owner::response_owner;
-use crate::sip::{scan, write_response, Framing, HeaderName, Message};
+use crate::sip::{check_response, scan, write_response, Framing, HeaderName, Message};
 
 fn hop() -> Hop<'static> {
     Hop {
@@ -95,7 +95,7 @@ Content-Length: 138\r\n\
     let m = parse(out.as_bytes());
     let mut resp = Vec::new();
     write_response(&m, None, 180, "Ringing", Some(b"t1"), None, &[], b"", &mut resp);
-    assert_eq!(response_owner(&parse(&resp)), Some(3));
+    assert_eq!(response_owner(&check_response(&parse(&resp)).unwrap().top_via), Some(3));
 }
 
 const SIMPLE: &str = "OPTIONS sip:bob@example.com SIP/2.0\r\n\
@@ -488,7 +488,7 @@ fn forward_respond_strip_gives_back_the_via_set() {
         let mut resp = Vec::new();
         write_response(&forwarded, None, 200, "OK", Some(b"totag"), stamp, &[], b"", &mut resp);
         let resp_msg = parse(&resp);
-        assert_eq!(response_owner(&resp_msg), Some(h.shard));
+        assert_eq!(response_owner(&check_response(&resp_msg).unwrap().top_via), Some(h.shard));
         let mut up = Vec::new();
         strip_top_via(&resp_msg, h.host, h.port, &mut up).unwrap_or_else(|e| panic!("case {case}: {e}\n{req}"));
         let up = parse(&up);

@@ -1,0 +1,37 @@
+//! The one pair of variants through which the core asks something of the
+//! outside world and gets the answer back: `Output::Ask { token, ask }` out,
+//! `Input::Answer { token, answer }` in, the work that waits for it parked
+//! meanwhile in `core::pending` under the same token.
+//!
+//! An ask says what is wanted and of whom, never how to get there: the core
+//! names no channel, socket or thread. Only `shard/` routes an ask (today
+//! every ask goes over the mesh to the shard named in it, whose core serves
+//! it; Redis and DNS asks will go to their I/O threads) and feeds the answer
+//! back. An ask that cannot be handed over at all is answered `Unreachable`
+//! at once by whoever routes it, so nothing waits for an answer that cannot
+//! come. A new kind of question is a variant here, an answer variant, and a
+//! route in `shard/`.
+
+use super::proxy::state::Target;
+use super::registrar::{BindingView, RegisterOp, Reject};
+
+/// A question for someone outside the core.
+#[derive(Debug)]
+pub enum Ask {
+    /// Apply an authenticated REGISTER to an AOR that shard `shard` owns.
+    Register { shard: u16, op: Box<RegisterOp> },
+    /// The bindings of an AOR that shard `shard` owns, as targets to fork to.
+    Lookup { shard: u16, aor: Vec<u8> },
+}
+
+/// What came back.
+#[derive(Debug)]
+pub enum Answer {
+    /// To `Ask::Register`: the AOR's bindings after the update, or a refusal.
+    Registered(Result<Vec<BindingView>, Reject>),
+    /// To `Ask::Lookup`: where to fork to (empty: nobody registered).
+    Located(Vec<Target>),
+    /// The asked party could not be reached (its queue was full): the ask
+    /// was never delivered and no other answer will come.
+    Unreachable,
+}

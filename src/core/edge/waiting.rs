@@ -1,0 +1,83 @@
+//! The edge's side of the one seam for waiting: what it parks while it
+//! asks outside the core (`Output::Ask`), what it does with the answer
+//! (`Input::Answer`), with an answer that cannot come (`Answer::Unreachable`)
+//! or does not come in time (expiry), and how it serves the asks other
+//! shards send it over the mesh.
+//!
+//! Today two kinds of work wait: a REGISTER authenticated here whose AOR
+//! another shard owns (`register.rs`), and a request for a user whose
+//! bindings another shard holds (`proxy.rs`). Both wait `WAIT_MS` at most.
+//! A REGISTER that gets no answer is counted (`register_lost`) and dropped,
+//! so the client's retransmission tries again; a lookup that gets none
+//! ends its transaction with 500 "Location Lookup Failed".
+
+use super::{Edge, Output};
+use crate::core::ask::{Answer, Ask};
+use crate::core::mesh::MeshMsg;
+use crate::core::proxy::table::Id;
+use crate::core::Origin;
+use crate::sip::Stored;
+
+/// How long parked work waits for its answer.
+pub(super) const WAIT_MS: u64 = 5_000;
+
+/// Work parked in `Edge::waiting` until its answer comes.
+pub(crate) enum Parked {
+    /// A REGISTER authenticated here, for the shard owning its AOR.
+    Register { origin: Origin, request: Stored },
+    /// A transaction waiting for the bindings of a user.
+    Lookup(Id),
+}
+
+impl Edge {
+    /// Parks `work` and asks `ask` for it; the token the answer will carry.
+    pub(super) fn ask(&mut self, work: Parked, ask: Ask, out: &mut Vec<Output>) -> u64 {
+        let token = self.waiting.park(work, self.now_ms, self.now_ms + WAIT_MS);
+        out.push(Output::Ask { token, ask });
+        token
+    }
+
+    /// An answer: the work parked under `token` resumes. A late answer (the
+    /// work expired, or no longer wanted it) finds nothing and is ignored.
+    pub(super) fn on_answer(&mut self, token: u64, answer: Answer, out: &mut Vec<Output>) {
+        let Some(work) = self.waiting.take(token) else {
+            return;
+        };
+        match (work, answer) {
+            (Parked::Register { origin, request }, Answer::Registered(result)) => {
+                self.on_registered(origin, &request, result, out)
+            }
+            (Parked::Lookup(id), Answer::Located(targets)) => self.on_located(id, targets, out),
+            // Unreachable, or an answer to some other question: no answer.
+            (work, _) => self.unanswered(work, out),
+        }
+    }
+
+    /// Parked work whose answer is overdue, the oldest first.
+    pub(super) fn expire_waiting(&mut self, out: &mut Vec<Output>) {
+        for work in self.waiting.expire(self.now_ms) {
+            self.unanswered(work, out);
+        }
+    }
+
+    /// Work whose question will get no answer.
+    fn unanswered(&mut self, work: Parked, out: &mut Vec<Output>) {
+        match work {
+            Parked::Register { .. } => self.counters.register_lost += 1,
+            Parked::Lookup(id) => self.lookup_failed(id, out),
+        }
+    }
+
+    /// On the shard an ask names: serve it and send the answer back.
+    pub(super) fn serve_ask(&mut self, reply_to: u16, token: u64, ask: Ask, out: &mut Vec<Output>) {
+        let answer = match ask {
+            Ask::Register { op, .. } => Answer::Registered(self.apply_register(&op)),
+            Ask::Lookup { aor, .. } => Answer::Located(self.binding_targets(&aor)),
+        };
+        self.counters.mesh_sent += 1;
+        out.push(Output::ToShard {
+            shard: reply_to,
+            msg: MeshMsg::Answer { token, answer },
+        });
+    }
+}
