@@ -127,6 +127,7 @@ mod tests {
         let mut edge = Edge::new(
             crate::shard::build::edge_config(&config, 0, 1, None),
             1_000_000,
+            0,
         );
         let register = "REGISTER sip:host SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKa1;rport\r\n\
                         From: <sip:alice@Host:5060>;tag=f1\r\nTo: <sip:alice@Host:5060>\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\n\

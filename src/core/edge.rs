@@ -13,8 +13,14 @@
 //! location table) is parked in one table and asked for with `Output::Ask`
 //! (`waiting.rs`).
 //!
-//! Time: `handle` and `tick` take unix milliseconds; the registrar and the
-//! nonces work in whole seconds of that clock, the transactions in ms.
+//! Time: `handle` and `tick` take the shard's monotonic milliseconds. The
+//! edge adds the unix offset it was given at start, once, so everything
+//! inside runs on one clock that reads as unix time (Date headers, nonces,
+//! expiry shown to devices and in the admin API) yet never jumps when the
+//! wall clock is stepped, and never goes backwards (an earlier `now` is
+//! taken as the last one). The registrar and the nonces work in whole
+//! seconds of that clock, the transactions in ms. `next_deadline` tells
+//! the shard when `tick` next has work, so it sleeps until then.
 
 use super::ask::{Answer, Ask};
 use super::counters::Counters;
@@ -123,6 +129,8 @@ pub struct Edge {
     now: u64,
     /// The same instant in milliseconds.
     now_ms: u64,
+    /// Unix milliseconds at the caller's clock zero (`now_ms` = caller's + this).
+    unix_offset_ms: u64,
     /// The second `tick` last did its per-second work in.
     last_tick: u64,
     pub(crate) reg: register::RegState,
@@ -138,8 +146,10 @@ const ALLOW: &[u8] = b"OPTIONS";
 const ALLOW_REGISTRAR: &[u8] = b"OPTIONS, REGISTER";
 
 impl Edge {
-    /// A shard's edge at `now_ms` (unix milliseconds).
-    pub fn new(cfg: EdgeConfig, now_ms: u64) -> Edge {
+    /// A shard's edge at `clock_ms` of the caller's monotonic clock, whose
+    /// zero was `unix_offset_ms` in unix milliseconds.
+    pub fn new(cfg: EdgeConfig, clock_ms: u64, unix_offset_ms: u64) -> Edge {
+        let now_ms = clock_ms + unix_offset_ms;
         let now = now_ms / 1000;
         let reg = register::RegState::new(&cfg, now);
         let proxy = crate::core::proxy::state::ProxyState::new(cfg.proxy.clone(), now_ms);
@@ -147,17 +157,42 @@ impl Edge {
         let mut protect = cfg.protect.clone();
         protect.allow.extend(cfg.proxy.trusted.iter().copied());
         let protect = crate::core::protect::Protect::new(protect, cfg.shard, cfg.shards);
-        Edge { cfg, counters: Counters::default(), now, now_ms, last_tick: 0, reg, proxy, protect, waiting: Default::default() }
+        Edge { cfg, counters: Counters::default(), now, now_ms, unix_offset_ms, last_tick: 0, reg, proxy, protect, waiting: Default::default() }
     }
 
-    fn set_clock(&mut self, now_ms: u64) {
-        self.now_ms = now_ms;
-        self.now = now_ms / 1000;
+    /// The caller's `clock_ms` on the edge's clock; never earlier than before.
+    fn set_clock(&mut self, clock_ms: u64) {
+        self.now_ms = self.now_ms.max(clock_ms + self.unix_offset_ms);
+        self.now = self.now_ms / 1000;
     }
 
-    /// Handles one input at `now_ms` (unix milliseconds); effects are appended to `out`.
-    pub fn handle(&mut self, now_ms: u64, input: Input<'_>, out: &mut Vec<Output>) {
-        self.set_clock(now_ms);
+    /// When `tick` next has work, on the caller's clock: the earliest
+    /// transaction timer, parked work's expiry, probe due or overdue, and
+    /// the next whole second (binding expiry, bans, rate-limit windows).
+    pub fn next_deadline(&self) -> u64 {
+        let mut at = (self.now + 1) * 1000;
+        if let Some(slot) = self.proxy.wheel.next_due() {
+            at = at.min(slot * crate::core::proxy::state::WHEEL_MS);
+        }
+        if let Some(t) = self.waiting.next_expiry() {
+            at = at.min(t);
+        }
+        if let Some(t) = self.proxy.next_probe_deadline(self.cfg.shard) {
+            at = at.min(t);
+        }
+        at.saturating_sub(self.unix_offset_ms)
+    }
+
+    /// The earliest transaction timer scheduled since the last call, on the
+    /// caller's clock: a shard sleeping past it must wake sooner. O(1).
+    pub fn take_wake(&mut self) -> Option<u64> {
+        let at = std::mem::replace(&mut self.proxy.soonest_ms, u64::MAX);
+        (at != u64::MAX).then(|| at.saturating_sub(self.unix_offset_ms))
+    }
+
+    /// Handles one input at `clock_ms` (the caller's monotonic ms); effects are appended to `out`.
+    pub fn handle(&mut self, clock_ms: u64, input: Input<'_>, out: &mut Vec<Output>) {
+        self.set_clock(clock_ms);
         match input {
             Input::Packet(p) if self.banned(&p.origin) => {}
             Input::Packet(p) => self.on_packet(p.origin, p.bytes, out),
@@ -186,14 +221,14 @@ impl Edge {
     /// Timers at `now_ms`: transaction timers, upstream probes and parked
     /// work whose answer is overdue every call; binding expiry once per
     /// second of the clock however often the shard calls it.
-    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<Output>) {
-        self.set_clock(now_ms);
+    pub fn tick(&mut self, clock_ms: u64, out: &mut Vec<Output>) {
+        self.set_clock(clock_ms);
         self.proxy_tick(out);
         self.expire_waiting(out);
         if self.now != self.last_tick {
             self.last_tick = self.now;
             self.reg_tick();
-            self.protect.tick(now_ms);
+            self.protect.tick(self.now_ms);
         }
     }
 

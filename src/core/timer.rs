@@ -1,9 +1,11 @@
-//! Hashed timing wheel, one per shard, second resolution, time passed in.
+//! Hashed timing wheel, time passed in, one tick per unit of the caller's
+//! choosing: seconds for the location table's binding expiry, 10 ms slots
+//! for the proxy's transaction timers (`core::proxy::state::WHEEL_MS`).
 //!
 //! Owns: "what is due by now" for per-shard timers whose count is large and
-//! whose precision need is one second (binding expiry, later flow keep-alive
-//! deadlines). It never reads a clock: `new`, `schedule` and `advance` take
-//! unix seconds from the caller.
+//! whose precision need is one unit, and "when is the next one due" (so a
+//! shard sleeps until then). It never reads a clock: `new`, `schedule`,
+//! `advance` and `next_due` take the caller's time.
 //!
 //! Shape: `slots` buckets, bucket of second `t` is `t % slots`. An entry due
 //! more than one revolution ahead simply stays in its bucket and is skipped
@@ -114,6 +116,28 @@ impl<K: Clone> Wheel<K> {
             }
         }
         self.now = now;
+    }
+
+    /// The earliest unit at which `advance` would hand something out: the
+    /// present when something is overdue, None when the wheel is empty.
+    /// Looks at most one revolution ahead (an entry further away answers
+    /// "one revolution from now", early rather than late). O(buckets passed
+    /// + entries in them); for the shard's sleep, not for every message.
+    pub fn next_due(&self) -> Option<u64> {
+        if !self.overdue.is_empty() {
+            return Some(self.now);
+        }
+        if self.len == 0 {
+            return None;
+        }
+        let slots = self.buckets.len() as u64;
+        for t in self.now + 1..=self.now + slots {
+            let limit = (t - self.origin).min(u64::from(u32::MAX)) as u32;
+            if self.buckets[self.slot_of(t)].iter().any(|e| e.due <= limit) {
+                return Some(t);
+            }
+        }
+        Some(self.now + slots)
     }
 
     /// Entries scheduled and not yet handed out (stale ones included).
@@ -250,5 +274,28 @@ mod tests {
         w.schedule(u64::MAX, 1);
         assert_eq!(adv(&mut w, 1 << 20), Vec::<u32>::new());
         assert_eq!(adv(&mut w, u64::from(u32::MAX)), vec![1]);
+    }
+
+    #[test]
+    fn next_due_is_the_earliest_entry_or_the_present_when_overdue() {
+        let mut w: Wheel<u32> = Wheel::new(100, 8);
+        assert_eq!(w.next_due(), None);
+        w.schedule(105, 1);
+        w.schedule(103, 2);
+        // A later revolution sharing bucket 103 % 8 does not count for this one.
+        w.schedule(111, 3);
+        assert_eq!(w.next_due(), Some(103));
+        let mut out = Vec::new();
+        w.advance(103, &mut out);
+        assert_eq!((out, w.next_due()), (vec![2], Some(105)));
+        w.schedule(90, 4);
+        assert_eq!(w.next_due(), Some(103), "overdue: due now");
+        let mut out = Vec::new();
+        w.advance(106, &mut out);
+        assert_eq!(w.next_due(), Some(111));
+        // Only entries more than a revolution away: answered one revolution ahead.
+        let mut w: Wheel<u32> = Wheel::new(0, 4);
+        w.schedule(10, 1);
+        assert_eq!(w.next_due(), Some(4));
     }
 }

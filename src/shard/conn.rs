@@ -287,7 +287,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
         // Closing dropped the queue's sender: what waited in it goes back
         // to the core, whose branches fail over at once.
         while let Some(bytes) = conn.rx.recv().await {
-            super::io::feed(&shard, super::io::unix_now(), Input::Undeliverable(&bytes)).await;
+            super::io::feed(&shard, super::clock::now_ms(), Input::Undeliverable(&bytes)).await;
         }
     })
     .detach();
@@ -426,7 +426,7 @@ async fn read_stream<R: futures_lite::AsyncRead + Unpin>(shard: &Rc<Shard>, orig
             Err(_) => return "read error",
         };
         buf.truncate(kept + n);
-        let now = super::io::unix_now();
+        let now = super::clock::now_ms();
         let mut off = 0;
         loop {
             match next_frame(&buf[off..], limit) {

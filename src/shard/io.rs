@@ -8,7 +8,7 @@ use crate::core::{Dest, Input, Output};
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Hands one input to the core at `now` (unix milliseconds, read once per
+/// Hands one input to the core at `now` (`clock::now_ms`, read once per
 /// batch by the caller), records how long the core took, then performs its
 /// outputs. The `RefCell` borrow of the core ends before any await.
 pub async fn feed(shard: &Rc<Shard>, now: u64, input: Input<'_>) {
@@ -23,8 +23,15 @@ pub fn handle(shard: &Shard, now: u64, input: Input<'_>, outs: &mut Vec<Output>)
     super::capture::received(shard, &input);
     let first = outs.len();
     let start = Instant::now();
-    shard.edge.borrow_mut().handle(now, input, outs);
+    let wake = {
+        let mut edge = shard.edge.borrow_mut();
+        edge.handle(now, input, outs);
+        edge.take_wake()
+    };
     let _ = shard.hist.borrow_mut().record(start.elapsed().as_nanos().max(1) as u64);
+    if let Some(at) = wake {
+        shard.alarm.wake_by(at);
+    }
     super::capture::sent(shard, &outs[first..]);
 }
 
@@ -70,7 +77,7 @@ pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
             return;
         }
         outs = Vec::new();
-        let now = unix_now();
+        let now = super::clock::now_ms();
         for bytes in &failed {
             handle(shard, now, Input::Undeliverable(bytes), &mut outs);
         }
@@ -83,8 +90,3 @@ fn any_udp(shard: &Shard, peer: std::net::SocketAddr) -> Option<&Rc<glommio::net
     shard.udp.iter().flatten().find(|s| s.local_addr().map(|a| a.is_ipv4() == peer.is_ipv4()).unwrap_or(false))
 }
 
-/// Wall-clock milliseconds: the only clock the core sees (transaction
-/// timers; nonces, expiry and Date use its seconds).
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}

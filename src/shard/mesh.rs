@@ -105,7 +105,7 @@ impl Outbox {
 /// Feeds everything another shard sends us into the core.
 pub async fn serve_inbox(shard: Rc<Shard>, inbox: ConnectedReceiver<Batch>) {
     while let Some(batch) = inbox.recv().await {
-        let now = super::io::unix_now();
+        let now = super::clock::now_ms();
         for msg in batch {
             let input = super::services::from_mesh(&shard, msg);
             super::io::feed(&shard, now, input).await;

@@ -7,6 +7,7 @@
 
 pub mod build;
 mod capture;
+mod clock;
 mod conn;
 mod io;
 mod mesh;
@@ -85,6 +86,8 @@ pub struct Shard {
     pub tls: RefCell<crate::tls::TlsSet>,
     pub hist: RefCell<hdrhistogram::Histogram<u64>>,
     pub stopping: Cell<bool>,
+    /// Wakes the housekeeping loop when an input set an earlier timer.
+    pub alarm: clock::Alarm,
     /// HEP capture (None: off, one branch per message).
     pub hep: Option<crate::telemetry::hep_sender::Tap>,
 }
@@ -101,10 +104,12 @@ async fn run(spec: ShardSpec) {
         }
     };
     let (outbox, inboxes) = mesh.connect(id).await;
+    let (alarm, ring) = clock::Alarm::new();
     let shard = Rc::new(Shard {
         id,
         config,
-        edge: RefCell::new(Edge::new(edge_cfg, io::unix_now())),
+        edge: RefCell::new(Edge::new(edge_cfg, clock::now_ms(), clock::unix_offset_ms())),
+        alarm,
         udp: udp.into_iter().map(|s| s.map(Rc::new)).collect(),
         mesh: outbox,
         flows: RefCell::new(conn::Flows::new()),
@@ -128,7 +133,7 @@ async fn run(spec: ShardSpec) {
         glommio::spawn_local(mesh::serve_inbox(shard.clone(), inbox)).detach();
     }
     let _ = reports.send(Report::Ready { shard: id });
-    tick::run(&shard, &commands, &reports).await;
+    tick::run(&shard, &commands, &reports, ring).await;
     let drain = Duration::from_secs(shard.config.server.drain_secs.get());
     conn::drain(&shard, drain).await;
     log::debug!("shard {id} stopped");

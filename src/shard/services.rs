@@ -60,7 +60,7 @@ pub fn asks_in(dropped: &[MeshMsg]) -> Vec<u64> {
 /// Answers asks that could not be handed over: `Unreachable`, at once.
 pub async fn unreachable(shard: &Rc<Shard>, tokens: Vec<u64>) {
     for token in tokens {
-        let now = super::io::unix_now();
+        let now = super::clock::now_ms();
         super::io::feed(
             shard,
             now,

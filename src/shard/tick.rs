@@ -1,10 +1,14 @@
-//! A shard's housekeeping loop: commands from the control thread (stop),
-//! heartbeats and histogram snapshots to it, and publishing the shard's
-//! plain counters to `metrics` every `metrics.flush_ms`.
+//! A shard's housekeeping loop: the core's timers (it sleeps until
+//! `Edge::next_deadline`, or until the alarm rings for an earlier one),
+//! commands from the control thread, heartbeats and histogram snapshots to
+//! it, and publishing the shard's plain counters to `metrics` every
+//! `metrics.flush_ms`.
 
 use super::Shard;
 use crate::telemetry::publish;
-use std::time::{Duration, Instant};
+use super::clock;
+use glommio::channels::local_channel::LocalReceiver;
+use std::time::Duration;
 
 /// Control thread → shard.
 pub enum Command {
@@ -30,40 +34,66 @@ pub enum Report {
     Heartbeat { shard: u16, hist: Box<hdrhistogram::Histogram<u64>> },
 }
 
-const POLL: Duration = Duration::from_millis(20);
+/// The longest the loop sleeps. Commands from the control thread come
+/// through a crossbeam channel, which cannot wake a glommio executor, so
+/// they are read on every wake: this bounds how long an admin request or a
+/// stop waits. Timers never wait for it (the loop sleeps until the core's
+/// next deadline, and an earlier timer rings the alarm).
+const COMMAND_POLL: Duration = Duration::from_millis(100);
 
 /// Runs until a `Stop` command (or the control thread going away).
-pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Receiver<Command>, reports: &crossbeam_channel::Sender<Report>) {
-    let flush_every = Duration::from_millis(shard.config.metrics.flush_ms.get());
-    let mut next_flush = Instant::now();
-    loop {
-        match commands.try_recv() {
-            Ok(Command::Stop) | Err(crossbeam_channel::TryRecvError::Disconnected) => break,
-            Ok(Command::Users(users)) => shard.edge.borrow_mut().set_users(users),
-            Ok(Command::Tls(set)) => *shard.tls.borrow_mut() = set,
-            Ok(Command::Registrations { aor, reply }) => {
-                let _ = reply.try_send(shard.edge.borrow().registrations(&aor).to_vec());
+pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Receiver<Command>, reports: &crossbeam_channel::Sender<Report>, ring: LocalReceiver<()>) {
+    let flush_every = shard.config.metrics.flush_ms.get();
+    let mut next_flush = clock::now_ms();
+    'serving: loop {
+        loop {
+            match commands.try_recv() {
+                Ok(Command::Stop) | Err(crossbeam_channel::TryRecvError::Disconnected) => break 'serving,
+                Ok(c) => command(shard, c),
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
             }
-            Ok(Command::Bans { reply }) => {
-                let _ = reply.try_send(shard.edge.borrow().bans());
-            }
-            Ok(Command::Unban { ip, reply }) => {
-                let _ = reply.try_send(shard.edge.borrow_mut().lift_ban(ip));
-            }
-            Err(crossbeam_channel::TryRecvError::Empty) => {}
         }
         let mut outs = Vec::new();
-        shard.edge.borrow_mut().tick(super::io::unix_now(), &mut outs);
+        shard.edge.borrow_mut().tick(clock::now_ms(), &mut outs);
         super::capture::sent(shard, &outs);
         super::io::perform(shard, outs).await;
-        if Instant::now() >= next_flush {
-            next_flush += flush_every;
+        let now = clock::now_ms();
+        if now >= next_flush {
+            next_flush = (next_flush + flush_every).max(now);
             flush(shard, reports);
         }
-        glommio::timer::sleep(POLL).await;
+        let next = {
+            let mut edge = shard.edge.borrow_mut();
+            edge.take_wake();
+            edge.next_deadline().min(next_flush)
+        };
+        shard.alarm.set(next);
+        let nap = clock::Alarm::sleep_for(now, next, COMMAND_POLL);
+        futures_lite::future::or(glommio::timer::sleep(nap), async {
+            let _ = ring.recv().await;
+        })
+        .await;
     }
     shard.stopping.set(true);
     flush(shard, reports);
+}
+
+/// One command from the control thread (all but `Stop`).
+fn command(shard: &Shard, c: Command) {
+    match c {
+        Command::Stop => {}
+        Command::Users(users) => shard.edge.borrow_mut().set_users(users),
+        Command::Tls(set) => *shard.tls.borrow_mut() = set,
+        Command::Registrations { aor, reply } => {
+            let _ = reply.try_send(shard.edge.borrow().registrations(&aor).to_vec());
+        }
+        Command::Bans { reply } => {
+            let _ = reply.try_send(shard.edge.borrow().bans());
+        }
+        Command::Unban { ip, reply } => {
+            let _ = reply.try_send(shard.edge.borrow_mut().lift_ban(ip));
+        }
+    }
 }
 
 fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {

@@ -54,7 +54,7 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
         shard.edge.borrow_mut().counters.udp_batches += 1;
         dense = n >= 2;
         drained = n < super::mmsg::BATCH;
-        let now = super::io::unix_now();
+        let now = super::clock::now_ms();
         let mut outs = Vec::new();
         for i in 0..n {
             let (bytes, peer, truncated) = rx.get(i);

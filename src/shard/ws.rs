@@ -108,7 +108,7 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(shard: &Rc<Shard>, origin: Orig
         };
         match message_frame(bytes) {
             Frame::Ping(_) => pong(shard, flow),
-            Frame::Message(_) if !deliver(shard, super::io::unix_now(), origin, closed, bytes).await => return "closed by edge",
+            Frame::Message(_) if !deliver(shard, super::clock::now_ms(), origin, closed, bytes).await => return "closed by edge",
             _ => {}
         }
         if closed.get() || shard.stopping.get() {

@@ -11,7 +11,7 @@ use crate::core::protect::{Action, BanReason, ProtectConfig, Rule, RuleKey, Scan
 use crate::core::{Origin, Transport};
 
 fn edge_with(protect: ProtectConfig, shard: u16, shards: u16) -> Edge {
-    Edge::new(EdgeConfig { protect, shard, shards, ..config() }, NOW * 1000)
+    Edge::new(EdgeConfig { protect, shard, shards, ..config() }, NOW * 1000, 0)
 }
 
 fn from(peer: &str) -> Origin {
@@ -121,7 +121,7 @@ fn too_large_for_udp_goes_over_tcp() {
     let tcp_listener: std::net::SocketAddr = EDGE.parse().unwrap();
     cfg.listeners.push(Listener::new(Transport::Tcp, tcp_listener, ""));
     cfg.protect = ProtectConfig { udp_mtu: 1300, ..Default::default() };
-    let mut e = Edge::new(cfg, NOW * 1000);
+    let mut e = Edge::new(cfg, NOW * 1000, 0);
     let sdp = format!("v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n{}", "a=x-pad:0123456789abcdef\r\n".repeat(50));
     let small = request("INVITE", "sip:+15551234@carrier.example", 1, "Contact: <sip:core@10.0.0.5>\r\nContent-Type: application/sdp\r\n", "");
     let big = request("INVITE", "sip:+15551234@carrier.example", 2, "Contact: <sip:core@10.0.0.5>\r\nContent-Type: application/sdp\r\n", &sdp);

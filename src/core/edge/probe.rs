@@ -60,6 +60,14 @@ impl ProxyState {
         }
     }
 
+    /// When `probe` next has work on shard `shard`: the oldest probe's
+    /// timeout, or the next round of probes (shard 0, when probing).
+    pub(crate) fn next_probe_deadline(&self, shard: u16) -> Option<u64> {
+        let timeout = self.probes.values().map(|&(_, at)| at + PROBE_TIMEOUT_MS).min();
+        let round = (shard == 0 && self.cfg.probe_interval_ms > 0 && !self.routes.upstreams.is_empty()).then_some(self.next_probe_ms);
+        timeout.into_iter().chain(round).min()
+    }
+
     /// A response to a probe (its Via `branch`): the upstream is up.
     /// False when `branch` is no probe of ours.
     pub(super) fn on_probe_answer(&mut self, cx: &mut Ctx<'_>, branch: &[u8]) -> bool {

@@ -207,7 +207,7 @@ impl Net {
     }
 
     pub(super) fn shards(cfg: EdgeConfig, n: u16) -> Net {
-        let edges = (0..n).map(|shard| Edge::new(EdgeConfig { shard, shards: n, ..cfg.clone() }, NOW * 1000)).collect();
+        let edges = (0..n).map(|shard| Edge::new(EdgeConfig { shard, shards: n, ..cfg.clone() }, NOW * 1000, 0)).collect();
         Net { edges, now: NOW * 1000, wire: Vec::new(), mesh: Vec::new(), seq: 0, dead: Vec::new(), asks: Asks::Deliver, held: Vec::new() }
     }
 

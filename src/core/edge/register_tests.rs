@@ -40,6 +40,7 @@ fn edge_with(shard: u16, shards: u16, registrar: RegistrarConfig, auth: Option<A
             proxy: Default::default(),
         },
         NOW * 1000,
+        0,
     )
 }
 

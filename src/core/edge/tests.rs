@@ -15,7 +15,7 @@ fn edge(shard: u16, shards: u16) -> Edge {
         auth: None,
         listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
         proxy: Default::default(),
-    }, NOW * 1000)
+    }, NOW * 1000, 0)
 }
 
 /// The virtual clock of these tests (unix seconds).
@@ -240,4 +240,36 @@ fn foreign_responses_are_dropped_not_answered() {
     // A branch naming a shard that does not exist is not ours either.
     assert!(run(&mut e, udp(5080), &response("z9hG4bK-9-1")).is_empty());
     assert_eq!(e.counters.drops.get("response not ours"), 2);
+}
+
+#[test]
+fn the_clock_is_the_callers_plus_the_unix_offset_and_never_goes_back() {
+    let cfg = edge(0, 1).cfg.clone();
+    // The caller's clock reads 5 s; its zero was NOW - 5 s in unix time.
+    let mut e = Edge::new(cfg, 5_000, NOW * 1000 - 5_000);
+    assert_eq!(e.now, NOW, "inside, unix time");
+    // Nothing scheduled: the next whole second (binding expiry, bans), on the caller's clock.
+    assert_eq!(e.next_deadline(), 6_000);
+    let mut out = Vec::new();
+    e.tick(7_500, &mut out);
+    assert_eq!(e.next_deadline(), 8_000);
+    e.tick(7_000, &mut out);
+    assert_eq!((e.now_ms, e.next_deadline()), (NOW * 1000 + 2_500, 8_000), "an earlier time is taken as the last one");
+}
+
+#[test]
+fn an_earlier_transaction_timer_moves_the_deadline_and_asks_for_a_wake() {
+    use crate::core::proxy::state::{Part, TimerKey};
+    let mut e = edge(0, 1);
+    assert_eq!(e.take_wake(), None);
+    let mut table = crate::core::proxy::table::Table::default();
+    let tx: crate::core::proxy::table::Id = table.insert(());
+    e.proxy.schedule(NOW * 1000 + 505, TimerKey { tx, part: Part::Server, name: None });
+    // Rounded up to the wheel's 10 ms slot, never early.
+    assert_eq!(e.take_wake(), Some(NOW * 1000 + 510));
+    assert_eq!(e.take_wake(), None, "asked once");
+    assert_eq!(e.next_deadline(), NOW * 1000 + 510);
+    let mut out = Vec::new();
+    e.tick(NOW * 1000 + 510, &mut out);
+    assert_eq!(e.next_deadline(), (NOW + 1) * 1000, "fired: back to the next second");
 }

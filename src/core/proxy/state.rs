@@ -203,6 +203,8 @@ pub struct ProxyState {
     /// OPTIONS probes in flight: branch -> (upstream, sent at ms).
     pub probes: HashMap<Vec<u8>, (usize, u64)>,
     pub next_probe_ms: u64,
+    /// The earliest timer scheduled since the shard last asked (`Edge::take_wake`).
+    pub soonest_ms: u64,
 }
 
 impl ProxyState {
@@ -221,10 +223,13 @@ impl ProxyState {
             routes,
             probes: HashMap::new(),
             next_probe_ms: now_ms,
+            soonest_ms: u64::MAX,
         }
     }
 
     pub fn schedule(&mut self, at_ms: u64, key: TimerKey) {
-        self.wheel.schedule(at_ms.div_ceil(WHEEL_MS), key);
+        let slot = at_ms.div_ceil(WHEEL_MS);
+        self.soonest_ms = self.soonest_ms.min(slot * WHEEL_MS);
+        self.wheel.schedule(slot, key);
     }
 }
