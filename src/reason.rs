@@ -121,7 +121,10 @@ pub struct Tally<R: Reason> {
 
 impl<R: Reason> Default for Tally<R> {
     fn default() -> Self {
-        Tally { counts: vec![0; R::COUNT].into_boxed_slice(), family: PhantomData }
+        Tally {
+            counts: vec![0; R::COUNT].into_boxed_slice(),
+            family: PhantomData,
+        }
     }
 }
 
@@ -147,7 +150,13 @@ impl<R: Reason> Tally<R> {
 /// Only what was counted, by label.
 impl<R: Reason> std::fmt::Debug for Tally<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (r.label(), n))).finish()
+        f.debug_map()
+            .entries(
+                self.iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(r, n)| (r.label(), n)),
+            )
+            .finish()
     }
 }
 
@@ -183,12 +192,25 @@ mod tests {
     fn positions_cover_every_reason_once() {
         assert_eq!(Outer::COUNT, 6);
         let all: Vec<Outer> = Outer::all().collect();
-        assert_eq!(all, [Outer::A, Outer::B, Outer::In(Inner::X), Outer::In(Inner::Y), Outer::Again(Inner::X), Outer::Again(Inner::Y)]);
+        assert_eq!(
+            all,
+            [
+                Outer::A,
+                Outer::B,
+                Outer::In(Inner::X),
+                Outer::In(Inner::Y),
+                Outer::Again(Inner::X),
+                Outer::Again(Inner::Y)
+            ]
+        );
         for (i, r) in all.iter().enumerate() {
             assert_eq!(r.index(), i);
         }
         assert_eq!(Outer::In(Inner::Y).label(), "y");
-        assert_eq!(OnlyNested::all().map(Reason::label).collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(
+            OnlyNested::all().map(Reason::label).collect::<Vec<_>>(),
+            ["x", "y"]
+        );
     }
 
     #[test]
@@ -197,7 +219,15 @@ mod tests {
         t.add(Outer::B);
         t.add(Outer::B);
         t.add(Outer::In(Inner::X));
-        assert_eq!((t.get(Outer::B), t.get(Outer::In(Inner::X)), t.get(Outer::A), t.total()), (2, 1, 0, 3));
+        assert_eq!(
+            (
+                t.get(Outer::B),
+                t.get(Outer::In(Inner::X)),
+                t.get(Outer::A),
+                t.total()
+            ),
+            (2, 1, 0, 3)
+        );
         assert_eq!(t.iter().count(), Outer::COUNT);
         assert_eq!(format!("{t:?}"), r#"{"b": 2, "x": 1}"#);
     }

@@ -7,7 +7,7 @@
 //! Today two kinds of work wait: a REGISTER authenticated here whose AOR
 //! another shard owns (`register.rs`), and a request for a user whose
 //! bindings another shard holds (`proxy.rs`). Both wait `WAIT_MS` at most.
-//! A REGISTER that gets no answer is counted (`register_lost`) and dropped,
+//! A REGISTER that gets no answer is counted (`registrar.lost`, `sipedge_register_lost_total`) and dropped,
 //! so the client's retransmission tries again; a lookup that gets none
 //! ends its transaction with 500 "Location Lookup Failed".
 
