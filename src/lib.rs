@@ -13,6 +13,7 @@ pub mod control;
 pub mod ctl;
 pub mod core;
 pub mod host;
+pub mod reason;
 pub mod shard;
 pub mod sip;
 pub mod subscribers;

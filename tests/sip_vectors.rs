@@ -70,7 +70,7 @@ enum Outcome {
 fn request_outcome(m: &Message<'_>) -> Outcome {
     match check_request(m) {
         Ok(_) => Outcome::Ok,
-        Err(e) => Outcome::Reject(e.code, e.reason),
+        Err(e) => Outcome::Reject(e.code, e.reason.label()),
     }
 }
 

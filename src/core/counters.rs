@@ -1,150 +1,158 @@
-//! What a shard counts: plain integers owned by one shard, touched per
-//! message without atomics. The shard publishes them to `metrics` on a tick
-//! (`telemetry::publish`); tests read them directly.
+//! What a shard's core counts: plain integers owned by one shard, touched
+//! per message without atomics, grouped by the component that counts them
+//! (`WireStats`, `RegistrarStats`, `ProxyStats`; protection counts in
+//! `protect::ProtectStats`). Reasons are typed families (`reason::Reason`)
+//! defined here or beside the code that decides them (`auth::AuthFailure`,
+//! `proxy::hygiene::SdpUnfiltered`, `protect::BanReason`, `sip::ScanError`,
+//! `sip::Invalid`). The shard counts its own I/O (`shard::stats`); both are
+//! published to `metrics` on the shard's tick (`telemetry::publish`); tests
+//! read them directly.
 
+use super::auth::AuthFailure;
+use super::proxy::hygiene::SdpUnfiltered;
 use super::Transport;
+use crate::reason::Tally;
+use crate::sip::{Invalid, ScanError};
 
-/// Request methods counted by name; everything else is "other".
-pub const METHODS: [&str; 15] = [
-    "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "SUBSCRIBE", "NOTIFY", "MESSAGE", "INFO",
-    "UPDATE", "PRACK", "REFER", "PUBLISH", "other",
-];
-
-/// A counter keyed by a static reason string. Reasons are few, so a short
-/// vector beats a hash map.
-#[derive(Clone, Debug, Default)]
-pub struct ReasonCounts(Vec<(&'static str, u64)>);
-
-impl ReasonCounts {
-    pub fn add(&mut self, reason: &'static str) {
-        match self.0.iter_mut().find(|(r, _)| *r == reason) {
-            Some((_, n)) => *n += 1,
-            None => self.0.push((reason, 1)),
-        }
-    }
-
-    pub fn get(&self, reason: &str) -> u64 {
-        self.0.iter().find(|(r, _)| *r == reason).map(|(_, n)| *n).unwrap_or(0)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        self.0.iter().copied()
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.iter().map(|(_, n)| n).sum()
+crate::reasons! {
+    /// Request methods counted by name; everything else is "other".
+    pub enum MethodName {
+        Invite => "INVITE",
+        Ack => "ACK",
+        Bye => "BYE",
+        Cancel => "CANCEL",
+        Register => "REGISTER",
+        Options => "OPTIONS",
+        Subscribe => "SUBSCRIBE",
+        Notify => "NOTIFY",
+        Message => "MESSAGE",
+        Info => "INFO",
+        Update => "UPDATE",
+        Prack => "PRACK",
+        Refer => "REFER",
+        Publish => "PUBLISH",
+        Other => "other",
     }
 }
 
-/// Per-shard counters.
+impl MethodName {
+    /// The counted name of a request method (case-sensitive, RFC 3261 §7.1).
+    pub fn of(method: &[u8]) -> MethodName {
+        use crate::reason::Reason;
+        MethodName::all().find(|m| *m != MethodName::Other && m.label().as_bytes() == method).unwrap_or(MethodName::Other)
+    }
+}
+
+crate::reasons! {
+    /// Why the core dropped a message without an answer. Published with the
+    /// shard's own I/O drops (`shard::stats::IoDrop`) as `sipedge_drops_total`.
+    pub enum Drop {
+        IncompleteMessage => "incomplete message",
+        ResponseNotOurs => "response not ours",
+        MalformedUnanswerable => "malformed, unanswerable",
+        AckUnsupportedScheme => "ack with unsupported scheme",
+        Banned => "banned",
+        Scanner => "scanner",
+        AckOverSizeLimit => "ack over size limit",
+        RateLimited => "rate limited",
+        NoMatchingTransaction => "no matching transaction",
+        UndeliverableUnscannable => "undeliverable, unscannable",
+        Undeliverable => "undeliverable",
+        UndeliverableTransactionGone => "undeliverable, transaction gone",
+        LocationLookupLost => "location lookup lost",
+        AckNotRoutable => "ack not routable",
+        StatelessForwardRefused => "stateless forward refused",
+        Late2xxWithoutVia => "late 2xx without a Via",
+        Late2xxBadVia => "late 2xx with a bad Via",
+        NoOutgoingWebSocket => "no outgoing WebSocket connection",
+        ;
+        /// A message the scanner refused and that could not be answered.
+        Unscannable(ScanError),
+        /// A response that failed `sip::check_response`.
+        BadResponse(Invalid),
+    }
+}
+
+crate::reasons! {
+    /// Why a request was answered as malformed (400, 505, 416).
+    pub enum Malformed {
+        ;
+        Unscannable(ScanError),
+        Invalid(Invalid),
+    }
+}
+
+crate::reasons! {
+    /// REGISTER answers by status code.
+    pub enum RegisterResult {
+        Ok => "200",
+        BadRequest => "400",
+        Unauthorized => "401",
+        Forbidden => "403",
+        IntervalTooBrief => "423",
+        ServerError => "500",
+        Other => "other",
+    }
+}
+
+impl RegisterResult {
+    pub fn of(code: u16) -> RegisterResult {
+        match code {
+            200 => RegisterResult::Ok,
+            400 => RegisterResult::BadRequest,
+            401 => RegisterResult::Unauthorized,
+            403 => RegisterResult::Forbidden,
+            423 => RegisterResult::IntervalTooBrief,
+            500 => RegisterResult::ServerError,
+            _ => RegisterResult::Other,
+        }
+    }
+}
+
+/// Messages in and out, and where they went.
 #[derive(Clone, Debug)]
-pub struct Counters {
+pub struct WireStats {
     /// Messages received, [transport][0 = request, 1 = response].
     pub received: [[u64; 2]; Transport::ALL.len()],
-    /// Requests received by method (index into `METHODS`).
-    pub requests: [u64; METHODS.len()],
+    /// Requests received by method.
+    pub requests: Tally<MethodName>,
     /// Responses this shard generated, by status code (index = code - 100).
     pub responses_sent: Box<[u64; 600]>,
     /// Requests that failed validation and were answered (400, 505, ...), by reason.
-    pub malformed: ReasonCounts,
+    pub malformed: Tally<Malformed>,
     /// Messages dropped without an answer, by reason.
-    pub drops: ReasonCounts,
+    pub drops: Tally<Drop>,
     /// Responses that reached the shard holding their transaction directly.
     pub responses_home: u64,
-    /// Responses handed to another shard over the mesh.
+    /// Messages the core handed to another shard (responses, answers to
+    /// asks); the asks themselves are counted by the shard that routes them.
     pub mesh_sent: u64,
-    /// Messages received from other shards.
+    /// Mesh messages the core took in (answers are counted by the shard).
     pub mesh_received: u64,
-    /// Messages that could not be handed over because the queue was full.
-    pub mesh_dropped: u64,
-    /// CRLF keepalives answered on stream transports.
-    pub keepalives: u64,
-    /// UDP receive batches (recvmmsg calls that returned data): messages
-    /// per batch shows how much the load lets the shard amortize.
-    pub udp_batches: u64,
-    /// REGISTER answers by status code (as text, e.g. "200", "401").
-    pub register_results: ReasonCounts,
-    /// Digest authentication failures by reason.
-    pub auth_failures: ReasonCounts,
-    /// Cross-shard REGISTERs whose owner could not be reached or never answered.
-    pub register_lost: u64,
-    /// Server transactions created by the proxy.
-    pub transactions: u64,
-    /// Requests forwarded as branches (forks and failovers included).
-    pub branches: u64,
-    /// Messages relayed to a next hop (requests, ACKs, CANCELs, responses).
-    pub relayed: u64,
-    /// Retransmissions absorbed (requests) or sent (timers).
-    pub retransmissions: u64,
-    /// Branches that timed out (answered as 408).
-    pub branch_timeouts: u64,
-    /// Failovers to the next upstream.
-    pub failovers: u64,
-    /// CANCELs sent to branches.
-    pub cancels_sent: u64,
-    /// 407 challenges sent.
-    pub proxy_challenges: u64,
-    /// OPTIONS probes sent to upstreams.
-    pub probes_sent: u64,
-    /// Upstreams that went up or down.
-    pub upstream_changes: u64,
-    /// Branches that failed because their binding's flow was gone (430).
-    pub flow_failures: u64,
-    /// Payload types removed from relayed SDP (`[hygiene]`).
-    pub sdp_codecs_removed: u64,
-    /// Requests answered 488 because their SDP would keep no codec.
-    pub sdp_rejected: u64,
-    /// SDP relayed without filtering, by reason: multipart, encoded, an
-    /// answer or ACK that would keep no codec.
-    pub sdp_unfiltered: ReasonCounts,
-    /// Header lines removed by the `[hygiene]` patterns.
-    pub headers_removed: u64,
 }
 
-impl Default for Counters {
+impl Default for WireStats {
     fn default() -> Self {
-        Counters {
+        WireStats {
             received: [[0; 2]; Transport::ALL.len()],
-            requests: [0; METHODS.len()],
+            requests: Tally::default(),
             responses_sent: Box::new([0; 600]),
-            malformed: ReasonCounts::default(),
-            drops: ReasonCounts::default(),
+            malformed: Tally::default(),
+            drops: Tally::default(),
             responses_home: 0,
             mesh_sent: 0,
             mesh_received: 0,
-            mesh_dropped: 0,
-            keepalives: 0,
-            udp_batches: 0,
-            register_results: ReasonCounts::default(),
-            auth_failures: ReasonCounts::default(),
-            register_lost: 0,
-            transactions: 0,
-            branches: 0,
-            relayed: 0,
-            retransmissions: 0,
-            branch_timeouts: 0,
-            failovers: 0,
-            cancels_sent: 0,
-            proxy_challenges: 0,
-            probes_sent: 0,
-            upstream_changes: 0,
-            flow_failures: 0,
-            sdp_codecs_removed: 0,
-            sdp_rejected: 0,
-            sdp_unfiltered: ReasonCounts::default(),
-            headers_removed: 0,
         }
     }
 }
 
-impl Counters {
+impl WireStats {
     pub fn count_received(&mut self, t: Transport, request: bool) {
         self.received[t.index()][!request as usize] += 1;
     }
 
     pub fn count_method(&mut self, method: &[u8]) {
-        let i = METHODS[..METHODS.len() - 1].iter().position(|m| m.as_bytes() == method).unwrap_or(METHODS.len() - 1);
-        self.requests[i] += 1;
+        self.requests.add(MethodName::of(method));
     }
 
     pub fn count_sent(&mut self, code: u16) {
@@ -163,21 +171,75 @@ impl Counters {
     }
 }
 
+/// What the registrar counts.
+#[derive(Clone, Debug, Default)]
+pub struct RegistrarStats {
+    /// REGISTER answers by status code.
+    pub results: Tally<RegisterResult>,
+    /// Digest authentication failures by reason.
+    pub auth_failures: Tally<AuthFailure>,
+    /// Cross-shard REGISTERs whose owner could not be reached or never answered.
+    pub lost: u64,
+}
+
+/// What the proxy counts.
+#[derive(Clone, Debug, Default)]
+pub struct ProxyStats {
+    /// Server transactions created.
+    pub transactions: u64,
+    /// Requests forwarded as branches (forks and failovers included).
+    pub branches: u64,
+    /// Messages relayed to a next hop (requests, ACKs, CANCELs, responses).
+    pub relayed: u64,
+    /// Retransmissions absorbed (requests) or sent (timers).
+    pub retransmissions: u64,
+    /// Branches that timed out (answered as 408).
+    pub branch_timeouts: u64,
+    /// Failovers to the next upstream.
+    pub failovers: u64,
+    /// CANCELs sent to branches.
+    pub cancels_sent: u64,
+    /// 407 challenges sent.
+    pub challenges: u64,
+    /// OPTIONS probes sent to upstreams.
+    pub probes_sent: u64,
+    /// Upstreams that went up or down.
+    pub upstream_changes: u64,
+    /// Branches that failed because their binding's flow was gone (430).
+    pub flow_failures: u64,
+    /// Payload types removed from relayed SDP (`[hygiene]`).
+    pub sdp_codecs_removed: u64,
+    /// Requests answered 488 because their SDP would keep no codec.
+    pub sdp_rejected: u64,
+    /// SDP relayed without filtering, by reason.
+    pub sdp_unfiltered: Tally<SdpUnfiltered>,
+    /// Header lines removed by the `[hygiene]` patterns.
+    pub headers_removed: u64,
+}
+
+/// Per-shard counters of the core, by component.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    pub wire: WireStats,
+    pub registrar: RegistrarStats,
+    pub proxy: ProxyStats,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn reasons_and_methods_count() {
-        let mut c = Counters::default();
-        c.drops.add("a");
-        c.drops.add("a");
-        c.drops.add("b");
-        assert_eq!((c.drops.get("a"), c.drops.get("b"), c.drops.total()), (2, 1, 3));
+        let mut c = WireStats::default();
+        c.drops.add(Drop::Banned);
+        c.drops.add(Drop::Banned);
+        c.drops.add(Drop::Unscannable(ScanError::BadStartLine));
+        assert_eq!((c.drops.get(Drop::Banned), c.drops.get(Drop::Unscannable(ScanError::BadStartLine)), c.drops.total()), (2, 1, 3));
         c.count_method(b"OPTIONS");
         c.count_method(b"FOO");
-        assert_eq!(c.requests[5], 1);
-        assert_eq!(c.requests[METHODS.len() - 1], 1);
+        c.count_method(b"other");
+        assert_eq!((c.requests.get(MethodName::Options), c.requests.get(MethodName::Other)), (1, 2));
         c.count_sent(200);
         c.count_sent(999);
         assert_eq!(c.sent(200), 1);

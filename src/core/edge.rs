@@ -23,7 +23,7 @@
 //! the shard when `tick` next has work, so it sleeps until then.
 
 use super::ask::{Answer, Ask};
-use super::counters::Counters;
+use super::counters::{Counters, Drop, Malformed};
 use super::mesh::MeshMsg;
 use super::{owner, FlowId, Origin, Transport};
 use crate::sip::{self, Essentials, Framing, HeaderName, Message, Method, Scheme, Status};
@@ -197,7 +197,7 @@ impl Edge {
             Input::Packet(p) if self.banned(&p.origin) => {}
             Input::Packet(p) => self.on_packet(p.origin, p.bytes, out),
             Input::Mesh(msg) => {
-                self.counters.mesh_received += 1;
+                self.counters.wire.mesh_received += 1;
                 match msg {
                     MeshMsg::Response { origin, bytes } => self.on_packet(origin, &bytes, out),
                     MeshMsg::Ask { reply_to, token, ask } => self.serve_ask(reply_to, token, ask, out),
@@ -251,10 +251,10 @@ impl Edge {
     fn on_packet(&mut self, origin: Origin, bytes: &[u8], out: &mut Vec<Output>) {
         let msg = match sip::scan(bytes, origin.transport.framing()) {
             Ok(Status::Complete(m)) => m,
-            Ok(Status::Partial) => return self.counters.drops.add("incomplete message"),
+            Ok(Status::Partial) => return self.counters.wire.drops.add(Drop::IncompleteMessage),
             Err(e) => return self.on_unscannable(origin, bytes, e, out),
         };
-        self.counters.count_received(origin.transport, msg.is_request());
+        self.counters.wire.count_received(origin.transport, msg.is_request());
         if msg.is_request() {
             self.on_request(origin, &msg, out)
         } else {
@@ -271,12 +271,12 @@ impl Edge {
         if !byte_stream {
             if let Ok(Status::Complete(m)) = sip::scan(bytes, Framing::HeadersOnly) {
                 if m.is_request() && sip::check::answerable(&m) && !matches!(m.method(), Some(Method::Ack)) {
-                    self.counters.malformed.add(e.reason());
+                    self.counters.wire.malformed.add(Malformed::Unscannable(e));
                     return self.reject(origin, &m, None, 400, e.reason(), out);
                 }
             }
         }
-        self.counters.drops.add(e.reason());
+        self.counters.wire.drops.add(Drop::Unscannable(e));
         if let (Some(f), true) = (origin.flow, byte_stream && e.is_framing()) {
             out.push(Output::Close(f));
         }
@@ -287,25 +287,25 @@ impl Edge {
     fn on_response(&mut self, origin: Origin, msg: &Message<'_>, out: &mut Vec<Output>) {
         let resp = match sip::check_response(msg) {
             Ok(r) => r,
-            Err(reason) => return self.counters.drops.add(reason),
+            Err(reason) => return self.counters.wire.drops.add(Drop::BadResponse(reason)),
         };
         match owner::response_owner(&resp.top_via) {
             Some(s) if s != self.cfg.shard && s < self.cfg.shards => {
-                self.counters.mesh_sent += 1;
+                self.counters.wire.mesh_sent += 1;
                 let msg = MeshMsg::Response { origin, bytes: msg.buf.to_vec() };
                 out.push(Output::ToShard { shard: s, msg });
             }
             Some(s) if s == self.cfg.shard => {
-                self.counters.responses_home += 1;
+                self.counters.wire.responses_home += 1;
                 self.on_proxy_response(origin, msg, &resp, out);
             }
-            _ => self.counters.drops.add("response not ours"),
+            _ => self.counters.wire.drops.add(Drop::ResponseNotOurs),
         }
     }
 
     fn on_request(&mut self, origin: Origin, msg: &Message<'_>, out: &mut Vec<Output>) {
         if let Some(m) = msg.method() {
-            self.counters.count_method(m.as_bytes());
+            self.counters.wire.count_method(m.as_bytes());
         }
         if self.screen(origin, msg, out).is_err() {
             return;
@@ -316,16 +316,16 @@ impl Edge {
         let ess = match sip::check_request(msg) {
             Ok(e) => e,
             Err(bad) => {
-                self.counters.malformed.add(bad.reason);
+                self.counters.wire.malformed.add(Malformed::Invalid(bad.reason));
                 if !bad.answerable || matches!(msg.method(), Some(Method::Ack)) {
-                    return self.counters.drops.add("malformed, unanswerable");
+                    return self.counters.wire.drops.add(Drop::MalformedUnanswerable);
                 }
-                return self.reject(origin, msg, None, bad.code, bad.reason, out);
+                return self.reject(origin, msg, None, bad.code, bad.reason.label(), out);
             }
         };
         if !matches!(ess.ruri.scheme, Scheme::Sip | Scheme::Sips | Scheme::Tel) {
             if ess.method == Method::Ack {
-                return self.counters.drops.add("ack with unsupported scheme");
+                return self.counters.wire.drops.add(Drop::AckUnsupportedScheme);
             }
             return self.reject(origin, msg, Some(&ess), 416, "Unsupported URI Scheme", out);
         }
@@ -392,7 +392,7 @@ fn send_response(counters: &mut Counters, origin: Origin, code: u16, bytes: Vec<
         (Transport::Udp, _) | (_, None) => Dest::Udp { listener: origin.listener, peer: origin.peer },
         (_, Some(flow)) => Dest::Flow(flow),
     };
-    counters.count_sent(code);
+    counters.wire.count_sent(code);
     out.push(Output::Send { dest, bytes });
 }
 

@@ -3,7 +3,7 @@
 //! and when a connection has to be closed because what it sends can never
 //! become a message.
 
-use crate::sip::{frame_len, scan, Framing, Status};
+use crate::sip::{frame_len, scan, Framing, ScanError, Status};
 
 /// What the front of a stream buffer holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +17,18 @@ pub enum Frame {
     /// A complete message of `n` bytes.
     Message(usize),
     /// The buffer can never become a message: close the connection.
-    Garbage(&'static str),
+    Garbage(Unframed),
+}
+
+crate::reasons! {
+    /// Why a stream's framing is lost (a reason a connection is closed).
+    pub enum Unframed {
+        TooLarge => "message over buffer limit",
+        IncompleteTooLarge => "incomplete message over buffer limit",
+        ;
+        /// The first thing wrong (a TLS hello on a TCP port is a bad start line).
+        Unscannable(ScanError),
+    }
 }
 
 /// Looks at the front of `buf`; `limit` bounds the bytes one incomplete
@@ -37,15 +48,15 @@ pub fn next_frame(buf: &[u8], limit: usize) -> Frame {
     // scans the message itself. One bad message with intact framing is
     // passed on (the core counts it); only lost framing ends the connection.
     match frame_len(buf) {
-        Ok(Status::Complete(n)) if n > limit => Frame::Garbage("message over buffer limit"),
+        Ok(Status::Complete(n)) if n > limit => Frame::Garbage(Unframed::TooLarge),
         Ok(Status::Complete(n)) => Frame::Message(n),
-        Ok(Status::Partial) if buf.len() >= limit => Frame::Garbage("incomplete message over buffer limit"),
+        Ok(Status::Partial) if buf.len() >= limit => Frame::Garbage(Unframed::IncompleteTooLarge),
         Ok(Status::Partial) => Frame::Need,
         // Name the first thing wrong (e.g. a TLS hello on a TCP port is a bad start line).
-        Err(e) => Frame::Garbage(match scan(buf, Framing::Stream) {
-            Err(first) => first.reason(),
-            _ => e.reason(),
-        }),
+        Err(e) => Frame::Garbage(Unframed::Unscannable(match scan(buf, Framing::Stream) {
+            Err(first) => first,
+            _ => e,
+        })),
     }
 }
 

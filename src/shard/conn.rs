@@ -14,7 +14,8 @@
 //! TLS handshake runs in its own allocation, freed once it is done.
 
 use super::Shard;
-use crate::core::counters::ReasonCounts;
+use super::stats::{TcpClosed, TcpRefused, TlsFailure, WsRefused};
+use crate::reason::Tally;
 use crate::core::framing::{next_frame, Frame};
 use crate::core::{FlowId, Input, Origin, Packet, Transport};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -54,12 +55,12 @@ pub struct Flows {
     /// Connections this shard opened (to upstreams, to devices).
     pub opened: u64,
     /// Connections refused over a limit, by limit.
-    pub refused: ReasonCounts,
-    pub closed: ReasonCounts,
+    pub refused: Tally<TcpRefused>,
+    pub closed: Tally<TcpClosed>,
     /// TLS handshakes that failed, by cause.
-    pub tls_failures: ReasonCounts,
+    pub tls_failures: Tally<TlsFailure>,
     /// WebSocket handshakes refused, by reason.
-    pub ws_refused: ReasonCounts,
+    pub ws_refused: Tally<WsRefused>,
 }
 
 /// A connection's end for its own tasks: its id, the queue its writer
@@ -149,11 +150,11 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, transport: Transport, 
     loop {
         match sock.accept().await {
             Ok(stream) if shard.flows.borrow().len() >= max => {
-                shard.flows.borrow_mut().refused.add("shard limit");
+                shard.flows.borrow_mut().refused.add(TcpRefused::ShardLimit);
                 drop(stream);
             }
             Ok(stream) if stream.peer_addr().is_ok_and(|p| shard.flows.borrow().per_ip.get(&p.ip()).copied().unwrap_or(0) >= per_ip) => {
-                shard.flows.borrow_mut().refused.add("per-IP limit");
+                shard.flows.borrow_mut().refused.add(TcpRefused::PerIpLimit);
                 drop(stream);
             }
             Ok(stream) => {
@@ -209,7 +210,7 @@ pub(super) fn handshake_timeout(shard: &Shard) -> Duration {
 async fn handshake<S>(shard: &Shard, outgoing: bool, h: impl Future<Output = std::io::Result<S>>) -> Option<S> {
     let reason = match glommio::timer::timeout(handshake_timeout(shard), async { h.await.map_err(glommio::GlommioError::from) }).await {
         Ok(s) => return Some(s),
-        Err(glommio::GlommioError::TimedOut(_)) => "handshake timeout",
+        Err(glommio::GlommioError::TimedOut(_)) => TlsFailure::HandshakeTimeout,
         Err(e) => handshake_failure(&e, outgoing),
     };
     shard.flows.borrow_mut().tls_failures.add(reason);
@@ -219,21 +220,21 @@ async fn handshake<S>(shard: &Shard, outgoing: bool, h: impl Future<Output = std
 /// A handshake error, by cause, for `sipedge_tls_handshake_failures_total`:
 /// what an operator needs to see why a device model (or an upstream)
 /// cannot connect.
-fn handshake_failure(e: &glommio::GlommioError<()>, outgoing: bool) -> &'static str {
+fn handshake_failure(e: &glommio::GlommioError<()>, outgoing: bool) -> TlsFailure {
     use rustls::{Error as E, PeerIncompatible as P};
-    let glommio::GlommioError::IoError(io) = e else { return "other" };
-    let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<E>()) else { return "connection lost" };
+    let glommio::GlommioError::IoError(io) = e else { return TlsFailure::Other };
+    let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<E>()) else { return TlsFailure::ConnectionLost };
     match tls {
         // A TLS 1.0/1.1 hello lacks signature_algorithms, which rustls checks first.
-        E::PeerIncompatible(P::Tls12NotOffered | P::Tls12NotOfferedOrEnabled | P::SupportedVersionsExtensionRequired | P::SignatureAlgorithmsExtensionRequired) => "protocol version",
-        E::PeerIncompatible(P::NoCipherSuitesInCommon) => "no common cipher",
-        E::PeerIncompatible(P::NoKxGroupsInCommon | P::NoSignatureSchemesInCommon) => "no common key exchange or signature",
-        E::PeerIncompatible(_) => "incompatible client",
-        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => "not TLS",
-        E::NoCertificatesPresented | E::InvalidCertificate(_) if outgoing => "upstream certificate",
-        E::NoCertificatesPresented | E::InvalidCertificate(_) => "client certificate",
-        E::AlertReceived(_) => "alert from client",
-        _ => "other",
+        E::PeerIncompatible(P::Tls12NotOffered | P::Tls12NotOfferedOrEnabled | P::SupportedVersionsExtensionRequired | P::SignatureAlgorithmsExtensionRequired) => TlsFailure::ProtocolVersion,
+        E::PeerIncompatible(P::NoCipherSuitesInCommon) => TlsFailure::NoCommonCipher,
+        E::PeerIncompatible(P::NoKxGroupsInCommon | P::NoSignatureSchemesInCommon) => TlsFailure::NoCommonKx,
+        E::PeerIncompatible(_) => TlsFailure::IncompatibleClient,
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => TlsFailure::NotTls,
+        E::NoCertificatesPresented | E::InvalidCertificate(_) if outgoing => TlsFailure::UpstreamCertificate,
+        E::NoCertificatesPresented | E::InvalidCertificate(_) => TlsFailure::ClientCertificate,
+        E::AlertReceived(_) => TlsFailure::AlertFromClient,
+        _ => TlsFailure::Other,
     }
 }
 
@@ -254,7 +255,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
     }
     let max = shard.config.limits.tcp_max_connections_per_shard.get() as usize;
     if shard.flows.borrow().len() >= max {
-        shard.flows.borrow_mut().refused.add("shard limit");
+        shard.flows.borrow_mut().refused.add(TcpRefused::ShardLimit);
         return false;
     }
     let transport = if tls { crate::config::Transport::Tls } else { crate::config::Transport::Tcp };
@@ -274,10 +275,10 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
                 prepare(&shard, &stream);
                 match Box::pin(connect_tls(&shard, peer, stream)).await {
                     Some(stream) => return run(shard, listener, Transport::Tls, stream, peer, conn).await,
-                    None => "tls handshake failed",
+                    None => TcpClosed::TlsHandshakeFailed,
                 }
             }
-            Err(_) => "connect failed",
+            Err(_) => TcpClosed::ConnectFailed,
         };
         {
             let mut flows = shard.flows.borrow_mut();
@@ -298,7 +299,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
 /// certificate for its configured `server_name` (or its IP address).
 async fn connect_tls(shard: &Shard, peer: SocketAddr, stream: TcpStream) -> Option<futures_rustls::client::TlsStream<TcpStream>> {
     let Some(config) = shard.tls.borrow().client.clone() else {
-        shard.flows.borrow_mut().tls_failures.add("no outgoing TLS configured");
+        shard.flows.borrow_mut().tls_failures.add(TlsFailure::NoOutgoingTls);
         return None;
     };
     let upstreams = shard.config.proxy.route.iter().flat_map(|r| &r.upstreams);
@@ -386,7 +387,7 @@ pub(super) fn spawn_writer<K: Sink + 'static>(rx: LocalReceiver<Vec<u8>>, mut si
 /// The end every connection shares: `read` runs until the peer, the edge
 /// or a limit ends the connection (its reason), then the flow leaves the
 /// table, counted by that reason, and its writer finishes what is queued.
-pub(super) async fn life(shard: &Rc<Shard>, flow: FlowId, writer: glommio::Task<()>, read: impl Future<Output = &'static str>) {
+pub(super) async fn life(shard: &Rc<Shard>, flow: FlowId, writer: glommio::Task<()>, read: impl Future<Output = TcpClosed>) {
     let reason = read.await;
     {
         let mut flows = shard.flows.borrow_mut();
@@ -405,12 +406,12 @@ pub(super) async fn deliver(shard: &Rc<Shard>, now: u64, origin: Origin, closed:
 
 /// Answers a CRLF keepalive (RFC 5626 §4.4.1) with a CRLF pong.
 pub(super) fn pong(shard: &Shard, flow: FlowId) {
-    shard.edge.borrow_mut().counters.keepalives += 1;
+    shard.stats.borrow_mut().keepalives += 1;
     shard.flows.borrow().send(flow, b"\r\n".to_vec());
 }
 
 /// Reads a byte stream and frames SIP messages out of it until it ends.
-async fn read_stream<R: futures_lite::AsyncRead + Unpin>(shard: &Rc<Shard>, origin: Origin, closed: &Cell<bool>, mut rd: R) -> &'static str {
+async fn read_stream<R: futures_lite::AsyncRead + Unpin>(shard: &Rc<Shard>, origin: Origin, closed: &Cell<bool>, mut rd: R) -> TcpClosed {
     let limit = shard.config.limits.tcp_max_buffered_bytes.get() as usize;
     let flow = origin.flow.expect("a connection has a flow");
     // Bytes of an incomplete message, then room for the next read.
@@ -420,10 +421,10 @@ async fn read_stream<R: futures_lite::AsyncRead + Unpin>(shard: &Rc<Shard>, orig
         let kept = buf.len();
         buf.resize(kept + want, 0);
         let n = match rd.read(&mut buf[kept..]).await {
-            Ok(0) => return "peer closed",
+            Ok(0) => return TcpClosed::PeerClosed,
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return "idle timeout",
-            Err(_) => return "read error",
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return TcpClosed::IdleTimeout,
+            Err(_) => return TcpClosed::ReadError,
         };
         buf.truncate(kept + n);
         let now = super::clock::now_ms();
@@ -438,11 +439,11 @@ async fn read_stream<R: futures_lite::AsyncRead + Unpin>(shard: &Rc<Shard>, orig
                 }
                 Frame::Message(k) => {
                     if !deliver(shard, now, origin, closed, &buf[off..off + k]).await {
-                        return "closed by edge";
+                        return TcpClosed::ClosedByEdge;
                     }
                     off += k;
                 }
-                Frame::Garbage(why) => return why,
+                Frame::Garbage(why) => return TcpClosed::Unframed(why),
             }
         }
         buf.drain(..off);
@@ -454,7 +455,7 @@ async fn read_stream<R: futures_lite::AsyncRead + Unpin>(shard: &Rc<Shard>, orig
             buf.shrink_to(buf.len() + want);
         }
         if closed.get() || shard.stopping.get() {
-            return "closed by edge";
+            return TcpClosed::ClosedByEdge;
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::mesh::Outbox;
 use super::Shard;
+use super::stats::IoDrop;
 use crate::core::{Dest, Input, Output};
 use std::rc::Rc;
 use std::time::Instant;
@@ -51,21 +52,21 @@ pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
                         None => false,
                     };
                     if !ok {
-                        shard.edge.borrow_mut().counters.drops.add("udp send failed");
+                        shard.stats.borrow_mut().drops.add(IoDrop::UdpSendFailed);
                     }
                 }
                 Output::Send { dest: Dest::Tcp { peer, tls }, bytes } => {
                     if !super::conn::send_to_peer(shard, peer, tls, bytes) {
-                        shard.edge.borrow_mut().counters.drops.add("connection queue full");
+                        shard.stats.borrow_mut().drops.add(IoDrop::ConnectionQueueFull);
                     }
                 }
                 Output::Send { dest: Dest::Flow(flow), bytes } => {
                     let gone = !shard.flows.borrow().contains(flow);
                     if gone {
-                        shard.edge.borrow_mut().counters.drops.add("flow gone");
+                        shard.stats.borrow_mut().drops.add(IoDrop::FlowGone);
                         failed.push(bytes);
                     } else if !shard.flows.borrow().send(flow, bytes) {
-                        shard.edge.borrow_mut().counters.drops.add("flow queue full");
+                        shard.stats.borrow_mut().drops.add(IoDrop::FlowQueueFull);
                     }
                 }
                 Output::ToShard { shard: to, msg } => Outbox::push(shard, to, msg),

@@ -94,7 +94,7 @@ impl Outbox {
             let asks = super::services::asks_in(&batch);
             let sent = self.senders[to].as_ref().map(|s| s.try_send(batch).is_ok()).unwrap_or(false);
             if !sent {
-                shard.edge.borrow_mut().counters.mesh_dropped += n;
+                shard.stats.borrow_mut().mesh_dropped += n;
                 unreachable.extend(asks);
             }
         }

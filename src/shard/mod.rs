@@ -14,6 +14,7 @@ mod mesh;
 mod mmsg;
 mod services;
 mod sockets;
+pub mod stats;
 mod tick;
 mod udp;
 mod ws;
@@ -82,6 +83,8 @@ pub struct Shard {
     pub udp: Vec<Option<Rc<glommio::net::UdpSocket>>>,
     pub mesh: mesh::Outbox,
     pub flows: RefCell<conn::Flows>,
+    /// The shard's own I/O counters (the core counts in `edge.counters`).
+    pub stats: RefCell<stats::IoStats>,
     /// TLS settings; replaced on reload, read at each handshake.
     pub tls: RefCell<crate::tls::TlsSet>,
     pub hist: RefCell<hdrhistogram::Histogram<u64>>,
@@ -113,6 +116,7 @@ async fn run(spec: ShardSpec) {
         udp: udp.into_iter().map(|s| s.map(Rc::new)).collect(),
         mesh: outbox,
         flows: RefCell::new(conn::Flows::new()),
+        stats: RefCell::new(stats::IoStats::default()),
         tls: RefCell::new(tls),
         hist: RefCell::new(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("histogram bounds")),
         stopping: Cell::new(false),

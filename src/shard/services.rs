@@ -19,7 +19,7 @@ pub fn route(shard: &Rc<Shard>, token: u64, ask: Ask) {
     let to = match &ask {
         Ask::Register { shard: to, .. } | Ask::Lookup { shard: to, .. } => *to,
     };
-    shard.edge.borrow_mut().counters.mesh_sent += 1;
+    shard.stats.borrow_mut().mesh_sent += 1;
     Outbox::push(
         shard,
         to,
@@ -36,7 +36,7 @@ pub fn route(shard: &Rc<Shard>, token: u64, ask: Ask) {
 pub fn from_mesh(shard: &Shard, msg: MeshMsg) -> Input<'static> {
     match msg {
         MeshMsg::Answer { token, answer } => {
-            shard.edge.borrow_mut().counters.mesh_received += 1;
+            shard.stats.borrow_mut().mesh_received += 1;
             Input::Answer { token, answer }
         }
         msg => Input::Mesh(msg),

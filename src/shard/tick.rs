@@ -99,13 +99,22 @@ fn command(shard: &Shard, c: Command) {
 fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     let flows = shard.flows.borrow();
     let tcp = publish::TcpStats { open: flows.len(), accepted: flows.accepted, opened: flows.opened, refused: &flows.refused, closed: &flows.closed };
+    let stats = shard.stats.borrow();
+    let io = publish::Io {
+        drops: &stats.drops,
+        udp_batches: stats.udp_batches,
+        keepalives: stats.keepalives,
+        mesh_sent: stats.mesh_sent,
+        mesh_received: stats.mesh_received,
+        mesh_dropped: stats.mesh_dropped,
+    };
     let edge = shard.edge.borrow();
-    publish::shard(shard.id, &edge.counters, &tcp);
+    publish::shard(shard.id, &edge.counters.wire, &io, &tcp);
     publish::handshakes(shard.id, &flows.tls_failures, &flows.ws_refused);
-    publish::registrar(shard.id, &edge.counters, edge.registrations_active());
-    publish::proxy(shard.id, &edge.counters, edge.transactions(), edge.timers_pending());
+    publish::registrar(shard.id, &edge.counters.registrar, edge.registrations_active());
+    publish::proxy(shard.id, &edge.counters.proxy, edge.transactions(), edge.timers_pending());
     publish::protect(shard.id, edge.protect_stats(), edge.rule_names(), &edge.bans_active());
-    drop(edge);
+    drop((edge, stats));
     let mut h = shard.hist.borrow_mut();
     let hist = Box::new(h.clone());
     h.reset();

@@ -4,6 +4,7 @@
 
 use super::mmsg::{RecvBatch, SendBatch};
 use super::Shard;
+use super::stats::IoDrop;
 use crate::core::{Dest, Input, Origin, Output, Packet, Transport};
 use glommio::net::UdpSocket;
 use std::os::fd::AsRawFd;
@@ -33,7 +34,7 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
                 glommio::timer::sleep(coalesce).await;
             } else if sock.peek_from(&mut wake).await.is_err() {
                 // Wait for the next datagram without taking it.
-                shard.edge.borrow_mut().counters.drops.add("udp recv error");
+                shard.stats.borrow_mut().drops.add(IoDrop::UdpRecvError);
             }
         }
         let n = match rx.recv(fd) {
@@ -44,14 +45,14 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
             Ok(n) => n,
             Err(e) => {
                 log::debug!("shard {}: udp recvmmsg: {e}", shard.id);
-                shard.edge.borrow_mut().counters.drops.add("udp recv error");
+                shard.stats.borrow_mut().drops.add(IoDrop::UdpRecvError);
                 continue;
             }
         };
         if shard.stopping.get() {
             return;
         }
-        shard.edge.borrow_mut().counters.udp_batches += 1;
+        shard.stats.borrow_mut().udp_batches += 1;
         dense = n >= 2;
         drained = n < super::mmsg::BATCH;
         let now = super::clock::now_ms();
@@ -60,7 +61,7 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
             let (bytes, peer, truncated) = rx.get(i);
             let Some(peer) = peer else { continue };
             if truncated {
-                shard.edge.borrow_mut().counters.drops.add("datagram truncated");
+                shard.stats.borrow_mut().drops.add(IoDrop::DatagramTruncated);
                 continue;
             }
             let origin = Origin { transport: Transport::Udp, listener, peer, flow: None };
@@ -87,12 +88,12 @@ async fn flush(shard: &Shard, sock: &UdpSocket, tx: &mut SendBatch) {
     }
     if let Err(e) = tx.send(sock.as_raw_fd()) {
         log::debug!("shard {}: udp sendmmsg: {e}", shard.id);
-        shard.edge.borrow_mut().counters.drops.add("udp send failed");
+        shard.stats.borrow_mut().drops.add(IoDrop::UdpSendFailed);
         tx.items.remove(0);
     }
     for (peer, bytes) in tx.items.drain(..) {
         if sock.send_to(&bytes, peer).await.is_err() {
-            shard.edge.borrow_mut().counters.drops.add("udp send failed");
+            shard.stats.borrow_mut().drops.add(IoDrop::UdpSendFailed);
         }
     }
 }

@@ -16,6 +16,7 @@
 
 use super::conn::{deliver, life, pong, spawn_writer, Sink};
 use super::Shard;
+use super::stats::{TcpClosed, WsRefused};
 use crate::core::framing::{message_frame, Frame};
 use crate::core::{Origin, Transport};
 use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -45,7 +46,7 @@ where
     let handshake = async { async_tungstenite::accept_hdr_async_with_config(stream, offers_sip, Some(config)).await.map_err(|e| refusal(&e)) };
     let timeout = async {
         glommio::timer::sleep(super::conn::handshake_timeout(&shard)).await;
-        Err("handshake timeout")
+        Err(WsRefused::HandshakeTimeout)
     };
     // Boxed, as the TLS handshake in `conn.rs`: its state is freed once it
     // is done instead of staying part of the connection's task for life.
@@ -78,24 +79,24 @@ fn offers_sip(request: &Request, mut response: Response) -> Result<Response, Err
 }
 
 /// Why a handshake failed, for `sipedge_ws_handshakes_refused_total`.
-fn refusal(e: &WsError) -> &'static str {
+fn refusal(e: &WsError) -> WsRefused {
     use async_tungstenite::tungstenite::error::ProtocolError as P;
     match e {
         // Our own 400 from `offers_sip`.
-        WsError::Http(_) => "no sip subprotocol",
-        WsError::Protocol(P::WrongHttpMethod | P::WrongHttpVersion | P::MissingConnectionUpgradeHeader | P::MissingUpgradeWebSocketHeader) => "not a websocket upgrade",
-        WsError::Protocol(P::MissingSecWebSocketVersionHeader | P::MissingSecWebSocketKey | P::InvalidSecWebSocketKey) => "bad websocket headers",
-        WsError::Protocol(P::HandshakeIncomplete) | WsError::Io(_) | WsError::ConnectionClosed | WsError::AlreadyClosed => "connection lost",
-        _ => "bad request",
+        WsError::Http(_) => WsRefused::NoSipSubprotocol,
+        WsError::Protocol(P::WrongHttpMethod | P::WrongHttpVersion | P::MissingConnectionUpgradeHeader | P::MissingUpgradeWebSocketHeader) => WsRefused::NotAnUpgrade,
+        WsError::Protocol(P::MissingSecWebSocketVersionHeader | P::MissingSecWebSocketKey | P::InvalidSecWebSocketKey) => WsRefused::BadHeaders,
+        WsError::Protocol(P::HandshakeIncomplete) | WsError::Io(_) | WsError::ConnectionClosed | WsError::AlreadyClosed => WsRefused::ConnectionLost,
+        _ => WsRefused::BadRequest,
     }
 }
 
 /// Reads WebSocket messages, each one SIP message, until the connection ends.
-async fn read<S: AsyncRead + AsyncWrite + Unpin>(shard: &Rc<Shard>, origin: Origin, closed: &Cell<bool>, mut rx: WebSocketReceiver<S>) -> &'static str {
+async fn read<S: AsyncRead + AsyncWrite + Unpin>(shard: &Rc<Shard>, origin: Origin, closed: &Cell<bool>, mut rx: WebSocketReceiver<S>) -> TcpClosed {
     let flow = origin.flow.expect("a connection has a flow");
     loop {
         let msg = match rx.next().await {
-            None => return "peer closed",
+            None => return TcpClosed::PeerClosed,
             Some(Ok(m)) => m,
             Some(Err(e)) => return read_failure(&e),
         };
@@ -108,23 +109,23 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(shard: &Rc<Shard>, origin: Orig
         };
         match message_frame(bytes) {
             Frame::Ping(_) => pong(shard, flow),
-            Frame::Message(_) if !deliver(shard, super::clock::now_ms(), origin, closed, bytes).await => return "closed by edge",
+            Frame::Message(_) if !deliver(shard, super::clock::now_ms(), origin, closed, bytes).await => return TcpClosed::ClosedByEdge,
             _ => {}
         }
         if closed.get() || shard.stopping.get() {
-            return "closed by edge";
+            return TcpClosed::ClosedByEdge;
         }
     }
 }
 
 /// Why reading a WebSocket failed, for `sipedge_tcp_closed_total`.
-fn read_failure(e: &WsError) -> &'static str {
+fn read_failure(e: &WsError) -> TcpClosed {
     match e {
-        WsError::Capacity(_) => "websocket message over buffer limit",
-        WsError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => "idle timeout",
-        WsError::Protocol(_) => "websocket protocol error",
-        WsError::Utf8(_) => "websocket text not UTF-8",
-        _ => "read error",
+        WsError::Capacity(_) => TcpClosed::WsOverBufferLimit,
+        WsError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => TcpClosed::IdleTimeout,
+        WsError::Protocol(_) => TcpClosed::WsProtocolError,
+        WsError::Utf8(_) => TcpClosed::WsTextNotUtf8,
+        _ => TcpClosed::ReadError,
     }
 }
 

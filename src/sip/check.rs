@@ -25,12 +25,43 @@ pub struct Essentials<'a> {
     pub max_forwards: Option<u32>,
 }
 
+crate::reasons! {
+    /// What `check_request` / `check_response` found wrong: the label is the
+    /// reason phrase of the answer (400, 505, 416) and the metric label.
+    pub enum Invalid {
+        NotARequest => "Not a request",
+        NotAResponse => "Not a response",
+        VersionNotSupported => "Version Not Supported",
+        BadSipVersion => "Bad SIP version",
+        BadStatusCode => "Bad status code",
+        BadRequestUri => "Bad Request-URI",
+        MissingVia => "Missing Via",
+        BadVia => "Bad Via",
+        MissingFrom => "Missing From",
+        MultipleFromHeaders => "Multiple From headers",
+        MissingTo => "Missing To",
+        MultipleToHeaders => "Multiple To headers",
+        MissingCallId => "Missing Call-ID",
+        MultipleCallIdHeaders => "Multiple Call-ID headers",
+        MissingCSeq => "Missing CSeq",
+        MultipleCSeqHeaders => "Multiple CSeq headers",
+        BadMaxForwards => "Bad Max-Forwards",
+        MultipleMaxForwardsHeaders => "Multiple Max-Forwards headers",
+        BadCallId => "Bad Call-ID",
+        BadCSeq => "Bad CSeq",
+        CSeqMethodMismatch => "CSeq method mismatch",
+        BadFrom => "Bad From",
+        BadTo => "Bad To",
+        UnsupportedUriScheme => "Unsupported URI Scheme",
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Malformed {
     /// 400, 505, or 416 for a Request-URI scheme other than sip/sips/tel.
     pub code: u16,
-    /// Short reason phrase, also a metric label.
-    pub reason: &'static str,
+    /// Short reason phrase (`reason.label()`), also a metric label.
+    pub reason: Invalid,
     /// Via present and From, To, Call-ID, CSeq each exactly once: a
     /// response can be built from the raw lines.
     pub answerable: bool,
@@ -142,27 +173,27 @@ pub fn check_request<'a>(m: &Message<'a>) -> Result<Essentials<'a>, Malformed> {
     let tally = Tally::of(m);
     // Same answer as `answerable(m)`, from the walk already made.
     let answerable = tally.count[VIA] > 0;
-    let bad = |code: u16, reason: &'static str| Malformed { code, reason, answerable };
+    let bad = |code: u16, reason: Invalid| Malformed { code, reason, answerable };
     let StartLine::Request { method, uri, version } = m.start else {
-        return Err(bad(400, "Not a request"));
+        return Err(bad(400, Invalid::NotARequest));
     };
     if !is_sip_version(version) {
         return Err(if looks_like_version(version) {
-            bad(505, "Version Not Supported")
+            bad(505, Invalid::VersionNotSupported)
         } else {
-            bad(400, "Bad SIP version")
+            bad(400, Invalid::BadSipVersion)
         });
     }
     let method = Method::parse(method);
-    let ruri = parse_uri(uri).map_err(|_| bad(400, "Bad Request-URI"))?;
+    let ruri = parse_uri(uri).map_err(|_| bad(400, Invalid::BadRequestUri))?;
 
-    let via_raw = m.values(HeaderName::Via).next().ok_or(bad(400, "Missing Via"))?.0;
-    let top_via = parse_via(via_raw).map_err(|_| bad(400, "Bad Via"))?;
+    let via_raw = m.values(HeaderName::Via).next().ok_or(bad(400, Invalid::MissingVia))?.0;
+    let top_via = parse_via(via_raw).map_err(|_| bad(400, Invalid::BadVia))?;
     if !top_via.is_sip2() {
         return Err(if looks_like_version(top_via.protocol) || top_via.name.eq_ignore_ascii_case(b"SIP") {
-            bad(505, "Version Not Supported")
+            bad(505, Invalid::VersionNotSupported)
         } else {
-            bad(400, "Bad Via")
+            bad(400, Invalid::BadVia)
         });
     }
     let req = |i, missing, multi| {
@@ -171,27 +202,27 @@ pub fn check_request<'a>(m: &Message<'a>) -> Result<Essentials<'a>, Malformed> {
             Some(()) => bad(400, multi),
         })
     };
-    let from = req(FROM, "Missing From", "Multiple From headers")?;
-    let to = req(TO, "Missing To", "Multiple To headers")?;
-    let call_id = req(CALL_ID, "Missing Call-ID", "Multiple Call-ID headers")?;
-    let cseq = req(CSEQ, "Missing CSeq", "Multiple CSeq headers")?;
+    let from = req(FROM, Invalid::MissingFrom, Invalid::MultipleFromHeaders)?;
+    let to = req(TO, Invalid::MissingTo, Invalid::MultipleToHeaders)?;
+    let call_id = req(CALL_ID, Invalid::MissingCallId, Invalid::MultipleCallIdHeaders)?;
+    let cseq = req(CSEQ, Invalid::MissingCSeq, Invalid::MultipleCSeqHeaders)?;
     let max_forwards = match tally.single(MAX_FORWARDS) {
-        Ok(v) => Some(parse_max_forwards(v).ok_or(bad(400, "Bad Max-Forwards"))?),
+        Ok(v) => Some(parse_max_forwards(v).ok_or(bad(400, Invalid::BadMaxForwards))?),
         Err(None) => None,
-        Err(Some(())) => return Err(bad(400, "Multiple Max-Forwards headers")),
+        Err(Some(())) => return Err(bad(400, Invalid::MultipleMaxForwardsHeaders)),
     };
     // `fold`, not `any`: no early exit, so the scan is vectorised.
     if call_id.is_empty() || call_id.iter().fold(false, |lws, &c| lws | is_lws(c)) {
-        return Err(bad(400, "Bad Call-ID"));
+        return Err(bad(400, Invalid::BadCallId));
     }
-    let (cseq, cseq_method) = parse_cseq(cseq).ok_or(bad(400, "Bad CSeq"))?;
+    let (cseq, cseq_method) = parse_cseq(cseq).ok_or(bad(400, Invalid::BadCSeq))?;
     if cseq_method != method {
-        return Err(bad(400, "CSeq method mismatch"));
+        return Err(bad(400, Invalid::CSeqMethodMismatch));
     }
-    let from = parse_name_addr(from).map_err(|_| bad(400, "Bad From"))?;
-    let to = parse_name_addr(to).map_err(|_| bad(400, "Bad To"))?;
+    let from = parse_name_addr(from).map_err(|_| bad(400, Invalid::BadFrom))?;
+    let to = parse_name_addr(to).map_err(|_| bad(400, Invalid::BadTo))?;
     if ruri.scheme == Scheme::Other {
-        return Err(bad(416, "Unsupported URI Scheme"));
+        return Err(bad(416, Invalid::UnsupportedUriScheme));
     }
     Ok(Essentials { method, ruri, top_via, from, to, call_id, cseq, cseq_method, max_forwards })
 }
@@ -208,28 +239,28 @@ pub struct ResponseEssentials<'a> {
 
 /// Verify a response: SIP/2.0, code 100..=699, one top Via that parses, a
 /// valid CSeq, and From/To/Call-ID present once.
-pub fn check_response<'a>(m: &Message<'a>) -> Result<ResponseEssentials<'a>, &'static str> {
+pub fn check_response<'a>(m: &Message<'a>) -> Result<ResponseEssentials<'a>, Invalid> {
     let StartLine::Response { code, version, .. } = m.start else {
-        return Err("Not a response");
+        return Err(Invalid::NotAResponse);
     };
     if !is_sip_version(version) {
-        return Err("Bad SIP version");
+        return Err(Invalid::BadSipVersion);
     }
     if !(100..=699).contains(&code) {
-        return Err("Bad status code");
+        return Err(Invalid::BadStatusCode);
     }
-    let via_raw = m.values(HeaderName::Via).next().ok_or("Missing Via")?.0;
-    let via = parse_via(via_raw).map_err(|_| "Bad Via")?;
+    let via_raw = m.values(HeaderName::Via).next().ok_or(Invalid::MissingVia)?.0;
+    let via = parse_via(via_raw).map_err(|_| Invalid::BadVia)?;
     let tally = Tally::of(m);
     for (i, missing, multi) in [
-        (FROM, "Missing From", "Multiple From headers"),
-        (TO, "Missing To", "Multiple To headers"),
-        (CALL_ID, "Missing Call-ID", "Multiple Call-ID headers"),
+        (FROM, Invalid::MissingFrom, Invalid::MultipleFromHeaders),
+        (TO, Invalid::MissingTo, Invalid::MultipleToHeaders),
+        (CALL_ID, Invalid::MissingCallId, Invalid::MultipleCallIdHeaders),
     ] {
         tally.single(i).map_err(|e| if e.is_none() { missing } else { multi })?;
     }
-    let cseq = tally.single(CSEQ).map_err(|e| if e.is_none() { "Missing CSeq" } else { "Multiple CSeq headers" })?;
-    let (n, method) = parse_cseq(cseq).ok_or("Bad CSeq")?;
+    let cseq = tally.single(CSEQ).map_err(|e| if e.is_none() { Invalid::MissingCSeq } else { Invalid::MultipleCSeqHeaders })?;
+    let (n, method) = parse_cseq(cseq).ok_or(Invalid::BadCSeq)?;
     Ok(ResponseEssentials { code, top_via: via, cseq: n, cseq_method: method })
 }
 
@@ -270,20 +301,20 @@ Content-Length: 0\r\n\r\n";
         let e = c(OK.replace("SIP/2.0\r\n", "SIP/7.0\r\n"));
         assert_eq!((e.code, e.answerable), (505, true));
         assert_eq!(c(OK.replace("SIP/2.0\r\n", "SIP/2.0x\r\n")).code, 400);
-        assert_eq!(c(OK.replace("7 OPTIONS", "7 INVITE")).reason, "CSeq method mismatch");
-        assert_eq!(c(OK.replace("7 OPTIONS", "2147483648 OPTIONS")).reason, "Bad CSeq");
-        assert_eq!(c(OK.replace("7 OPTIONS", "7OPTIONS")).reason, "Bad CSeq");
-        assert_eq!(c(OK.replace("Max-Forwards: 70", "Max-Forwards: 256")).reason, "Bad Max-Forwards");
+        assert_eq!(c(OK.replace("7 OPTIONS", "7 INVITE")).reason, Invalid::CSeqMethodMismatch);
+        assert_eq!(c(OK.replace("7 OPTIONS", "2147483648 OPTIONS")).reason, Invalid::BadCSeq);
+        assert_eq!(c(OK.replace("7 OPTIONS", "7OPTIONS")).reason, Invalid::BadCSeq);
+        assert_eq!(c(OK.replace("Max-Forwards: 70", "Max-Forwards: 256")).reason, Invalid::BadMaxForwards);
         let e = c(OK.replace("Call-ID: abc@h\r\n", ""));
-        assert_eq!((e.reason, e.answerable), ("Missing Call-ID", true));
+        assert_eq!((e.reason, e.answerable), (Invalid::MissingCallId, true));
         let e = c(OK.replace("To: <sip:u@example.com>\r\n", "To: <sip:u@example.com>\r\nt: <sip:x@y>\r\n"));
-        assert_eq!((e.reason, e.answerable), ("Multiple To headers", true));
+        assert_eq!((e.reason, e.answerable), (Invalid::MultipleToHeaders, true));
         assert_eq!(c(OK.replace("sip:u@example.com SIP", "nobody:opaque SIP")).code, 416);
-        assert_eq!(c(OK.replace("sip:u@example.com SIP", "<sip:u@example.com> SIP")).reason, "Bad Request-URI");
-        assert_eq!(c(OK.replace("branch=z9hG4bK1", "branch=z9hG4bK1;;")).reason, "Bad Via");
-        assert_eq!(c(OK.replace("From: <sip:c@example.com>", "From: \"x <sip:c@example.com>")).reason, "Bad From");
+        assert_eq!(c(OK.replace("sip:u@example.com SIP", "<sip:u@example.com> SIP")).reason, Invalid::BadRequestUri);
+        assert_eq!(c(OK.replace("branch=z9hG4bK1", "branch=z9hG4bK1;;")).reason, Invalid::BadVia);
+        assert_eq!(c(OK.replace("From: <sip:c@example.com>", "From: \"x <sip:c@example.com>")).reason, Invalid::BadFrom);
         let e = c(OK.replace("Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n", ""));
-        assert_eq!((e.reason, e.answerable), ("Missing Via", false));
+        assert_eq!((e.reason, e.answerable), (Invalid::MissingVia, false));
         assert!(chk(Box::leak(OK.replace("Max-Forwards: 70\r\n", "").into_boxed_str())).unwrap().max_forwards.is_none());
     }
 
@@ -296,10 +327,10 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(e.top_via.branch(), Some(&b"z9hG4bK1"[..]));
         let r2 = r.replace("200 OK", "700 Huh");
         let m = scan(r2.as_bytes(), Framing::Datagram).unwrap().complete().unwrap();
-        assert_eq!(check_response(&m).unwrap_err(), "Bad status code");
+        assert_eq!(check_response(&m).unwrap_err(), Invalid::BadStatusCode);
         let r3 = r.replace("5 INVITE", "9292394834772304023312 INVITE");
         let m = scan(r3.as_bytes(), Framing::Datagram).unwrap().complete().unwrap();
-        assert_eq!(check_response(&m).unwrap_err(), "Bad CSeq");
+        assert_eq!(check_response(&m).unwrap_err(), Invalid::BadCSeq);
     }
 
     #[test]

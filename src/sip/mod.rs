@@ -29,7 +29,7 @@ pub mod uri;
 pub mod via;
 
 pub use addr::{is_star_contact, parse_name_addr, AddrError, NameAddr};
-pub use check::{check_request, check_response, parse_cseq, Essentials, Malformed, ResponseEssentials};
+pub use check::{check_request, check_response, parse_cseq, Essentials, Invalid, Malformed, ResponseEssentials};
 pub use edit::Editor;
 pub use header::HeaderName;
 pub use header_pattern::{HeaderPattern, HeaderPatterns};

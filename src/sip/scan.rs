@@ -90,36 +90,30 @@ pub enum StartLine<'a> {
     Response { code: u16, reason: &'a [u8], version: &'a [u8] },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScanError {
-    /// Nothing but CRLFs (datagram).
-    Empty,
-    BadStartLine,
-    BadHeaderLine,
-    TooManyHeaders,
-    BadContentLength,
-    ConflictingContentLength,
-    MissingContentLength,
-    ContentLengthBeyondDatagram,
-    /// Datagram ended before the empty line that closes the header section.
-    UnterminatedHeaders,
+crate::reasons! {
+    /// Why a message cannot be scanned; the label is also a usable 400
+    /// reason phrase.
+    pub enum ScanError {
+        /// Nothing but CRLFs (datagram).
+        Empty => "empty message",
+        BadStartLine => "bad start line",
+        BadHeaderLine => "bad header line",
+        TooManyHeaders => "too many headers",
+        BadContentLength => "bad content-length",
+        ConflictingContentLength => "conflicting content-length",
+        MissingContentLength => "missing content-length",
+        ContentLengthBeyondDatagram => "content-length beyond datagram",
+        /// Datagram ended before the empty line that closes the header section.
+        UnterminatedHeaders => "unterminated headers",
+    }
 }
 
 impl ScanError {
     /// Short reason: a metrics label and a usable 400 reason phrase.
     pub fn reason(self) -> &'static str {
-        match self {
-            ScanError::Empty => "empty message",
-            ScanError::BadStartLine => "bad start line",
-            ScanError::BadHeaderLine => "bad header line",
-            ScanError::TooManyHeaders => "too many headers",
-            ScanError::BadContentLength => "bad content-length",
-            ScanError::ConflictingContentLength => "conflicting content-length",
-            ScanError::MissingContentLength => "missing content-length",
-            ScanError::ContentLengthBeyondDatagram => "content-length beyond datagram",
-            ScanError::UnterminatedHeaders => "unterminated headers",
-        }
+        crate::reason::Reason::label(self)
     }
+
     /// Is the message boundary lost (on a stream the connection cannot
     /// continue), rather than one message being bad?
     pub fn is_framing(self) -> bool {

@@ -13,6 +13,7 @@
 use super::hep::{encode, Meta};
 use super::hep_filter::Filter;
 use crate::config::{Collector, Hep};
+use crate::reason::Reason;
 use crossbeam_channel::{bounded, Receiver, Select, Sender, TrySendError};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
@@ -28,30 +29,43 @@ const WRITE_TIMEOUT: Duration = Duration::from_millis(500);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// One shard's HEP figures.
-#[derive(Debug, Default)]
+crate::reasons! {
+    /// Why a captured packet was not sent (`sipedge_hep_dropped_total`).
+    pub enum HepDrop {
+        /// The shard's queue to the sender thread was full.
+        QueueFull => "queue full",
+        /// Over 64 KiB once encoded (HEP's length is 16 bits).
+        TooLarge => "too large",
+        /// No TCP connection to the collector (connecting, backing off).
+        CollectorDown => "collector down",
+        /// The collector's socket refused the packet (UDP error, TCP write error).
+        SendFailed => "send failed",
+    }
+}
+
+/// One shard's HEP figures: written by the shard and the sender thread,
+/// read at scrape time, hence atomics (one set per shard, not per message
+/// across cores).
+#[derive(Debug)]
 pub struct Stats {
     pub sent: AtomicU64,
-    /// The shard's queue to the sender thread was full.
-    pub queue_full: AtomicU64,
-    /// Over 64 KiB once encoded (HEP's length is 16 bits).
-    pub too_large: AtomicU64,
-    /// No TCP connection to the collector (connecting, backing off).
-    pub collector_down: AtomicU64,
-    /// The collector's socket refused the packet (UDP error, TCP write error).
-    pub send_failed: AtomicU64,
+    dropped: [AtomicU64; <HepDrop as Reason>::COUNT],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats { sent: AtomicU64::new(0), dropped: std::array::from_fn(|_| AtomicU64::new(0)) }
+    }
 }
 
 impl Stats {
-    /// Drop reasons and counts, for `/metrics`.
-    pub fn dropped(&self) -> [(&'static str, u64); 4] {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        [
-            ("queue full", get(&self.queue_full)),
-            ("too large", get(&self.too_large)),
-            ("collector down", get(&self.collector_down)),
-            ("send failed", get(&self.send_failed)),
-        ]
+    pub fn count_drop(&self, why: HepDrop) {
+        self.dropped[why.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drop reasons and counts (every reason, zeros included), for `/metrics`.
+    pub fn dropped(&self) -> impl Iterator<Item = (HepDrop, u64)> + '_ {
+        HepDrop::all().map(|r| (r, self.dropped[r.index()].load(Ordering::Relaxed)))
     }
 }
 
@@ -86,16 +100,16 @@ impl Tap {
         buf.clear();
         let meta = Meta { src: seen.src, dst: seen.dst, proto: seen.proto, time_us: seen.time_us, agent_id: self.agent_id, password: &self.password, correlation: call_id };
         if encode(&meta, seen.bytes, &mut buf).is_err() {
-            self.stats.too_large.fetch_add(1, Ordering::Relaxed);
+            self.stats.count_drop(HepDrop::TooLarge);
             return;
         }
         match self.tx.try_send(buf) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                self.stats.queue_full.fetch_add(1, Ordering::Relaxed);
+                self.stats.count_drop(HepDrop::QueueFull);
             }
             Err(TrySendError::Disconnected(_)) => {
-                self.stats.collector_down.fetch_add(1, Ordering::Relaxed);
+                self.stats.count_drop(HepDrop::CollectorDown);
             }
         }
     }
@@ -225,11 +239,11 @@ fn run(mut link: Link, queues: Vec<Queue>) {
             continue;
         };
         if !link.ready() {
-            q.stats.collector_down.fetch_add(1, Ordering::Relaxed);
+            q.stats.count_drop(HepDrop::CollectorDown);
         } else if link.send(&packet) {
             q.stats.sent.fetch_add(1, Ordering::Relaxed);
         } else {
-            q.stats.send_failed.fetch_add(1, Ordering::Relaxed);
+            q.stats.count_drop(HepDrop::SendFailed);
         }
         let _ = q.free.try_send(packet);
     }

@@ -1,21 +1,40 @@
 //! Metric names, and publication of one shard's plain counters to the
 //! `metrics` recorder (absolute values, labelled by shard) on its tick.
 //! The list here is the list in the README.
+//!
+//! Every reason of a family is published from the first flush on, at 0
+//! until counted (`Reason::all`, nested families included), so `rate()` and
+//! alerts see a series before its first increment. Where the core and the
+//! shard count under one name (drops, mesh messages), both are published:
+//! their reason labels differ, their plain counts are added. The shard's
+//! own figures come in as neutral structs (`Io`, `TcpStats`) over any reason
+//! family: telemetry does not name shard types.
 
-use crate::core::counters::{ReasonCounts, METHODS};
-use crate::core::{Counters, Transport};
+use crate::core::counters::{RegistrarStats, WireStats};
+use crate::core::Transport;
+use crate::reason::{Reason, Tally};
 use metrics::{counter, gauge};
 
 /// TCP connection figures of one shard.
-pub struct TcpStats<'a> {
+pub struct TcpStats<'a, Refused: Reason, Closed: Reason> {
     pub open: usize,
     pub accepted: u64,
     pub opened: u64,
-    pub refused: &'a ReasonCounts,
-    pub closed: &'a ReasonCounts,
+    pub refused: &'a Tally<Refused>,
+    pub closed: &'a Tally<Closed>,
 }
 
-pub fn shard(id: u16, c: &Counters, tcp: &TcpStats<'_>) {
+/// What one shard counts of its own I/O (beside the core's counters).
+pub struct Io<'a, D: Reason> {
+    pub drops: &'a Tally<D>,
+    pub udp_batches: u64,
+    pub keepalives: u64,
+    pub mesh_sent: u64,
+    pub mesh_received: u64,
+    pub mesh_dropped: u64,
+}
+
+pub fn shard<D: Reason, R: Reason, C: Reason>(id: u16, c: &WireStats, io: &Io<'_, D>, tcp: &TcpStats<'_, R, C>) {
     let s = id.to_string();
     for t in Transport::ALL {
         for (k, kind) in ["request", "response"].into_iter().enumerate() {
@@ -23,22 +42,21 @@ pub fn shard(id: u16, c: &Counters, tcp: &TcpStats<'_>) {
             counter!("sipedge_messages_received_total", "shard" => s.clone(), "transport" => t.label(), "kind" => kind).absolute(v);
         }
     }
-    for (i, m) in METHODS.iter().enumerate() {
-        if c.requests[i] > 0 {
-            counter!("sipedge_requests_received_total", "shard" => s.clone(), "method" => *m).absolute(c.requests[i]);
-        }
+    for (m, n) in c.requests.iter() {
+        counter!("sipedge_requests_received_total", "shard" => s.clone(), "method" => m.label()).absolute(n);
     }
     for (code, n) in c.sent_codes() {
         counter!("sipedge_responses_sent_total", "shard" => s.clone(), "code" => code.to_string()).absolute(n);
     }
     reasons("sipedge_malformed_total", &s, &c.malformed);
     reasons("sipedge_drops_total", &s, &c.drops);
+    reasons("sipedge_drops_total", &s, io.drops);
     counter!("sipedge_responses_home_total", "shard" => s.clone()).absolute(c.responses_home);
-    counter!("sipedge_mesh_sent_total", "shard" => s.clone()).absolute(c.mesh_sent);
-    counter!("sipedge_mesh_received_total", "shard" => s.clone()).absolute(c.mesh_received);
-    counter!("sipedge_mesh_dropped_total", "shard" => s.clone()).absolute(c.mesh_dropped);
-    counter!("sipedge_keepalives_total", "shard" => s.clone()).absolute(c.keepalives);
-    counter!("sipedge_udp_batches_total", "shard" => s.clone()).absolute(c.udp_batches);
+    counter!("sipedge_mesh_sent_total", "shard" => s.clone()).absolute(c.mesh_sent + io.mesh_sent);
+    counter!("sipedge_mesh_received_total", "shard" => s.clone()).absolute(c.mesh_received + io.mesh_received);
+    counter!("sipedge_mesh_dropped_total", "shard" => s.clone()).absolute(io.mesh_dropped);
+    counter!("sipedge_keepalives_total", "shard" => s.clone()).absolute(io.keepalives);
+    counter!("sipedge_udp_batches_total", "shard" => s.clone()).absolute(io.udp_batches);
     gauge!("sipedge_tcp_connections", "shard" => s.clone()).set(tcp.open as f64);
     counter!("sipedge_tcp_accepted_total", "shard" => s.clone()).absolute(tcp.accepted);
     counter!("sipedge_tcp_opened_total", "shard" => s.clone()).absolute(tcp.opened);
@@ -47,26 +65,26 @@ pub fn shard(id: u16, c: &Counters, tcp: &TcpStats<'_>) {
 }
 
 /// Registrar figures of one shard.
-pub fn registrar(id: u16, c: &Counters, active: usize) {
+pub fn registrar(id: u16, c: &RegistrarStats, active: usize) {
     let s = id.to_string();
     gauge!("sipedge_registrations_active", "shard" => s.clone()).set(active as f64);
-    for (code, n) in c.register_results.iter() {
-        counter!("sipedge_register_results_total", "shard" => s.clone(), "code" => code).absolute(n);
+    for (code, n) in c.results.iter() {
+        counter!("sipedge_register_results_total", "shard" => s.clone(), "code" => code.label()).absolute(n);
     }
     reasons("sipedge_auth_failures_total", &s, &c.auth_failures);
-    counter!("sipedge_register_lost_total", "shard" => s.clone()).absolute(c.register_lost);
+    counter!("sipedge_register_lost_total", "shard" => s.clone()).absolute(c.lost);
 }
 
 /// Handshakes of one shard that failed: TLS by cause, WebSocket upgrades
 /// refused by reason.
-pub fn handshakes(id: u16, tls_failures: &ReasonCounts, ws_refused: &ReasonCounts) {
+pub fn handshakes<T: Reason, W: Reason>(id: u16, tls_failures: &Tally<T>, ws_refused: &Tally<W>) {
     let s = id.to_string();
     reasons("sipedge_tls_handshake_failures_total", &s, tls_failures);
     reasons("sipedge_ws_handshakes_refused_total", &s, ws_refused);
 }
 
 /// Proxy figures of one shard.
-pub fn proxy(id: u16, c: &Counters, in_progress: usize, timers: usize) {
+pub fn proxy(id: u16, c: &crate::core::counters::ProxyStats, in_progress: usize, timers: usize) {
     let s = id.to_string();
     gauge!("sipedge_transactions_active", "shard" => s.clone()).set(in_progress as f64);
     gauge!("sipedge_timers_pending", "shard" => s.clone()).set(timers as f64);
@@ -78,7 +96,7 @@ pub fn proxy(id: u16, c: &Counters, in_progress: usize, timers: usize) {
         ("sipedge_branch_timeouts_total", c.branch_timeouts),
         ("sipedge_failovers_total", c.failovers),
         ("sipedge_cancels_sent_total", c.cancels_sent),
-        ("sipedge_proxy_challenges_total", c.proxy_challenges),
+        ("sipedge_proxy_challenges_total", c.challenges),
         ("sipedge_probes_sent_total", c.probes_sent),
         ("sipedge_upstream_changes_total", c.upstream_changes),
         ("sipedge_flow_failures_total", c.flow_failures),
@@ -94,13 +112,13 @@ pub fn proxy(id: u16, c: &Counters, in_progress: usize, timers: usize) {
 /// Protection figures of one shard: rate-limit hits by rule, bans it
 /// decided (active, by reason, and in total), scanner drops, size refusals
 /// and requests moved from UDP to TCP.
-pub fn protect<'a>(id: u16, p: &crate::core::protect::ProtectStats, rules: impl Iterator<Item = &'a str>, active: &[(crate::core::protect::BanReason, u64)]) {
+pub fn protect<'a>(id: u16, p: &crate::core::protect::ProtectStats, rules: impl Iterator<Item = &'a str>, active: &Tally<crate::core::protect::BanReason>) {
     let s = id.to_string();
     for (rule, n) in rules.zip(&p.rule_hits) {
         counter!("sipedge_ratelimit_hits_total", "shard" => s.clone(), "rule" => rule.to_string()).absolute(*n);
     }
-    for (reason, n) in active {
-        gauge!("sipedge_bans_active", "shard" => s.clone(), "reason" => reason.label()).set(*n as f64);
+    for (reason, n) in active.iter() {
+        gauge!("sipedge_bans_active", "shard" => s.clone(), "reason" => reason.label()).set(n as f64);
     }
     reasons("sipedge_bans_total", &s, &p.bans_total);
     reasons("sipedge_oversize_total", &s, &p.oversize);
@@ -108,9 +126,9 @@ pub fn protect<'a>(id: u16, p: &crate::core::protect::ProtectStats, rules: impl 
     counter!("sipedge_udp_to_tcp_total", "shard" => s.clone()).absolute(p.udp_to_tcp);
 }
 
-fn reasons(name: &'static str, shard: &str, r: &ReasonCounts) {
+fn reasons<R: Reason>(name: &'static str, shard: &str, r: &Tally<R>) {
     for (reason, n) in r.iter() {
-        counter!(name, "shard" => shard.to_string(), "reason" => reason).absolute(n);
+        counter!(name, "shard" => shard.to_string(), "reason" => reason.label()).absolute(n);
     }
 }
 
@@ -120,6 +138,6 @@ pub fn hep(id: u16, stats: &super::hep_sender::Stats) {
     let s = id.to_string();
     counter!("sipedge_hep_sent_total", "shard" => s.clone()).absolute(stats.sent.load(std::sync::atomic::Ordering::Relaxed));
     for (reason, n) in stats.dropped() {
-        counter!("sipedge_hep_dropped_total", "shard" => s.clone(), "reason" => reason).absolute(n);
+        counter!("sipedge_hep_dropped_total", "shard" => s.clone(), "reason" => reason.label()).absolute(n);
     }
 }

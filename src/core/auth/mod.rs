@@ -38,3 +38,25 @@ pub use credentials::{parse_credentials, unq, CredError, Credentials};
 pub use nonce::{NonceCheck, NonceKey, NONCE_LEN};
 pub use users::{Users, UsersError};
 pub use verify::{Verdict, Verifier};
+
+crate::reasons! {
+    /// Why digest authentication failed (`sipedge_auth_failures_total`):
+    /// every reason but `NotOwner` is a `Verdict::Reject` of the verifier;
+    /// `NotOwner` is the registrar's and proxy's check of the user against
+    /// the AOR. Order of the verifier's checks: see `verify`.
+    pub enum AuthFailure {
+        UserhashUnsupported => "userhash unsupported",
+        UnknownNonce => "unknown nonce",
+        WrongRealm => "wrong realm",
+        AlgorithmNotOffered => "algorithm not offered",
+        MissingQop => "missing qop",
+        UnsupportedQop => "unsupported qop",
+        MissingCnonce => "missing cnonce",
+        MissingNc => "missing nc",
+        BadNc => "bad nc",
+        /// Wrong password (or unknown user): counts towards a ban.
+        BadResponse => "bad response",
+        NonceReuse => "nonce reuse",
+        NotOwner => "user does not own the AOR",
+    }
+}

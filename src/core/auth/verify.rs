@@ -48,6 +48,7 @@ use super::algorithm::{hex_encode, Algorithm};
 use super::credentials::{unq, Credentials};
 use super::nonce::NonceKey;
 use super::users::Users;
+use super::AuthFailure;
 
 /// The outcome of verifying one request's credentials.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,8 +59,8 @@ pub enum Verdict<'a> {
     /// Right credentials on an expired nonce: challenge again with
     /// `stale=true`.
     Stale,
-    /// Refused; the label says why (for metrics and logs, not for the peer).
-    Reject(&'static str),
+    /// Refused; the reason says why (for metrics and logs, not for the peer).
+    Reject(AuthFailure),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -133,33 +134,33 @@ impl Verifier {
         now: u64,
     ) -> Verdict<'a> {
         if creds.userhash {
-            return Verdict::Reject("userhash unsupported");
+            return Verdict::Reject(AuthFailure::UserhashUnsupported);
         }
         let Some(nonce) = key.decode(creds.nonce) else {
-            return Verdict::Reject("unknown nonce");
+            return Verdict::Reject(AuthFailure::UnknownNonce);
         };
         let realm = unq(creds.realm);
         if !realms.iter().any(|r| *r == &*realm) {
-            return Verdict::Reject("wrong realm");
+            return Verdict::Reject(AuthFailure::WrongRealm);
         }
         let alg = creds.algorithm.unwrap_or(Algorithm::Md5);
         if !self.offered[alg.index()] {
-            return Verdict::Reject("algorithm not offered");
+            return Verdict::Reject(AuthFailure::AlgorithmNotOffered);
         }
         let Some(qop) = creds.qop else {
-            return Verdict::Reject("missing qop");
+            return Verdict::Reject(AuthFailure::MissingQop);
         };
         if !qop.eq_ignore_ascii_case(b"auth") {
-            return Verdict::Reject("unsupported qop");
+            return Verdict::Reject(AuthFailure::UnsupportedQop);
         }
         let Some(cnonce) = creds.cnonce.filter(|c| !c.is_empty()) else {
-            return Verdict::Reject("missing cnonce");
+            return Verdict::Reject(AuthFailure::MissingCnonce);
         };
         let Some(nc) = creds.nc else {
-            return Verdict::Reject("missing nc");
+            return Verdict::Reject(AuthFailure::MissingNc);
         };
         if nc == 0 {
-            return Verdict::Reject("bad nc");
+            return Verdict::Reject(AuthFailure::BadNc);
         }
 
         let username = unq(creds.username);
@@ -171,7 +172,7 @@ impl Verifier {
         let mut want = [0u8; 64];
         let n = expected_response(alg, &ha1[..ha1_len], method, &unq(creds.uri), creds.nonce, nc, &unq(cnonce), qop, &mut want);
         if !response_matches(&want[..n], creds.response) {
-            return Verdict::Reject("bad response");
+            return Verdict::Reject(AuthFailure::BadResponse);
         }
 
         if NonceKey::is_stale(nonce.ts, now, self.lifetime_secs) {
@@ -180,7 +181,7 @@ impl Verifier {
         self.purge(now);
         if let Some(s) = self.seen.get_mut(&nonce.id) {
             if nc <= s.nc {
-                return Verdict::Reject("nonce reuse");
+                return Verdict::Reject(AuthFailure::NonceReuse);
             }
             s.nc = nc;
             return Verdict::Ok { username: creds.username };
@@ -416,7 +417,7 @@ mod tests {
         }
         // No SHA-512-256 secret for that user: treated as unknown.
         let p = Phone { user: "hashed", pw: "pw2", alg: Some(Algorithm::Sha512_256), uri: "sip:example.com" };
-        assert_eq!(run(&mut v, &u, &k, &p.header(&nonce(&k, NOW), 1, "c"), NOW), Verdict::Reject("bad response"));
+        assert_eq!(run(&mut v, &u, &k, &p.header(&nonce(&k, NOW), 1, "c"), NOW), Verdict::Reject(AuthFailure::BadResponse));
         let p = Phone { user: "a\"b\\c", pw: "q", alg: None, uri: "sip:example.com" };
         let h = p.header(&nonce(&k, NOW), 1, "c");
         assert_eq!(run(&mut v, &u, &k, &h, NOW), Verdict::Ok { username: br#"a\"b\\c"# });
@@ -429,16 +430,16 @@ mod tests {
         let p = alice(Some(Algorithm::Sha256));
         let h1 = p.header(&n, 1, "c1");
         assert!(matches!(run(&mut v, &u, &k, &h1, NOW), Verdict::Ok { .. }));
-        assert_eq!(run(&mut v, &u, &k, &h1, NOW + 1), Verdict::Reject("nonce reuse"));
+        assert_eq!(run(&mut v, &u, &k, &h1, NOW + 1), Verdict::Reject(AuthFailure::NonceReuse));
         let h3 = p.header(&n, 3, "c1");
         assert!(matches!(run(&mut v, &u, &k, &h3, NOW + 2), Verdict::Ok { .. }));
-        assert_eq!(run(&mut v, &u, &k, &p.header(&n, 2, "c9"), NOW + 3), Verdict::Reject("nonce reuse"));
+        assert_eq!(run(&mut v, &u, &k, &p.header(&n, 2, "c9"), NOW + 3), Verdict::Reject(AuthFailure::NonceReuse));
         assert!(matches!(run(&mut v, &u, &k, &p.header(&n, 4, "c9"), NOW + 3), Verdict::Ok { .. }));
         assert_eq!(v.tracked(), 1);
         // A fresh nonce starts its own count.
         assert!(matches!(run(&mut v, &u, &k, &p.header(&nonce(&k, NOW), 1, "c"), NOW + 4), Verdict::Ok { .. }));
         assert_eq!(v.tracked(), 2);
-        assert_eq!(run(&mut v, &u, &k, &p.header(&n, 0, "c"), NOW + 4), Verdict::Reject("bad nc"));
+        assert_eq!(run(&mut v, &u, &k, &p.header(&n, 0, "c"), NOW + 4), Verdict::Reject(AuthFailure::BadNc));
     }
 
     #[test]
@@ -446,7 +447,7 @@ mod tests {
         let (u, k, mut v) = setup();
         let n = nonce(&k, NOW);
         let bad = Phone { user: "alice", pw: "guess", alg: None, uri: "sip:example.com" };
-        assert_eq!(run(&mut v, &u, &k, &bad.header(&n, 99, "c"), NOW), Verdict::Reject("bad response"));
+        assert_eq!(run(&mut v, &u, &k, &bad.header(&n, 99, "c"), NOW), Verdict::Reject(AuthFailure::BadResponse));
         assert_eq!(v.tracked(), 0);
         assert!(matches!(run(&mut v, &u, &k, &alice(None).header(&n, 1, "c"), NOW), Verdict::Ok { .. }));
     }
@@ -462,13 +463,13 @@ mod tests {
         let a = run(&mut v, &u, &k, &h1, NOW);
         let b = run(&mut v, &u, &k, &h2, NOW);
         let c = run(&mut v, &u, &k, &h3, NOW);
-        assert_eq!(a, Verdict::Reject("bad response"));
+        assert_eq!(a, Verdict::Reject(AuthFailure::BadResponse));
         assert_eq!(a, b);
         assert_eq!(a, c);
         // Same on a stale nonce: no Stale hint for an unknown user either.
         let old = nonce(&k, NOW - 1000);
-        assert_eq!(run(&mut v, &u, &k, &wrong_pw.header(&old, 1, "c"), NOW), Verdict::Reject("bad response"));
-        assert_eq!(run(&mut v, &u, &k, &ghost.header(&old, 1, "c"), NOW), Verdict::Reject("bad response"));
+        assert_eq!(run(&mut v, &u, &k, &wrong_pw.header(&old, 1, "c"), NOW), Verdict::Reject(AuthFailure::BadResponse));
+        assert_eq!(run(&mut v, &u, &k, &ghost.header(&old, 1, "c"), NOW), Verdict::Reject(AuthFailure::BadResponse));
     }
 
     #[test]
@@ -501,16 +502,20 @@ mod tests {
             (good.replace(&format!("nonce=\"{}\"", n), "nonce=\"\""), "unknown nonce"),
         ];
         for (h, why) in &cases {
-            assert_eq!(run(&mut v, &u, &k, h, NOW), Verdict::Reject(why), "{}", h);
+            let got = match run(&mut v, &u, &k, h, NOW) {
+                Verdict::Reject(r) => r.label(),
+                _ => "accepted",
+            };
+            assert_eq!(got, *why, "{}", h);
         }
         // The method is part of HA2.
         let c = parse_credentials(good.as_bytes()).unwrap();
-        assert_eq!(v.verify(&u, &k, b"INVITE", &c, REALMS, NOW), Verdict::Reject("bad response"));
+        assert_eq!(v.verify(&u, &k, b"INVITE", &c, REALMS, NOW), Verdict::Reject(AuthFailure::BadResponse));
         // Served realms are the caller's choice.
-        assert_eq!(v.verify(&u, &k, b"REGISTER", &c, &[b"other.net"], NOW), Verdict::Reject("wrong realm"));
+        assert_eq!(v.verify(&u, &k, b"REGISTER", &c, &[b"other.net"], NOW), Verdict::Reject(AuthFailure::WrongRealm));
         // Restricting algorithms.
         v.set_algorithms(&[Algorithm::Sha256, Algorithm::Sha512_256]);
-        assert_eq!(run(&mut v, &u, &k, &good, NOW), Verdict::Reject("algorithm not offered"));
+        assert_eq!(run(&mut v, &u, &k, &good, NOW), Verdict::Reject(AuthFailure::AlgorithmNotOffered));
         let sha = alice(Some(Algorithm::Sha256)).header(&n, 1, "c");
         assert!(matches!(run(&mut v, &u, &k, &sha, NOW), Verdict::Ok { .. }));
         // Uppercase response hex is accepted.
@@ -541,7 +546,7 @@ mod tests {
         }
         // Tracked ones: replay refused.
         for h in &used[6..] {
-            assert_eq!(run(&mut v, &u, &k, h, NOW + 10), Verdict::Reject("nonce reuse"));
+            assert_eq!(run(&mut v, &u, &k, h, NOW + 10), Verdict::Reject(AuthFailure::NonceReuse));
         }
         // A nonce issued now still works.
         let h = p.header(&nonce(&k, NOW + 20), 1, "c");

@@ -18,6 +18,7 @@ use crate::core::transaction::{Action, ClientKey, ClientTx, Msg, ServerTx, Timer
 use crate::core::{owner, Origin};
 use crate::sip::{self, Framing, HeaderName, Message, ResponseEssentials, Status, Stored};
 use std::collections::VecDeque;
+use crate::core::counters::Drop;
 
 impl Edge {
     /// A response whose top Via names this shard (`resp`: what the owner
@@ -35,7 +36,7 @@ impl Edge {
                 // A 2xx retransmission after the transaction ended: relay it (§16.7, RFC 6026).
                 return proxy.forward_late_2xx(&mut cx, msg);
             }
-            return cx.counters.drops.add("no matching transaction");
+            return cx.counters.wire.drops.add(Drop::NoMatchingTransaction);
         };
         self.step(id, out, |p, cx, tx| p.on_response(cx, id, tx, part, code, msg));
     }
@@ -45,21 +46,21 @@ impl Edge {
     /// transaction takes a transport error (§17.1.4); a branch of another
     /// shard is told over the mesh. ACKs and responses have nothing to fail.
     pub(super) fn on_undeliverable(&mut self, bytes: &[u8], out: &mut Vec<Output>) {
-        let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return self.counters.drops.add("undeliverable, unscannable") };
-        let Some(method) = msg.method().filter(|m| !matches!(m, sip::Method::Ack)) else { return self.counters.drops.add("undeliverable") };
+        let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return self.counters.wire.drops.add(Drop::UndeliverableUnscannable) };
+        let Some(method) = msg.method().filter(|m| !matches!(m, sip::Method::Ack)) else { return self.counters.wire.drops.add(Drop::Undeliverable) };
         // Our Via is on top: its branch names the shard and the transaction.
         let top = msg.values(HeaderName::Via).next().and_then(|(v, _)| sip::parse_via(v).ok());
         let branch = top.as_ref().and_then(|v| v.branch()).unwrap_or_default();
         match owner::branch_shard(branch) {
             Some(s) if s != self.cfg.shard && s < self.cfg.shards => {
-                self.counters.mesh_sent += 1;
+                self.counters.wire.mesh_sent += 1;
                 return out.push(Output::ToShard { shard: s, msg: MeshMsg::Undeliverable { bytes: bytes.to_vec() } });
             }
             Some(s) if s == self.cfg.shard => {}
-            _ => return self.counters.drops.add("undeliverable"),
+            _ => return self.counters.wire.drops.add(Drop::Undeliverable),
         }
         let method = String::from_utf8_lossy(method.as_bytes());
-        let Some((id, part)) = self.proxy.client_of(branch, &method) else { return self.counters.drops.add("undeliverable, transaction gone") };
+        let Some((id, part)) = self.proxy.client_of(branch, &method) else { return self.counters.wire.drops.add(Drop::UndeliverableTransactionGone) };
         self.step(id, out, |p, cx, tx| p.client_event(cx, id, tx, part, None, |c, now, acts| c.transport_error(now, acts)));
     }
 
@@ -139,7 +140,7 @@ impl ProxyState {
         if tx.invite {
             self.schedule(timer_c, TimerKey { tx: id, part: Part::Branch(b), name: None });
         }
-        cx.counters.branches += 1;
+        cx.counters.proxy.branches += 1;
         self.run_client(cx, id, tx, Part::Branch(b), acts, None);
     }
 
@@ -214,7 +215,7 @@ impl ProxyState {
                         _ => None,
                     };
                     if matches!(a, Action::Resend(_)) {
-                        cx.counters.retransmissions += 1;
+                        cx.counters.proxy.retransmissions += 1;
                     }
                     if let Some(bytes) = bytes.filter(|b| !b.is_empty()) {
                         cx.send_hop(br.target.hop, bytes);
@@ -224,7 +225,7 @@ impl ProxyState {
                 Action::TransportError if !cancel && br.target.hop.flow.is_some() => {
                     // The binding's connection is gone (RFC 5626 §5.3): this
                     // branch fails at once, forking goes on with the others.
-                    cx.counters.flow_failures += 1;
+                    cx.counters.proxy.flow_failures += 1;
                     self.branch_response(cx, id, tx, b, 430, None);
                 }
                 Action::Timeout | Action::TransportError if !cancel => {
@@ -233,7 +234,7 @@ impl ProxyState {
                             cx.broadcast_health(u, false);
                         }
                     }
-                    cx.counters.branch_timeouts += 1;
+                    cx.counters.proxy.branch_timeouts += 1;
                     self.branch_response(cx, id, tx, b, 408, None);
                 }
                 Action::SetTimer { timer, at } => self.schedule(at, TimerKey { tx: id, part, name: Some(timer) }),
@@ -299,7 +300,7 @@ impl ProxyState {
             let serial_next = !upstream && code < 600;
             if failover || serial_next {
                 if let Some(next) = tx.pending.pop_front() {
-                    cx.counters.failovers += u64::from(failover);
+                    cx.counters.proxy.failovers += u64::from(failover);
                     return self.start_branch(cx, id, tx, next);
                 }
             }
@@ -389,7 +390,7 @@ impl ProxyState {
         let key = cancel_key(&br.key);
         br.cancel = Some(Box::new(Cancel { client, bytes }));
         self.clients.insert(key, (id, Part::Cancel(b as u8)));
-        cx.counters.cancels_sent += 1;
+        cx.counters.proxy.cancels_sent += 1;
         self.run_client(cx, id, tx, Part::Cancel(b as u8), acts, None);
     }
 
@@ -405,7 +406,7 @@ impl ProxyState {
             // Restarted by a provisional since it was scheduled.
             return self.schedule(br.timer_c, key);
         }
-        cx.counters.branch_timeouts += 1;
+        cx.counters.proxy.branch_timeouts += 1;
         if br.cancel.is_none() && br.provisional {
             br.timer_c = cx.now_ms + self.cfg.timers.t1x64();
             self.schedule(br.timer_c, key);

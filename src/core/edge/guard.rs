@@ -13,6 +13,7 @@ use crate::core::registrar::request::aor_of;
 use crate::core::{owner, Origin};
 use crate::sip::{Essentials, HeaderName, Message, Method};
 use std::net::IpAddr;
+use crate::core::counters::{Drop, MethodName};
 
 /// Stop here: the request has been answered or dropped.
 pub(super) struct Stop;
@@ -22,7 +23,7 @@ impl Edge {
     pub(super) fn banned(&mut self, origin: &Origin) -> bool {
         let banned = self.protect.banned(origin.peer.ip(), self.now_ms);
         if banned {
-            self.counters.drops.add("banned");
+            self.counters.wire.drops.add(Drop::Banned);
         }
         banned
     }
@@ -34,19 +35,19 @@ impl Edge {
             return Ok(());
         }
         if self.protect.scanner(msg.header(HeaderName::UserAgent)) {
-            self.counters.drops.add("scanner");
+            self.counters.wire.drops.add(Drop::Scanner);
             return Err(Stop);
         }
         if let Some(ban) = self.protect.count_request(ip, self.now_ms) {
             self.tell_ban(ban, out);
-            self.counters.drops.add("banned");
+            self.counters.wire.drops.add(Drop::Banned);
             return Err(Stop);
         }
         let method = msg.method().map(|m| m.as_bytes()).unwrap_or_default();
         if self.protect.max_size(method).is_some_and(|max| msg.buf.len() > max) {
-            self.protect.stats.oversize.add(method_label(method));
+            self.protect.stats.oversize.add(MethodName::of(method));
             if matches!(msg.method(), Some(Method::Ack)) {
-                self.counters.drops.add("ack over size limit");
+                self.counters.wire.drops.add(Drop::AckOverSizeLimit);
             } else {
                 self.reject(origin, msg, None, 513, "Message Too Large", out);
             }
@@ -74,7 +75,7 @@ impl Edge {
         match self.protect.limit(&facts, self.now_ms) {
             Verdict::Pass => Ok(()),
             Verdict::Drop { .. } => {
-                self.counters.drops.add("rate limited");
+                self.counters.wire.drops.add(Drop::RateLimited);
                 Err(Stop)
             }
             Verdict::Reject { retry_after, .. } => {
@@ -93,7 +94,7 @@ impl Edge {
         }
         let owner = owner::shard_of(&ip_key(ip), self.cfg.shards as usize) as u16;
         if owner != self.cfg.shard {
-            self.counters.mesh_sent += 1;
+            self.counters.wire.mesh_sent += 1;
             return out.push(Output::ToShard { shard: owner, msg: MeshMsg::AuthFailed { ip } });
         }
         if let Some(ban) = self.protect.auth_failed(ip, self.now_ms) {
@@ -111,7 +112,7 @@ impl Edge {
     /// A ban this shard decided, for every other shard.
     fn tell_ban(&mut self, ban: Ban, out: &mut Vec<Output>) {
         for s in (0..self.cfg.shards).filter(|&s| s != self.cfg.shard) {
-            self.counters.mesh_sent += 1;
+            self.counters.wire.mesh_sent += 1;
             out.push(Output::ToShard { shard: s, msg: MeshMsg::Ban(ban) });
         }
     }
@@ -131,7 +132,7 @@ impl Edge {
     }
 
     /// Bans this shard decided that are in force, by reason.
-    pub fn bans_active(&self) -> [(crate::core::protect::BanReason, u64); 2] {
+    pub fn bans_active(&self) -> crate::reason::Tally<crate::core::protect::BanReason> {
         self.protect.active_by_reason(self.now_ms)
     }
 
@@ -147,9 +148,4 @@ fn ip_key(ip: IpAddr) -> Vec<u8> {
         IpAddr::V4(a) => a.octets().to_vec(),
         IpAddr::V6(a) => a.octets().to_vec(),
     }
-}
-
-/// A method as a static metric label (`other` for the rest).
-fn method_label(method: &[u8]) -> &'static str {
-    crate::core::counters::METHODS.iter().find(|m| m.as_bytes() == method).copied().unwrap_or("other")
 }

@@ -21,6 +21,7 @@ use crate::core::proxy::hygiene::Sdp;
 use crate::core::proxy::state::ProxyState;
 use crate::sip::sdp::NoCodecLeft;
 use crate::sip::{Editor, Message};
+use crate::core::proxy::hygiene::SdpUnfiltered;
 
 impl ProxyState {
     /// `msg`'s body through the codec filter: `Ok(None)` to relay it as it
@@ -29,12 +30,12 @@ impl ProxyState {
         match self.cfg.hygiene.sdp(msg) {
             Sdp::Unchanged => Ok(None),
             Sdp::Filtered(f) => {
-                counters.sdp_codecs_removed += f.removed as u64;
+                counters.proxy.sdp_codecs_removed += f.removed as u64;
                 Ok(Some(f.body))
             }
             Sdp::NoCodecLeft => Err(NoCodecLeft),
             Sdp::Skipped(why) => {
-                counters.sdp_unfiltered.add(why);
+                counters.proxy.sdp_unfiltered.add(why);
                 Ok(None)
             }
         }
@@ -44,7 +45,7 @@ impl ProxyState {
     /// answer, an ACK): with no codec left it is relayed unchanged, counted.
     pub(super) fn sdp_body_relayed(&self, counters: &mut Counters, msg: &Message<'_>) -> Option<Vec<u8>> {
         self.sdp_body(counters, msg).unwrap_or_else(|NoCodecLeft| {
-            counters.sdp_unfiltered.add("no codec left");
+            counters.proxy.sdp_unfiltered.add(SdpUnfiltered::NoCodecLeft);
             None
         })
     }
@@ -58,7 +59,7 @@ impl ProxyState {
     /// direction the message goes (`to_inside`: the core), counted.
     pub(super) fn strip_headers(&self, counters: &mut Counters, e: &mut Editor<'_>, to_inside: bool) {
         let n = e.remove_matching(self.cfg.hygiene.strip(to_inside));
-        counters.headers_removed += n as u64;
+        counters.proxy.headers_removed += n as u64;
     }
 }
 

@@ -55,7 +55,7 @@ impl ProxyState {
             )
             .into_bytes();
             self.probes.insert(branch, (u, now));
-            cx.counters.probes_sent += 1;
+            cx.counters.proxy.probes_sent += 1;
             cx.send_hop(hop, bytes);
         }
     }
@@ -84,7 +84,7 @@ impl ProxyState {
     /// that is a change.
     pub(super) fn mark_upstream(&mut self, counters: &mut Counters, u: usize, up: bool) -> bool {
         let changed = self.routes.mark(u, up);
-        counters.upstream_changes += u64::from(changed);
+        counters.proxy.upstream_changes += u64::from(changed);
         changed
     }
 }
@@ -93,7 +93,7 @@ impl Ctx<'_> {
     /// Tells every other shard what this one learned of an upstream.
     pub(super) fn broadcast_health(&mut self, upstream: usize, up: bool) {
         for s in (0..self.shards).filter(|&s| s != self.shard) {
-            self.counters.mesh_sent += 1;
+            self.counters.wire.mesh_sent += 1;
             self.out.push(Output::ToShard {
                 shard: s,
                 msg: MeshMsg::Health { upstream, up },

@@ -29,6 +29,7 @@ use crate::core::transaction::{Action, Msg, ServerKey, ServerTx};
 use crate::core::{owner, Origin, Transport};
 use crate::sip::{self, parse_name_addr, parse_uri, Essentials, HeaderName, Message, Method, Stored};
 use std::collections::VecDeque;
+use crate::core::counters::Drop;
 
 /// Where a request goes, once checked.
 pub(super) enum Decision {
@@ -50,7 +51,7 @@ impl Edge {
             return self.reject(origin, msg, Some(ess), 400, "Bad Via", out);
         };
         if let Some(&id) = self.proxy.servers.get(&key) {
-            self.counters.retransmissions += 1;
+            self.counters.proxy.retransmissions += 1;
             self.step(id, out, |p, cx, tx| p.server_event(cx, id, tx, |s, now, acts| s.retransmission(now, acts)));
             return;
         }
@@ -95,10 +96,10 @@ impl Edge {
         };
         let id = self.proxy.txs.insert(tx);
         self.proxy.servers.insert(key, id);
-        self.counters.transactions += 1;
+        self.counters.proxy.transactions += 1;
         self.step(id, out, |p, cx, tx| p.run_server(cx, id, tx, acts));
         if no_codec_left {
-            self.counters.sdp_rejected += 1;
+            self.counters.proxy.sdp_rejected += 1;
             return self.answer_locally(id, 488, "Not Acceptable Here", out);
         }
         match decision {
@@ -132,7 +133,7 @@ impl Edge {
             Ok(()) => Ok(true),
             Err(Unauthenticated::Forbidden(reason)) => Err((403, reason)),
             Err(Unauthenticated::Challenge { stale }) => {
-                self.counters.proxy_challenges += 1;
+                self.counters.proxy.challenges += 1;
                 self.challenge(origin, msg, ess, 407, realm, stale, out);
                 Ok(false)
             }
@@ -291,7 +292,7 @@ impl Edge {
         if let Some(tx) = self.proxy.txs.get_mut(id) {
             tx.lookup = None;
         }
-        self.counters.drops.add("location lookup lost");
+        self.counters.wire.drops.add(Drop::LocationLookupLost);
         self.answer_locally(id, 500, "Location Lookup Failed", out);
     }
 
@@ -344,7 +345,7 @@ impl Edge {
                 let (proxy, mut cx) = self.proxy_cx(out);
                 proxy.forward_stateless(&mut cx, origin, msg, &targets[0]);
             }
-            _ => self.counters.drops.add("ack not routable"),
+            _ => self.counters.wire.drops.add(Drop::AckNotRoutable),
         }
     }
 

@@ -529,7 +529,7 @@ fn an_invite_retransmission_gets_the_last_provisional_and_is_not_forwarded_again
     let again = net.one(CORE);
     assert_eq!(again.status(), 180, "the last provisional, not the 100");
     net.quiet();
-    assert_eq!(net.counters().branches, 1);
+    assert_eq!(net.counters().proxy.branches, 1);
 }
 
 #[test]
@@ -570,7 +570,7 @@ fn parallel_forking_relays_the_2xx_and_cancels_the_ringing_branch_whose_487_stay
     net.send(BOB_1, &inv1.reply(487, "b1", &[]));
     assert_hop_ack(&net.one(BOB_1), &inv1, "b1");
     net.quiet();
-    assert_eq!(net.counters().cancels_sent, 1);
+    assert_eq!(net.counters().proxy.cancels_sent, 1);
 }
 
 #[test]
@@ -584,7 +584,7 @@ fn a_binding_whose_flow_is_gone_fails_its_branch_at_once_and_forking_goes_on() {
     net.send(CORE, &call.invite("z9hG4bKf1"));
     assert_eq!(net.one(CORE).status(), 100);
     let inv = net.one(BOB_2);
-    assert_eq!(net.counters().flow_failures, 1);
+    assert_eq!(net.counters().proxy.flow_failures, 1);
     net.quiet();
     // The live binding answers; no retransmission ever goes to the dead flow.
     net.send(BOB_2, &inv.reply(200, "b2", &[]));
@@ -607,7 +607,7 @@ fn when_every_bindings_flow_is_gone_the_caller_gets_480_at_once_even_across_shar
     let answers: Vec<u16> = net.take(CORE).iter().map(Sent::status).collect();
     assert_eq!(answers, [100, 480]);
     assert_eq!(net.mesh, ["0->1 FlowSend", "1->0 Undeliverable"]);
-    assert_eq!(net.counters().flow_failures, 1);
+    assert_eq!(net.counters().proxy.flow_failures, 1);
     net.quiet();
 }
 
@@ -636,7 +636,7 @@ fn parallel_forking_starts_at_most_max_branches() {
     let busy = net.one(CORE);
     assert_eq!(busy.status(), 486);
     net.quiet();
-    assert_eq!(net.counters().branches, 2);
+    assert_eq!(net.counters().proxy.branches, 2);
 }
 
 #[test]
@@ -748,7 +748,7 @@ fn an_upstream_that_never_answers_fails_over_to_the_next_after_timer_b_and_goes_
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.values(H::Via), [format!("SIP/2.0/UDP {ALICE};branch=z9hG4bKc5;rport")]);
     net.quiet();
-    assert_eq!((net.counters().branch_timeouts, net.counters().failovers), (1, 1));
+    assert_eq!((net.counters().proxy.branch_timeouts, net.counters().proxy.failovers), (1, 1));
 
     // The upstream that timed out is down: the next call tries it last.
     let call = Call::new(ALICE, "sip:alice@example.com", CARRIER, "c5-next");
@@ -769,7 +769,7 @@ fn a_503_from_an_upstream_is_acked_and_fails_over_at_once() {
     net.send(UP_B, &b.reply(200, "b", &[]));
     assert_eq!(net.one(ALICE).status(), 200);
     net.quiet();
-    assert_eq!(net.counters().failovers, 1);
+    assert_eq!(net.counters().proxy.failovers, 1);
 }
 
 #[test]
@@ -803,7 +803,7 @@ fn when_every_upstream_times_out_the_caller_gets_408() {
     let timeout = net.one(ALICE);
     assert_eq!(timeout.status(), 408, "{}", timeout.text());
     net.quiet();
-    assert_eq!(net.counters().branch_timeouts, 2);
+    assert_eq!(net.counters().proxy.branch_timeouts, 2);
 }
 
 // ---------------------------------------------------------------- non-INVITE
@@ -899,7 +899,7 @@ fn a_stranger_may_not_relay_through_the_edge_to_a_foreign_domain() {
     net.send("198.51.100.9:5060", &call.request("INVITE", "sip:victim@198.51.100.77", "z9hG4bKx2", 2, &[("Route", &route)]));
     assert_eq!(net.one("198.51.100.9:5060").text().lines().next(), Some("SIP/2.0 403 Relaying Denied"));
     net.quiet();
-    assert_eq!(net.counters().branches, 0);
+    assert_eq!(net.counters().proxy.branches, 0);
 }
 
 // ---------------------------------------------------------------- 407
@@ -949,7 +949,7 @@ fn a_local_users_invite_is_challenged_407_then_forwarded_with_credentials_and_th
     net.send(CORE, &call.invite("z9hG4bKa4"));
     trying_then_forwarded(&mut net, CORE, UP_A);
     net.quiet();
-    assert_eq!(net.counters().proxy_challenges, 2);
+    assert_eq!(net.counters().proxy.challenges, 2);
 }
 
 // ---------------------------------------------------------------- topology hiding
@@ -1098,7 +1098,7 @@ fn a_branch_that_rings_past_timer_c_is_cancelled_and_the_caller_gets_487() {
     net.send(BOB_1, &inv.reply(487, "b", &[]));
     assert_hop_ack(&net.one(BOB_1), &inv, "b");
     assert_eq!(net.one(CORE).status(), 487);
-    assert_eq!(net.counters().branch_timeouts, 1);
+    assert_eq!(net.counters().proxy.branch_timeouts, 1);
 }
 
 #[test]

@@ -11,7 +11,8 @@
 use super::waiting::Parked;
 use super::{Edge, EdgeConfig, Output};
 use crate::core::ask::Ask;
-use crate::core::auth::{parse_credentials, unq, write_challenge, Algorithm, NonceKey, Users, Verdict, Verifier};
+use crate::core::auth::{parse_credentials, unq, write_challenge, Algorithm, AuthFailure, NonceKey, Users, Verdict, Verifier};
+use crate::core::counters::RegisterResult;
 use crate::core::location::{Binding, Location};
 use crate::core::registrar::{apply::apply, reply, request, BindingView, RegisterOp, RegistrarConfig, Reject};
 use crate::core::{owner, Origin};
@@ -79,19 +80,6 @@ pub(super) enum Unauthenticated {
     Challenge { stale: bool },
     Forbidden(&'static str),
 }
-
-fn code_label(code: u16) -> &'static str {
-    match code {
-        200 => "200",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        423 => "423",
-        500 => "500",
-        _ => "other",
-    }
-}
-
 impl Edge {
     /// Replaces the subscribers (reload).
     pub fn set_users(&mut self, users: Arc<Users>) {
@@ -119,7 +107,7 @@ impl Edge {
             return match why {
                 Unauthenticated::Forbidden(reason) => self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, reason)), out),
                 Unauthenticated::Challenge { stale } => {
-                    self.counters.register_results.add("401");
+                    self.counters.registrar.results.add(RegisterResult::Unauthorized);
                     self.challenge(origin, msg, ess, 401, check.realm, stale, out)
                 }
             };
@@ -166,7 +154,7 @@ impl Edge {
                 r.code
             }
         };
-        self.counters.register_results.add(code_label(code));
+        self.counters.registrar.results.add(RegisterResult::of(code));
         self.send(origin, code, bytes, out);
     }
 
@@ -184,7 +172,7 @@ impl Edge {
         match auth.verifier.verify(&auth.users, &auth.key, check.method, &creds, &[realm], now) {
             Verdict::Ok { username } => {
                 if check.user.map(|u| u == &*unq(username)) != Some(true) {
-                    self.counters.auth_failures.add("user does not own the AOR");
+                    self.counters.registrar.auth_failures.add(AuthFailure::NotOwner);
                     self.auth_failure(check.from, out);
                     return Err(Unauthenticated::Forbidden("Username does not match the AOR"));
                 }
@@ -192,8 +180,8 @@ impl Edge {
             }
             Verdict::Stale => Err(Unauthenticated::Challenge { stale: true }),
             Verdict::Reject(reason) => {
-                self.counters.auth_failures.add(reason);
-                if reason == "bad response" {
+                self.counters.registrar.auth_failures.add(reason);
+                if reason == AuthFailure::BadResponse {
                     self.auth_failure(check.from, out);
                 }
                 Err(Unauthenticated::Challenge { stale: false })

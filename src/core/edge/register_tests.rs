@@ -4,7 +4,8 @@
 
 use super::tests::NOW;
 use super::*;
-use crate::core::auth::{Algorithm, Users};
+use crate::core::auth::{Algorithm, AuthFailure, Users};
+use crate::core::counters::RegisterResult;
 use crate::core::location::Binding;
 use crate::core::registrar::RegistrarConfig;
 use crate::core::{Answer, Ask, FlowId, Origin, Transport};
@@ -132,7 +133,7 @@ fn foreign_domain_is_403_and_nothing_is_stored() {
     assert!(headers(&text, "Contact").is_empty(), "{text}");
     assert!(e.registrations(b"sip:alice@other.net").is_empty());
     assert_eq!(e.registrations_active(), 0);
-    assert_eq!(e.counters.register_results.get("403"), 1);
+    assert_eq!(e.counters.registrar.results.get(RegisterResult::Forbidden), 1);
 }
 
 #[test]
@@ -238,7 +239,7 @@ fn below_min_expires_is_423_with_min_expires() {
     // Exactly the minimum is fine.
     let text = send(&mut e, NOW, udp(5070), &register("m1", 3, &format!("Contact: <{c}>;expires=60\r\n")));
     assert_eq!(status(&text), 200, "{text}");
-    assert_eq!(e.counters.register_results.get("423"), 2);
+    assert_eq!(e.counters.registrar.results.get(RegisterResult::IntervalTooBrief), 2);
 }
 
 #[test]
@@ -315,7 +316,7 @@ fn lower_cseq_on_the_same_call_id_is_500_and_changes_nothing() {
         let b = binding(&e, ALICE, c);
         assert_eq!((b.cseq(), b.expires_at()), (5, NOW + 600));
     }
-    assert_eq!(e.counters.register_results.get("500"), 2);
+    assert_eq!(e.counters.registrar.results.get(RegisterResult::ServerError), 2);
 }
 
 #[test]
@@ -619,9 +620,9 @@ fn register_on_a_foreign_shard_asks_the_owner_and_the_answer_comes_back() {
         assert_eq!(e.registrations_active(), usize::from(i == owner), "shard {i}");
     }
     // The ask is counted by the shard that routes it; the owner's answer by its core.
-    assert_eq!(edges[0].counters.mesh_sent, 0);
-    assert_eq!(edges[owner].counters.mesh_sent, 1);
-    assert_eq!(edges[0].counters.register_results.get("200"), 1);
+    assert_eq!(edges[0].counters.wire.mesh_sent, 0);
+    assert_eq!(edges[owner].counters.wire.mesh_sent, 1);
+    assert_eq!(edges[0].counters.registrar.results.get(RegisterResult::Ok), 1);
 }
 
 #[test]
@@ -654,9 +655,9 @@ fn a_register_whose_owner_never_answers_is_dropped_after_5s() {
     let (kept, _) = one_ask(run_at(&mut edges[0], NOW + 3, udp(5070), &register_to(&user, DOMAIN, "x4", 2, "")));
     assert_eq!(edges[0].waiting.next_expiry(), Some((NOW + 5) * 1000));
     edges[0].tick((NOW + 4) * 1000, &mut Vec::new());
-    assert_eq!(edges[0].counters.register_lost, 0);
+    assert_eq!(edges[0].counters.registrar.lost, 0);
     edges[0].tick((NOW + 6) * 1000, &mut Vec::new());
-    assert_eq!(edges[0].counters.register_lost, 1);
+    assert_eq!(edges[0].counters.registrar.lost, 1);
     assert_eq!(edges[0].waiting.len(), 1);
     // The owner's late answer finds nothing to answer.
     let mut out = Vec::new();
@@ -666,7 +667,7 @@ fn a_register_whose_owner_never_answers_is_dropped_after_5s() {
     edges[0].handle((NOW + 6) * 1000, Input::Answer { token: kept, answer: Answer::Registered(Ok(Vec::new())) }, &mut out);
     assert_eq!(status(&answer(&out)), 200);
     edges[0].tick((NOW + 20) * 1000, &mut Vec::new());
-    assert_eq!(edges[0].counters.register_lost, 1);
+    assert_eq!(edges[0].counters.registrar.lost, 1);
     assert!(edges[0].waiting.is_empty());
 }
 
@@ -680,12 +681,12 @@ fn a_register_whose_owner_cannot_be_reached_is_counted_lost_at_once_and_not_answ
     edges[0].handle(NOW * 1000, Input::Answer { token, answer: Answer::Unreachable }, &mut out);
     // No answer: the client retransmits, and the retransmission asks again.
     assert!(out.is_empty(), "{out:?}");
-    assert_eq!(edges[0].counters.register_lost, 1);
+    assert_eq!(edges[0].counters.registrar.lost, 1);
     assert!(edges[0].waiting.is_empty());
     let (again, _) = one_ask(run_at(&mut edges[0], NOW + 1, udp(5070), &req));
     assert_ne!(again, token);
     edges[0].tick((NOW + 30) * 1000, &mut Vec::new());
-    assert_eq!(edges[0].counters.register_lost, 2);
+    assert_eq!(edges[0].counters.registrar.lost, 2);
     assert!(edges.iter().all(|e| e.registrations(aor.as_bytes()).is_empty()));
 }
 
@@ -752,7 +753,7 @@ fn no_credentials_get_401_with_sha256_then_md5() {
     assert_eq!(ch[0], format!("Digest realm=\"{REALM}\", nonce=\"{nonce}\", algorithm=SHA-256, qop=\"auth\""));
     assert_eq!(ch[1], format!("Digest realm=\"{REALM}\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\""));
     assert!(e.registrations(b"sip:alice@127.0.0.1").is_empty());
-    assert_eq!(e.counters.register_results.get("401"), 1);
+    assert_eq!(e.counters.registrar.results.get(RegisterResult::Unauthorized), 1);
 }
 
 #[test]
@@ -770,7 +771,7 @@ fn correct_credentials_get_200() {
     let text = send(&mut e, NOW + 2, udp(5070), &auth_register("bob", "b1", 1, Some(&a)));
     assert_eq!(status(&text), 200, "{text}");
     assert_eq!(e.registrations(b"sip:bob@127.0.0.1").len(), 1);
-    assert_eq!(e.counters.auth_failures.total(), 0);
+    assert_eq!(e.counters.registrar.auth_failures.total(), 0);
 }
 
 #[test]
@@ -803,7 +804,7 @@ fn replayed_nc_is_401_and_counted() {
     let text = send(&mut e, NOW + 2, udp(5070), &auth_register("alice", "a4", 3, Some(&a1)));
     assert_eq!(status_line(&text), "SIP/2.0 401 Unauthorized", "{text}");
     assert!(!text.contains("stale=true"), "{text}");
-    assert_eq!(e.counters.auth_failures.get("nonce reuse"), 1);
+    assert_eq!(e.counters.registrar.auth_failures.get(AuthFailure::NonceReuse), 1);
     // The next nc is accepted.
     let a2 = digest(Algorithm::Sha256, "alice", "secret", &nonce, "sip:127.0.0.1", 2, "c0ffee");
     let text = send(&mut e, NOW + 3, udp(5070), &auth_register("alice", "a4", 4, Some(&a2)));
@@ -820,7 +821,7 @@ fn alice_cannot_register_bobs_aor() {
     assert!(headers(&text, "WWW-Authenticate").is_empty(), "{text}");
     assert!(e.registrations(b"sip:bob@127.0.0.1").is_empty());
     assert_eq!(e.registrations_active(), 0);
-    assert_eq!(e.counters.auth_failures.get("user does not own the AOR"), 1);
+    assert_eq!(e.counters.registrar.auth_failures.get(AuthFailure::NotOwner), 1);
 }
 
 #[test]
@@ -837,7 +838,7 @@ fn unknown_user_and_wrong_password_look_the_same() {
     assert_eq!(header_names(&a), header_names(&b), "{a}\n{b}");
     assert_eq!(headers(&a, "WWW-Authenticate").len(), 2);
     assert_eq!(a.len(), b.len(), "{a}\n{b}");
-    assert_eq!(e.counters.auth_failures.get("bad response"), 2);
+    assert_eq!(e.counters.registrar.auth_failures.get(AuthFailure::BadResponse), 2);
     assert!(e.registrations(b"sip:alice@127.0.0.1").is_empty());
 }
 

@@ -17,6 +17,7 @@ use crate::core::proxy::state::{ProxyState, Target, Tx};
 use crate::core::proxy::{forward_request, Hop};
 use crate::core::{Origin, Transport};
 use crate::sip::{self, Editor, Framing, HeaderName, Message, Status, Stored};
+use crate::core::counters::Drop;
 
 /// Why a request cannot be forwarded: the answer the edge gives instead.
 pub(super) type Refusal = (u16, &'static str);
@@ -131,7 +132,7 @@ impl ProxyState {
         };
         match copy {
             Ok(bytes) => cx.send_hop(target.hop, bytes),
-            Err(_) => cx.counters.drops.add("stateless forward refused"),
+            Err(_) => cx.counters.wire.drops.add(Drop::StatelessForwardRefused),
         }
     }
 
@@ -165,10 +166,10 @@ impl ProxyState {
     /// A 2xx that matched no transaction: our Via off, on to the next Via.
     pub(super) fn forward_late_2xx(&self, cx: &mut Ctx<'_>, msg: &Message<'_>) {
         let Some((second, _)) = msg.values(HeaderName::Via).nth(1) else {
-            return cx.counters.drops.add("late 2xx without a Via");
+            return cx.counters.wire.drops.add(Drop::Late2xxWithoutVia);
         };
         let Ok(via) = sip::parse_via(second) else {
-            return cx.counters.drops.add("late 2xx with a bad Via");
+            return cx.counters.wire.drops.add(Drop::Late2xxBadVia);
         };
         let host = via.received().unwrap_or(via.host);
         let port = match via.rport() {
@@ -254,7 +255,7 @@ impl Ctx<'_> {
                 peer: hop.addr,
             },
             (_, Some(f)) if f.shard != self.shard => {
-                self.counters.mesh_sent += 1;
+                self.counters.wire.mesh_sent += 1;
                 return self.out.push(Output::ToShard {
                     shard: f.shard,
                     msg: MeshMsg::FlowSend {
@@ -270,10 +271,10 @@ impl Ctx<'_> {
                 tls: hop.transport == Transport::Tls,
             },
             (Transport::Ws | Transport::Wss, None) => {
-                return self.counters.drops.add("no outgoing WebSocket connection")
+                return self.counters.wire.drops.add(Drop::NoOutgoingWebSocket)
             }
         };
-        self.counters.relayed += 1;
+        self.counters.proxy.relayed += 1;
         self.out.push(Output::Send { dest, bytes });
     }
 }

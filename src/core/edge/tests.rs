@@ -59,8 +59,8 @@ fn options_to_the_edge_is_answered_200_with_capabilities() {
     assert!(text.contains("received=127.0.0.1") && text.contains("rport=40000"), "{text}");
     assert_eq!(dest, Dest::Udp { listener: 0, peer: "127.0.0.1:40000".parse().unwrap() });
     assert!(text.contains(";tag="), "To tag added: {text}");
-    assert_eq!(e.counters.sent(200), 1);
-    assert_eq!(e.counters.requests[5], 1);
+    assert_eq!(e.counters.wire.sent(200), 1);
+    assert_eq!(e.counters.wire.requests.get(crate::core::counters::MethodName::Options), 1);
 }
 
 #[test]
@@ -91,8 +91,8 @@ fn strangers_may_not_relay_through_the_edge() {
     let mut e = edge(0, 1);
     let (_, text) = answer(&run(&mut e, udp(40000), &request("INVITE", "sip:bob@example.com", "")));
     assert!(text.starts_with("SIP/2.0 403 Relaying Denied\r\n"), "{text}");
-    assert_eq!(e.counters.sent(403), 1);
-    assert_eq!(e.counters.branches, 0);
+    assert_eq!(e.counters.wire.sent(403), 1);
+    assert_eq!(e.counters.proxy.branches, 0);
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn malformed_but_answerable_gets_400_with_the_reason() {
     let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("CSeq: 7 OPTIONS", "CSeq: 7 INVITE");
     let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
     assert!(text.starts_with("SIP/2.0 400 "), "{text}");
-    assert_eq!(e.counters.malformed.total(), 1);
+    assert_eq!(e.counters.wire.malformed.total(), 1);
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn unanswerable_request_is_dropped_and_counted() {
     let mut e = edge(0, 1);
     let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKabc;rport\r\n", "");
     assert!(run(&mut e, udp(40000), req.as_bytes()).is_empty());
-    assert_eq!(e.counters.drops.get("malformed, unanswerable"), 1);
+    assert_eq!(e.counters.wire.drops.get(Drop::MalformedUnanswerable), 1);
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn garbage_is_dropped_and_counted_never_answered() {
     for junk in [&b""[..], b"\0\0\0\0", b"hello world\r\n\r\n", b"SIP/2.0 200\r\n\r\n", b"\xff\xfe\r\n\r\n"] {
         assert!(run(&mut e, udp(40000), junk).is_empty());
     }
-    assert_eq!(e.counters.drops.total(), 5);
+    assert_eq!(e.counters.wire.drops.total(), 5);
 }
 
 #[test]
@@ -222,24 +222,24 @@ fn responses_go_home_to_the_shard_in_their_branch() {
         Some(Output::ToShard { shard: 2, msg }) => msg,
         o => panic!("expected a hop to shard 2, got {o:?}"),
     };
-    assert_eq!(shards[0].counters.mesh_sent, 1);
+    assert_eq!(shards[0].counters.wire.mesh_sent, 1);
     let mut out = Vec::new();
     shards[2].handle((NOW) * 1000, Input::Mesh(msg), &mut out);
     assert!(out.is_empty());
-    assert_eq!((shards[2].counters.mesh_received, shards[2].counters.responses_home), (1, 1));
+    assert_eq!((shards[2].counters.wire.mesh_received, shards[2].counters.wire.responses_home), (1, 1));
     // Arrives on shard 2 directly: no hop.
     assert!(run(&mut shards[2], udp(5080), &bytes).is_empty());
-    assert_eq!(shards[2].counters.responses_home, 2);
+    assert_eq!(shards[2].counters.wire.responses_home, 2);
 }
 
 #[test]
 fn foreign_responses_are_dropped_not_answered() {
     let mut e = edge(0, 4);
     assert!(run(&mut e, udp(5080), &response("z9hG4bKforeign")).is_empty());
-    assert_eq!(e.counters.drops.get("response not ours"), 1);
+    assert_eq!(e.counters.wire.drops.get(Drop::ResponseNotOurs), 1);
     // A branch naming a shard that does not exist is not ours either.
     assert!(run(&mut e, udp(5080), &response("z9hG4bK-9-1")).is_empty());
-    assert_eq!(e.counters.drops.get("response not ours"), 2);
+    assert_eq!(e.counters.wire.drops.get(Drop::ResponseNotOurs), 2);
 }
 
 #[test]

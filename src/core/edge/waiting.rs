@@ -7,7 +7,7 @@
 //! Today two kinds of work wait: a REGISTER authenticated here whose AOR
 //! another shard owns (`register.rs`), and a request for a user whose
 //! bindings another shard holds (`proxy.rs`). Both wait `WAIT_MS` at most.
-//! A REGISTER that gets no answer is counted (`register_lost`) and dropped,
+//! A REGISTER that gets no answer is counted (`registrar.lost`, `sipedge_register_lost_total`) and dropped,
 //! so the client's retransmission tries again; a lookup that gets none
 //! ends its transaction with 500 "Location Lookup Failed".
 
@@ -63,7 +63,7 @@ impl Edge {
     /// Work whose question will get no answer.
     fn unanswered(&mut self, work: Parked, out: &mut Vec<Output>) {
         match work {
-            Parked::Register { .. } => self.counters.register_lost += 1,
+            Parked::Register { .. } => self.counters.registrar.lost += 1,
             Parked::Lookup(id) => self.lookup_failed(id, out),
         }
     }
@@ -74,7 +74,7 @@ impl Edge {
             Ask::Register { op, .. } => Answer::Registered(self.apply_register(&op)),
             Ask::Lookup { aor, .. } => Answer::Located(self.binding_targets(&aor)),
         };
-        self.counters.mesh_sent += 1;
+        self.counters.wire.mesh_sent += 1;
         out.push(Output::ToShard {
             shard: reply_to,
             msg: MeshMsg::Answer { token, answer },

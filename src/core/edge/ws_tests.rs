@@ -90,7 +90,7 @@ fn a_browser_is_reached_on_its_connection_and_its_dialog_is_routed_back_to_it() 
     let routes = format!("{EDGE_RR}, {WS_RR}");
     net.send(CORE, &dialog.request("BYE", &remote_target, "z9hG4bKw1bye", 2, &[("Route", &routes)]));
     let bye = net.on_flow(FLOW);
-    assert_eq!(bye.len(), 1, "{:#?}\n{:?}", net.pending(), net.counters().drops);
+    assert_eq!(bye.len(), 1, "{:#?}\n{:?}", net.pending(), net.counters().wire.drops);
     assert_eq!((bye[0].method().as_str(), bye[0].ruri().as_str()), ("BYE", CONTACT), "{}", bye[0].text());
     assert!(bye[0].values(H::Route).is_empty(), "both of the edge's Routes consumed: {}", bye[0].text());
     net.quiet();
@@ -105,7 +105,7 @@ fn a_request_to_a_websocket_contact_without_its_connection_is_dropped_and_counte
     net.send(CORE, &dialog.request("BYE", &alias, "z9hG4bKw2", 2, &[("Route", EDGE_RR)]));
     net.take(CORE);
     net.quiet();
-    assert_eq!(net.counters().drops.get("no outgoing WebSocket connection"), 1);
+    assert_eq!(net.counters().wire.drops.get(Drop::NoOutgoingWebSocket), 1);
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn with_topology_hiding_the_sealed_token_leads_back_to_the_browsers_connection()
     let dialog = call.in_dialog(&answer);
     net.send(CORE, &dialog.request("BYE", &token, "z9hG4bKw4bye", 2, &[]));
     let bye = net.on_flow(FLOW);
-    assert_eq!(bye.len(), 1, "{:#?}\n{:?}", net.pending(), net.counters().drops);
+    assert_eq!(bye.len(), 1, "{:#?}\n{:?}", net.pending(), net.counters().wire.drops);
     assert_eq!((bye[0].method().as_str(), bye[0].ruri().as_str(), bye[0].shard), ("BYE", CONTACT, 1), "{}", bye[0].text());
     assert_eq!(net.mesh, ["0->1 FlowSend"]);
     net.quiet();

@@ -5,22 +5,13 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BanReason {
-    /// Over the flood threshold (requests in a window).
-    Flood,
-    /// Too many authentication failures (password guessing).
-    AuthFailures,
-}
-
-impl BanReason {
-    pub const ALL: [BanReason; 2] = [BanReason::Flood, BanReason::AuthFailures];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            BanReason::Flood => "flood",
-            BanReason::AuthFailures => "auth failures",
-        }
+crate::reasons! {
+    /// Why an address was banned.
+    pub enum BanReason {
+        /// Over the flood threshold (requests in a window).
+        Flood => "flood",
+        /// Too many authentication failures (password guessing).
+        AuthFailures => "auth failures",
     }
 }
 

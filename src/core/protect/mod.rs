@@ -105,9 +105,9 @@ pub struct ProtectStats {
     pub rule_hits: Vec<u64>,
     pub scanner_drops: u64,
     /// Bans this shard decided, by reason.
-    pub bans_total: crate::core::counters::ReasonCounts,
+    pub bans_total: crate::reason::Tally<BanReason>,
     /// Requests refused (513) over their method's size limit, by method.
-    pub oversize: crate::core::counters::ReasonCounts,
+    pub oversize: crate::reason::Tally<crate::core::counters::MethodName>,
     /// Requests sent over TCP because they were too large for UDP.
     pub udp_to_tcp: u64,
 }
@@ -172,7 +172,7 @@ impl Protect {
         }
         let ban = Ban { ip, reason, expires_at_ms: now_ms + t.ban_ms, shard: self.shard };
         self.bans.insert(ban);
-        self.stats.bans_total.add(reason.label());
+        self.stats.bans_total.add(reason);
         Some(ban)
     }
 
@@ -191,8 +191,12 @@ impl Protect {
     }
 
     /// Bans this shard decided that are in force, by reason (for the gauge).
-    pub fn active_by_reason(&self, now_ms: u64) -> [(BanReason, u64); 2] {
-        BanReason::ALL.map(|r| (r, self.bans.active(now_ms).filter(|b| b.reason == r && b.shard == self.shard).count() as u64))
+    pub fn active_by_reason(&self, now_ms: u64) -> crate::reason::Tally<BanReason> {
+        let mut by_reason = crate::reason::Tally::default();
+        for b in self.bans.active(now_ms).filter(|b| b.shard == self.shard) {
+            by_reason.add(b.reason);
+        }
+        by_reason
     }
 
     /// The rate-limit rules, in order; the first over its limit decides.

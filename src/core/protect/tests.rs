@@ -115,9 +115,9 @@ fn flood_bans_until_expiry() {
     assert_eq!(ban, Ban { ip: src, reason: BanReason::Flood, expires_at_ms: T0 + 2600 + 60_000, shard: 0 });
     assert!(p.banned(src, T0 + 2600));
     assert!(p.banned(src, T0 + 62_599));
-    assert_eq!(p.active_by_reason(T0 + 3000), [(BanReason::Flood, 1), (BanReason::AuthFailures, 0)]);
+    assert_eq!(p.active_by_reason(T0 + 3000).iter().collect::<Vec<_>>(), [(BanReason::Flood, 1), (BanReason::AuthFailures, 0)]);
     assert!(!p.banned(src, T0 + 62_600), "bans expire");
-    assert_eq!(p.stats.bans_total.get("flood"), 1);
+    assert_eq!(p.stats.bans_total.get(BanReason::Flood), 1);
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn a_ban_learned_from_another_shard_counts_there_only() {
     let src = ip("198.51.100.1");
     p.learn(Ban { ip: src, reason: BanReason::AuthFailures, expires_at_ms: T0 + 5000, shard: 3 });
     assert!(p.banned(src, T0));
-    assert_eq!(p.active_by_reason(T0), [(BanReason::Flood, 0), (BanReason::AuthFailures, 0)], "the deciding shard reports it");
+    assert_eq!(p.active_by_reason(T0).iter().collect::<Vec<_>>(), [(BanReason::Flood, 0), (BanReason::AuthFailures, 0)], "the deciding shard reports it");
     p.tick(T0 + 5000);
     assert_eq!(p.bans.active(T0).count(), 0);
 }

@@ -43,8 +43,19 @@ pub enum Sdp {
     Filtered(Filtered),
     /// A media section would keep no codec.
     NoCodecLeft,
-    /// An SDP the filter does not look into, and why ("multipart", "encoded").
-    Skipped(&'static str),
+    /// An SDP the filter does not look into, and why.
+    Skipped(SdpUnfiltered),
+}
+
+crate::reasons! {
+    /// Why SDP was relayed without filtering (`sipedge_sdp_unfiltered_total`).
+    pub enum SdpUnfiltered {
+        Multipart => "multipart",
+        /// A Content-Encoding other than identity.
+        Encoded => "encoded",
+        /// An answer or ACK whose SDP would keep no codec (relayed as it is).
+        NoCodecLeft => "no codec left",
+    }
 }
 
 impl Hygiene {
@@ -65,13 +76,13 @@ impl Hygiene {
         let Some(ctype) = msg.header(HeaderName::ContentType) else { return Sdp::Unchanged };
         let media_type = ctype.split(|&c| c == b';').next().unwrap_or_default().trim_ascii();
         if media_type.len() >= 10 && media_type[..10].eq_ignore_ascii_case(b"multipart/") {
-            return Sdp::Skipped("multipart");
+            return Sdp::Skipped(SdpUnfiltered::Multipart);
         }
         if !media_type.eq_ignore_ascii_case(b"application/sdp") {
             return Sdp::Unchanged;
         }
         if msg.header(HeaderName::ContentEncoding).is_some_and(|e| !e.trim_ascii().eq_ignore_ascii_case(b"identity")) {
-            return Sdp::Skipped("encoded");
+            return Sdp::Skipped(SdpUnfiltered::Encoded);
         }
         match filter_codecs(msg.body(), &self.codecs) {
             Ok(None) => Sdp::Unchanged,
@@ -121,8 +132,8 @@ mod tests {
         assert_eq!(verdict("SIP/2.0 200 OK", "1 OPTIONS", "application/sdp", "", SDP), Sdp::Unchanged);
         assert_eq!(verdict("MESSAGE sip:a SIP/2.0", "1 MESSAGE", "application/sdp", "", SDP), Sdp::Unchanged);
         assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "text/plain", "", SDP), Sdp::Unchanged);
-        assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "multipart/mixed;boundary=x", "", SDP), Sdp::Skipped("multipart"));
-        assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "application/sdp", "Content-Encoding: gzip\r\n", SDP), Sdp::Skipped("encoded"));
+        assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "multipart/mixed;boundary=x", "", SDP), Sdp::Skipped(SdpUnfiltered::Multipart));
+        assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "application/sdp", "Content-Encoding: gzip\r\n", SDP), Sdp::Skipped(SdpUnfiltered::Encoded));
         let all_gone = SDP.replace("0 18", "18");
         assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "application/sdp", "", &all_gone), Sdp::NoCodecLeft);
         let off = Hygiene::default();

@@ -7,7 +7,7 @@
 //! a multipart body), each counted.
 
 use super::*;
-use crate::core::proxy::hygiene::Hygiene;
+use crate::core::proxy::hygiene::{Hygiene, SdpUnfiltered};
 use crate::sip::sdp::CodecFilter;
 use crate::sip::HeaderPatterns;
 
@@ -93,7 +93,7 @@ fn a_devices_offer_reaches_the_core_filtered_and_the_answers_reach_it_filtered_w
     net.quiet();
 
     let c = net.counters();
-    assert_eq!((c.sdp_codecs_removed, c.headers_removed, c.sdp_rejected), (3, 5, 0));
+    assert_eq!((c.proxy.sdp_codecs_removed, c.proxy.headers_removed, c.proxy.sdp_rejected), (3, 5, 0));
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn a_late_offer_from_the_core_and_the_answer_in_the_ack_are_filtered_both_ways()
     assert_eq!(ack.method(), "ACK");
     assert_body(&ack, &sdp(&[8]));
     net.quiet();
-    assert_eq!((net.counters().sdp_codecs_removed, net.counters().headers_removed), (2, 1));
+    assert_eq!((net.counters().proxy.sdp_codecs_removed, net.counters().proxy.headers_removed), (2, 1));
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn an_offer_that_would_keep_no_codec_gets_488_and_its_ack_stays_at_the_edge() {
     net.advance(64 * T1);
     net.quiet();
     let c = net.counters();
-    assert_eq!((c.sdp_rejected, c.sent(488), c.branches), (1, 2, 0), "one rejection, sent twice (the retransmission's answer)");
+    assert_eq!((c.proxy.sdp_rejected, c.wire.sent(488), c.proxy.branches), (1, 2, 0), "one rejection, sent twice (the retransmission's answer)");
 }
 
 #[test]
@@ -162,5 +162,5 @@ fn an_answer_with_no_codec_left_and_a_multipart_body_are_relayed_unchanged_and_c
     assert_body(&ok, &sdp(&[18]));
     net.quiet();
     let c = net.counters();
-    assert_eq!((c.sdp_unfiltered.get("multipart"), c.sdp_unfiltered.get("no codec left"), c.sdp_codecs_removed), (1, 1, 0));
+    assert_eq!((c.proxy.sdp_unfiltered.get(SdpUnfiltered::Multipart), c.proxy.sdp_unfiltered.get(SdpUnfiltered::NoCodecLeft), c.proxy.sdp_codecs_removed), (1, 1, 0));
 }

@@ -35,7 +35,7 @@ fn a_lookup_whose_owner_cannot_be_reached_is_answered_500_at_once() {
         Some("SIP/2.0 500 Location Lookup Failed")
     );
     assert_eq!(net.mesh, ["0->1 Ask Lookup"]);
-    assert_eq!(net.counters().drops.get("location lookup lost"), 1);
+    assert_eq!(net.counters().wire.drops.get(Drop::LocationLookupLost), 1);
     assert!(net.edges[0].waiting.is_empty());
     net.quiet();
 }
@@ -56,7 +56,7 @@ fn a_lookup_nobody_answers_is_answered_500_after_5s_and_the_late_answer_is_ignor
         net.one(CORE).text().lines().next(),
         Some("SIP/2.0 500 Location Lookup Failed")
     );
-    assert_eq!(net.counters().drops.get("location lookup lost"), 1);
+    assert_eq!(net.counters().wire.drops.get(Drop::LocationLookupLost), 1);
     assert!(net.edges[0].waiting.is_empty());
     // The owner answers at last: nothing is waiting for it any more.
     net.release();
@@ -96,7 +96,7 @@ fn a_transaction_that_ends_while_its_lookup_waits_cancels_the_lookup() {
     // The owner's late answer finds nothing; nothing expires later either.
     net.release();
     net.advance(5_000);
-    assert_eq!(net.counters().drops.get("location lookup lost"), 0);
-    assert_eq!(net.counters().branches, 0);
+    assert_eq!(net.counters().wire.drops.get(Drop::LocationLookupLost), 0);
+    assert_eq!(net.counters().proxy.branches, 0);
     net.quiet();
 }
