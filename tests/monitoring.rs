@@ -95,7 +95,11 @@ fn dashboard_and_rules_name_only_metrics_a_live_edge_exports() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let missing = loop {
         let text = edge.metrics();
-        let exported: BTreeSet<String> = text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).map(String::from).collect();
+        // Samples, and families declared by `# TYPE` (a summary's quantiles
+        // cover the last flush interval only, so they come and go).
+        let samples = text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next());
+        let families = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next());
+        let exported: BTreeSet<String> = samples.chain(families).map(String::from).collect();
         let missing: Vec<&String> = wanted.iter().filter(|n| !exported.contains(*n)).collect();
         if missing.is_empty() || Instant::now() > deadline {
             break missing.into_iter().cloned().collect::<Vec<_>>();
