@@ -90,11 +90,7 @@ static GLOBAL: Counting = Counting;
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("statm rss");
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("statm rss");
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
     pages * page
 }
@@ -174,30 +170,12 @@ fn main() {
     let alloc = if use_system() { "system" } else { "mimalloc" };
     let per = |bytes: f64| bytes / N as f64;
     println!("location_memory: {N} AORs x 1 typical binding, allocator {alloc}");
-    println!(
-        "  size_of::<Binding>()        {:>8} bytes",
-        std::mem::size_of::<Binding>()
-    );
-    println!(
-        "  RSS growth per binding      {:>8.1} bytes",
-        per(rss1 as f64 - rss0 as f64)
-    );
-    println!(
-        "  live heap per binding       {:>8.1} bytes",
-        per((live1 - live0) as f64)
-    );
-    println!(
-        "  allocations per binding     {:>8.2}",
-        per((allocs1 - allocs0) as f64)
-    );
-    println!(
-        "  insert                      {:>8.1} ns/binding",
-        insert.as_nanos() as f64 / N as f64
-    );
-    println!(
-        "  lookup (get, hit)           {:>8.1} ns/lookup",
-        lookup.as_nanos() as f64 / N as f64
-    );
+    println!("  size_of::<Binding>()        {:>8} bytes", std::mem::size_of::<Binding>());
+    println!("  RSS growth per binding      {:>8.1} bytes", per(rss1 as f64 - rss0 as f64));
+    println!("  live heap per binding       {:>8.1} bytes", per((live1 - live0) as f64));
+    println!("  allocations per binding     {:>8.2}", per((allocs1 - allocs0) as f64));
+    println!("  insert                      {:>8.1} ns/binding", insert.as_nanos() as f64 / N as f64);
+    println!("  lookup (get, hit)           {:>8.1} ns/lookup", lookup.as_nanos() as f64 / N as f64);
     println!(
         "  expire all ({ticks} ticks)     {:>8.1} ms total, {:.1} ns/binding",
         expire.as_secs_f64() * 1e3,

@@ -128,13 +128,25 @@ fn bench(c: &mut Criterion) {
     let cell = std::cell::RefCell::new(Vec::with_capacity(4096));
     eprintln!("REGISTER is {} bytes, INVITE {} bytes, 200 OK {} bytes", REGISTER.len(), INVITE.len(), OK200.len());
     eprintln!("allocations per op:");
-    eprintln!("  scan+check REGISTER   {}", allocs_of(|| { black_box(parse_check(REGISTER)); }));
+    eprintln!(
+        "  scan+check REGISTER   {}",
+        allocs_of(|| {
+            black_box(parse_check(REGISTER));
+        })
+    );
     eprintln!("  respond REGISTER      {}", allocs_of(|| respond(REGISTER, &mut cell.borrow_mut())));
     eprintln!("  forward INVITE        {}", allocs_of(|| forward(INVITE, &mut cell.borrow_mut())));
-    eprintln!("  rsip parse REGISTER   {}", allocs_of(|| { black_box(rsip::SipMessage::try_from(REGISTER).unwrap()); }));
+    eprintln!(
+        "  rsip parse REGISTER   {}",
+        allocs_of(|| {
+            black_box(rsip::SipMessage::try_from(REGISTER).unwrap());
+        })
+    );
 
     let mut g = c.benchmark_group("sip_wire");
-    g.bench_function("scan REGISTER", |b| b.iter(|| scan(black_box(REGISTER), Framing::Datagram).unwrap().complete().unwrap().headers().len()));
+    g.bench_function("scan REGISTER", |b| {
+        b.iter(|| scan(black_box(REGISTER), Framing::Datagram).unwrap().complete().unwrap().headers().len())
+    });
     g.bench_function("scan+check REGISTER", |b| b.iter(|| parse_check(REGISTER)));
     g.bench_function("scan+check+respond REGISTER", |b| b.iter(|| respond(REGISTER, &mut out)));
     g.bench_function("rsip parse REGISTER", |b| b.iter(|| rsip::SipMessage::try_from(black_box(REGISTER)).unwrap()));

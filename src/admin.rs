@@ -8,29 +8,42 @@
 
 use crate::control::{Request, Status};
 use crossbeam_channel::{bounded, Sender};
-use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tiny_http::{Header, Response, Server};
 
 /// How long the admin waits for the control thread or a shard.
 const ANSWER_WAIT: Duration = Duration::from_secs(2);
 
-pub fn start(addr: SocketAddr, prom: PrometheusHandle, status: Arc<Mutex<Status>>, control: Sender<Request>) -> std::io::Result<std::thread::JoinHandle<()>> {
+pub fn start(
+    addr: SocketAddr,
+    prom: PrometheusHandle,
+    status: Arc<Mutex<Status>>,
+    control: Sender<Request>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     let server = Server::http(addr).map_err(|e| std::io::Error::other(format!("admin listener {addr}: {e}")))?;
     std::thread::Builder::new().name("admin".into()).spawn(move || {
         for req in server.incoming_requests() {
             let shards = status.lock().map(|s| s.last_seen.len()).unwrap_or(1);
-            let answer = bans::route(req.method(), req.url(), shards, &control).or_else(|| registrations::route(req.method(), req.url(), &control));
-            let (code, ctype, body) = answer.unwrap_or_else(|| route(req.method(), req.url(), &prom, &status, &control));
+            let answer = bans::route(req.method(), req.url(), shards, &control)
+                .or_else(|| registrations::route(req.method(), req.url(), &control));
+            let (code, ctype, body) =
+                answer.unwrap_or_else(|| route(req.method(), req.url(), &prom, &status, &control));
             let header = Header::from_bytes("Content-Type", ctype).expect("static header");
             let _ = req.respond(Response::from_string(body).with_status_code(code).with_header(header));
         }
     })
 }
 
-fn route(method: &tiny_http::Method, url: &str, prom: &PrometheusHandle, status: &Mutex<Status>, control: &Sender<Request>) -> (u16, &'static str, String) {
+fn route(
+    method: &tiny_http::Method,
+    url: &str,
+    prom: &PrometheusHandle,
+    status: &Mutex<Status>,
+    control: &Sender<Request>,
+) -> (u16, &'static str, String) {
     use tiny_http::Method::{Get, Post};
     const TEXT: &str = "text/plain; charset=utf-8";
     match (method, url) {

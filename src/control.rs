@@ -51,7 +51,8 @@ impl Status {
             metrics::gauge!("sipedge_shard_up", "shard" => shard.to_string()).set(if up { 1.0 } else { 0.0 });
         }
         metrics::counter!("sipedge_log_dropped_total").absolute(logger::DROPPED.load(Ordering::Relaxed));
-        metrics::counter!("sipedge_tls_keylog_dropped_total").absolute(crate::tls::keylog::DROPPED.load(Ordering::Relaxed));
+        metrics::counter!("sipedge_tls_keylog_dropped_total")
+            .absolute(crate::tls::keylog::DROPPED.load(Ordering::Relaxed));
         for (shard, stats) in self.hep.iter().enumerate() {
             crate::telemetry::publish::hep(shard as u16, stats);
         }
@@ -101,7 +102,12 @@ fn auth_config(config: &Config) -> Result<Option<AuthConfig>, String> {
             DigestAlgorithm::Sha512_256 => Algorithm::Sha512_256,
         })
         .collect();
-    Ok(Some(AuthConfig { users: load_users(config)?, secret, algorithms, nonce_lifetime_secs: config.auth.nonce_lifetime_secs.get() }))
+    Ok(Some(AuthConfig {
+        users: load_users(config)?,
+        secret,
+        algorithms,
+        nonce_lifetime_secs: config.auth.nonce_lifetime_secs.get(),
+    }))
 }
 
 /// Runs the edge until SIGTERM/SIGINT; Err carries a message for the operator.
@@ -128,7 +134,12 @@ pub fn run(mut config: Config) -> Result<(), String> {
         Some((taps, stats)) => (taps.into_iter().map(Some).collect(), stats),
         None => ((0..n).map(|_| None).collect::<Vec<_>>(), Vec::new()),
     };
-    let status = Arc::new(Mutex::new(Status { last_seen: vec![None; n], latency: Latency::default(), stopping: false, hep: hep_stats }));
+    let status = Arc::new(Mutex::new(Status {
+        last_seen: vec![None; n],
+        latency: Latency::default(),
+        stopping: false,
+        hep: hep_stats,
+    }));
     let (request_tx, request_rx) = bounded::<Request>(16);
     crate::admin::start(config.admin.addr, prom, status.clone(), request_tx).map_err(|e| e.to_string())?;
 
@@ -202,7 +213,12 @@ fn wait_ready(n: usize, reports: &Receiver<Report>, status: &Mutex<Status>) -> R
     Ok(())
 }
 
-fn serve_until_signal(reloader: &Reloader<'_>, reports: &Receiver<Report>, requests: &Receiver<Request>, status: &Mutex<Status>) -> Result<(), String> {
+fn serve_until_signal(
+    reloader: &Reloader<'_>,
+    reports: &Receiver<Report>,
+    requests: &Receiver<Request>,
+    status: &Mutex<Status>,
+) -> Result<(), String> {
     let shards = reloader.shards;
     let signals = signal_channel()?;
     loop {
@@ -329,7 +345,8 @@ const SIGHUP: i32 = signal_hook::consts::SIGHUP;
 /// SIGTERM, SIGINT (stop) and SIGHUP (reload) as a channel.
 fn signal_channel() -> Result<Receiver<i32>, String> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|e| format!("signals: {e}"))?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|e| format!("signals: {e}"))?;
     let (tx, rx): (Sender<i32>, Receiver<i32>) = bounded(4);
     std::thread::Builder::new()
         .name("signals".into())

@@ -17,7 +17,8 @@ pub fn call(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, String),
     write!(s, "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n").map_err(fail)?;
     let mut text = String::new();
     s.read_to_string(&mut text).map_err(fail)?;
-    let code = text.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("{addr} did not answer HTTP"))?;
+    let code =
+        text.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| format!("{addr} did not answer HTTP"))?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Ok((code, body))
 }
@@ -43,7 +44,11 @@ pub fn run(addr: SocketAddr, json: bool, action: CtlAction) -> ExitCode {
     let shown = match &action {
         CtlAction::Registrations { .. } | CtlAction::Bans { lift: None } if code == 200 && !json => {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            if matches!(action, CtlAction::Bans { .. }) { bans_table(&v, now) } else { registrations_table(&v, now) }
+            if matches!(action, CtlAction::Bans { .. }) {
+                bans_table(&v, now)
+            } else {
+                registrations_table(&v, now)
+            }
         }
         _ => body,
     };
@@ -60,7 +65,9 @@ pub fn run(addr: SocketAddr, json: bool, action: CtlAction) -> ExitCode {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' | b':' | b'+' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' | b':' | b'+' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -88,7 +95,14 @@ pub fn registrations_table(v: &serde_json::Value, now: u64) -> String {
         .iter()
         .map(|b| {
             let s = |k: &str| b[k].as_str().unwrap_or("-").to_string();
-            [s("contact"), s("transport"), s("source"), remaining(b["expires_at"].as_u64().unwrap_or(0), now), format!("{}", b["q"].as_f64().unwrap_or(1.0)), s("user_agent")]
+            [
+                s("contact"),
+                s("transport"),
+                s("source"),
+                remaining(b["expires_at"].as_u64().unwrap_or(0), now),
+                format!("{}", b["q"].as_f64().unwrap_or(1.0)),
+                s("user_agent"),
+            ]
         })
         .collect();
     out.push_str(&table(["CONTACT", "TRANSPORT", "SOURCE", "EXPIRES", "Q", "USER-AGENT"], &rows));
@@ -103,14 +117,21 @@ pub fn bans_table(v: &serde_json::Value, now: u64) -> String {
     }
     let rows: Vec<[String; 3]> = bans
         .iter()
-        .map(|b| [b["ip"].as_str().unwrap_or("?").to_string(), b["reason"].as_str().unwrap_or("?").to_string(), remaining(b["expires_at"].as_u64().unwrap_or(0), now)])
+        .map(|b| {
+            [
+                b["ip"].as_str().unwrap_or("?").to_string(),
+                b["reason"].as_str().unwrap_or("?").to_string(),
+                remaining(b["expires_at"].as_u64().unwrap_or(0), now),
+            ]
+        })
         .collect();
     table(["IP", "REASON", "LIFTED"], &rows)
 }
 
 /// Left-aligned columns, two spaces apart.
 fn table<const N: usize>(head: [&str; N], rows: &[[String; N]]) -> String {
-    let width: Vec<usize> = (0..N).map(|i| rows.iter().map(|r| r[i].len()).chain([head[i].len()]).max().unwrap_or(0)).collect();
+    let width: Vec<usize> =
+        (0..N).map(|i| rows.iter().map(|r| r[i].len()).chain([head[i].len()]).max().unwrap_or(0)).collect();
     let line = |cells: Vec<&str>| {
         let mut l: String = cells.iter().zip(&width).map(|(c, w)| format!("{c:w$}  ")).collect();
         l.truncate(l.trim_end().len());
@@ -139,12 +160,16 @@ mod tests {
              sip:alice@192.0.2.1:5060                udp        192.0.2.1:5060   in 2m05s  1    baresip\n\
              sip:alice@192.0.2.2:5062;transport=tcp  tcp        192.0.2.2:40000  in 1h01m  0.5  -\n"
         );
-        assert_eq!(registrations_table(&serde_json::json!({ "aor": "sip:bob@h", "bindings": [] }), 0), "sip:bob@h: no bindings\n");
+        assert_eq!(
+            registrations_table(&serde_json::json!({ "aor": "sip:bob@h", "bindings": [] }), 0),
+            "sip:bob@h: no bindings\n"
+        );
     }
 
     #[test]
     fn bans_as_a_table() {
-        let v = serde_json::json!({ "bans": [{ "ip": "192.0.2.9", "reason": "flood", "expires_at": 100, "shard": 0 }] });
+        let v =
+            serde_json::json!({ "bans": [{ "ip": "192.0.2.9", "reason": "flood", "expires_at": 100, "shard": 0 }] });
         assert_eq!(bans_table(&v, 40), "IP         REASON  LIFTED\n192.0.2.9  flood   in 1m00s\n");
         assert_eq!(bans_table(&serde_json::json!({ "bans": [] }), 0), "no bans\n");
     }

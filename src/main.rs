@@ -81,7 +81,10 @@ fn tune(action: TuneAction) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 None => {
-                    eprintln!("sipedge tune show: unknown profile `{name}`: the embedded profiles are {}", tune::names());
+                    eprintln!(
+                        "sipedge tune show: unknown profile `{name}`: the embedded profiles are {}",
+                        tune::names()
+                    );
                     ExitCode::from(tune::EXIT_BAD_PROFILE)
                 }
             };
@@ -116,9 +119,13 @@ fn users(config: Option<std::path::PathBuf>, file: Option<std::path::PathBuf>, a
         Ok(c) => c,
         Err(e) => return fail(2, e.to_string()),
     };
-    let path = match file.or_else(|| cfg.as_ref().map(|c| c.auth.users_file.clone()).filter(|f| !f.is_empty()).map(Into::into)) {
+    let path = match file
+        .or_else(|| cfg.as_ref().map(|c| c.auth.users_file.clone()).filter(|f| !f.is_empty()).map(Into::into))
+    {
         Some(p) => p,
-        None => return fail(2, "which file? give --file USERS, or --config FILE whose [auth] users_file is set".into()),
+        None => {
+            return fail(2, "which file? give --file USERS, or --config FILE whose [auth] users_file is set".into())
+        }
     };
     let text = match subscribers::read(&path) {
         Ok(t) => t,
@@ -132,7 +139,9 @@ fn users(config: Option<std::path::PathBuf>, file: Option<std::path::PathBuf>, a
             return ExitCode::SUCCESS;
         }
         UsersAction::Add { username, domain, password } => {
-            if let Err(e) = subscribers::check_name("username", &username).and_then(|_| subscribers::check_name("domain", &domain)) {
+            if let Err(e) =
+                subscribers::check_name("username", &username).and_then(|_| subscribers::check_name("domain", &domain))
+            {
                 return fail(2, e);
             }
             let password = match password {
@@ -146,7 +155,8 @@ fn users(config: Option<std::path::PathBuf>, file: Option<std::path::PathBuf>, a
             if password.is_empty() {
                 return fail(2, "empty password (give --password, or one line on standard input)".into());
             }
-            let (new, replaced) = subscribers::upsert(&text, &username, &domain, &subscribers::ha1_line(&username, &domain, &password));
+            let (new, replaced) =
+                subscribers::upsert(&text, &username, &domain, &subscribers::ha1_line(&username, &domain, &password));
             (new, format!("{} {username}@{domain}", if replaced { "updated" } else { "added" }))
         }
         UsersAction::Remove { username, domain } => match subscribers::remove(&text, &username, &domain) {
@@ -164,7 +174,9 @@ fn users(config: Option<std::path::PathBuf>, file: Option<std::path::PathBuf>, a
     };
     match sipedge::ctl::call(cfg.admin.addr, "POST", "/reload") {
         Ok((200, body)) => println!("edge at {} reloaded: {}", cfg.admin.addr, body.trim()),
-        Ok((code, body)) => return fail(1, format!("the edge at {} refused the reload ({code}): {}", cfg.admin.addr, body.trim())),
+        Ok((code, body)) => {
+            return fail(1, format!("the edge at {} refused the reload ({code}): {}", cfg.admin.addr, body.trim()))
+        }
         Err(e) => println!("{e}: the edge reads the file when it starts"),
     }
     ExitCode::SUCCESS

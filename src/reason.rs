@@ -121,10 +121,7 @@ pub struct Tally<R: Reason> {
 
 impl<R: Reason> Default for Tally<R> {
     fn default() -> Self {
-        Tally {
-            counts: vec![0; R::COUNT].into_boxed_slice(),
-            family: PhantomData,
-        }
+        Tally { counts: vec![0; R::COUNT].into_boxed_slice(), family: PhantomData }
     }
 }
 
@@ -150,13 +147,7 @@ impl<R: Reason> Tally<R> {
 /// Only what was counted, by label.
 impl<R: Reason> std::fmt::Debug for Tally<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(
-                self.iter()
-                    .filter(|(_, n)| *n > 0)
-                    .map(|(r, n)| (r.label(), n)),
-            )
-            .finish()
+        f.debug_map().entries(self.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (r.label(), n))).finish()
     }
 }
 
@@ -207,10 +198,7 @@ mod tests {
             assert_eq!(r.index(), i);
         }
         assert_eq!(Outer::In(Inner::Y).label(), "y");
-        assert_eq!(
-            OnlyNested::all().map(Reason::label).collect::<Vec<_>>(),
-            ["x", "y"]
-        );
+        assert_eq!(OnlyNested::all().map(Reason::label).collect::<Vec<_>>(), ["x", "y"]);
     }
 
     #[test]
@@ -219,15 +207,7 @@ mod tests {
         t.add(Outer::B);
         t.add(Outer::B);
         t.add(Outer::In(Inner::X));
-        assert_eq!(
-            (
-                t.get(Outer::B),
-                t.get(Outer::In(Inner::X)),
-                t.get(Outer::A),
-                t.total()
-            ),
-            (2, 1, 0, 3)
-        );
+        assert_eq!((t.get(Outer::B), t.get(Outer::In(Inner::X)), t.get(Outer::A), t.total()), (2, 1, 0, 3));
         assert_eq!(t.iter().count(), Outer::COUNT);
         assert_eq!(format!("{t:?}"), r#"{"b": 2, "x": 1}"#);
     }

@@ -81,7 +81,8 @@ pub fn list(text: &str) -> Vec<Listed> {
     text.lines()
         .filter_map(|l| {
             let (user, domain) = names(l)?;
-            let kinds = l.split_whitespace().skip(2).filter_map(|kv| kv.split_once('=')).map(|(k, _)| k.to_string()).collect();
+            let kinds =
+                l.split_whitespace().skip(2).filter_map(|kv| kv.split_once('=')).map(|(k, _)| k.to_string()).collect();
             Some(Listed { user: user.into(), domain: domain.into(), kinds })
         })
         .collect()
@@ -157,7 +158,10 @@ mod tests {
         let (t2, replaced) = upsert(&t, "carol", "example.com", "carol example.com password=y");
         assert!(!replaced);
         assert!(t2.ends_with("carol example.com password=y\n"));
-        assert_eq!(remove(&t2, "bob", "example.com").unwrap(), "# ours\nalice example.com md5=00\ncarol example.com password=y\n");
+        assert_eq!(
+            remove(&t2, "bob", "example.com").unwrap(),
+            "# ours\nalice example.com md5=00\ncarol example.com password=y\n"
+        );
         assert_eq!(remove(&t2, "bob", "example.org"), None);
         assert_eq!(list(&t2).iter().map(|l| l.user.as_str()).collect::<Vec<_>>(), ["bob", "alice", "carol"]);
     }

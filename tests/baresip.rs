@@ -41,7 +41,11 @@ fn start(home: &Path, secs: u32, commands: &[&str]) -> Child {
     for c in commands {
         cmd.args(["-e", c]);
     }
-    cmd.stdin(Stdio::null()).stdout(log).stderr(Stdio::null()).spawn().expect("baresip is not installed: tests/run.sh installs baresip-core")
+    cmd.stdin(Stdio::null())
+        .stdout(log)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("baresip is not installed: tests/run.sh installs baresip-core")
 }
 
 fn log_of(home: &Path) -> String {
@@ -75,7 +79,14 @@ fn two_baresip_phones_register_over_tls_and_call_each_other() {
 
     let bob = phone(&dir, "bob", free_port(), tls, &cert.0, ";answermode=auto");
     let mut bob_proc = start(&bob, 30, &[]);
-    wait_until("Bob's registration", || http_get(edge.admin, "/registrations/bob@127.0.0.1").is_some_and(|(_, b)| b.contains("\"transport\":\"tls\"")), 10);
+    wait_until(
+        "Bob's registration",
+        || {
+            http_get(edge.admin, "/registrations/bob@127.0.0.1")
+                .is_some_and(|(_, b)| b.contains("\"transport\":\"tls\""))
+        },
+        10,
+    );
 
     let alice = phone(&dir, "alice", free_port(), tls, &cert.0, "");
     let mut alice_proc = start(&alice, 6, &[&format!("/dial sip:bob@127.0.0.1:{tls};transport=tls")]);
@@ -93,6 +104,9 @@ fn two_baresip_phones_register_over_tls_and_call_each_other() {
     let _ = bob_proc.kill();
     let _ = bob_proc.wait();
 
-    assert!(edge.wait_metric("sipedge_proxy_challenges_total", &[], |v| v >= 1.0) >= 1.0, "the INVITE was challenged (407)");
+    assert!(
+        edge.wait_metric("sipedge_proxy_challenges_total", &[], |v| v >= 1.0) >= 1.0,
+        "the INVITE was challenged (407)"
+    );
     assert_eq!(edge.metric("sipedge_flow_failures_total", &[]), 0.0);
 }

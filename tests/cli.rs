@@ -8,7 +8,11 @@ use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let o = Command::new(BIN).args(args).output().unwrap();
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
 }
 
 fn write(name: &str, text: &str) -> String {
@@ -36,13 +40,20 @@ fn printed_default_config_is_valid_and_commented() {
 
 #[test]
 fn bad_config_names_file_line_column_and_key() {
-    let p = write("bad.toml", "[server]\nshards = 2\n\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\ncolour = \"blue\"\n");
+    let p = write(
+        "bad.toml",
+        "[server]\nshards = 2\n\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\ncolour = \"blue\"\n",
+    );
     let (code, _, err) = run(&["check-config", &p]);
     assert_ne!(code, 0);
-    assert!(err.starts_with(&format!("{p}:7:1: key `listen[0].colour`")) || err.starts_with(&format!("{p}:7:")), "{err}");
+    assert!(
+        err.starts_with(&format!("{p}:7:1: key `listen[0].colour`")) || err.starts_with(&format!("{p}:7:")),
+        "{err}"
+    );
     assert!(err.contains("colour"), "{err}");
 
-    let p = write("range.toml", "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[limits]\nmesh_queue = 1\n");
+    let p =
+        write("range.toml", "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[limits]\nmesh_queue = 1\n");
     let (code, _, err) = run(&["check-config", &p]);
     assert_ne!(code, 0);
     assert!(err.starts_with(&format!("{p}:5:14: key `limits.mesh_queue`")), "{err}");

@@ -9,7 +9,11 @@ use std::process::Command;
 
 fn ctl(edge: &Edge, args: &[&str]) -> (i32, String, String) {
     let o = Command::new(BIN).arg("ctl").arg("--config").arg(&edge.config_path).args(args).output().unwrap();
-    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
 }
 
 #[test]
@@ -29,13 +33,36 @@ fn ctl_health_reload_registrations_bans() {
     let (code, out, _) = ctl(&edge, &["registrations", "carol@127.0.0.1"]);
     assert_eq!((code, out.as_str()), (0, "sip:carol@127.0.0.1: no bindings\n"));
     let aor = format!("sip:carol@127.0.0.1:{}", edge.sip.port());
-    let ok = Command::new("timeout").args(["10", "sipsak", "-U", "-C", "sip:carol@127.0.0.1:5997", "-s", &aor, "-u", "carol", "-a", "s3cret", "-x", "300"]).status().unwrap();
+    let ok = Command::new("timeout")
+        .args([
+            "10",
+            "sipsak",
+            "-U",
+            "-C",
+            "sip:carol@127.0.0.1:5997",
+            "-s",
+            &aor,
+            "-u",
+            "carol",
+            "-a",
+            "s3cret",
+            "-x",
+            "300",
+        ])
+        .status()
+        .unwrap();
     assert!(ok.success());
     let (code, out, _) = ctl(&edge, &["registrations", "carol@127.0.0.1"]);
     assert_eq!(code, 0);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "sip:carol@127.0.0.1: 1 binding", "{out}");
-    assert!(lines[1].starts_with("CONTACT") && lines[2].starts_with("sip:carol@127.0.0.1:5997") && lines[2].contains(" udp ") && (lines[2].contains(" in 4m") || lines[2].contains(" in 5m00s")), "{out}");
+    assert!(
+        lines[1].starts_with("CONTACT")
+            && lines[2].starts_with("sip:carol@127.0.0.1:5997")
+            && lines[2].contains(" udp ")
+            && (lines[2].contains(" in 4m") || lines[2].contains(" in 5m00s")),
+        "{out}"
+    );
     let (_, out, _) = ctl(&edge, &["registrations", "carol@127.0.0.1", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["bindings"][0]["contact"], "sip:carol@127.0.0.1:5997");
@@ -49,7 +76,16 @@ fn ctl_health_reload_registrations_bans() {
     }
     edge.wait_metric("sipedge_bans_active", &["reason=\"flood\""], |v| v >= 1.0);
     let (code, out, _) = ctl(&edge, &["bans"]);
-    assert!(code == 0 && out.starts_with("IP ") && ["in 9m", "in 10m00s"].iter().any(|t| out.lines().nth(1).unwrap().starts_with(&format!("127.0.0.2  flood   {t}"))), "{out}");
+    assert!(
+        code == 0
+            && out.starts_with("IP ")
+            && ["in 9m", "in 10m00s"].iter().any(|t| out
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with(&format!("127.0.0.2  flood   {t}"))),
+        "{out}"
+    );
     assert_eq!(ctl(&edge, &["bans", "--lift", "127.0.0.2"]).0, 0);
     let (code, _, err) = ctl(&edge, &["bans", "--lift", "127.0.0.2"]);
     assert!(code == 1 && err.contains("not banned"), "{err}");

@@ -18,9 +18,19 @@ use std::time::{Duration, Instant};
 /// Decodes HEP packets with hep-js: one JSON object (or `false`) each.
 fn decode(packets: &[Vec<u8>]) -> Vec<Value> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hep");
-    assert!(std::path::Path::new(dir).join("node_modules/hep-js").exists(), "hep-js is not installed: run tests/run.sh (npm ci in tests/hep)");
-    let mut child = Command::new("node").arg("decode.js").current_dir(dir).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("node");
-    let input: String = packets.iter().map(|p| p.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n").collect();
+    assert!(
+        std::path::Path::new(dir).join("node_modules/hep-js").exists(),
+        "hep-js is not installed: run tests/run.sh (npm ci in tests/hep)"
+    );
+    let mut child = Command::new("node")
+        .arg("decode.js")
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node");
+    let input: String =
+        packets.iter().map(|p| p.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n").collect();
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -43,7 +53,10 @@ fn collect(collector: &UdpSocket, want: usize, wait: Duration) -> Vec<Vec<u8>> {
 
 /// The decoded packet whose payload is exactly `payload`.
 fn find<'a>(decoded: &'a [Value], payload: &str) -> &'a Value {
-    decoded.iter().find(|d| d["payload"] == payload).unwrap_or_else(|| panic!("no HEP packet carries\n{payload}\nin {decoded:#?}"))
+    decoded
+        .iter()
+        .find(|d| d["payload"] == payload)
+        .unwrap_or_else(|| panic!("no HEP packet carries\n{payload}\nin {decoded:#?}"))
 }
 
 fn exchange(sock: &UdpSocket, to: std::net::SocketAddr, bytes: &[u8]) -> String {
@@ -120,8 +133,16 @@ fn udp_and_tls_messages_reach_the_collector_decoded_by_hep_js() {
     let tls_in = find(&decoded, &tls_opts);
     let client_port = tls_in["rcinfo"]["srcPort"].as_u64().unwrap() as u16;
     check(tls_in, client_port, tls_port, 6, "hep-tls-1");
-    let tls_out = decoded.iter().find(|d| d["rcinfo"]["correlation_id"] == "hep-tls-1" && d["payload"].as_str().unwrap().starts_with("SIP/2.0 200 OK")).expect("the TLS answer");
-    assert!(tls_out["payload"].as_str().unwrap().contains("Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bKheptls;rport="), "{tls_out:#}");
+    let tls_out = decoded
+        .iter()
+        .find(|d| {
+            d["rcinfo"]["correlation_id"] == "hep-tls-1" && d["payload"].as_str().unwrap().starts_with("SIP/2.0 200 OK")
+        })
+        .expect("the TLS answer");
+    assert!(
+        tls_out["payload"].as_str().unwrap().contains("Via: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bKheptls;rport="),
+        "{tls_out:#}"
+    );
     check(tls_out, tls_port, client_port, 6, "hep-tls-1");
 
     assert!(edge.wait_metric("sipedge_hep_sent_total", &[], |v| v >= 6.0) >= 6.0, "{}", edge.metrics());
@@ -131,7 +152,10 @@ fn udp_and_tls_messages_reach_the_collector_decoded_by_hep_js() {
 #[test]
 fn a_method_filter_keeps_only_that_method() {
     let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let extra = format!("\n[auth]\nenabled = false\n\n[hep]\ncollector = \"udp:{}\"\nmethods = [\"REGISTER\"]\n", collector.local_addr().unwrap());
+    let extra = format!(
+        "\n[auth]\nenabled = false\n\n[hep]\ncollector = \"udp:{}\"\nmethods = [\"REGISTER\"]\n",
+        collector.local_addr().unwrap()
+    );
     let edge = Edge::start(1, &extra);
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = client.local_addr().unwrap().port();
@@ -180,7 +204,10 @@ fn a_collector_that_never_reads_costs_the_edge_nothing_but_counted_drops() {
     });
     // 1,500 requests in a few seconds from one address: allowlisted, or the
     // flood tripwire (1,000 in 5 s) would ban the test client.
-    let edge = Edge::start(1, &format!("\n[hep]\ncollector = \"tcp:{addr}\"\nqueue = 16\n\n[protect]\nallow = [\"127.0.0.1/32\"]\n"));
+    let edge = Edge::start(
+        1,
+        &format!("\n[hep]\ncollector = \"tcp:{addr}\"\nqueue = 16\n\n[protect]\nallow = [\"127.0.0.1/32\"]\n"),
+    );
     let took = options_all_answered(&edge, 1500, 8000);
     assert!(took < Duration::from_secs(30), "{took:?}");
     let dropped = edge.wait_metric("sipedge_hep_dropped_total", &[], |v| v > 0.0);

@@ -15,7 +15,10 @@ const CORE_IP: &str = "127.0.0.2";
 
 fn sdp(codecs: &[(u8, &str)]) -> String {
     let pts: Vec<String> = codecs.iter().map(|(pt, _)| pt.to_string()).collect();
-    let mut s = format!("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP {}\r\n", pts.join(" "));
+    let mut s = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP {}\r\n",
+        pts.join(" ")
+    );
     for (pt, name) in codecs {
         s.push_str(&format!("a=rtpmap:{pt} {name}\r\n"));
     }
@@ -105,7 +108,13 @@ fn codecs_are_filtered_both_ways_internal_headers_kept_from_devices_and_an_offer
     assert_eq!(header(&inv, "X-Internal-Billing"), Some("forged"), "strip_to_core is empty by default: {inv}");
 
     // Core -> device: its 200 offers G729 first and carries internal headers.
-    let extra = ["Contact: <sip:ss@127.0.0.2>", "X-Internal-Route: trunk-7", "x-internal-cost: 3", "X-Other: kept", "Content-Type: application/sdp"];
+    let extra = [
+        "Contact: <sip:ss@127.0.0.2>",
+        "X-Internal-Route: trunk-7",
+        "x-internal-cost: 3",
+        "X-Other: kept",
+        "Content-Type: application/sdp",
+    ];
     core.send_to(answer(&inv, "200 OK", &extra, &sdp(&[G729, PCMU])).as_bytes(), edge.sip).unwrap();
     let ok = recv(&device, "the 200 at the device");
     assert_eq!(status(&ok), 200, "{ok}");

@@ -20,7 +20,10 @@ fn lines(name: &str, format: &str, journal: bool) -> Vec<String> {
     let err = std::fs::File::create(&err_path).unwrap();
     let meta = err.metadata().unwrap();
     let mut cmd = Command::new(BIN);
-    cmd.args(["run", "--config", config.to_str().unwrap()]).stdout(Stdio::null()).stderr(err).env_remove("JOURNAL_STREAM");
+    cmd.args(["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(err)
+        .env_remove("JOURNAL_STREAM");
     if journal {
         cmd.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
     }
@@ -54,7 +57,10 @@ fn json_lines_are_objects_with_ts_level_target_msg() {
     for l in lines("logs-json", "json", false) {
         let v: serde_json::Value = serde_json::from_str(&l).unwrap_or_else(|e| panic!("{e}: {l}"));
         humantime::parse_rfc3339(v["ts"].as_str().unwrap()).unwrap();
-        assert!(v["level"].is_string() && v["target"].as_str().unwrap().starts_with("sipedge") && v["msg"].is_string(), "{l}");
+        assert!(
+            v["level"].is_string() && v["target"].as_str().unwrap().starts_with("sipedge") && v["msg"].is_string(),
+            "{l}"
+        );
     }
 }
 

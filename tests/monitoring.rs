@@ -17,7 +17,11 @@ use std::time::{Duration, Instant};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn promtool(args: &[&str]) -> (bool, String) {
-    let o = Command::new("promtool").args(args).current_dir(ROOT).output().expect("promtool: tests/run.sh installs Debian's prometheus");
+    let o = Command::new("promtool")
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .expect("promtool: tests/run.sh installs Debian's prometheus");
     (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
@@ -44,7 +48,9 @@ fn alert_rules_pass_promtool_check_and_their_tests() {
 
 #[test]
 fn dashboard_and_rules_name_only_metrics_a_live_edge_exports() {
-    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/monitoring/grafana-dashboard.json")).unwrap()).unwrap();
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/monitoring/grafana-dashboard.json")).unwrap())
+            .unwrap();
     let mut wanted = BTreeSet::new();
     for panel in dashboard["panels"].as_array().unwrap() {
         let targets = panel["targets"].as_array().unwrap();
@@ -76,7 +82,26 @@ fn dashboard_and_rules_name_only_metrics_a_live_edge_exports() {
         ),
     );
     let aor = format!("sip:carol@127.0.0.1:{}", edge.sip.port());
-    let sipsak = |password: &str| Command::new("timeout").args(["10", "sipsak", "-U", "-C", "sip:carol@127.0.0.1:5996", "-s", &aor, "-u", "carol", "-a", password, "-x", "300"]).output().unwrap();
+    let sipsak = |password: &str| {
+        Command::new("timeout")
+            .args([
+                "10",
+                "sipsak",
+                "-U",
+                "-C",
+                "sip:carol@127.0.0.1:5996",
+                "-s",
+                &aor,
+                "-u",
+                "carol",
+                "-a",
+                password,
+                "-x",
+                "300",
+            ])
+            .output()
+            .unwrap()
+    };
     assert!(sipsak("s3cret").status.success());
     assert!(!sipsak("wrong").status.success());
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();

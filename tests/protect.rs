@@ -41,7 +41,10 @@ fn answered(edge: &Edge, ip: &str, id: &str) -> bool {
 
 #[test]
 fn flood_banned_trusted_served_bans_listed_and_lifted() {
-    let edge = Edge::start(2, "[proxy]\ntrusted = [\"127.0.0.1\"]\n\n[protect.flood]\nrequests = 50\nwindow_secs = 10\nban_secs = 600\n");
+    let edge = Edge::start(
+        2,
+        "[proxy]\ntrusted = [\"127.0.0.1\"]\n\n[protect.flood]\nrequests = 50\nwindow_secs = 10\nban_secs = 600\n",
+    );
     let attacker = socket("127.0.0.2");
     for i in 0..300 {
         options_from(&attacker, &edge, &format!("f{i}"), "");
@@ -92,9 +95,16 @@ fn per_ip_limit_holds_over_two_shards_and_many_ports() {
     assert_eq!(ok + limited, 80, "every request answered: {all:?}");
     // Each shard lets 10/2 through; the kernel spread the ports over one or both.
     assert!(ok == 5 || ok == 10, "never more than the burst over the edge: {ok}");
-    let shards_used = edge.per_shard("sipedge_requests_received_total", &["method=\"OPTIONS\""]).iter().filter(|(_, v)| *v > 0.0).count();
+    let shards_used = edge
+        .per_shard("sipedge_requests_received_total", &["method=\"OPTIONS\""])
+        .iter()
+        .filter(|(_, v)| *v > 0.0)
+        .count();
     assert_eq!(ok, 5 * shards_used);
-    assert_eq!(edge.wait_metric("sipedge_ratelimit_hits_total", &["rule=\"options-per-ip\""], |v| v >= limited as f64), limited as f64);
+    assert_eq!(
+        edge.wait_metric("sipedge_ratelimit_hits_total", &["rule=\"options-per-ip\""], |v| v >= limited as f64),
+        limited as f64
+    );
     // Another address has its own bucket.
     assert!(answered(&edge, "127.0.0.4", "other"));
 }

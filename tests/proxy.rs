@@ -31,7 +31,18 @@ struct Peer {
 impl Peer {
     fn start(name: &str, ip: &str, port: u16, transport: &str, calls: u32) -> Peer {
         let child = Command::new("sipp")
-            .args(["-sf", &scenario(name), "-i", ip, "-p", &port.to_string(), "-t", transport, "-m", &calls.to_string()])
+            .args([
+                "-sf",
+                &scenario(name),
+                "-i",
+                ip,
+                "-p",
+                &port.to_string(),
+                "-t",
+                transport,
+                "-m",
+                &calls.to_string(),
+            ])
             .args(["-nostdin", "-timeout", "40s", "-timeout_error"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -70,10 +81,29 @@ fn report(out: &Output) -> String {
 }
 
 /// Runs the caller to completion: `calls` calls to `user` through the edge.
-fn call(edge: std::net::SocketAddr, user: &str, domain: &str, transport: &str, calls: u32, hold_ms: u32, trace: Option<&PathBuf>) -> Output {
+fn call(
+    edge: std::net::SocketAddr,
+    user: &str,
+    domain: &str,
+    transport: &str,
+    calls: u32,
+    hold_ms: u32,
+    trace: Option<&PathBuf>,
+) -> Output {
     let mut cmd = Command::new("timeout");
     cmd.args(["60", "sipp", "-sf", &scenario("call_uac"), "-s", user, "-key", "domain", domain, "-t", transport])
-        .args(["-m", &calls.to_string(), "-r", "20", "-d", &hold_ms.to_string(), "-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args([
+            "-m",
+            &calls.to_string(),
+            "-r",
+            "20",
+            "-d",
+            &hold_ms.to_string(),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+        ])
         .args(["-nostdin", "-timeout", "40s", "-timeout_error", "-max_socket", "100"]);
     if let Some(t) = trace {
         cmd.args(["-trace_msg", "-message_file", t.to_str().unwrap()]);
@@ -91,7 +121,9 @@ fn config(domains: &str, upstreams: &[(u16, &str)], extra: &str) -> String {
     let ups: Vec<String> = upstreams
         .iter()
         .enumerate()
-        .map(|(i, (p, t))| format!("{{ addr = \"{CORE_IP}:{p}\", transport = \"{t}\", weight = {} }}", u8::from(i == 0)))
+        .map(|(i, (p, t))| {
+            format!("{{ addr = \"{CORE_IP}:{p}\", transport = \"{t}\", weight = {} }}", u8::from(i == 0))
+        })
         .collect();
     format!(
         "[registrar]\ndomains = [{domains}]\n[auth]\nenabled = false\n[proxy]\ntrusted = [\"{CORE_IP}\"]\nt1_ms = 50\nprobe_interval_secs = 0\n{extra}\n[[proxy.route]]\nupstreams = [{}]\n",
@@ -105,7 +137,20 @@ fn register(edge: &Edge, user: &str, domain: &str, port: u16) {
     let csv = std::env::temp_dir().join(format!("sipedge-reg-{}-{port}.csv", std::process::id()));
     std::fs::write(&csv, format!("SEQUENTIAL\n{user};{domain};3600\n")).unwrap();
     let out = Command::new("timeout")
-        .args(["20", "sipp", "-sf", &scenario("register"), "-inf", csv.to_str().unwrap(), "-m", "1", "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "20",
+            "sipp",
+            "-sf",
+            &scenario("register"),
+            "-inf",
+            csv.to_str().unwrap(),
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .args(["-nostdin", "-timeout", "10s", "-timeout_error"])
         .arg(edge.sip.to_string())
         .output()
@@ -124,7 +169,11 @@ fn calls_to_the_core_over_udp_and_tcp() {
         callee.assert_done();
         let txs = edge.wait_metric("sipedge_transactions_total", &[], |v| v >= 40.0);
         assert!(txs >= 40.0, "INVITE and BYE of 20 calls are transactions: {txs}");
-        assert_eq!(edge.metric("sipedge_responses_sent_total", &["code=\"100\""]), 20.0, "{transport}: one 100 Trying per INVITE");
+        assert_eq!(
+            edge.metric("sipedge_responses_sent_total", &["code=\"100\""]),
+            20.0,
+            "{transport}: one 100 Trying per INVITE"
+        );
     }
 }
 
@@ -214,9 +263,7 @@ fn in_dialog_requests_survive_a_restart_with_topology_hiding() {
     let caller = {
         let sip = edge.sip;
         let trace = trace.clone();
-        std::thread::spawn(move || {
-            call(sip, "callee", "sipedge.test", "u1", 1, 4000, Some(&trace))
-        })
+        std::thread::spawn(move || call(sip, "callee", "sipedge.test", "u1", 1, 4000, Some(&trace)))
     };
     std::thread::sleep(Duration::from_millis(1500));
     let (config, sip, admin) = (edge.config.clone(), edge.sip, edge.admin);
@@ -248,7 +295,11 @@ fn serial_forking_skips_a_binding_whose_connection_is_gone_at_once() {
     // Bob's preferred binding is on a TCP connection that then goes away.
     let mut tcp = std::net::TcpStream::connect(edge.sip).unwrap();
     let local = tcp.local_addr().unwrap();
-    tcp.write_all(register_request(&format!("TCP {local}"), &format!("<sip:bob@{local};transport=tcp>;q=1.0"), "stale1").as_bytes()).unwrap();
+    tcp.write_all(
+        register_request(&format!("TCP {local}"), &format!("<sip:bob@{local};transport=tcp>;q=1.0"), "stale1")
+            .as_bytes(),
+    )
+    .unwrap();
     let mut buf = [0u8; 2048];
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let n = tcp.read(&mut buf).unwrap();
@@ -258,7 +309,12 @@ fn serial_forking_skips_a_binding_whose_connection_is_gone_at_once() {
     let port = free_port();
     let udp = UdpSocket::bind(("127.0.0.1", port)).unwrap();
     let answer = {
-        udp.send_to(register_request(&format!("UDP 127.0.0.1:{port}"), &format!("<sip:bob@127.0.0.1:{port}>;q=0.5"), "stale2").as_bytes(), edge.sip).unwrap();
+        udp.send_to(
+            register_request(&format!("UDP 127.0.0.1:{port}"), &format!("<sip:bob@127.0.0.1:{port}>;q=0.5"), "stale2")
+                .as_bytes(),
+            edge.sip,
+        )
+        .unwrap();
         udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let n = udp.recv(&mut buf).unwrap();
         String::from_utf8_lossy(&buf[..n]).into_owned()

@@ -37,7 +37,12 @@ fn sipp(edge: &Edge, scenario: &str, transport: &str, inf: &str) {
         .arg(edge.sip.to_string())
         .output()
         .expect("sipp is not installed: tests/run.sh installs Debian's sip-tester");
-    assert!(out.status.success(), "sipp {scenario} {transport} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sipp {scenario} {transport} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn registrations(edge: &Edge, aor: &str) -> serde_json::Value {
@@ -71,7 +76,10 @@ fn sipp_register_without_auth_udp_and_tcp() {
     // Same AORs, new Call-IDs and contacts over TCP: two bindings each now.
     let r = registrations(&edge, "u0001@127.0.0.1");
     assert_eq!(r["bindings"].as_array().unwrap().len(), 2, "{r}");
-    assert_eq!(edge.wait_metric("sipedge_register_results_total", &["code=\"200\""], |v| v >= 2.0 * USERS as f64), 2.0 * USERS as f64);
+    assert_eq!(
+        edge.wait_metric("sipedge_register_results_total", &["code=\"200\""], |v| v >= 2.0 * USERS as f64),
+        2.0 * USERS as f64
+    );
 }
 
 #[test]
@@ -81,25 +89,58 @@ fn sipp_register_with_digest_auth_udp_and_tcp() {
     let line = |i: usize| format!("u{i:04};127.0.0.1;[authentication username=u{i:04} password=pw{i:04}];300");
     sipp(&edge, "register_auth.xml", "un", &inject("auth", line));
     check_all_registered(&edge, "udp");
-    assert_eq!(edge.wait_metric("sipedge_register_results_total", &["code=\"401\""], |v| v >= USERS as f64), USERS as f64);
+    assert_eq!(
+        edge.wait_metric("sipedge_register_results_total", &["code=\"401\""], |v| v >= USERS as f64),
+        USERS as f64
+    );
     sipp(&edge, "register_auth.xml", "tn", &inject("auth-tcp", line));
-    assert_eq!(edge.wait_metric("sipedge_register_results_total", &["code=\"200\""], |v| v >= 2.0 * USERS as f64), 2.0 * USERS as f64);
+    assert_eq!(
+        edge.wait_metric("sipedge_register_results_total", &["code=\"200\""], |v| v >= 2.0 * USERS as f64),
+        2.0 * USERS as f64
+    );
 }
 
 #[test]
 fn wrong_password_is_refused_and_nothing_is_stored() {
     let users = users_file();
-    let edge = Edge::start(4, &format!("[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{users}\"\nalgorithms = [\"MD5\"]\n"));
+    let edge = Edge::start(
+        4,
+        &format!("[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{users}\"\nalgorithms = [\"MD5\"]\n"),
+    );
     let line = |i: usize| format!("u{i:04};127.0.0.1;[authentication username=u{i:04} password=wrong];300");
     let sf = format!("{}/tests/sipp/register_auth.xml", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("sipp")
-        .args(["-sf", &sf, "-inf", &inject("wrong", line), "-t", "un", "-m", "5", "-r", "50", "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "10s", "-max_socket", "100"])
+        .args([
+            "-sf",
+            &sf,
+            "-inf",
+            &inject("wrong", line),
+            "-t",
+            "un",
+            "-m",
+            "5",
+            "-r",
+            "50",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-nostdin",
+            "-timeout",
+            "10s",
+            "-max_socket",
+            "100",
+        ])
         .arg(edge.sip.to_string())
         .output()
         .unwrap();
     assert!(!out.status.success(), "a wrong password must not register");
     assert_eq!(registrations(&edge, "u0000@127.0.0.1")["bindings"].as_array().unwrap().len(), 0);
-    assert!(edge.wait_metric("sipedge_auth_failures_total", &["reason=\"bad response\""], |v| v >= 5.0) >= 5.0, "{}", edge.metrics());
+    assert!(
+        edge.wait_metric("sipedge_auth_failures_total", &["reason=\"bad response\""], |v| v >= 5.0) >= 5.0,
+        "{}",
+        edge.metrics()
+    );
 }
 
 #[test]

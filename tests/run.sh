@@ -42,6 +42,10 @@ command -v sipvicious_svmap >/dev/null || python3 -m pip install --quiet sipvici
 # glommio needs locked memory for its io_uring rings (512 KiB per shard).
 ulimit -l unlimited 2>/dev/null || ulimit -l 65536 2>/dev/null || true
 
+# House habits: one format (rustfmt.toml), no lint warnings.
+cargo fmt --all --check
+cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+
 cargo build --release --workspace
 log=$(mktemp)
 set +e

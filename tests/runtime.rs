@@ -35,7 +35,10 @@ fn udp_options_from_many_ports_are_spread_over_shards() {
 #[test]
 fn each_shard_binds_its_own_udp_socket() {
     let edge = Edge::start(4, "");
-    let out = std::process::Command::new("ss").args(["-Hulnp", &format!("sport = :{}", edge.sip.port())]).output().expect("ss");
+    let out = std::process::Command::new("ss")
+        .args(["-Hulnp", &format!("sport = :{}", edge.sip.port())])
+        .output()
+        .expect("ss");
     let text = String::from_utf8_lossy(&out.stdout);
     let mine = text.lines().filter(|l| l.contains(&format!("pid={}", edge.child.id()))).count();
     assert_eq!(mine, 4, "{text}");
@@ -71,7 +74,8 @@ fn read_message(c: &mut TcpStream) -> String {
         buf.push(b[0]);
     }
     let text = String::from_utf8_lossy(&buf).into_owned();
-    let len: usize = text.lines().find_map(|l| l.strip_prefix("Content-Length: ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    let len: usize =
+        text.lines().find_map(|l| l.strip_prefix("Content-Length: ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
     let mut body = vec![0u8; len];
     c.read_exact(&mut body).unwrap();
     text
@@ -141,7 +145,11 @@ fn tcp_garbage_slowloris_and_idle_connections_are_closed() {
     assert!(closed_by_server(&mut idle), "idle connection stays open");
     edge.wait_metric("sipedge_tcp_closed_total", &["reason=\"idle timeout\""], |v| v >= 1.0);
     assert!(edge.metric("sipedge_tcp_closed_total", &["reason=\"idle timeout\""]) >= 1.0);
-    assert!(edge.metric("sipedge_tcp_closed_total", &["reason=\"incomplete message over buffer limit\""]) >= 1.0, "{}", edge.metrics());
+    assert!(
+        edge.metric("sipedge_tcp_closed_total", &["reason=\"incomplete message over buffer limit\""]) >= 1.0,
+        "{}",
+        edge.metrics()
+    );
     assert!(answers_options(&edge));
     assert!(edge.alive());
 }
@@ -173,7 +181,12 @@ fn health_and_metrics_are_served() {
     assert!(answers_options(&edge));
     edge.wait_metric("sipedge_message_processing_seconds_count", &[], |v| v >= 1.0);
     let m = edge.metrics();
-    for name in ["sipedge_messages_received_total", "sipedge_shards 2", "sipedge_message_processing_seconds{quantile=\"0.99\"}", "sipedge_log_dropped_total"] {
+    for name in [
+        "sipedge_messages_received_total",
+        "sipedge_shards 2",
+        "sipedge_message_processing_seconds{quantile=\"0.99\"}",
+        "sipedge_log_dropped_total",
+    ] {
         assert!(m.contains(name), "missing {name}:\n{m}");
     }
     assert_eq!(http_get(edge.admin, "/nope").unwrap().0, 404);
@@ -199,7 +212,11 @@ fn ipv6_listener_answers() {
     let cfg = format!(
         "[server]\nshards = 2\n[[listen]]\ntransport = \"udp\"\naddr = \"[::1]:{port}\"\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{port}\"\n[admin]\naddr = \"127.0.0.1:{admin}\"\n[log]\nlevel = \"warn\"\n"
     );
-    let edge = Edge::with_config(cfg, format!("127.0.0.1:{port}").parse().unwrap(), format!("127.0.0.1:{admin}").parse().unwrap());
+    let edge = Edge::with_config(
+        cfg,
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        format!("127.0.0.1:{admin}").parse().unwrap(),
+    );
     let s = UdpSocket::bind("[::1]:0").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let lp = s.local_addr().unwrap().port();

@@ -7,14 +7,40 @@
 //! - `values()` spans always point at what they yield.
 
 use proptest::prelude::*;
-use sipedge::sip::{
-    check_request, scan, write_response, Editor, Framing, HeaderName, Message, ScanError, Status,
-};
+use sipedge::sip::{check_request, scan, write_response, Editor, Framing, HeaderName, Message, ScanError, Status};
 
 const NAMES: &[&str] = &[
-    "Via", "v", "VIA", "From", "f", "To", "t", "Call-ID", "i", "CSeq", "Contact", "m", "Route",
-    "Record-Route", "Max-Forwards", "Subject", "s", "k", "o", "u", "r", "b", "x", "y", "e", "c",
-    "Supported", "Allow", "X-Custom", "NewFangledHeader", "extensionHeader-!.%*+_`'~",
+    "Via",
+    "v",
+    "VIA",
+    "From",
+    "f",
+    "To",
+    "t",
+    "Call-ID",
+    "i",
+    "CSeq",
+    "Contact",
+    "m",
+    "Route",
+    "Record-Route",
+    "Max-Forwards",
+    "Subject",
+    "s",
+    "k",
+    "o",
+    "u",
+    "r",
+    "b",
+    "x",
+    "y",
+    "e",
+    "c",
+    "Supported",
+    "Allow",
+    "X-Custom",
+    "NewFangledHeader",
+    "extensionHeader-!.%*+_`'~",
 ];
 
 fn line_end() -> impl Strategy<Value = &'static str> {

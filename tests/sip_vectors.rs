@@ -137,10 +137,7 @@ fn run_suite(suite: &str) -> usize {
             ["parse-ok"] => assert_eq!(outcome, Outcome::Ok, "{suite}/{file}"),
             ["any"] => {
                 if ideal == Some(400) && !ACCEPTED_ANY.iter().any(|(f, _)| *f == file) {
-                    assert!(
-                        matches!(outcome, Outcome::Reject(400, _)),
-                        "{file}: ideal 400, got {outcome:?}"
-                    );
+                    assert!(matches!(outcome, Outcome::Reject(400, _)), "{file}: ideal 400, got {outcome:?}");
                 }
             }
             tokens => {

@@ -14,7 +14,12 @@ fn sipp(edge: &Edge, transport: &str, calls: u32) {
         .arg(edge.sip.to_string())
         .output()
         .expect("sipp is not installed: tests/run.sh installs Debian's sip-tester");
-    assert!(out.status.success(), "sipp {transport} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sipp {transport} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -20,15 +20,28 @@ fn sipsak(args: &[&str]) -> (bool, String) {
 fn sipsak_options_and_digest_register() {
     let users = std::env::temp_dir().join(format!("sipedge-sipsak-users-{}.txt", std::process::id()));
     std::fs::write(&users, "carol 127.0.0.1 password=s3cret\n").unwrap();
-    let edge = Edge::start_at(free_low_port(), 4, &format!("[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{}\"\nalgorithms = [\"MD5\"]\n", users.display()));
+    let edge = Edge::start_at(
+        free_low_port(),
+        4,
+        &format!(
+            "[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{}\"\nalgorithms = [\"MD5\"]\n",
+            users.display()
+        ),
+    );
     let target = format!("sip:127.0.0.1:{}", edge.sip.port());
     let (ok, out) = sipsak(&["-s", &target, "-v"]);
-    assert!(ok && out.contains("SIP/2.0 200 OK") && out.contains("Allow: OPTIONS, REGISTER"), "edge {}: {out}", edge.sip);
+    assert!(
+        ok && out.contains("SIP/2.0 200 OK") && out.contains("Allow: OPTIONS, REGISTER"),
+        "edge {}: {out}",
+        edge.sip
+    );
 
     let aor_uri = format!("sip:carol@127.0.0.1:{}", edge.sip.port());
-    let (ok, out) = sipsak(&["-U", "-C", "sip:carol@127.0.0.1:5999", "-s", &aor_uri, "-u", "carol", "-a", "wrong", "-x", "300"]);
+    let (ok, out) =
+        sipsak(&["-U", "-C", "sip:carol@127.0.0.1:5999", "-s", &aor_uri, "-u", "carol", "-a", "wrong", "-x", "300"]);
     assert!(!ok, "a wrong password registered: {out}");
-    let (ok, out) = sipsak(&["-U", "-C", "sip:carol@127.0.0.1:5999", "-s", &aor_uri, "-u", "carol", "-a", "s3cret", "-x", "300"]);
+    let (ok, out) =
+        sipsak(&["-U", "-C", "sip:carol@127.0.0.1:5999", "-s", &aor_uri, "-u", "carol", "-a", "s3cret", "-x", "300"]);
     assert!(ok, "{out}");
     let (code, body) = http_get(edge.admin, "/registrations/carol@127.0.0.1").unwrap();
     assert_eq!(code, 200);

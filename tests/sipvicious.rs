@@ -14,7 +14,8 @@ mod common;
 use common::*;
 use std::process::Command;
 
-const USERS: &str = "1001 127.0.0.1 password=c0rrect-h0rse\n1002 127.0.0.1 password=battery-staple\n1005 127.0.0.1 password=9876\n";
+const USERS: &str =
+    "1001 127.0.0.1 password=c0rrect-h0rse\n1002 127.0.0.1 password=battery-staple\n1005 127.0.0.1 password=9876\n";
 
 /// `algorithms`: the digest challenges offered (`svcrack` 0.3.8 crashes on SHA-256, so it gets MD5 only).
 fn edge_with_users(extra: &str) -> Edge {
@@ -29,7 +30,12 @@ fn edge_offering(algorithms: &str, extra: &str) -> Edge {
 
 /// Runs a SIPVicious tool with a hard time limit; its stdout and stderr together.
 fn tool(name: &str, args: &[&str]) -> String {
-    let out = Command::new("timeout").arg("90").arg(name).args(args).output().unwrap_or_else(|e| panic!("{name} (tests/run.sh installs sipvicious): {e}"));
+    let out = Command::new("timeout")
+        .arg("90")
+        .arg(name)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{name} (tests/run.sh installs sipvicious): {e}"));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     eprintln!("--- {name} {args:?}\n{text}");
     text
@@ -64,14 +70,19 @@ fn default_config_drops_the_tools_as_scanners() {
 fn svmap_sees_no_product_or_version() {
     let edge = edge_with_users("[protect]\nscanners = []\n");
     let map = svmap(&edge);
-    assert!(map.contains(&format!("| {}", edge.sip)) && !map.contains("found nothing"), "the edge answers OPTIONS: {map}");
+    assert!(
+        map.contains(&format!("| {}", edge.sip)) && !map.contains("found nothing"),
+        "the edge answers OPTIONS: {map}"
+    );
     let lower = map.to_ascii_lowercase();
     assert!(!lower.contains("sipedge") && !lower.contains(env!("CARGO_PKG_VERSION")), "{map}");
     // Neither Server nor User-Agent in anything the edge writes.
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = s.local_addr().unwrap().port();
-    let answer = udp_exchange(edge.sip, &options(edge.sip, "UDP", port, "fp"), std::time::Duration::from_secs(2)).unwrap();
-    let names: Vec<String> = answer.lines().filter_map(|l| l.split_once(':')).map(|(n, _)| n.trim().to_ascii_lowercase()).collect();
+    let answer =
+        udp_exchange(edge.sip, &options(edge.sip, "UDP", port, "fp"), std::time::Duration::from_secs(2)).unwrap();
+    let names: Vec<String> =
+        answer.lines().filter_map(|l| l.split_once(':')).map(|(n, _)| n.trim().to_ascii_lowercase()).collect();
     assert!(!names.iter().any(|n| n == "server" || n == "user-agent"), "{answer}");
 }
 

@@ -25,7 +25,9 @@ fn edge_with_tls_extra(test: &str, listen_extra: &str) -> (Edge, u16) {
         .map(|(c, k)| format!("{{ cert = \"{}\", key = \"{}\" }}", c.display(), k.display()))
         .collect::<Vec<_>>()
         .join(", ");
-    let extra = format!("\n[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:{port}\"\ncertificates = [{certs}]\n{listen_extra}\n");
+    let extra = format!(
+        "\n[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:{port}\"\ncertificates = [{certs}]\n{listen_extra}\n"
+    );
     (Edge::start(2, &extra), port)
 }
 
@@ -54,7 +56,10 @@ fn sip_over_tls_with_certificates_by_sni() {
         let want = if version == "-tls1_2" { "TLSv1.2" } else { "TLSv1.3" };
         assert!(out.contains(want), "{version}: {out}");
     }
-    assert!(edge.wait_metric("sipedge_messages_received_total", &["transport=\"tls\"", "kind=\"request\""], |v| v >= 1.0) >= 1.0);
+    assert!(
+        edge.wait_metric("sipedge_messages_received_total", &["transport=\"tls\"", "kind=\"request\""], |v| v >= 1.0)
+            >= 1.0
+    );
 }
 
 #[test]
@@ -66,8 +71,13 @@ fn a_failed_handshake_is_counted_by_cause() {
     assert_eq!(failures, 1.0);
     let old = s_client(port, &["-tls1_1", "-servername", "edge.test"], b"");
     assert!(old.contains("no peer certificate available"), "TLS 1.1 is refused: {old}");
-    let versions = edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"protocol version\""], |v| v >= 1.0);
-    assert!(versions >= 1.0, "{}", edge.metrics().lines().filter(|l| l.contains("tls_handshake")).collect::<Vec<_>>().join("\n"));
+    let versions =
+        edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"protocol version\""], |v| v >= 1.0);
+    assert!(
+        versions >= 1.0,
+        "{}",
+        edge.metrics().lines().filter(|l| l.contains("tls_handshake")).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
@@ -82,7 +92,9 @@ fn mutual_tls_refuses_a_client_without_a_certificate_from_the_ca() {
         "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:40001;branch=z9hG4bKmtls;rport\r\nFrom: <sip:a@example.com>;tag=1\r\n\
          To: <sip:127.0.0.1>\r\nCall-ID: mtls-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     );
-    let cert_args = |c: &(PathBuf, PathBuf)| vec!["-cert".to_string(), c.0.display().to_string(), "-key".to_string(), c.1.display().to_string()];
+    let cert_args = |c: &(PathBuf, PathBuf)| {
+        vec!["-cert".to_string(), c.0.display().to_string(), "-key".to_string(), c.1.display().to_string()]
+    };
     let with = cert_args(&trunk);
     let with: Vec<&str> = with.iter().map(String::as_str).collect();
     let out = s_client(port, &with, options.as_bytes());
@@ -93,6 +105,11 @@ fn mutual_tls_refuses_a_client_without_a_certificate_from_the_ca() {
     let other: Vec<&str> = other.iter().map(String::as_str).collect();
     let wrong = s_client(port, &other, options.as_bytes());
     assert!(!wrong.contains("SIP/2.0 200"), "a certificate from another CA: {wrong}");
-    let refused = edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"client certificate\""], |v| v >= 2.0);
-    assert!(refused >= 2.0, "{}", edge.metrics().lines().filter(|l| l.contains("tls_handshake")).collect::<Vec<_>>().join("\n"));
+    let refused =
+        edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"client certificate\""], |v| v >= 2.0);
+    assert!(
+        refused >= 2.0,
+        "{}",
+        edge.metrics().lines().filter(|l| l.contains("tls_handshake")).collect::<Vec<_>>().join("\n")
+    );
 }

@@ -52,7 +52,11 @@ fn certificates_reload_under_traffic_and_a_broken_one_is_refused() {
     let mut exchange = |session: &mut Session| {
         sent += 1;
         session.send(&options_over_tls(port, sent));
-        assert!(session.wait_for("SIP/2.0 200 OK", sent), "answer {sent} on the first connection: {}", session.output());
+        assert!(
+            session.wait_for("SIP/2.0 200 OK", sent),
+            "answer {sent} on the first connection: {}",
+            session.output()
+        );
     };
     for _ in 0..5 {
         exchange(&mut session);
@@ -98,7 +102,20 @@ fn capture(port: u16, file: &Path) -> std::process::Child {
 /// SIP methods and status codes tshark finds in `file`, decoding `port` as TLS.
 fn sip_in_capture(file: &Path, port: u16, key_log: Option<&Path>) -> String {
     let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(file).args(["-d", &format!("tcp.port=={port},tls"), "-d", &format!("tls.port=={port},sip"), "-Y", "sip", "-T", "fields", "-e", "sip.Method", "-e", "sip.Status-Code"]);
+    cmd.arg("-r").arg(file).args([
+        "-d",
+        &format!("tcp.port=={port},tls"),
+        "-d",
+        &format!("tls.port=={port},sip"),
+        "-Y",
+        "sip",
+        "-T",
+        "fields",
+        "-e",
+        "sip.Method",
+        "-e",
+        "sip.Status-Code",
+    ]);
     if let Some(k) = key_log {
         cmd.arg("-o").arg(format!("tls.keylog_file:{}", k.display()));
     }
@@ -112,7 +129,11 @@ fn tshark_decrypts_a_captured_tls_register_with_the_key_log() {
     let cert = certificate(&dir, "edge", "edge.test");
     let keys = dir.join("keys.log");
     let port = free_port();
-    let extra = format!("{}\n[registrar]\ndomains = [\"example.com\"]\n\n[tls]\nkey_log = \"{}\"\n", tls_listener(port, &cert, ""), keys.display());
+    let extra = format!(
+        "{}\n[registrar]\ndomains = [\"example.com\"]\n\n[tls]\nkey_log = \"{}\"\n",
+        tls_listener(port, &cert, ""),
+        keys.display()
+    );
     let _edge = Edge::start(1, &extra);
     let pcap = dir.join("register.pcapng");
     let mut tshark = capture(port, &pcap);
@@ -167,12 +188,18 @@ fn options_to_core(up_port: u16, id: &str) -> Vec<u8> {
 #[test]
 fn requests_reach_a_tls_upstream_that_shows_a_certificate_for_its_name() {
     let (edge, upstream, up_port) = edge_and_tls_upstream("out-ok", "core.test");
-    let answer = udp_exchange(edge.sip, &options_to_core(up_port, "outtls1"), Duration::from_secs(5)).expect("an answer");
+    let answer =
+        udp_exchange(edge.sip, &options_to_core(up_port, "outtls1"), Duration::from_secs(5)).expect("an answer");
     assert_eq!(code(&answer), 200, "{answer}");
-    assert!(upstream.wait_metric("sipedge_messages_received_total", &["transport=\"tls\"", "kind=\"request\""], |v| v >= 1.0) >= 1.0);
+    assert!(
+        upstream
+            .wait_metric("sipedge_messages_received_total", &["transport=\"tls\"", "kind=\"request\""], |v| v >= 1.0)
+            >= 1.0
+    );
     assert_eq!(edge.wait_metric("sipedge_tcp_opened_total", &[], |v| v >= 1.0), 1.0);
     // The second request reuses the connection.
-    let again = udp_exchange(edge.sip, &options_to_core(up_port, "outtls2"), Duration::from_secs(5)).expect("an answer");
+    let again =
+        udp_exchange(edge.sip, &options_to_core(up_port, "outtls2"), Duration::from_secs(5)).expect("an answer");
     assert_eq!(code(&again), 200, "{again}");
     assert_eq!(edge.metric("sipedge_tcp_opened_total", &[]), 1.0);
 }
@@ -181,11 +208,17 @@ fn requests_reach_a_tls_upstream_that_shows_a_certificate_for_its_name() {
 fn an_upstream_whose_certificate_names_someone_else_is_refused_at_once() {
     let (edge, upstream, up_port) = edge_and_tls_upstream("out-wrong", "other.test");
     let started = Instant::now();
-    let answer = udp_exchange(edge.sip, &options_to_core(up_port, "outtls3"), Duration::from_secs(5)).expect("an answer");
+    let answer =
+        udp_exchange(edge.sip, &options_to_core(up_port, "outtls3"), Duration::from_secs(5)).expect("an answer");
     assert_eq!(code(&answer), 408, "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(3), "failed at the handshake, not after Timer F: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "failed at the handshake, not after Timer F: {:?}",
+        started.elapsed()
+    );
     // (The upstream probes fail the same way.)
-    let refused = edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"upstream certificate\""], |v| v >= 1.0);
+    let refused =
+        edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"upstream certificate\""], |v| v >= 1.0);
     assert!(refused >= 1.0);
     assert_eq!(upstream.metric("sipedge_messages_received_total", &["transport=\"tls\""]), 0.0);
 }

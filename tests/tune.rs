@@ -14,7 +14,11 @@ use std::process::Command;
 /// Runs the binary: (exit code, stdout, stderr).
 fn sipedge(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("run sipedge");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The running kernel's value of a key, blanks collapsed.
@@ -38,7 +42,13 @@ fn write_file(path: &Path, text: &str) -> String {
 }
 
 /// Keys every Linux has, each with a different comparison rule.
-const KEYS: &[&str] = &["net.core.somaxconn", "net.core.rmem_max", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_rmem", "net.ipv4.tcp_tw_reuse"];
+const KEYS: &[&str] = &[
+    "net.core.somaxconn",
+    "net.core.rmem_max",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_tw_reuse",
+];
 
 /// A profile of `KEYS` at this kernel's values, with `net.core.somaxconn` replaced by `somaxconn`.
 fn profile_of_this_kernel(somaxconn: &str) -> String {
@@ -71,7 +81,10 @@ fn check_names_the_key_that_differs_and_what_it_costs() {
     let file = write_file(&dir.join("more.conf"), &profile_of_this_kernel(&more.to_string()));
     let (code, out, err) = sipedge(&["tune", "check", "--profile", &file]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains(&format!("DIFFERS     net.core.somaxconn = {}, profile {more} (wanted >=)", more - 1)), "{out}");
+    assert!(
+        out.contains(&format!("DIFFERS     net.core.somaxconn = {}, profile {more} (wanted >=)", more - 1)),
+        "{out}"
+    );
     assert!(out.contains("cost: Cost of net.core.somaxconn falling short."), "{out}");
     assert!(out.contains("1 differ, 4 match or better"), "{out}");
     // A lower value than the kernel's is better for a maximum.
@@ -86,7 +99,10 @@ fn check_names_the_key_that_differs_and_what_it_costs() {
 fn bad_profiles_exit_2_with_a_clear_message() {
     let (code, out, err) = sipedge(&["tune", "check", "--profile", "no-such-profile"]);
     assert_eq!(code, 2, "{out}{err}");
-    assert!(err.contains("unknown profile `no-such-profile`: the embedded profiles are general, udp-heavy, tcp-tls-heavy"), "{err}");
+    assert!(
+        err.contains("unknown profile `no-such-profile`: the embedded profiles are general, udp-heavy, tcp-tls-heavy"),
+        "{err}"
+    );
     let (code, _, err) = sipedge(&["tune", "apply", "--profile", "./missing.conf"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot read profile file ./missing.conf"), "{err}");
@@ -109,7 +125,8 @@ fn embedded_profiles_are_checked_and_shown() {
         assert!(out.contains("net.core.rmem_max"), "{out}");
         let (code, shown, _) = sipedge(&["tune", "show", name]);
         assert_eq!(code, 0);
-        let file = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("sysctl/{name}.conf"))).unwrap();
+        let file =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("sysctl/{name}.conf"))).unwrap();
         assert_eq!(shown, file);
     }
     // No --profile: general.
@@ -139,8 +156,12 @@ fn apply_with_yes_writes_what_falls_short_and_reports_refusals() {
     let root = dir.join("sys");
     write_file(&root.join("net/core/somaxconn"), "128\n");
     write_file(&root.join("net/core/rmem_max"), "33554432\n");
-    let file = write_file(&dir.join("p.conf"), "# Accept queue.\nnet.core.somaxconn = 4096\n# Buffers.\nnet.core.rmem_max = 8388608\n");
-    let (code, out, err) = sipedge(&["tune", "apply", "--profile", &file, "--yes", "--sysctl-root", root.to_str().unwrap()]);
+    let file = write_file(
+        &dir.join("p.conf"),
+        "# Accept queue.\nnet.core.somaxconn = 4096\n# Buffers.\nnet.core.rmem_max = 8388608\n",
+    );
+    let (code, out, err) =
+        sipedge(&["tune", "apply", "--profile", &file, "--yes", "--sysctl-root", root.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("set     net.core.somaxconn = 4096 (was 128)"), "{out}");
     assert!(out.contains("# already ok: net.core.rmem_max = 33554432"), "{out}");
@@ -165,7 +186,10 @@ fn script(fake: &Path, args: &[&str]) -> (i32, String) {
         .env("SIPEDGE_ETC", fake.join("etc"))
         .output()
         .expect("bash");
-    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
 }
 
 /// A NIC `eth9` with 2 receive and 3 transmit queues, IRQs 41 and 42, on
@@ -183,7 +207,10 @@ fn fake_host(name: &str) -> PathBuf {
     write_file(&net.join("device/local_cpulist"), "0-7\n");
     write_file(&f.join("sys/devices/system/cpu/online"), "0-7\n");
     for c in 0..8 {
-        write_file(&f.join(format!("sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list")), &format!("{},{}\n", c % 4, c % 4 + 4));
+        write_file(
+            &f.join(format!("sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list")),
+            &format!("{},{}\n", c % 4, c % 4 + 4),
+        );
     }
     for irq in [40, 41, 42] {
         write_file(&f.join(format!("proc/irq/{irq}/smp_affinity_list")), "0-7\n");
@@ -232,7 +259,13 @@ fn cpu_plan_and_isolation_scripts_print_the_plan() {
     let f = fake_host("plan");
     let (code, out) = script(&f, &["cpu-plan.sh", "eth9"]);
     assert_eq!(code, 0, "{out}");
-    for line in ["shard CPUs, one per physical core: 1-3 (3 shards)", "SMT siblings left idle: 4-7", "[server] cores = [1, 2, 3]", "CPUAffinity=0-3", "tuning/nic-queues.sh eth9 1-3"] {
+    for line in [
+        "shard CPUs, one per physical core: 1-3 (3 shards)",
+        "SMT siblings left idle: 4-7",
+        "[server] cores = [1, 2, 3]",
+        "CPUAffinity=0-3",
+        "tuning/nic-queues.sh eth9 1-3",
+    ] {
         assert!(out.contains(line), "{line}\n{out}");
     }
     let (code, out) = script(&f, &["isolate-cpus.sh", "1-3"]);
@@ -319,7 +352,8 @@ fn serves_and_steers(steering: &str) {
         edge.wait_metric("sipedge_tcp_accepted_total", &[], |v| v >= accepted.iter().sum::<f64>() + 4.0);
         let got: Vec<f64> = (0..2).map(|s| shard_count(&edge, udp.0, &udp.1, s) - before[s]).collect();
         assert_eq!(got[shard], N, "{steering}: client on CPU {cpu}, UDP per shard {got:?} (placement {placement:?})");
-        let got: Vec<f64> = (0..2).map(|s| shard_count(&edge, "sipedge_tcp_accepted_total", &[], s) - accepted[s]).collect();
+        let got: Vec<f64> =
+            (0..2).map(|s| shard_count(&edge, "sipedge_tcp_accepted_total", &[], s) - accepted[s]).collect();
         assert_eq!(got[shard], 4.0, "{steering}: client on CPU {cpu}, TCP accepts per shard {got:?}");
         drop(conns);
     }

@@ -48,7 +48,14 @@ fn users_add_remove_list_with_a_running_edge() {
     let stored = std::fs::read_to_string(&file).unwrap();
     assert!(stored.starts_with("alice 127.0.0.1 md5=") && !stored.contains("alice-pw"), "{stored}");
 
-    let edge = Edge::start_at(free_low_port(), 2, &format!("[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{}\"\nalgorithms = [\"MD5\"]\n", file.display()));
+    let edge = Edge::start_at(
+        free_low_port(),
+        2,
+        &format!(
+            "[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{}\"\nalgorithms = [\"MD5\"]\n",
+            file.display()
+        ),
+    );
     let config = edge.config_path.clone();
     assert!(registers(&edge, "alice", "alice-pw"));
     assert!(!registers(&edge, "bob", "bob-pw"), "bob is not a subscriber yet");

@@ -72,7 +72,8 @@ fn tcp_case(edge: &Edge, bytes: &[u8]) -> Outcome {
 
 fn suite(name: &str) {
     let dir = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{dir}/manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/manifest.json")).unwrap()).unwrap();
     let edge = Edge::start(2, "");
     let mut failures = Vec::new();
     for case in manifest["cases"].as_array().unwrap() {
@@ -80,7 +81,8 @@ fn suite(name: &str) {
         let raw = std::fs::read(format!("{dir}/dat/{file}")).unwrap();
         let bytes = wire_form(file, &raw);
         for (transport, got) in [("udp", udp_case(&edge, &bytes)), ("tcp", tcp_case(&edge, &bytes))] {
-            let expect: Vec<&str> = case["expect"][transport].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+            let expect: Vec<&str> =
+                case["expect"][transport].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
             if !expect.iter().any(|t| allowed(t, &got)) {
                 failures.push(format!("{file} over {transport}: got {got:?}, manifest allows {expect:?}"));
             }

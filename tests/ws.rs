@@ -47,10 +47,11 @@ fn connect(port: u16, subprotocol: Option<&str>) -> Result<Ws, tungstenite::Erro
     }
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let (ws, answer) = tungstenite::client(req, tungstenite::stream::MaybeTlsStream::Plain(stream)).map_err(|e| match e {
-        tungstenite::HandshakeError::Failure(e) => e,
-        tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
-    })?;
+    let (ws, answer) =
+        tungstenite::client(req, tungstenite::stream::MaybeTlsStream::Plain(stream)).map_err(|e| match e {
+            tungstenite::HandshakeError::Failure(e) => e,
+            tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
+        })?;
     if subprotocol.is_some() {
         assert_eq!(answer.headers()["Sec-WebSocket-Protocol"], "sip");
     }
@@ -102,7 +103,11 @@ fn authorization(challenge: &str) -> String {
     let ha2 = md5_hex(&format!("REGISTER:{uri}"));
     let (nc, cnonce) = ("00000001", "0a4f113b");
     let qop = param(line, "qop").is_some();
-    let response = if qop { md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")) } else { md5_hex(&format!("{ha1}:{nonce}:{ha2}")) };
+    let response = if qop {
+        md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"))
+    } else {
+        md5_hex(&format!("{ha1}:{nonce}:{ha2}"))
+    };
     let mut auth = format!("Authorization: Digest username=\"{USER}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5");
     if qop {
         auth.push_str(&format!(", qop=auth, nc={nc}, cnonce=\"{cnonce}\""));
@@ -117,7 +122,10 @@ fn a_websocket_client_registers_with_digest_auth_over_text_frames() {
     ws.send(Message::text(register(1, ""))).unwrap();
     let challenge = text(&mut ws);
     assert!(challenge.starts_with("SIP/2.0 401 "), "{challenge}");
-    assert!(challenge.contains("Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws1;rport="), "answered on the connection: {challenge}");
+    assert!(
+        challenge.contains("Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws1;rport="),
+        "answered on the connection: {challenge}"
+    );
     ws.send(Message::text(register(2, &authorization(&challenge)))).unwrap();
     let ok = text(&mut ws);
     assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
@@ -141,9 +149,16 @@ fn a_websocket_client_registers_with_digest_auth_over_text_frames() {
     }
     ws.send(Message::text("\r\n\r\n")).unwrap();
     assert_eq!(text(&mut ws), "\r\n");
-    assert!(edge.wait_metric("sipedge_messages_received_total", &["transport=\"ws\"", "kind=\"request\""], |v| v >= 3.0) >= 3.0);
+    assert!(
+        edge.wait_metric("sipedge_messages_received_total", &["transport=\"ws\"", "kind=\"request\""], |v| v >= 3.0)
+            >= 3.0
+    );
     ws.close(None).unwrap();
-    assert!(edge.wait_metric("sipedge_tcp_closed_total", &["reason=\"peer closed\""], |v| v >= 1.0) >= 1.0, "{}", edge.metrics());
+    assert!(
+        edge.wait_metric("sipedge_tcp_closed_total", &["reason=\"peer closed\""], |v| v >= 1.0) >= 1.0,
+        "{}",
+        edge.metrics()
+    );
 }
 
 #[test]
@@ -166,7 +181,9 @@ fn a_handshake_without_the_sip_subprotocol_is_refused_and_counted() {
     let _ = plain.read_to_end(&mut answer);
     assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
     // Shards flush their counters on their own ticks: wait for the sum.
-    let refused = |reason: &str, n: f64| edge.wait_metric("sipedge_ws_handshakes_refused_total", &[&format!("reason=\"{reason}\"")], |v| v >= n);
+    let refused = |reason: &str, n: f64| {
+        edge.wait_metric("sipedge_ws_handshakes_refused_total", &[&format!("reason=\"{reason}\"")], |v| v >= n)
+    };
     assert_eq!(refused("no sip subprotocol", 2.0), 2.0);
     assert_eq!(refused("not a websocket upgrade", 1.0), 1.0);
     assert_eq!(edge.metric("sipedge_tcp_accepted_total", &[]), 0.0, "a refused handshake opens no flow");
@@ -211,8 +228,13 @@ fn an_idle_websocket_is_pinged_and_outlives_the_idle_timeout() {
 
 /// The edge's counters that say why a browser got nothing.
 fn diagnosis(edge: &Edge) -> String {
-    let why = ["drops", "handshake", "tcp_closed", "tcp_accepted", "register_results", "auth_failures", "messages_received"];
-    edge.metrics().lines().filter(|l| !l.starts_with('#') && why.iter().any(|w| l.contains(w))).collect::<Vec<_>>().join("\n")
+    let why =
+        ["drops", "handshake", "tcp_closed", "tcp_accepted", "register_results", "auth_failures", "messages_received"];
+    edge.metrics()
+        .lines()
+        .filter(|l| !l.starts_with('#') && why.iter().any(|w| l.contains(w)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `node jssip-client.js`, its stdout read line by line on a thread.
@@ -224,8 +246,14 @@ struct Browser {
 impl Browser {
     fn start(url: &str, uri: &str) -> Browser {
         let dir = format!("{}/tests/browser", env!("CARGO_MANIFEST_DIR"));
-        assert!(std::path::Path::new(&format!("{dir}/node_modules/jssip")).exists(), "tests/browser/node_modules missing: tests/run.sh runs `npm ci` there");
-        assert!(std::path::Path::new("/usr/bin/chromium").exists(), "/usr/bin/chromium missing: tests/run.sh installs Debian's chromium");
+        assert!(
+            std::path::Path::new(&format!("{dir}/node_modules/jssip")).exists(),
+            "tests/browser/node_modules missing: tests/run.sh runs `npm ci` there"
+        );
+        assert!(
+            std::path::Path::new("/usr/bin/chromium").exists(),
+            "/usr/bin/chromium missing: tests/run.sh installs Debian's chromium"
+        );
         let mut child = Command::new("node")
             .current_dir(&dir)
             .args(["jssip-client.js", url, uri, PASSWORD])
@@ -292,6 +320,7 @@ fn jssip_in_chromium_registers_over_wss_and_receives_a_message_sent_over_udp() {
         }
     };
     assert!(answer.starts_with("SIP/2.0 200 "), "{answer}");
-    let from_browser = edge.wait_metric("sipedge_messages_received_total", &["transport=\"wss\"", "kind=\"response\""], |v| v >= 1.0);
+    let from_browser =
+        edge.wait_metric("sipedge_messages_received_total", &["transport=\"wss\"", "kind=\"response\""], |v| v >= 1.0);
     assert!(from_browser >= 1.0, "the 200 came over WSS");
 }

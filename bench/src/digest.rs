@@ -209,7 +209,9 @@ mod tests {
         let s = String::from_utf8(out).unwrap();
         assert!(s.starts_with("Authorization: Digest username=\"Mufasa\", realm=\"http-auth@example.org\""));
         assert!(s.contains("response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\""));
-        assert!(s.contains("algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\""));
+        assert!(s.contains(
+            "algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\""
+        ));
         assert!(s.ends_with("opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"\r\n"));
     }
 

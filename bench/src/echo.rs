@@ -16,7 +16,13 @@ pub fn serve(addr: SocketAddr, duration: Option<f64>) -> std::io::Result<()> {
         let fl = libc::fcntl(fd, libc::F_GETFL);
         libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
         let tv = libc::timeval { tv_sec: 0, tv_usec: 200_000 };
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv as *const _ as *const libc::c_void, size_of::<libc::timeval>() as _);
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            size_of::<libc::timeval>() as _,
+        );
     }
     eprintln!("echo listening on {addr} (udp)");
     let end = duration.map(|d| Instant::now() + Duration::from_secs_f64(d));
@@ -38,7 +44,8 @@ pub fn serve(addr: SocketAddr, duration: Option<f64>) -> std::io::Result<()> {
             h.msg_flags = 0;
         }
         // blocks for the first datagram, then takes what is queued
-        let r = unsafe { libc::recvmmsg(fd, hdrs.as_mut_ptr(), BATCH as u32, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
+        let r =
+            unsafe { libc::recvmmsg(fd, hdrs.as_mut_ptr(), BATCH as u32, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
         if r > 0 {
             let n = r as usize;
             for k in 0..n {

@@ -238,10 +238,7 @@ pub fn run(
     let mut d = Driver {
         scenario,
         uas,
-        slots: vec![
-            Slot { active: false, measured: false, conn: 0, txn: 0, op: 0, t0: Instant::now() };
-            nslots
-        ],
+        slots: vec![Slot { active: false, measured: false, conn: 0, txn: 0, op: 0, t0: Instant::now() }; nslots],
         free: (0..nslots as u32).rev().collect(),
         active: 0,
         timeouts: VecDeque::with_capacity(nslots * 2),

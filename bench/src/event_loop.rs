@@ -11,10 +11,10 @@ use crate::sipmsg;
 use crate::tls;
 use rustls::{ClientConfig, ClientConnection};
 use std::io;
-use std::net::IpAddr;
-use std::sync::Arc;
 use std::mem::{size_of, zeroed};
+use std::net::IpAddr;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::Arc;
 
 const BATCH: usize = 64;
 const DGRAM: usize = 8192;
@@ -251,7 +251,15 @@ impl Net {
         self.add_with(fd, kind, role, peer, false, None)
     }
 
-    fn add_with(&mut self, fd: i32, kind: Kind, role: Role, peer: Option<SocketAddr>, connecting: bool, tls: Option<Box<ClientConnection>>) -> io::Result<usize> {
+    fn add_with(
+        &mut self,
+        fd: i32,
+        kind: Kind,
+        role: Role,
+        peer: Option<SocketAddr>,
+        connecting: bool,
+        tls: Option<Box<ClientConnection>>,
+    ) -> io::Result<usize> {
         let idx = self.conns.len();
         let events = if connecting { libc::EPOLLIN | libc::EPOLLOUT } else { libc::EPOLLIN };
         let mut ev = libc::epoll_event { events: events as u32, u64: idx as u64 };
@@ -368,7 +376,9 @@ impl Net {
         let fd = self.conns[ci].fd;
         let mut err: i32 = 0;
         let mut len = size_of::<i32>() as libc::socklen_t;
-        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut err as *mut i32 as *mut libc::c_void, &mut len) };
+        unsafe {
+            libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut err as *mut i32 as *mut libc::c_void, &mut len)
+        };
         if err != 0 {
             self.stats.connect_errors += 1;
             self.conns[ci].connecting = false;
@@ -537,10 +547,8 @@ impl Net {
         let mut total = 0;
         for _round in 0..8 {
             for k in 0..BATCH {
-                self.riov[k] = libc::iovec {
-                    iov_base: self.rbufs[k * DGRAM..].as_mut_ptr() as *mut libc::c_void,
-                    iov_len: DGRAM,
-                };
+                self.riov[k] =
+                    libc::iovec { iov_base: self.rbufs[k * DGRAM..].as_mut_ptr() as *mut libc::c_void, iov_len: DGRAM };
                 let h = &mut self.rhdrs[k].msg_hdr;
                 h.msg_name = &mut self.raddrs[k] as *mut _ as *mut libc::c_void;
                 h.msg_namelen = size_of::<libc::sockaddr_storage>() as _;
@@ -590,9 +598,8 @@ impl Net {
             let r = tls::on_readable(s, c.fd, &mut c.rbuf[c.rlen..]);
             (r.plaintext, r.closed)
         } else {
-            let r = unsafe {
-                libc::read(c.fd, c.rbuf[c.rlen..].as_mut_ptr() as *mut libc::c_void, c.rbuf.len() - c.rlen)
-            };
+            let r =
+                unsafe { libc::read(c.fd, c.rbuf[c.rlen..].as_mut_ptr() as *mut libc::c_void, c.rbuf.len() - c.rlen) };
             if r < 0 {
                 let e = io::Error::last_os_error();
                 let lost = e.kind() != io::ErrorKind::WouldBlock && e.kind() != io::ErrorKind::Interrupted;
@@ -689,7 +696,9 @@ fn connect_nonblocking(peer: SocketAddr, src: Option<IpAddr>) -> io::Result<i32>
         }
         let mut st: libc::sockaddr_storage = zeroed();
         let len = to_sockaddr(&peer, &mut st);
-        if libc::connect(fd, &st as *const _ as *const libc::sockaddr, len) < 0 && *libc::__errno_location() != libc::EINPROGRESS {
+        if libc::connect(fd, &st as *const _ as *const libc::sockaddr, len) < 0
+            && *libc::__errno_location() != libc::EINPROGRESS
+        {
             return fail(fd);
         }
         Ok(fd)

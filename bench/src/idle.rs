@@ -24,8 +24,13 @@ fn idle_for(net: &mut Net, secs: f64) {
 }
 
 fn mem_json(m: Option<Mem>) -> String {
-    m.map(|m| format!("{{\"rss_kb\": {}, \"pss_kb\": {}, \"anon_kb\": {}, \"processes\": {}}}", m.rss_kb, m.pss_kb, m.anon_kb, m.processes))
-        .unwrap_or_else(|| "null".into())
+    m.map(|m| {
+        format!(
+            "{{\"rss_kb\": {}, \"pss_kb\": {}, \"anon_kb\": {}, \"processes\": {}}}",
+            m.rss_kb, m.pss_kb, m.anon_kb, m.processes
+        )
+    })
+    .unwrap_or_else(|| "null".into())
 }
 
 /// Bytes per connection of a growth in kB (None without a sample or a connection).
@@ -75,8 +80,16 @@ pub fn run(a: &IdleArgs) -> io::Result<()> {
     let row = |t: &mut String, k: &str, v: String| {
         let _ = writeln!(t, "  {k:<28} {v}");
     };
-    row(&mut t, "connections open", format!("{open} of {} ({} after a {:.0} s hold)", a.connections, open_after_hold, a.hold));
-    row(&mut t, "registered (REGISTER 2xx)", format!("{}{}", report.stats.ok, if a.auth { " with digest" } else { " without auth" }));
+    row(
+        &mut t,
+        "connections open",
+        format!("{open} of {} ({} after a {:.0} s hold)", a.connections, open_after_hold, a.hold),
+    );
+    row(
+        &mut t,
+        "registered (REGISTER 2xx)",
+        format!("{}{}", report.stats.ok, if a.auth { " with digest" } else { " without auth" }),
+    );
     if let (Some(b), Some(f)) = (before, after) {
         row(&mut t, "server PSS before/after", format!("{} / {} kB ({} processes)", b.pss_kb, f.pss_kb, f.processes));
         row(&mut t, "server RSS before/after", format!("{} / {} kB", b.rss_kb, f.rss_kb));

@@ -45,7 +45,10 @@ fn open_uac(net: &mut Net, a: &LoadArgs) -> std::io::Result<Vec<usize>> {
     let tls = (a.transport == Transport::Tls).then(|| tls::client_config(a.conn.tls_resume));
     if a.connection_per_op {
         if a.transport == Transport::Udp {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "--connection-per-op needs --transport tcp or tls"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "--connection-per-op needs --transport tcp or tls",
+            ));
         }
         net.set_client(ClientSpec::new(a.target, tls, a.conn.source_ips.clone().map(|s| s.0).unwrap_or_default()));
         return Ok(Vec::new());

@@ -54,7 +54,13 @@ impl Stats {
         }
     }
     pub fn failures(&self) -> u64 {
-        self.timeout + self.status.iter().sum::<u64>() + self.send_error + self.conn_closed + self.no_slot + self.protocol + self.connect
+        self.timeout
+            + self.status.iter().sum::<u64>()
+            + self.send_error
+            + self.conn_closed
+            + self.no_slot
+            + self.protocol
+            + self.connect
     }
     /// (reason, count) for every non-zero failure reason.
     pub fn failure_list(&self) -> Vec<(String, u64)> {
@@ -123,7 +129,8 @@ impl Report {
 
     pub fn table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "sipedge-bench {} over {} -> {} ({})", self.scenario, self.transport, self.target, self.mode);
+        let _ =
+            writeln!(s, "sipedge-bench {} over {} -> {} ({})", self.scenario, self.transport, self.target, self.mode);
         let row = |s: &mut String, k: &str, v: String| {
             let _ = writeln!(s, "  {:<28} {}", k, v);
         };
@@ -133,7 +140,11 @@ impl Report {
         }
         row(&mut s, "offered rate", format!("{:.0} ops/s", self.offered_rate()));
         row(&mut s, "achieved rate (ok)", format!("{:.0} ops/s", self.achieved_rate()));
-        row(&mut s, "started / ok / failed", format!("{} / {} / {}", self.stats.started, self.stats.ok, self.stats.failures()));
+        row(
+            &mut s,
+            "started / ok / failed",
+            format!("{} / {} / {}", self.stats.started, self.stats.ok, self.stats.failures()),
+        );
         row(&mut s, "failure ratio", format!("{:.4} %", self.failure_ratio() * 100.0));
         for (k, v) in self.stats.failure_list() {
             row(&mut s, &format!("  fail {k}"), v.to_string());

@@ -382,7 +382,10 @@ abcdEXTRA";
 
     #[test]
     fn parses_request_line() {
-        let m = parse(b"OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nContent-Length: 0\r\n\r\n").unwrap();
+        let m = parse(
+            b"OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap();
         assert_eq!(m.status, 0);
         assert_eq!(m.method, b"OPTIONS");
         assert_eq!(m.ruri, b"sip:127.0.0.1:5060");

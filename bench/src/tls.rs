@@ -19,13 +19,30 @@ use std::sync::Arc;
 struct AcceptAny(Vec<SignatureScheme>);
 
 impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
-    fn verify_tls12_signature(&self, _: &[u8], _: &CertificateDer<'_>, _: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         Ok(HandshakeSignatureValid::assertion())
     }
-    fn verify_tls13_signature(&self, _: &[u8], _: &CertificateDer<'_>, _: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         Ok(HandshakeSignatureValid::assertion())
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -52,7 +69,8 @@ pub fn client_config(resume: bool) -> Arc<ClientConfig> {
 
 /// A client session towards `peer` (no SNI: the server name is its IP).
 pub fn session(cfg: &Arc<ClientConfig>, peer: SocketAddr) -> io::Result<Box<ClientConnection>> {
-    let mut c = ClientConnection::new(cfg.clone(), ServerName::IpAddress(peer.ip().into())).map_err(io::Error::other)?;
+    let mut c =
+        ClientConnection::new(cfg.clone(), ServerName::IpAddress(peer.ip().into())).map_err(io::Error::other)?;
     // the generator queues whole request batches before the handshake ends
     c.set_buffer_limit(None);
     Ok(Box::new(c))

@@ -47,7 +47,11 @@ pub fn route(method: &tiny_http::Method, url: &str, shards: usize, control: &Sen
                     Err(_) => return Some((503, TEXT, "a shard did not answer\n".into())),
                 }
             }
-            Some(if lifted { (200, TEXT, format!("lifted the ban of {ip}\n")) } else { (404, TEXT, format!("{ip} is not banned\n")) })
+            Some(if lifted {
+                (200, TEXT, format!("lifted the ban of {ip}\n"))
+            } else {
+                (404, TEXT, format!("{ip} is not banned\n"))
+            })
         }
         _ => None,
     }
@@ -57,7 +61,14 @@ pub fn route(method: &tiny_http::Method, url: &str, shards: usize, control: &Sen
 pub fn bans_json(bans: &[Ban]) -> String {
     let mut by_ip: BTreeMap<IpAddr, Ban> = BTreeMap::new();
     for b in bans {
-        by_ip.entry(b.ip).and_modify(|e| if b.expires_at_ms > e.expires_at_ms { *e = *b }).or_insert(*b);
+        by_ip
+            .entry(b.ip)
+            .and_modify(|e| {
+                if b.expires_at_ms > e.expires_at_ms {
+                    *e = *b
+                }
+            })
+            .or_insert(*b);
     }
     let list: Vec<serde_json::Value> = by_ip
         .values()

@@ -14,27 +14,12 @@ type Answer = (u16, &'static str, String);
 /// The answer when the request is about registrations, else None.
 pub fn route(method: &tiny_http::Method, url: &str, control: &Sender<Request>) -> Option<Answer> {
     const TEXT: &str = "text/plain; charset=utf-8";
-    let path = url
-        .strip_prefix("/registrations/")
-        .filter(|_| *method == tiny_http::Method::Get)?;
+    let path = url.strip_prefix("/registrations/").filter(|_| *method == tiny_http::Method::Get)?;
     let Some(aor) = aor_of_path(&super::percent_decode(path)) else {
-        return Some((
-            400,
-            TEXT,
-            "not an address-of-record (user@host or sip:user@host)\n".into(),
-        ));
+        return Some((400, TEXT, "not an address-of-record (user@host or sip:user@host)\n".into()));
     };
     let (tx, rx) = bounded(1);
-    if control
-        .send_timeout(
-            Request::Registrations {
-                aor: aor.clone(),
-                reply: tx,
-            },
-            super::ANSWER_WAIT,
-        )
-        .is_err()
-    {
+    if control.send_timeout(Request::Registrations { aor: aor.clone(), reply: tx }, super::ANSWER_WAIT).is_err() {
         return Some((503, TEXT, "control thread busy\n".into()));
     }
     Some(match rx.recv_timeout(super::ANSWER_WAIT) {
@@ -47,17 +32,10 @@ pub fn route(method: &tiny_http::Method, url: &str, control: &Sender<Request>) -
 /// is given, then the same normaliser REGISTER goes through. None when it
 /// is not a SIP URI.
 pub fn aor_of_path(s: &str) -> Option<Vec<u8>> {
-    let has_scheme = ["sip:", "sips:"]
-        .iter()
-        .any(|p| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)));
-    let text = if has_scheme {
-        s.to_string()
-    } else {
-        format!("sip:{s}")
-    };
+    let has_scheme = ["sip:", "sips:"].iter().any(|p| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)));
+    let text = if has_scheme { s.to_string() } else { format!("sip:{s}") };
     let uri = crate::sip::parse_uri(text.as_bytes()).ok()?;
-    uri.is_sip()
-        .then(|| crate::core::registrar::request::aor_of(&uri))
+    uri.is_sip().then(|| crate::core::registrar::request::aor_of(&uri))
 }
 
 /// The JSON body of `GET /registrations/{aor}`.
@@ -91,9 +69,7 @@ mod tests {
 
     #[test]
     fn typed_aors_normalise_as_register_does() {
-        let aor = |s: &str| {
-            aor_of_path(&super::super::percent_decode(s)).map(|a| String::from_utf8(a).unwrap())
-        };
+        let aor = |s: &str| aor_of_path(&super::super::percent_decode(s)).map(|a| String::from_utf8(a).unwrap());
         for typed in [
             "alice@example.com",
             "alice%40Example.COM",
@@ -101,19 +77,11 @@ mod tests {
             "sip:alice@Example.com:5060;transport=tcp",
             "SIP:alice@example.com",
         ] {
-            let want = if typed.contains("host") {
-                "sip:alice@host"
-            } else {
-                "sip:alice@example.com"
-            };
+            let want = if typed.contains("host") { "sip:alice@host" } else { "sip:alice@example.com" };
             assert_eq!(aor(typed).as_deref(), Some(want), "{typed}");
         }
         assert_eq!(aor("sips:bob@h").as_deref(), Some("sips:bob@h"));
-        assert_eq!(
-            aor("Bob@H").as_deref(),
-            Some("sip:Bob@h"),
-            "the user part keeps its case"
-        );
+        assert_eq!(aor("Bob@H").as_deref(), Some("sip:Bob@h"), "the user part keeps its case");
         assert_eq!(aor("tel:+15551234"), None);
         assert_eq!(aor(""), None);
     }
@@ -124,48 +92,22 @@ mod tests {
     fn the_shard_finds_what_the_admin_asks_for() {
         let text = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[registrar]\ndomains = [\"host\"]\n[auth]\nenabled = false\n";
         let config = crate::config::Config::parse(text, "t.toml").unwrap();
-        let mut edge = Edge::new(
-            crate::shard::build::edge_config(&config, 0, 1, None),
-            1_000_000,
-            0,
-        );
+        let mut edge = Edge::new(crate::shard::build::edge_config(&config, 0, 1, None), 1_000_000, 0);
         let register = "REGISTER sip:host SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKa1;rport\r\n\
                         From: <sip:alice@Host:5060>;tag=f1\r\nTo: <sip:alice@Host:5060>\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\n\
                         Max-Forwards: 70\r\nContact: <sip:alice@10.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n";
-        let origin = Origin {
-            transport: Transport::Udp,
-            listener: 0,
-            peer: "10.0.0.1:5070".parse().unwrap(),
-            flow: None,
-        };
+        let origin =
+            Origin { transport: Transport::Udp, listener: 0, peer: "10.0.0.1:5070".parse().unwrap(), flow: None };
         let mut out = Vec::new();
-        edge.handle(
-            1_000_000,
-            Input::Packet(Packet {
-                origin,
-                bytes: register.as_bytes(),
-            }),
-            &mut out,
-        );
-        assert!(
-            matches!(&out[..], [Output::Send { bytes, .. }] if bytes.starts_with(b"SIP/2.0 200 ")),
-            "{out:?}"
-        );
+        edge.handle(1_000_000, Input::Packet(Packet { origin, bytes: register.as_bytes() }), &mut out);
+        assert!(matches!(&out[..], [Output::Send { bytes, .. }] if bytes.starts_with(b"SIP/2.0 200 ")), "{out:?}");
         let aor = aor_of_path("alice@host:5060").unwrap();
         assert_eq!(crate::core::owner::shard_of(&aor, 1), 0);
         let bindings = edge.registrations(&aor).to_vec();
+        assert_eq!(bindings.len(), 1, "the lookup by the typed AOR finds the binding");
+        let json: serde_json::Value = serde_json::from_str(&registrations_json(&aor, &bindings)).unwrap();
         assert_eq!(
-            bindings.len(),
-            1,
-            "the lookup by the typed AOR finds the binding"
-        );
-        let json: serde_json::Value =
-            serde_json::from_str(&registrations_json(&aor, &bindings)).unwrap();
-        assert_eq!(
-            (
-                json["aor"].as_str(),
-                json["bindings"][0]["contact"].as_str()
-            ),
+            (json["aor"].as_str(), json["bindings"][0]["contact"].as_str()),
             (Some("sip:alice@host"), Some("sip:alice@10.0.0.1:5070"))
         );
     }

@@ -65,7 +65,9 @@ impl<'de> Deserialize<'de> for Codec {
             && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'+'));
         if !plausible {
             let hint = if s.contains('/') { " (the name only, without clock rate or channels)" } else { "" };
-            return Err(de::Error::custom(format!("`{s}` is not an RTP encoding name such as \"PCMU\" or \"telephone-event\"{hint}")));
+            return Err(de::Error::custom(format!(
+                "`{s}` is not an RTP encoding name such as \"PCMU\" or \"telephone-event\"{hint}"
+            )));
         }
         Ok(Codec(s))
     }

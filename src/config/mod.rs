@@ -87,11 +87,18 @@ impl Config {
         // One socket per (UDP or TCP, address): two TCP-based listeners on
         // one address would share its connections by SO_REUSEPORT.
         for (i, l) in self.listen.iter().enumerate() {
-            if let Some(first) = self.listen[..i].iter().find(|o| o.addr == l.addr && o.transport.is_tcp() == l.transport.is_tcp()) {
+            if let Some(first) =
+                self.listen[..i].iter().find(|o| o.addr == l.addr && o.transport.is_tcp() == l.transport.is_tcp())
+            {
                 let message = if first.transport == l.transport {
                     format!("duplicate listener {} {}", l.transport.as_str(), l.addr)
                 } else {
-                    format!("listeners {} and {} share the TCP socket {}", first.transport.as_str(), l.transport.as_str(), l.addr)
+                    format!(
+                        "listeners {} and {} share the TCP socket {}",
+                        first.transport.as_str(),
+                        l.transport.as_str(),
+                        l.addr
+                    )
                 };
                 return Err(at(listen_at(i), format!("listen[{i}]"), message));
             }
@@ -103,11 +110,20 @@ impl Config {
         }
         for (i, r) in self.proxy.route.iter().enumerate() {
             let pos = nth_table(text, "[[proxy.route]]", i);
-            if let Some(j) = r.upstreams.iter().position(|u| u.transport != Transport::Tls && !u.server_name.is_empty()) {
-                return Err(at(pos, format!("proxy.route[{i}].upstreams[{j}].server_name"), "server_name belongs to tls upstreams only".into()));
+            if let Some(j) = r.upstreams.iter().position(|u| u.transport != Transport::Tls && !u.server_name.is_empty())
+            {
+                return Err(at(
+                    pos,
+                    format!("proxy.route[{i}].upstreams[{j}].server_name"),
+                    "server_name belongs to tls upstreams only".into(),
+                ));
             }
             if r.upstreams.is_empty() {
-                return Err(at(pos, format!("proxy.route[{i}].upstreams"), "a route needs at least one upstream".into()));
+                return Err(at(
+                    pos,
+                    format!("proxy.route[{i}].upstreams"),
+                    "a route needs at least one upstream".into(),
+                ));
             }
             if let Some(j) = r.upstreams.iter().position(|u| u.transport.is_websocket()) {
                 let message = "the edge opens no WebSocket connections: an upstream is udp, tcp or tls".into();
@@ -116,16 +132,28 @@ impl Config {
         }
         for (i, l) in self.listen.iter().enumerate() {
             if !l.transport.is_tls() && !l.client_ca.is_empty() {
-                return Err(at(listen_at(i), format!("listen[{i}].client_ca"), "client_ca belongs to tls and wss listeners only".into()));
+                return Err(at(
+                    listen_at(i),
+                    format!("listen[{i}].client_ca"),
+                    "client_ca belongs to tls and wss listeners only".into(),
+                ));
             }
             if l.transport.is_tls() == l.certificates.is_empty() {
-                let message = if l.certificates.is_empty() { format!("a {} listener needs certificates", l.transport.as_str()) } else { "certificates belong to tls and wss listeners only".into() };
+                let message = if l.certificates.is_empty() {
+                    format!("a {} listener needs certificates", l.transport.as_str())
+                } else {
+                    "certificates belong to tls and wss listeners only".into()
+                };
                 return Err(at(listen_at(i), format!("listen[{i}].certificates"), message));
             }
         }
         if self.tls.client_cert.is_empty() != self.tls.client_key.is_empty() {
             let key = if self.tls.client_cert.is_empty() { "tls.client_cert" } else { "tls.client_key" };
-            return Err(at(text.find("[tls]").unwrap_or(0), key.into(), "client_cert and client_key go together".into()));
+            return Err(at(
+                text.find("[tls]").unwrap_or(0),
+                key.into(),
+                "client_cert and client_key go together".into(),
+            ));
         }
         let mut names = std::collections::HashSet::new();
         for (i, l) in self.protect.limit.iter().enumerate() {
@@ -135,7 +163,13 @@ impl Config {
             }
         }
         if self.listen.is_empty() {
-            return Err(ConfigError { file: file.to_string(), line: 1, column: 1, key: "listen".into(), message: "at least one [[listen]] table is needed".into() });
+            return Err(ConfigError {
+                file: file.to_string(),
+                line: 1,
+                column: 1,
+                key: "listen".into(),
+                message: "at least one [[listen]] table is needed".into(),
+            });
         }
         Ok(())
     }

@@ -29,7 +29,19 @@ impl Default for Protect {
     fn default() -> Self {
         Protect {
             allow: Vec::new(),
-            scanners: ["friendly-scanner", "sipvicious", "sipcli", "VaxSIPUserAgent", "sundayddr", "iWar", "sip-scan", "SIPScan", "pplsip"].map(String::from).to_vec(),
+            scanners: [
+                "friendly-scanner",
+                "sipvicious",
+                "sipcli",
+                "VaxSIPUserAgent",
+                "sundayddr",
+                "iWar",
+                "sip-scan",
+                "SIPScan",
+                "pplsip",
+            ]
+            .map(String::from)
+            .to_vec(),
             flood: Flood::default(),
             auth_ban: AuthBan::default(),
             max_size: BTreeMap::new(),
@@ -123,7 +135,9 @@ impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
         if !(v.is_finite() && v > 0.0 && v <= 10_000_000.0) {
-            return Err(de::Error::custom(format!("{v} is not a rate: must be above 0 and at most 10000000 per second")));
+            return Err(de::Error::custom(format!(
+                "{v} is not a rate: must be above 0 and at most 10000000 per second"
+            )));
         }
         Ok(Rate(v))
     }

@@ -73,7 +73,13 @@ pub struct Server {
 
 impl Default for Server {
     fn default() -> Self {
-        Server { shards: Bounded(0), cores: Vec::new(), drain_secs: Bounded(1), udp_coalesce_us: Bounded(0), steering: Steering::Hash }
+        Server {
+            shards: Bounded(0),
+            cores: Vec::new(),
+            drain_secs: Bounded(1),
+            udp_coalesce_us: Bounded(0),
+            steering: Steering::Hash,
+        }
     }
 }
 

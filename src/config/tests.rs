@@ -42,7 +42,11 @@ fn every_value_in_the_embedded_file_is_the_default_in_code() {
 /// an unknown key (the schema has no other list of its field names).
 /// `""` is the top level.
 fn schema_keys(table: &str) -> Vec<String> {
-    let e = if table.is_empty() { err(&format!("no_such_key_ = 0\n{ONE_LISTENER}")) } else { err(&format!("{ONE_LISTENER}[{table}]\nno_such_key_ = 0\n")) };
+    let e = if table.is_empty() {
+        err(&format!("no_such_key_ = 0\n{ONE_LISTENER}"))
+    } else {
+        err(&format!("{ONE_LISTENER}[{table}]\nno_such_key_ = 0\n"))
+    };
     let expected = e.message.split_once("expected").unwrap_or_else(|| panic!("{e}")).1;
     expected.split('`').skip(1).step_by(2).map(String::from).collect()
 }
@@ -52,7 +56,22 @@ fn schema_keys(table: &str) -> Vec<String> {
 #[test]
 fn the_embedded_file_shows_every_key() {
     let doc: toml::Table = DEFAULT_TOML.parse().unwrap();
-    let tables = ["server", "admin", "limits", "log", "metrics", "registrar", "auth", "proxy", "tls", "hygiene", "hep", "protect", "protect.flood", "protect.auth_ban"];
+    let tables = [
+        "server",
+        "admin",
+        "limits",
+        "log",
+        "metrics",
+        "registrar",
+        "auth",
+        "proxy",
+        "tls",
+        "hygiene",
+        "hep",
+        "protect",
+        "protect.flood",
+        "protect.auth_ban",
+    ];
     for t in &schema_keys("") {
         assert!(doc.contains_key(t.as_str()), "default.toml has no [{t}]");
     }
@@ -62,7 +81,10 @@ fn the_embedded_file_shows_every_key() {
         assert!(!keys.is_empty(), "{table}: no keys read from {keys:?}");
         for k in keys {
             let example_only = matches!((table, k.as_str()), ("proxy", "route") | ("protect", "limit"));
-            assert!(shown.contains_key(&k) != example_only, "[{table}] {k}: default.toml must show it (with its default value)");
+            assert!(
+                shown.contains_key(&k) != example_only,
+                "[{table}] {k}: default.toml must show it (with its default value)"
+            );
         }
     }
 }
@@ -151,7 +173,9 @@ fn tls_listeners_need_certificates_and_only_they_have_them() {
 #[test]
 fn outgoing_tls_settings_are_checked_with_their_line() {
     let listen = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n";
-    let e = err(&format!("{listen}[[proxy.route]]\nupstreams = [{{ addr = \"10.0.0.1:5060\", server_name = \"core.example\" }}]\n"));
+    let e = err(&format!(
+        "{listen}[[proxy.route]]\nupstreams = [{{ addr = \"10.0.0.1:5060\", server_name = \"core.example\" }}]\n"
+    ));
     assert_eq!((e.line, e.key.as_str()), (4, "proxy.route[0].upstreams[0].server_name"), "{e}");
     let e = err(&format!("{listen}\n[tls]\nclient_cert = \"/etc/edge.pem\"\n"));
     assert_eq!((e.line, e.key.as_str()), (5, "tls.client_key"), "{e}");
@@ -163,7 +187,8 @@ fn outgoing_tls_settings_are_checked_with_their_line() {
 #[test]
 fn websocket_listeners_follow_the_tls_rules_and_do_not_share_a_tcp_socket() {
     let wss = "[[listen]]\ntransport = \"wss\"\naddr = \"127.0.0.1:8443\"\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\nclient_ca = \"ca.pem\"\n";
-    let ok = Config::parse(&format!("[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:8080\"\n{wss}"), "t.toml").unwrap();
+    let ok =
+        Config::parse(&format!("[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:8080\"\n{wss}"), "t.toml").unwrap();
     assert_eq!((ok.listen[0].transport, ok.listen[1].transport), (Transport::Ws, Transport::Wss));
     let e = err("[[listen]]\ntransport = \"ws\"\naddr = \"127.0.0.1:8080\"\n[[listen]]\ntransport = \"wss\"\naddr = \"127.0.0.1:8443\"\n");
     assert_eq!((e.line, e.key.as_str()), (4, "listen[1].certificates"), "{e}");
@@ -185,7 +210,13 @@ fn an_upstream_cannot_be_a_websocket() {
 fn steering_defaults_to_none_and_names_its_line_when_wrong() {
     assert_eq!(Config::embedded().server.steering, Steering::Hash);
     assert_eq!(Server::default().steering, Steering::Hash);
-    let ok = |v: &str| Config::parse(&format!("[server]\nsteering = \"{v}\"\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n"), "t.toml").map(|c| c.server.steering);
+    let ok = |v: &str| {
+        Config::parse(
+            &format!("[server]\nsteering = \"{v}\"\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n"),
+            "t.toml",
+        )
+        .map(|c| c.server.steering)
+    };
     assert_eq!(ok("cbpf").unwrap(), Steering::Cbpf);
     assert_eq!(ok("incoming-cpu").unwrap(), Steering::IncomingCpu);
     assert_eq!(ok("none").unwrap(), Steering::Hash);
@@ -202,10 +233,16 @@ fn hep_defaults_and_collector_forms() {
     assert_eq!((c.hep.queue, c.hep.sample, c.hep.agent_id), (d.queue, d.sample, d.agent_id));
     let base = "[[listen]]\ntransport=\"udp\"\naddr=\"127.0.0.1:5060\"\n[hep]\n";
     let hep = |s: &str| Config::parse(&format!("{base}{s}\n"), "t.toml").map(|c| c.hep);
-    assert_eq!(hep("collector = \"udp:10.0.0.9:9060\"").unwrap().collector, Collector::Udp("10.0.0.9:9060".parse().unwrap()));
+    assert_eq!(
+        hep("collector = \"udp:10.0.0.9:9060\"").unwrap().collector,
+        Collector::Udp("10.0.0.9:9060".parse().unwrap())
+    );
     assert_eq!(hep("collector = \"tcp:[::1]:9061\"").unwrap().collector, Collector::Tcp("[::1]:9061".parse().unwrap()));
     let h = hep("sample = 0.25\nsources = [\"10.0.0.0/8\"]\naors = [\"*@example.com\"]\nmethods = [\"INVITE\"]\nagent_id = 7\npassword = \"x\"").unwrap();
-    assert_eq!((h.sample.0, h.sources.len(), h.aors[0].0.as_str(), h.methods[0].0.as_str(), h.agent_id.get()), (0.25, 1, "*@example.com", "INVITE", 7));
+    assert_eq!(
+        (h.sample.0, h.sources.len(), h.aors[0].0.as_str(), h.methods[0].0.as_str(), h.agent_id.get()),
+        (0.25, 1, "*@example.com", "INVITE", 7)
+    );
 }
 
 #[test]

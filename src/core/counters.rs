@@ -39,7 +39,9 @@ impl MethodName {
     /// The counted name of a request method (case-sensitive, RFC 3261 §7.1).
     pub fn of(method: &[u8]) -> MethodName {
         use crate::reason::Reason;
-        MethodName::all().find(|m| *m != MethodName::Other && m.label().as_bytes() == method).unwrap_or(MethodName::Other)
+        MethodName::all()
+            .find(|m| *m != MethodName::Other && m.label().as_bytes() == method)
+            .unwrap_or(MethodName::Other)
     }
 }
 
@@ -235,7 +237,10 @@ mod tests {
         c.drops.add(Drop::Banned);
         c.drops.add(Drop::Banned);
         c.drops.add(Drop::Unscannable(ScanError::BadStartLine));
-        assert_eq!((c.drops.get(Drop::Banned), c.drops.get(Drop::Unscannable(ScanError::BadStartLine)), c.drops.total()), (2, 1, 3));
+        assert_eq!(
+            (c.drops.get(Drop::Banned), c.drops.get(Drop::Unscannable(ScanError::BadStartLine)), c.drops.total()),
+            (2, 1, 3)
+        );
         c.count_method(b"OPTIONS");
         c.count_method(b"FOO");
         c.count_method(b"other");

@@ -95,7 +95,10 @@ pub enum Input<'a> {
     /// connection could not be opened): the bytes of an `Output::Send`.
     Undeliverable(&'a [u8]),
     /// The answer to `Output::Ask { token, .. }`.
-    Answer { token: u64, answer: Answer },
+    Answer {
+        token: u64,
+        answer: Answer,
+    },
 }
 
 /// Where an output goes.
@@ -113,11 +116,20 @@ pub enum Dest {
 /// An effect for the shard to perform.
 #[derive(Debug)]
 pub enum Output {
-    Send { dest: Dest, bytes: Vec<u8> },
-    ToShard { shard: u16, msg: MeshMsg },
+    Send {
+        dest: Dest,
+        bytes: Vec<u8>,
+    },
+    ToShard {
+        shard: u16,
+        msg: MeshMsg,
+    },
     /// A question for outside the core; its answer comes back as
     /// `Input::Answer` with the same token (`shard/` routes it).
-    Ask { token: u64, ask: Ask },
+    Ask {
+        token: u64,
+        ask: Ask,
+    },
     /// Close a connection (framing lost, garbage).
     Close(FlowId),
 }
@@ -157,7 +169,18 @@ impl Edge {
         let mut protect = cfg.protect.clone();
         protect.allow.extend(cfg.proxy.trusted.iter().copied());
         let protect = crate::core::protect::Protect::new(protect, cfg.shard, cfg.shards);
-        Edge { cfg, counters: Counters::default(), now, now_ms, unix_offset_ms, last_tick: 0, reg, proxy, protect, waiting: Default::default() }
+        Edge {
+            cfg,
+            counters: Counters::default(),
+            now,
+            now_ms,
+            unix_offset_ms,
+            last_tick: 0,
+            reg,
+            proxy,
+            protect,
+            waiting: Default::default(),
+        }
     }
 
     /// The caller's `clock_ms` on the edge's clock; never earlier than before.
@@ -205,7 +228,11 @@ impl Edge {
                     MeshMsg::Answer { token, answer } => self.on_answer(token, answer, out),
                     MeshMsg::Health { upstream, up } => self.on_health(upstream, up),
                     MeshMsg::FlowSend { flow, peer, bytes } => {
-                        let hop = crate::core::proxy::route::NextHop { transport: Transport::Tcp, addr: peer, flow: Some(flow) };
+                        let hop = crate::core::proxy::route::NextHop {
+                            transport: Transport::Tcp,
+                            addr: peer,
+                            flow: Some(flow),
+                        };
                         self.send_hop(hop, bytes, out)
                     }
                     MeshMsg::Undeliverable { bytes } => self.on_undeliverable(&bytes, out),
@@ -344,7 +371,8 @@ impl Edge {
         if ess.method == Method::Options && to_self {
             let allow = if self.reg.enabled() { ALLOW_REGISTRAR } else { ALLOW };
             let supported: &[u8] = if self.reg.enabled() { b"path, outbound" } else { b"" };
-            let extra: [(&str, &[u8]); 3] = [("Allow", allow), ("Accept", b"application/sdp"), ("Supported", supported)];
+            let extra: [(&str, &[u8]); 3] =
+                [("Allow", allow), ("Accept", b"application/sdp"), ("Supported", supported)];
             return self.respond(origin, msg, Some(&ess), 200, "OK", &extra, out);
         }
         self.on_proxy_request(origin, msg, &ess, out)
@@ -354,11 +382,21 @@ impl Edge {
     fn is_local(&self, ess: &Essentials<'_>) -> bool {
         let host = ess.ruri.host;
         let port = ess.ruri.port.unwrap_or(if ess.ruri.scheme == Scheme::Sips { 5061 } else { 5060 });
-        let any_ip = |h: &[u8]| h == b"*" && (host.starts_with(b"[") || host.iter().all(|b| b.is_ascii_digit() || *b == b'.'));
-        self.cfg.local_ports.contains(&port) && self.cfg.local_hosts.iter().any(|h| h.eq_ignore_ascii_case(host) || any_ip(h))
+        let any_ip =
+            |h: &[u8]| h == b"*" && (host.starts_with(b"[") || host.iter().all(|b| b.is_ascii_digit() || *b == b'.'));
+        self.cfg.local_ports.contains(&port)
+            && self.cfg.local_hosts.iter().any(|h| h.eq_ignore_ascii_case(host) || any_ip(h))
     }
 
-    fn reject(&mut self, origin: Origin, msg: &Message<'_>, ess: Option<&Essentials<'_>>, code: u16, reason: &str, out: &mut Vec<Output>) {
+    fn reject(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: Option<&Essentials<'_>>,
+        code: u16,
+        reason: &str,
+        out: &mut Vec<Output>,
+    ) {
         self.respond(origin, msg, ess, code, reason, &[], out)
     }
 
@@ -367,10 +405,29 @@ impl Edge {
     /// (RFC 3581 applied whether or not the client asked: Kamailio's
     /// `force_rport()`), never to the possibly private Via sent-by.
     #[allow(clippy::too_many_arguments)]
-    fn respond(&mut self, origin: Origin, msg: &Message<'_>, ess: Option<&Essentials<'_>>, code: u16, reason: &str, extra: &[(&str, &[u8])], out: &mut Vec<Output>) {
+    fn respond(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: Option<&Essentials<'_>>,
+        code: u16,
+        reason: &str,
+        extra: &[(&str, &[u8])],
+        out: &mut Vec<Output>,
+    ) {
         let mut bytes = Vec::with_capacity(msg.buf.len() + 128);
         let tag = to_tag(msg);
-        sip::write_response(msg, ess, code, reason, Some(&tag), Some((origin.peer.ip(), origin.peer.port())), extra, b"", &mut bytes);
+        sip::write_response(
+            msg,
+            ess,
+            code,
+            reason,
+            Some(&tag),
+            Some((origin.peer.ip(), origin.peer.port())),
+            extra,
+            b"",
+            &mut bytes,
+        );
         self.send(origin, code, bytes, out);
     }
 
@@ -383,7 +440,10 @@ impl Edge {
 /// The listener `index`, or the first of `transport` (never fails: a
 /// config has at least one listener).
 fn listener_of(listeners: &[Listener], index: u16, transport: Transport) -> &Listener {
-    listeners.get(index as usize).or_else(|| listeners.iter().find(|l| l.transport == transport)).unwrap_or(&listeners[0])
+    listeners
+        .get(index as usize)
+        .or_else(|| listeners.iter().find(|l| l.transport == transport))
+        .unwrap_or(&listeners[0])
 }
 
 /// Sends a response to where the request it answers came from, counted.
@@ -437,12 +497,12 @@ mod waiting;
 pub use register::AuthConfig;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod register_tests;
+mod guard_tests;
 #[cfg(test)]
 mod proxy_tests;
 #[cfg(test)]
-mod ws_tests;
+mod register_tests;
 #[cfg(test)]
-mod guard_tests;
+mod tests;
+#[cfg(test)]
+mod ws_tests;

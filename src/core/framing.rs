@@ -120,6 +120,9 @@ mod tests {
 
     #[test]
     fn garbage_closes() {
-        assert!(matches!(next_frame(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n", 65535), Frame::Garbage(_)));
+        assert!(matches!(
+            next_frame(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n", 65535),
+            Frame::Garbage(_)
+        ));
     }
 }

@@ -40,15 +40,12 @@ impl Cidr {
         }
         match (self.net, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                masked(u32::from(n) as u128, self.bits, 32)
-                    == masked(u32::from(a) as u128, self.bits, 32)
+                masked(u32::from(n) as u128, self.bits, 32) == masked(u32::from(a) as u128, self.bits, 32)
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
                 masked(u128::from(n), self.bits, 128) == masked(u128::from(a), self.bits, 128)
             }
-            (IpAddr::V4(_), IpAddr::V6(a)) => a
-                .to_ipv4_mapped()
-                .is_some_and(|a| self.contains(IpAddr::V4(a))),
+            (IpAddr::V4(_), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|a| self.contains(IpAddr::V4(a))),
             _ => false,
         }
     }

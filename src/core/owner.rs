@@ -73,7 +73,8 @@ mod tests {
 
     #[test]
     fn foreign_branches_name_no_shard() {
-        for b in [&b"z9hG4bK776asdhds"[..], b"z9hG4bK", b"z9hG4bK--1", b"z9hG4bK-zz-1", b"abc-1-2", b"z9hG4bK-12345-1"] {
+        for b in [&b"z9hG4bK776asdhds"[..], b"z9hG4bK", b"z9hG4bK--1", b"z9hG4bK-zz-1", b"abc-1-2", b"z9hG4bK-12345-1"]
+        {
             assert_eq!(branch_shard(b), None, "{}", String::from_utf8_lossy(b));
         }
     }

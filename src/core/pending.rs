@@ -30,11 +30,7 @@ pub struct Pending<W> {
 
 impl<W> Default for Pending<W> {
     fn default() -> Self {
-        Pending {
-            entries: HashMap::new(),
-            deadlines: BTreeSet::new(),
-            last_token: 0,
-        }
+        Pending { entries: HashMap::new(), deadlines: BTreeSet::new(), last_token: 0 }
     }
 }
 
@@ -48,14 +44,7 @@ impl<W> Pending<W> {
     pub fn park(&mut self, work: W, now_ms: u64, expires_ms: u64) -> u64 {
         self.last_token += 1;
         let token = self.last_token;
-        self.entries.insert(
-            token,
-            Entry {
-                work,
-                since_ms: now_ms,
-                expires_ms,
-            },
-        );
+        self.entries.insert(token, Entry { work, since_ms: now_ms, expires_ms });
         self.deadlines.insert((expires_ms, token));
         token
     }

@@ -58,13 +58,7 @@ impl<K: Clone> Wheel<K> {
     /// A wheel whose present is `now`, with `slots` buckets (at least 1).
     pub fn new(now: u64, slots: usize) -> Self {
         let slots = slots.max(1);
-        Wheel {
-            origin: now,
-            now,
-            buckets: (0..slots).map(|_| Vec::new()).collect(),
-            overdue: Vec::new(),
-            len: 0,
-        }
+        Wheel { origin: now, now, buckets: (0..slots).map(|_| Vec::new()).collect(), overdue: Vec::new(), len: 0 }
     }
 
     /// Schedules `key` for second `at` (unix seconds). A time at or before
@@ -78,10 +72,7 @@ impl<K: Clone> Wheel<K> {
         let rel = (at - self.origin).min(u64::from(u32::MAX));
         let at = self.origin + rel;
         let slot = self.slot_of(at);
-        self.buckets[slot].push(Entry {
-            due: rel as u32,
-            key,
-        });
+        self.buckets[slot].push(Entry { due: rel as u32, key });
     }
 
     /// Appends to `out` every key due at or before `now` and makes `now` the

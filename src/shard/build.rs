@@ -19,12 +19,7 @@ use crate::core::{edge, AuthConfig, EdgeConfig};
 
 /// Shard `shard` of `shards`'s core settings (digest settings are shared
 /// by every shard and made by the control thread).
-pub fn edge_config(
-    config: &Config,
-    shard: u16,
-    shards: u16,
-    auth: Option<AuthConfig>,
-) -> EdgeConfig {
+pub fn edge_config(config: &Config, shard: u16, shards: u16, auth: Option<AuthConfig>) -> EdgeConfig {
     let mut cfg = EdgeConfig {
         shard,
         shards,
@@ -38,14 +33,9 @@ pub fn edge_config(
         protect: protect_config(config),
     };
     for l in &config.listen {
-        cfg.local_hosts
-            .extend(edge::local_hosts(l.addr, &l.advertise));
+        cfg.local_hosts.extend(edge::local_hosts(l.addr, &l.advertise));
         cfg.local_ports.push(l.addr.port());
-        cfg.listeners.push(edge::Listener::new(
-            l.transport.into(),
-            l.addr,
-            &l.advertise,
-        ));
+        cfg.listeners.push(edge::Listener::new(l.transport.into(), l.addr, &l.advertise));
     }
     cfg
 }
@@ -57,23 +47,11 @@ fn proxy_config(p: &crate::config::Proxy, h: &crate::config::Hygiene) -> ProxyCo
         record_route: p.record_route,
         serial: p.forking == Forking::Serial,
         max_branches: p.max_branches.get() as usize,
-        timers: Timers {
-            t1: p.t1_ms.get(),
-            t2: p.t2_ms.get(),
-            t4: p.t4_ms.get(),
-        },
+        timers: Timers { t1: p.t1_ms.get(), t2: p.t2_ms.get(), t4: p.t4_ms.get() },
         trusted: p.trusted.clone(),
-        authenticate: p
-            .authenticate
-            .iter()
-            .map(|m| m.as_bytes().to_vec())
-            .collect(),
+        authenticate: p.authenticate.iter().map(|m| m.as_bytes().to_vec()).collect(),
         failover_on: p.failover_on.iter().map(|c| c.get() as u16).collect(),
-        map_answers: p
-            .map_answers
-            .iter()
-            .map(|(from, to)| (from.0, to.get() as u16))
-            .collect(),
+        map_answers: p.map_answers.iter().map(|(from, to)| (from.0, to.get() as u16)).collect(),
         topology_hiding: p.topology_hiding,
         topology_key: p.topology_key.0.unwrap_or_default(),
         probe_interval_ms: p.probe_interval_secs.get() * 1000,
@@ -98,11 +76,7 @@ fn route(r: &crate::config::Route) -> Route {
         upstreams: r
             .upstreams
             .iter()
-            .map(|u| RouteUpstream {
-                transport: u.transport.into(),
-                addr: u.addr,
-                weight: u.weight.get() as u32,
-            })
+            .map(|u| RouteUpstream { transport: u.transport.into(), addr: u.addr, weight: u.weight.get() as u32 })
             .collect(),
     }
 }
@@ -112,11 +86,7 @@ fn route(r: &crate::config::Route) -> Route {
 fn protect_config(c: &Config) -> ProtectConfig {
     let p = &c.protect;
     let trip = |count: u64, window: u64, ban: u64| {
-        (count > 0).then_some(Trip {
-            count: count as u32,
-            window_ms: window * 1000,
-            ban_ms: ban * 1000,
-        })
+        (count > 0).then_some(Trip { count: count as u32, window_ms: window * 1000, ban_ms: ban * 1000 })
     };
     let rules = p
         .limit
@@ -135,32 +105,16 @@ fn protect_config(c: &Config) -> ProtectConfig {
             event: l.event.to_ascii_lowercase().into_bytes(),
             rate: l.rate.0,
             burst: l.burst.get() as f64,
-            action: if l.action == LimitAction::Drop {
-                Action::Drop
-            } else {
-                Action::Reject
-            },
+            action: if l.action == LimitAction::Drop { Action::Drop } else { Action::Reject },
         })
         .collect();
     ProtectConfig {
         allow: p.allow.clone(),
         scanners: Scanners::new(&p.scanners),
-        flood: trip(
-            p.flood.requests.get(),
-            p.flood.window_secs.get(),
-            p.flood.ban_secs.get(),
-        ),
-        auth_failures: trip(
-            p.auth_ban.failures.get(),
-            p.auth_ban.window_secs.get(),
-            p.auth_ban.ban_secs.get(),
-        ),
+        flood: trip(p.flood.requests.get(), p.flood.window_secs.get(), p.flood.ban_secs.get()),
+        auth_failures: trip(p.auth_ban.failures.get(), p.auth_ban.window_secs.get(), p.auth_ban.ban_secs.get()),
         rules,
-        max_size: p
-            .max_size
-            .iter()
-            .map(|(m, n)| (m.0.as_bytes().to_vec(), n.get() as usize))
-            .collect(),
+        max_size: p.max_size.iter().map(|(m, n)| (m.0.as_bytes().to_vec(), n.get() as usize)).collect(),
         udp_mtu: match p.udp_mtu.get() {
             0 => usize::MAX,
             n => n as usize,
@@ -171,11 +125,7 @@ fn protect_config(c: &Config) -> ProtectConfig {
 /// The core's registrar settings from the config table.
 fn registrar_config(r: &crate::config::Registrar) -> RegistrarConfig {
     RegistrarConfig {
-        domains: r
-            .domains
-            .iter()
-            .map(|d| d.to_ascii_lowercase().into_bytes())
-            .collect(),
+        domains: r.domains.iter().map(|d| d.to_ascii_lowercase().into_bytes()).collect(),
         default_expires: r.default_expires.get() as u32,
         min_expires: r.min_expires.get() as u32,
         max_expires: r.max_expires.get() as u32,
@@ -197,21 +147,9 @@ mod tests {
     fn core_fixtures_agree_with_the_embedded_default() {
         let c = Config::embedded();
         let registrar = registrar_config(&c.registrar);
-        assert_eq!(
-            RegistrarConfig {
-                domains: registrar.domains.clone(),
-                ..RegistrarConfig::default()
-            },
-            registrar
-        );
+        assert_eq!(RegistrarConfig { domains: registrar.domains.clone(), ..RegistrarConfig::default() }, registrar);
         let proxy = proxy_config(&c.proxy, &c.hygiene);
-        assert_eq!(
-            ProxyConfig {
-                probe_interval_ms: proxy.probe_interval_ms,
-                ..ProxyConfig::default()
-            },
-            proxy
-        );
+        assert_eq!(ProxyConfig { probe_interval_ms: proxy.probe_interval_ms, ..ProxyConfig::default() }, proxy);
         assert_eq!(Timers::default(), proxy.timers);
         assert_eq!(Hygiene::default(), proxy.hygiene);
     }
@@ -225,48 +163,20 @@ mod tests {
                     [protect]\nallow = [\"192.0.2.7\"]\nscanners = []\nudp_mtu = 0\n";
         let c = Config::parse(text, "t.toml").unwrap();
         let e = edge_config(&c, 1, 4, None);
-        assert_eq!(
-            (
-                e.shard,
-                e.shards,
-                e.listeners.len(),
-                e.local_ports.as_slice()
-            ),
-            (1, 4, 1, &[5060][..])
-        );
+        assert_eq!((e.shard, e.shards, e.listeners.len(), e.local_ports.as_slice()), (1, 4, 1, &[5060][..]));
         assert_eq!(e.proxy.trusted, [Cidr::parse("10.0.0.0/8").unwrap()]);
-        let up = |addr: &str, transport, weight| RouteUpstream {
-            transport,
-            addr: addr.parse().unwrap(),
-            weight,
-        };
+        let up = |addr: &str, transport, weight| RouteUpstream { transport, addr: addr.parse().unwrap(), weight };
         let want = Route {
             domain: b"carrier.example".to_vec(),
             prefix: b"+1".to_vec(),
-            upstreams: vec![
-                up("10.0.0.10:5060", Transport::Udp, 1),
-                up("10.0.0.11:5061", Transport::Tls, 0),
-            ],
+            upstreams: vec![up("10.0.0.10:5060", Transport::Udp, 1), up("10.0.0.11:5061", Transport::Tls, 0)],
         };
         assert_eq!(e.proxy.routes, [want]);
         assert_eq!(e.protect.allow, [Cidr::parse("192.0.2.7/32").unwrap()]);
-        assert!(
-            !e.protect.scanners.matches(b"friendly-scanner"),
-            "an empty list turns the filter off"
-        );
+        assert!(!e.protect.scanners.matches(b"friendly-scanner"), "an empty list turns the filter off");
         assert_eq!(e.protect.udp_mtu, usize::MAX, "0: never over TCP");
         let d = edge_config(&Config::embedded(), 0, 1, None);
-        assert!(
-            d.protect.scanners.matches(b"friendly-scanner/1.0"),
-            "the default list has the usual scanners"
-        );
-        assert_eq!(
-            d.protect.flood,
-            Some(Trip {
-                count: 1000,
-                window_ms: 5000,
-                ban_ms: 300_000
-            })
-        );
+        assert!(d.protect.scanners.matches(b"friendly-scanner/1.0"), "the default list has the usual scanners");
+        assert_eq!(d.protect.flood, Some(Trip { count: 1000, window_ms: 5000, ban_ms: 300_000 }));
     }
 }

@@ -23,7 +23,8 @@ pub fn received(shard: &Shard, input: &Input<'_>) {
     if let (Some(tap), Input::Packet(p)) = (&shard.hep, input) {
         let local = local_addr(shard, p.origin.listener);
         let proto = if p.origin.transport == Transport::Udp { PROTO_UDP } else { PROTO_TCP };
-        let seen = Seen { src: p.origin.peer, dst: local, proto, peer: p.origin.peer.ip(), time_us: now_us(), bytes: p.bytes };
+        let seen =
+            Seen { src: p.origin.peer, dst: local, proto, peer: p.origin.peer.ip(), time_us: now_us(), bytes: p.bytes };
         tap.capture(&seen);
     }
 }

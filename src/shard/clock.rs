@@ -17,7 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 static ANCHOR: OnceLock<(Instant, u64)> = OnceLock::new();
 
 fn anchor() -> &'static (Instant, u64) {
-    ANCHOR.get_or_init(|| (Instant::now(), SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)))
+    ANCHOR.get_or_init(|| {
+        (Instant::now(), SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0))
+    })
 }
 
 /// Monotonic milliseconds since the anchor: the only clock the core sees.

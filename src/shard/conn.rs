@@ -13,11 +13,11 @@
 //! its write queue (bounded by count) allocates only what is queued. The
 //! TLS handshake runs in its own allocation, freed once it is done.
 
-use super::Shard;
 use super::stats::{TcpClosed, TcpRefused, TlsFailure, WsRefused};
-use crate::reason::Tally;
+use super::Shard;
 use crate::core::framing::{next_frame, Frame};
 use crate::core::{FlowId, Input, Origin, Packet, Transport};
+use crate::reason::Tally;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
@@ -146,14 +146,19 @@ impl Flows {
 /// (after a TLS handshake on `tls` and `wss` listeners).
 pub async fn accept_loop(shard: Rc<Shard>, listener: u16, transport: Transport, sock: TcpListener) {
     let limits = &shard.config.limits;
-    let (max, per_ip) = (limits.tcp_max_connections_per_shard.get() as usize, limits.tcp_max_connections_per_ip.get() as u32);
+    let (max, per_ip) =
+        (limits.tcp_max_connections_per_shard.get() as usize, limits.tcp_max_connections_per_ip.get() as u32);
     loop {
         match sock.accept().await {
             Ok(stream) if shard.flows.borrow().len() >= max => {
                 shard.flows.borrow_mut().refused.add(TcpRefused::ShardLimit);
                 drop(stream);
             }
-            Ok(stream) if stream.peer_addr().is_ok_and(|p| shard.flows.borrow().per_ip.get(&p.ip()).copied().unwrap_or(0) >= per_ip) => {
+            Ok(stream)
+                if stream
+                    .peer_addr()
+                    .is_ok_and(|p| shard.flows.borrow().per_ip.get(&p.ip()).copied().unwrap_or(0) >= per_ip) =>
+            {
                 shard.flows.borrow_mut().refused.add(TcpRefused::PerIpLimit);
                 drop(stream);
             }
@@ -208,11 +213,14 @@ pub(super) fn handshake_timeout(shard: &Shard) -> Duration {
 /// Runs a TLS handshake (either side) under `limits.tls_handshake_timeout_ms`;
 /// a failure is counted by cause and gives None.
 async fn handshake<S>(shard: &Shard, outgoing: bool, h: impl Future<Output = std::io::Result<S>>) -> Option<S> {
-    let reason = match glommio::timer::timeout(handshake_timeout(shard), async { h.await.map_err(glommio::GlommioError::from) }).await {
-        Ok(s) => return Some(s),
-        Err(glommio::GlommioError::TimedOut(_)) => TlsFailure::HandshakeTimeout,
-        Err(e) => handshake_failure(&e, outgoing),
-    };
+    let reason =
+        match glommio::timer::timeout(handshake_timeout(shard), async { h.await.map_err(glommio::GlommioError::from) })
+            .await
+        {
+            Ok(s) => return Some(s),
+            Err(glommio::GlommioError::TimedOut(_)) => TlsFailure::HandshakeTimeout,
+            Err(e) => handshake_failure(&e, outgoing),
+        };
     shard.flows.borrow_mut().tls_failures.add(reason);
     None
 }
@@ -226,11 +234,18 @@ fn handshake_failure(e: &glommio::GlommioError<()>, outgoing: bool) -> TlsFailur
     let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<E>()) else { return TlsFailure::ConnectionLost };
     match tls {
         // A TLS 1.0/1.1 hello lacks signature_algorithms, which rustls checks first.
-        E::PeerIncompatible(P::Tls12NotOffered | P::Tls12NotOfferedOrEnabled | P::SupportedVersionsExtensionRequired | P::SignatureAlgorithmsExtensionRequired) => TlsFailure::ProtocolVersion,
+        E::PeerIncompatible(
+            P::Tls12NotOffered
+            | P::Tls12NotOfferedOrEnabled
+            | P::SupportedVersionsExtensionRequired
+            | P::SignatureAlgorithmsExtensionRequired,
+        ) => TlsFailure::ProtocolVersion,
         E::PeerIncompatible(P::NoCipherSuitesInCommon) => TlsFailure::NoCommonCipher,
         E::PeerIncompatible(P::NoKxGroupsInCommon | P::NoSignatureSchemesInCommon) => TlsFailure::NoCommonKx,
         E::PeerIncompatible(_) => TlsFailure::IncompatibleClient,
-        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => TlsFailure::NotTls,
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            TlsFailure::NotTls
+        }
         E::NoCertificatesPresented | E::InvalidCertificate(_) if outgoing => TlsFailure::UpstreamCertificate,
         E::NoCertificatesPresented | E::InvalidCertificate(_) => TlsFailure::ClientCertificate,
         E::AlertReceived(_) => TlsFailure::AlertFromClient,
@@ -297,13 +312,18 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
 
 /// The client side of a TLS handshake with `peer`, which must show a
 /// certificate for its configured `server_name` (or its IP address).
-async fn connect_tls(shard: &Shard, peer: SocketAddr, stream: TcpStream) -> Option<futures_rustls::client::TlsStream<TcpStream>> {
+async fn connect_tls(
+    shard: &Shard,
+    peer: SocketAddr,
+    stream: TcpStream,
+) -> Option<futures_rustls::client::TlsStream<TcpStream>> {
     let Some(config) = shard.tls.borrow().client.clone() else {
         shard.flows.borrow_mut().tls_failures.add(TlsFailure::NoOutgoingTls);
         return None;
     };
     let upstreams = shard.config.proxy.route.iter().flat_map(|r| &r.upstreams);
-    let name = upstreams.filter(|u| u.addr == peer).map(|u| u.server_name.as_str()).find(|n| !n.is_empty()).unwrap_or("");
+    let name =
+        upstreams.filter(|u| u.addr == peer).map(|u| u.server_name.as_str()).find(|n| !n.is_empty()).unwrap_or("");
     let name = crate::tls::client::server_name(name, peer).ok()?;
     let connector = futures_rustls::TlsConnector::from(config);
     handshake(shard, true, async { connector.connect(name, stream).await }).await
@@ -387,7 +407,12 @@ pub(super) fn spawn_writer<K: Sink + 'static>(rx: LocalReceiver<Vec<u8>>, mut si
 /// The end every connection shares: `read` runs until the peer, the edge
 /// or a limit ends the connection (its reason), then the flow leaves the
 /// table, counted by that reason, and its writer finishes what is queued.
-pub(super) async fn life(shard: &Rc<Shard>, flow: FlowId, writer: glommio::Task<()>, read: impl Future<Output = TcpClosed>) {
+pub(super) async fn life(
+    shard: &Rc<Shard>,
+    flow: FlowId,
+    writer: glommio::Task<()>,
+    read: impl Future<Output = TcpClosed>,
+) {
     let reason = read.await;
     {
         let mut flows = shard.flows.borrow_mut();
@@ -411,7 +436,12 @@ pub(super) fn pong(shard: &Shard, flow: FlowId) {
 }
 
 /// Reads a byte stream and frames SIP messages out of it until it ends.
-async fn read_stream<R: futures_lite::AsyncRead + Unpin>(shard: &Rc<Shard>, origin: Origin, closed: &Cell<bool>, mut rd: R) -> TcpClosed {
+async fn read_stream<R: futures_lite::AsyncRead + Unpin>(
+    shard: &Rc<Shard>,
+    origin: Origin,
+    closed: &Cell<bool>,
+    mut rd: R,
+) -> TcpClosed {
     let limit = shard.config.limits.tcp_max_buffered_bytes.get() as usize;
     let flow = origin.flow.expect("a connection has a flow");
     // Bytes of an incomplete message, then room for the next read.

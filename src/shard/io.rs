@@ -3,8 +3,8 @@
 //! an ask on its way (`services`).
 
 use super::mesh::Outbox;
-use super::Shard;
 use super::stats::IoDrop;
+use super::Shard;
 use crate::core::{Dest, Input, Output};
 use std::rc::Rc;
 use std::time::Instant;
@@ -46,7 +46,8 @@ pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
         for o in outs {
             match o {
                 Output::Send { dest: Dest::Udp { listener, peer }, bytes } => {
-                    let sock = shard.udp.get(listener as usize).and_then(Option::as_ref).or_else(|| any_udp(shard, peer));
+                    let sock =
+                        shard.udp.get(listener as usize).and_then(Option::as_ref).or_else(|| any_udp(shard, peer));
                     let ok = match sock {
                         Some(s) => s.send_to(&bytes, peer).await.is_ok(),
                         None => false,
@@ -90,4 +91,3 @@ pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
 fn any_udp(shard: &Shard, peer: std::net::SocketAddr) -> Option<&Rc<glommio::net::UdpSocket>> {
     shard.udp.iter().flatten().find(|s| s.local_addr().map(|a| a.is_ipv4() == peer.is_ipv4()).unwrap_or(false))
 }
-

@@ -22,8 +22,9 @@ pub struct MeshEnds {
 
 /// Creates the full mesh for `n` shards; element `i` belongs to shard `i`.
 pub fn mesh_channels(n: usize, capacity: usize) -> Vec<MeshEnds> {
-    let mut ends: Vec<MeshEnds> =
-        (0..n).map(|_| MeshEnds { senders: (0..n).map(|_| None).collect(), receivers: (0..n).map(|_| None).collect() }).collect();
+    let mut ends: Vec<MeshEnds> = (0..n)
+        .map(|_| MeshEnds { senders: (0..n).map(|_| None).collect(), receivers: (0..n).map(|_| None).collect() })
+        .collect();
     for from in 0..n {
         for to in 0..n {
             if from != to {

@@ -43,7 +43,10 @@ impl RecvBatch {
             let mut iov: [libc::iovec; BATCH] = zeroed();
             let mut hdrs: [libc::mmsghdr; BATCH] = zeroed();
             for i in 0..BATCH {
-                iov[i] = libc::iovec { iov_base: self.bufs.as_mut_ptr().add(i * MAX_DATAGRAM).cast(), iov_len: MAX_DATAGRAM };
+                iov[i] = libc::iovec {
+                    iov_base: self.bufs.as_mut_ptr().add(i * MAX_DATAGRAM).cast(),
+                    iov_len: MAX_DATAGRAM,
+                };
                 let h = &mut hdrs[i].msg_hdr;
                 h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
                 h.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
@@ -124,12 +127,20 @@ fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
         libc::AF_INET => {
             // SAFETY: the family says this storage holds a sockaddr_in.
             let a: &libc::sockaddr_in = unsafe { &*(s as *const libc::sockaddr_storage).cast() };
-            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)), u16::from_be(a.sin_port))))
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                u16::from_be(a.sin_port),
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: the family says this storage holds a sockaddr_in6.
             let a: &libc::sockaddr_in6 = unsafe { &*(s as *const libc::sockaddr_storage).cast() };
-            Some(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(a.sin6_addr.s6_addr), u16::from_be(a.sin6_port), a.sin6_flowinfo, a.sin6_scope_id)))
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
         }
         _ => None,
     }

@@ -20,15 +20,7 @@ pub fn route(shard: &Rc<Shard>, token: u64, ask: Ask) {
         Ask::Register { shard: to, .. } | Ask::Lookup { shard: to, .. } => *to,
     };
     shard.stats.borrow_mut().mesh_sent += 1;
-    Outbox::push(
-        shard,
-        to,
-        MeshMsg::Ask {
-            reply_to: shard.id,
-            token,
-            ask,
-        },
-    );
+    Outbox::push(shard, to, MeshMsg::Ask { reply_to: shard.id, token, ask });
 }
 
 /// What a message from another shard is for the core: an answer to one of
@@ -45,30 +37,13 @@ pub fn from_mesh(shard: &Shard, msg: MeshMsg) -> Input<'static> {
 
 /// The asks among messages the mesh could not take.
 pub fn asks_in(dropped: &[MeshMsg]) -> Vec<u64> {
-    dropped
-        .iter()
-        .filter_map(|m| {
-            if let MeshMsg::Ask { token, .. } = m {
-                Some(*token)
-            } else {
-                None
-            }
-        })
-        .collect()
+    dropped.iter().filter_map(|m| if let MeshMsg::Ask { token, .. } = m { Some(*token) } else { None }).collect()
 }
 
 /// Answers asks that could not be handed over: `Unreachable`, at once.
 pub async fn unreachable(shard: &Rc<Shard>, tokens: Vec<u64>) {
     for token in tokens {
         let now = super::clock::now_ms();
-        super::io::feed(
-            shard,
-            now,
-            Input::Answer {
-                token,
-                answer: Answer::Unreachable,
-            },
-        )
-        .await;
+        super::io::feed(shard, now, Input::Answer { token, answer: Answer::Unreachable }).await;
     }
 }

@@ -51,9 +51,14 @@ impl Reuseport {
     /// Sockets of shard `id` for every listener, by listener index: (udp,
     /// tcp). Binds once shards 0..id have bound theirs.
     #[allow(clippy::type_complexity)]
-    pub fn bind_all(&self, config: &Config, id: usize) -> Result<(Vec<Option<UdpSocket>>, Vec<Option<TcpListener>>), String> {
+    pub fn bind_all(
+        &self,
+        config: &Config,
+        id: usize,
+    ) -> Result<(Vec<Option<UdpSocket>>, Vec<Option<TcpListener>>), String> {
         let bound = self.bound.lock().unwrap_or_else(PoisonError::into_inner);
-        let (mut bound, wait) = self.turn.wait_timeout_while(bound, TURN_WAIT, |n| *n < id).unwrap_or_else(PoisonError::into_inner);
+        let (mut bound, wait) =
+            self.turn.wait_timeout_while(bound, TURN_WAIT, |n| *n < id).unwrap_or_else(PoisonError::into_inner);
         if wait.timed_out() {
             log::warn!("shard {id}: the shards before it did not bind within {TURN_WAIT:?}; binding anyway");
         }
@@ -65,14 +70,24 @@ impl Reuseport {
     }
 
     #[allow(clippy::type_complexity)]
-    fn bind_listeners(&self, config: &Config, id: usize) -> Result<(Vec<Option<UdpSocket>>, Vec<Option<TcpListener>>), String> {
+    fn bind_listeners(
+        &self,
+        config: &Config,
+        id: usize,
+    ) -> Result<(Vec<Option<UdpSocket>>, Vec<Option<TcpListener>>), String> {
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         for l in &config.listen {
             let err = |e: std::io::Error| format!("cannot bind {} {}: {e}", l.transport.as_str(), l.addr);
             let steer = |s: &Socket| {
-                self.steer(s, id)
-                    .map_err(|e| format!("cannot steer {} {} (server.steering = \"{}\"): {e}", l.transport.as_str(), l.addr, self.steering.as_str()))
+                self.steer(s, id).map_err(|e| {
+                    format!(
+                        "cannot steer {} {} (server.steering = \"{}\"): {e}",
+                        l.transport.as_str(),
+                        l.addr,
+                        self.steering.as_str()
+                    )
+                })
             };
             match l.transport {
                 Transport::Udp => {
@@ -155,7 +170,12 @@ pub fn cbpf_program(cpus: &[usize]) -> Vec<libc::sock_filter> {
         }
         seen.push(cpu);
         // if A == cpu: return shard (next instruction), else skip it.
-        prog.push(libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt: 0, jf: 1, k: cpu as u32 });
+        prog.push(libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: cpu as u32,
+        });
         prog.push(stmt(libc::BPF_RET | libc::BPF_K, shard as u32));
     }
     prog.push(stmt(libc::BPF_RET | libc::BPF_K, u32::MAX));

@@ -111,13 +111,9 @@ mod tests {
     fn labels_sharing_a_metric_are_distinct() {
         let mut drops = labels::<Drop>();
         drops.extend(labels::<IoDrop>());
-        for family in [
-            drops,
-            labels::<Malformed>(),
-            labels::<TcpClosed>(),
-            labels::<TlsFailure>(),
-            labels::<WsRefused>(),
-        ] {
+        for family in
+            [drops, labels::<Malformed>(), labels::<TcpClosed>(), labels::<TlsFailure>(), labels::<WsRefused>()]
+        {
             let mut unique = family.clone();
             unique.sort_unstable();
             unique.dedup();

@@ -4,9 +4,9 @@
 //! it, and publishing the shard's plain counters to `metrics` every
 //! `metrics.flush_ms`.
 
+use super::clock;
 use super::Shard;
 use crate::telemetry::publish;
-use super::clock;
 use glommio::channels::local_channel::LocalReceiver;
 use std::time::Duration;
 
@@ -28,10 +28,18 @@ pub enum Command {
 
 /// Shard → control thread.
 pub enum Report {
-    Ready { shard: u16 },
-    Failed { shard: u16, error: String },
+    Ready {
+        shard: u16,
+    },
+    Failed {
+        shard: u16,
+        error: String,
+    },
     /// Sent every flush: proves the shard is serving, carries its latency histogram of the interval.
-    Heartbeat { shard: u16, hist: Box<hdrhistogram::Histogram<u64>> },
+    Heartbeat {
+        shard: u16,
+        hist: Box<hdrhistogram::Histogram<u64>>,
+    },
 }
 
 /// The longest the loop sleeps. Commands from the control thread come
@@ -42,7 +50,12 @@ pub enum Report {
 const COMMAND_POLL: Duration = Duration::from_millis(100);
 
 /// Runs until a `Stop` command (or the control thread going away).
-pub async fn run(shard: &std::rc::Rc<Shard>, commands: &crossbeam_channel::Receiver<Command>, reports: &crossbeam_channel::Sender<Report>, ring: LocalReceiver<()>) {
+pub async fn run(
+    shard: &std::rc::Rc<Shard>,
+    commands: &crossbeam_channel::Receiver<Command>,
+    reports: &crossbeam_channel::Sender<Report>,
+    ring: LocalReceiver<()>,
+) {
     let flush_every = shard.config.metrics.flush_ms.get();
     let mut next_flush = clock::now_ms();
     'serving: loop {
@@ -98,7 +111,13 @@ fn command(shard: &Shard, c: Command) {
 
 fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     let flows = shard.flows.borrow();
-    let tcp = publish::TcpStats { open: flows.len(), accepted: flows.accepted, opened: flows.opened, refused: &flows.refused, closed: &flows.closed };
+    let tcp = publish::TcpStats {
+        open: flows.len(),
+        accepted: flows.accepted,
+        opened: flows.opened,
+        refused: &flows.refused,
+        closed: &flows.closed,
+    };
     let stats = shard.stats.borrow();
     let io = publish::Io {
         drops: &stats.drops,

@@ -3,8 +3,8 @@
 //! park on glommio (io_uring) only when the socket is empty.
 
 use super::mmsg::{RecvBatch, SendBatch};
-use super::Shard;
 use super::stats::IoDrop;
+use super::Shard;
 use crate::core::{Dest, Input, Origin, Output, Packet, Transport};
 use glommio::net::UdpSocket;
 use std::os::fd::AsRawFd;
@@ -68,7 +68,9 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
             super::io::handle(&shard, now, Input::Packet(Packet { origin, bytes }), &mut outs);
             for o in outs.drain(..) {
                 match o {
-                    Output::Send { dest: Dest::Udp { listener: l, peer }, bytes } if l == listener => tx.items.push((peer, bytes)),
+                    Output::Send { dest: Dest::Udp { listener: l, peer }, bytes } if l == listener => {
+                        tx.items.push((peer, bytes))
+                    }
                     o => others.push(o),
                 }
             }

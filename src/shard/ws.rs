@@ -15,8 +15,8 @@
 //! any response is written. It is counted, by reason, like the others.
 
 use super::conn::{deliver, life, pong, spawn_writer, Sink};
-use super::Shard;
 use super::stats::{TcpClosed, WsRefused};
+use super::Shard;
 use crate::core::framing::{message_frame, Frame};
 use crate::core::{Origin, Transport};
 use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -42,8 +42,14 @@ where
     // A small read buffer that grows for a longer message (tungstenite's
     // default, 128 KiB allocated up front, would dwarf what an idle
     // connection costs, see `conn.rs`); writes go out whole, one at a time.
-    let config = WebSocketConfig::default().read_buffer_size(2 * 1024).write_buffer_size(0).max_message_size(Some(limit)).max_frame_size(Some(limit));
-    let handshake = async { async_tungstenite::accept_hdr_async_with_config(stream, offers_sip, Some(config)).await.map_err(|e| refusal(&e)) };
+    let config = WebSocketConfig::default()
+        .read_buffer_size(2 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    let handshake = async {
+        async_tungstenite::accept_hdr_async_with_config(stream, offers_sip, Some(config)).await.map_err(|e| refusal(&e))
+    };
     let timeout = async {
         glommio::timer::sleep(super::conn::handshake_timeout(&shard)).await;
         Err(WsRefused::HandshakeTimeout)
@@ -68,7 +74,13 @@ where
 /// comma-separated list) and names it in the answer; refuses others with 400.
 #[allow(clippy::result_large_err)] // the signature tungstenite's callback has
 fn offers_sip(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
-    let offered = request.headers().get_all("Sec-WebSocket-Protocol").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|p| p.trim().eq_ignore_ascii_case(SUBPROTOCOL));
+    let offered = request
+        .headers()
+        .get_all("Sec-WebSocket-Protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case(SUBPROTOCOL));
     if offered {
         response.headers_mut().insert("Sec-WebSocket-Protocol", SUBPROTOCOL.parse().expect("a valid header value"));
         return Ok(response);
@@ -84,15 +96,30 @@ fn refusal(e: &WsError) -> WsRefused {
     match e {
         // Our own 400 from `offers_sip`.
         WsError::Http(_) => WsRefused::NoSipSubprotocol,
-        WsError::Protocol(P::WrongHttpMethod | P::WrongHttpVersion | P::MissingConnectionUpgradeHeader | P::MissingUpgradeWebSocketHeader) => WsRefused::NotAnUpgrade,
-        WsError::Protocol(P::MissingSecWebSocketVersionHeader | P::MissingSecWebSocketKey | P::InvalidSecWebSocketKey) => WsRefused::BadHeaders,
-        WsError::Protocol(P::HandshakeIncomplete) | WsError::Io(_) | WsError::ConnectionClosed | WsError::AlreadyClosed => WsRefused::ConnectionLost,
+        WsError::Protocol(
+            P::WrongHttpMethod
+            | P::WrongHttpVersion
+            | P::MissingConnectionUpgradeHeader
+            | P::MissingUpgradeWebSocketHeader,
+        ) => WsRefused::NotAnUpgrade,
+        WsError::Protocol(
+            P::MissingSecWebSocketVersionHeader | P::MissingSecWebSocketKey | P::InvalidSecWebSocketKey,
+        ) => WsRefused::BadHeaders,
+        WsError::Protocol(P::HandshakeIncomplete)
+        | WsError::Io(_)
+        | WsError::ConnectionClosed
+        | WsError::AlreadyClosed => WsRefused::ConnectionLost,
         _ => WsRefused::BadRequest,
     }
 }
 
 /// Reads WebSocket messages, each one SIP message, until the connection ends.
-async fn read<S: AsyncRead + AsyncWrite + Unpin>(shard: &Rc<Shard>, origin: Origin, closed: &Cell<bool>, mut rx: WebSocketReceiver<S>) -> TcpClosed {
+async fn read<S: AsyncRead + AsyncWrite + Unpin>(
+    shard: &Rc<Shard>,
+    origin: Origin,
+    closed: &Cell<bool>,
+    mut rx: WebSocketReceiver<S>,
+) -> TcpClosed {
     let flow = origin.flow.expect("a connection has a flow");
     loop {
         let msg = match rx.next().await {
@@ -109,7 +136,9 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(shard: &Rc<Shard>, origin: Orig
         };
         match message_frame(bytes) {
             Frame::Ping(_) => pong(shard, flow),
-            Frame::Message(_) if !deliver(shard, super::clock::now_ms(), origin, closed, bytes).await => return TcpClosed::ClosedByEdge,
+            Frame::Message(_) if !deliver(shard, super::clock::now_ms(), origin, closed, bytes).await => {
+                return TcpClosed::ClosedByEdge
+            }
             _ => {}
         }
         if closed.get() || shard.stopping.get() {
@@ -163,7 +192,8 @@ mod tests {
     use super::*;
 
     fn upgrade(protocols: &[&str]) -> Request {
-        let mut r = Request::builder().method("GET").uri("/").header("Connection", "Upgrade").header("Upgrade", "websocket");
+        let mut r =
+            Request::builder().method("GET").uri("/").header("Connection", "Upgrade").header("Upgrade", "websocket");
         for p in protocols {
             r = r.header("Sec-WebSocket-Protocol", *p);
         }

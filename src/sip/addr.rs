@@ -94,7 +94,8 @@ mod tests {
 
     #[test]
     fn forms() {
-        let a = parse_name_addr(b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8").unwrap();
+        let a = parse_name_addr(b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8")
+            .unwrap();
         assert_eq!(a.display, Some(&b"\"J Rosenberg \\\\\\\"\""[..]));
         assert_eq!(a.uri.host, b"example.com");
         assert_eq!(a.tag(), Some(&b"98asjd8"[..]));
@@ -127,10 +128,7 @@ mod tests {
             parse_name_addr(b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43").unwrap_err(),
             AddrError::BadDisplayName
         );
-        assert!(matches!(
-            parse_name_addr(b"\"Watson, Thomas\" < sip:t.watson@example.org >"),
-            Err(AddrError::Uri(_))
-        ));
+        assert!(matches!(parse_name_addr(b"\"Watson, Thomas\" < sip:t.watson@example.org >"), Err(AddrError::Uri(_))));
         assert_eq!(parse_name_addr(b"<sip:a@b").unwrap_err(), AddrError::MissingAngle);
         assert_eq!(parse_name_addr(b"<sip:a@b>;;").unwrap_err(), AddrError::Params);
         assert_eq!(parse_name_addr(b"<sip:a@b> x").unwrap_err(), AddrError::Params);

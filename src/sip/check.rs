@@ -259,7 +259,10 @@ pub fn check_response<'a>(m: &Message<'a>) -> Result<ResponseEssentials<'a>, Inv
     ] {
         tally.single(i).map_err(|e| if e.is_none() { missing } else { multi })?;
     }
-    let cseq = tally.single(CSEQ).map_err(|e| if e.is_none() { Invalid::MissingCSeq } else { Invalid::MultipleCSeqHeaders })?;
+    let cseq =
+        tally
+            .single(CSEQ)
+            .map_err(|e| if e.is_none() { Invalid::MissingCSeq } else { Invalid::MultipleCSeqHeaders })?;
     let (n, method) = parse_cseq(cseq).ok_or(Invalid::BadCSeq)?;
     Ok(ResponseEssentials { code, top_via: via, cseq: n, cseq_method: method })
 }
@@ -312,10 +315,16 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(c(OK.replace("sip:u@example.com SIP", "nobody:opaque SIP")).code, 416);
         assert_eq!(c(OK.replace("sip:u@example.com SIP", "<sip:u@example.com> SIP")).reason, Invalid::BadRequestUri);
         assert_eq!(c(OK.replace("branch=z9hG4bK1", "branch=z9hG4bK1;;")).reason, Invalid::BadVia);
-        assert_eq!(c(OK.replace("From: <sip:c@example.com>", "From: \"x <sip:c@example.com>")).reason, Invalid::BadFrom);
+        assert_eq!(
+            c(OK.replace("From: <sip:c@example.com>", "From: \"x <sip:c@example.com>")).reason,
+            Invalid::BadFrom
+        );
         let e = c(OK.replace("Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n", ""));
         assert_eq!((e.reason, e.answerable), (Invalid::MissingVia, false));
-        assert!(chk(Box::leak(OK.replace("Max-Forwards: 70\r\n", "").into_boxed_str())).unwrap().max_forwards.is_none());
+        assert!(chk(Box::leak(OK.replace("Max-Forwards: 70\r\n", "").into_boxed_str()))
+            .unwrap()
+            .max_forwards
+            .is_none());
     }
 
     #[test]

@@ -303,7 +303,10 @@ Content-Length: 3\r\n\r\nabc"
         let mut e = Editor::new(&m);
         assert_eq!(e.remove_matching(&HeaderPatterns::of(&["X-Internal-*"])), 2);
         e.set_body(b"abcdef");
-        assert_eq!(out(&e), "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\nContent-Type: application/sdp\r\nl: 6\r\n\r\nabcdef");
+        assert_eq!(
+            out(&e),
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\nContent-Type: application/sdp\r\nl: 6\r\n\r\nabcdef"
+        );
     }
 
     #[test]

@@ -124,7 +124,9 @@ impl HeaderName {
             (16, b'c') => pick!(b"content-encoding" => ContentEncoding),
             (18, b'p') => pick!(b"proxy-authenticate" => ProxyAuthenticate),
             (18, b's') => pick!(b"subscription-state" => SubscriptionState),
-            (19, b'p') => pick!(b"proxy-authorization" => ProxyAuthorization, b"p-asserted-identity" => PAssertedIdentity),
+            (19, b'p') => {
+                pick!(b"proxy-authorization" => ProxyAuthorization, b"p-asserted-identity" => PAssertedIdentity)
+            }
             (19, b'a') => pick!(b"authentication-info" => AuthenticationInfo),
             _ => Other,
         }
@@ -253,7 +255,8 @@ static TOKEN: [bool; 256] = {
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
         c += 1;
     }
     t
@@ -301,12 +304,49 @@ mod tests {
     #[test]
     fn matches_naive_lookup() {
         let all = [
-            "via", "from", "to", "call-id", "cseq", "max-forwards", "contact", "route", "record-route", "expires",
-            "content-length", "content-type", "require", "proxy-require", "supported", "allow", "user-agent",
-            "server", "path", "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate",
-            "event", "date", "min-expires", "accept", "unsupported", "retry-after", "subject", "allow-events",
-            "refer-to", "referred-by", "session-expires", "identity", "content-encoding", "service-route",
-            "subscription-state", "warning", "authentication-info", "p-asserted-identity", "rseq", "rack",
+            "via",
+            "from",
+            "to",
+            "call-id",
+            "cseq",
+            "max-forwards",
+            "contact",
+            "route",
+            "record-route",
+            "expires",
+            "content-length",
+            "content-type",
+            "require",
+            "proxy-require",
+            "supported",
+            "allow",
+            "user-agent",
+            "server",
+            "path",
+            "authorization",
+            "proxy-authorization",
+            "www-authenticate",
+            "proxy-authenticate",
+            "event",
+            "date",
+            "min-expires",
+            "accept",
+            "unsupported",
+            "retry-after",
+            "subject",
+            "allow-events",
+            "refer-to",
+            "referred-by",
+            "session-expires",
+            "identity",
+            "content-encoding",
+            "service-route",
+            "subscription-state",
+            "warning",
+            "authentication-info",
+            "p-asserted-identity",
+            "rseq",
+            "rack",
         ];
         for n in all {
             let h = HeaderName::from_bytes(n.as_bytes());

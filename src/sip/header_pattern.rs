@@ -43,7 +43,9 @@ impl HeaderPattern {
             return Err(format!("`{s}`: a pattern needs a name or a prefix before `*`"));
         }
         if !name.bytes().all(|c| is_token(c) && c != b'*') {
-            return Err(format!("`{s}`: a header name is letters, digits and - . ! % _ + ` ' ~, with `*` only at the end"));
+            return Err(format!(
+                "`{s}`: a header name is letters, digits and - . ! % _ + ` ' ~, with `*` only at the end"
+            ));
         }
         let p = HeaderPattern { lower: name.to_ascii_lowercase().into_bytes().into_boxed_slice(), prefix };
         if let Some(h) = ESSENTIAL.iter().find(|h| p.matches_name(h.canonical().as_bytes())) {
@@ -135,7 +137,8 @@ mod tests {
         let text = b"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nX-Internal-Foo: 1\r\nx-internal-trunk: 2\r\ns: hello\r\nX-Other: 3\r\nl: 0\r\n\r\n";
         let m = scan(text, Framing::Stream).unwrap().complete().unwrap();
         let pats = HeaderPatterns::of(&["X-Internal-*", "Subject"]);
-        let hit: Vec<&[u8]> = m.headers().iter().filter(|h| pats.matches(h, m.buf)).map(|h| h.name_span.of(m.buf)).collect();
+        let hit: Vec<&[u8]> =
+            m.headers().iter().filter(|h| pats.matches(h, m.buf)).map(|h| h.name_span.of(m.buf)).collect();
         assert_eq!(hit, [&b"X-Internal-Foo"[..], b"x-internal-trunk", b"s"]);
         assert!(pats.any_in(&m));
         assert!(!HeaderPatterns::of(&["X-Nothing"]).any_in(&m));

@@ -7,7 +7,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::header::{is_lws, is_token, HeaderName, trim_lws};
+use super::header::{is_lws, is_token, trim_lws, HeaderName};
 use super::method::Method;
 
 /// Byte range into [`Message::buf`].
@@ -751,10 +751,7 @@ bodyEXTRA";
             scan(base("99999999999999999999").as_bytes(), Framing::Datagram).unwrap_err(),
             ScanError::BadContentLength
         );
-        assert_eq!(
-            scan(base("4").as_bytes(), Framing::Datagram).unwrap_err(),
-            ScanError::ContentLengthBeyondDatagram
-        );
+        assert_eq!(scan(base("4").as_bytes(), Framing::Datagram).unwrap_err(), ScanError::ContentLengthBeyondDatagram);
         assert!(scan(base("4").as_bytes(), Framing::Stream).unwrap().is_partial());
         let two = base("2");
         let m = complete(two.as_bytes(), Framing::Datagram);
@@ -783,10 +780,7 @@ bodyEXTRA";
             ScanError::BadHeaderLine
         );
         assert_eq!(scan(b"INVITE sip:a\r\n\r\n", Framing::Datagram).unwrap_err(), ScanError::BadStartLine);
-        assert_eq!(
-            scan(b"SIP/2.0 4294967301 x\r\n\r\n", Framing::Datagram).unwrap_err(),
-            ScanError::BadStartLine
-        );
+        assert_eq!(scan(b"SIP/2.0 4294967301 x\r\n\r\n", Framing::Datagram).unwrap_err(), ScanError::BadStartLine);
         assert_eq!(
             scan(b"OPTIONS sip:a SIP/2.0\r\nX: y\r\n", Framing::Datagram).unwrap_err(),
             ScanError::UnterminatedHeaders

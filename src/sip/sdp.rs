@@ -35,7 +35,10 @@ impl CodecFilter {
     /// the `media` types. No codecs: off.
     pub fn new<C: AsRef<str>, M: AsRef<str>>(codecs: &[C], media: &[M]) -> CodecFilter {
         let lower = |s: &str| s.to_ascii_lowercase().into_bytes().into_boxed_slice();
-        CodecFilter { codecs: codecs.iter().map(|c| lower(c.as_ref())).collect(), media: media.iter().map(|m| lower(m.as_ref())).collect() }
+        CodecFilter {
+            codecs: codecs.iter().map(|c| lower(c.as_ref())).collect(),
+            media: media.iter().map(|m| lower(m.as_ref())).collect(),
+        }
     }
 
     /// Off when no codec is configured: bodies are not looked at.

@@ -21,10 +21,7 @@ pub struct Stored {
 impl Stored {
     /// Keeps a copy of a scanned message (its `buf`, with its framing).
     pub fn of(msg: &Message<'_>) -> Stored {
-        Stored {
-            bytes: msg.buf.to_vec(),
-            framing: msg.framing,
-        }
+        Stored { bytes: msg.buf.to_vec(), framing: msg.framing }
     }
 
     /// Keeps `bytes` when they scan as one complete message with `framing`
@@ -64,7 +61,8 @@ impl Stored {
 mod tests {
     use super::*;
 
-    const REQ: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nContent-Length: 4\r\n\r\nbody";
+    const REQ: &[u8] =
+        b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nContent-Length: 4\r\n\r\nbody";
 
     #[test]
     fn a_stored_message_views_as_it_scanned_for_every_framing() {
@@ -75,16 +73,11 @@ mod tests {
             if framing == Framing::Datagram {
                 buf.truncate(buf.len() - 16);
             }
-            let Ok(Status::Complete(m)) = scan(&buf, framing) else {
-                panic!("{framing:?}")
-            };
+            let Ok(Status::Complete(m)) = scan(&buf, framing) else { panic!("{framing:?}") };
             let kept = Stored::of(&m);
             assert_eq!(kept.bytes(), &buf[..m.len]);
             let v = kept.view();
-            assert_eq!(
-                (v.start, v.body, v.headers().len()),
-                (m.start, m.body, m.headers().len())
-            );
+            assert_eq!((v.start, v.body, v.headers().len()), (m.start, m.body, m.headers().len()));
             assert_eq!(Stored::new(buf.clone(), framing).unwrap(), kept);
         }
     }
@@ -93,10 +86,7 @@ mod tests {
     fn only_complete_messages_are_stored() {
         assert!(Stored::new(REQ[..30].to_vec(), Framing::Stream).is_err());
         assert!(Stored::new(b"garbage\r\n\r\n".to_vec(), Framing::Datagram).is_err());
-        assert_eq!(
-            Stored::new(b"\r\n".to_vec(), Framing::Datagram),
-            Err(b"\r\n".to_vec())
-        );
+        assert_eq!(Stored::new(b"\r\n".to_vec(), Framing::Datagram), Err(b"\r\n".to_vec()));
     }
 
     /// Every torture vector (RFC 4475, RFC 5118), as written and with CRLF
@@ -104,8 +94,7 @@ mod tests {
     /// scans complete views the same once stored.
     #[test]
     fn every_torture_vector_that_scans_complete_views_the_same_once_stored() {
-        let mut files =
-            vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")];
+        let mut files = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")];
         let mut complete = 0;
         while let Some(path) = files.pop() {
             if path.is_dir() {
@@ -116,13 +105,15 @@ mod tests {
             let crlf: Vec<u8> = raw
                 .iter()
                 .enumerate()
-                .flat_map(|(i, &c)| {
-                    if c == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
-                        vec![b'\r', c]
-                    } else {
-                        vec![c]
-                    }
-                })
+                .flat_map(
+                    |(i, &c)| {
+                        if c == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+                            vec![b'\r', c]
+                        } else {
+                            vec![c]
+                        }
+                    },
+                )
                 .collect();
             for base in [&raw, &crlf] {
                 for tail in [&b""[..], b"\r\n", b"INVITE sip:x SIP/2.0\r\n"] {
@@ -138,11 +129,7 @@ mod tests {
                             (m.start, m.body, m.len, m.headers().len()),
                             "{path:?} {framing:?}"
                         );
-                        assert_eq!(
-                            Stored::new(buf.clone(), framing).as_ref(),
-                            Ok(&kept),
-                            "{path:?} {framing:?}"
-                        );
+                        assert_eq!(Stored::new(buf.clone(), framing).as_ref(), Ok(&kept), "{path:?} {framing:?}");
                         complete += 1;
                     }
                 }

@@ -160,16 +160,8 @@ pub fn parse_uri(b: &[u8]) -> Result<Uri<'_>, UriError> {
     if rest.is_empty() {
         return Err(UriError::Host);
     }
-    let mut uri = Uri {
-        scheme,
-        scheme_raw,
-        user: None,
-        password: None,
-        host: rest,
-        port: None,
-        params: &[],
-        headers: &[],
-    };
+    let mut uri =
+        Uri { scheme, scheme_raw, user: None, password: None, host: rest, port: None, params: &[], headers: &[] };
     match scheme {
         Scheme::Other => Ok(uri),
         Scheme::Tel => {

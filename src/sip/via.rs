@@ -256,7 +256,8 @@ mod tests {
 
     #[test]
     fn ipv6_and_port() {
-        let v = parse_via(b"SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKas3-111;received=[2001:db8::9:255]").unwrap();
+        let v =
+            parse_via(b"SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKas3-111;received=[2001:db8::9:255]").unwrap();
         assert_eq!(v.host, b"[2001:db8::9:1]");
         assert_eq!(v.port, Some(6050));
         assert_eq!(v.received(), Some(&b"[2001:db8::9:255]"[..]));
@@ -315,7 +316,10 @@ mod tests {
 
     #[test]
     fn stamping() {
-        assert_eq!(stamp("SIP/2.0/UDP 10.0.0.1:5060;branch=z9", "10.0.0.1", 5060), "SIP/2.0/UDP 10.0.0.1:5060;branch=z9");
+        assert_eq!(
+            stamp("SIP/2.0/UDP 10.0.0.1:5060;branch=z9", "10.0.0.1", 5060),
+            "SIP/2.0/UDP 10.0.0.1:5060;branch=z9"
+        );
         assert_eq!(
             stamp("SIP/2.0/UDP host.example:5060;branch=z9", "192.0.2.1", 5060),
             "SIP/2.0/UDP host.example:5060;branch=z9;received=192.0.2.1"

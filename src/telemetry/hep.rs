@@ -128,7 +128,15 @@ mod tests {
     use super::*;
 
     fn meta<'a>(src: &str, dst: &str, password: &'a [u8], correlation: &'a [u8]) -> Meta<'a> {
-        Meta { src: src.parse().unwrap(), dst: dst.parse().unwrap(), proto: PROTO_UDP, time_us: 1_700_000_000_123_456, agent_id: 0x0102_0304, password, correlation }
+        Meta {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            proto: PROTO_UDP,
+            time_us: 1_700_000_000_123_456,
+            agent_id: 0x0102_0304,
+            password,
+            correlation,
+        }
     }
 
     /// Every byte written out by hand from the HEP3 spec.

@@ -89,7 +89,8 @@ impl Filter {
             }
         }
         if !self.aors.is_empty() {
-            let hit = [HeaderName::From, HeaderName::To].into_iter().filter_map(|h| m.header(h)).any(|v| self.aor_matches(v));
+            let hit =
+                [HeaderName::From, HeaderName::To].into_iter().filter_map(|h| m.header(h)).any(|v| self.aor_matches(v));
             if !hit {
                 return None;
             }
@@ -204,7 +205,10 @@ mod tests {
     #[test]
     fn sampling_is_by_call_id_and_near_the_ratio() {
         let f = filter("sample = 0.1");
-        let kept: Vec<String> = (0..10_000).map(|i| format!("{i}@host")).filter(|c| f.decide(ip("10.0.0.1"), &request("INVITE", "a@b", "c@d", c)).is_some()).collect();
+        let kept: Vec<String> = (0..10_000)
+            .map(|i| format!("{i}@host"))
+            .filter(|c| f.decide(ip("10.0.0.1"), &request("INVITE", "a@b", "c@d", c)).is_some())
+            .collect();
         assert!((800..1200).contains(&kept.len()), "{}", kept.len());
         // Both directions of a dialog agree.
         for c in kept.iter().take(50) {

@@ -98,7 +98,15 @@ impl Tap {
         let Some(call_id) = self.filter.decide(seen.peer, seen.bytes) else { return };
         let mut buf = self.free.try_recv().unwrap_or_default();
         buf.clear();
-        let meta = Meta { src: seen.src, dst: seen.dst, proto: seen.proto, time_us: seen.time_us, agent_id: self.agent_id, password: &self.password, correlation: call_id };
+        let meta = Meta {
+            src: seen.src,
+            dst: seen.dst,
+            proto: seen.proto,
+            time_us: seen.time_us,
+            agent_id: self.agent_id,
+            password: &self.password,
+            correlation: call_id,
+        };
         if encode(&meta, seen.bytes, &mut buf).is_err() {
             self.stats.count_drop(HepDrop::TooLarge);
             return;
@@ -134,7 +142,14 @@ pub fn start(cfg: &Hep, shards: usize) -> std::io::Result<Option<Started>> {
         let (tx, rx) = bounded(cfg.queue.get() as usize);
         let (free_tx, free_rx) = bounded(POOL);
         let stats = Arc::new(Stats::default());
-        taps.push(Tap { filter: filter.clone(), agent_id: cfg.agent_id.get() as u32, password: cfg.password.as_bytes().to_vec(), tx, free: free_rx, stats: stats.clone() });
+        taps.push(Tap {
+            filter: filter.clone(),
+            agent_id: cfg.agent_id.get() as u32,
+            password: cfg.password.as_bytes().to_vec(),
+            tx,
+            free: free_rx,
+            stats: stats.clone(),
+        });
         queues.push(Queue { rx, free: free_tx, stats: stats.clone() });
         all.push(stats);
     }
@@ -156,7 +171,8 @@ enum Link {
 
 impl Link {
     fn udp(addr: SocketAddr) -> std::io::Result<Link> {
-        let any: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse().expect("address") } else { "[::]:0".parse().expect("address") };
+        let any: SocketAddr =
+            if addr.is_ipv4() { "0.0.0.0:0".parse().expect("address") } else { "[::]:0".parse().expect("address") };
         let sock = UdpSocket::bind(any)?;
         sock.connect(addr)?;
         sock.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -212,7 +228,9 @@ impl Link {
     /// How long to wait for packets before trying to reconnect.
     fn idle_wait(&self) -> Duration {
         match self {
-            Link::Tcp { stream: None, retry_at, .. } => retry_at.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)),
+            Link::Tcp { stream: None, retry_at, .. } => {
+                retry_at.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
+            }
             _ => Duration::from_secs(1),
         }
     }

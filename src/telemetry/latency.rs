@@ -25,7 +25,8 @@ impl Latency {
             self.last.resize_with(i + 1, || None);
         }
         self.count += h.len();
-        self.sum_ns += h.iter_recorded().map(|v| v.value_iterated_to() as u128 * v.count_at_value() as u128).sum::<u128>();
+        self.sum_ns +=
+            h.iter_recorded().map(|v| v.value_iterated_to() as u128 * v.count_at_value() as u128).sum::<u128>();
         self.last[i] = Some(h);
     }
 

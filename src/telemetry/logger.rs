@@ -123,7 +123,12 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     fn at(style: Style, level: log::Level, msg: &str) -> String {
-        style.line(UNIX_EPOCH + Duration::from_millis(1_796_315_841_637), level, "sipedge::shard", &format_args!("{msg}"))
+        style.line(
+            UNIX_EPOCH + Duration::from_millis(1_796_315_841_637),
+            level,
+            "sipedge::shard",
+            &format_args!("{msg}"),
+        )
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub fn shard<D: Reason, R: Reason, C: Reason>(id: u16, c: &WireStats, io: &Io<'_
     for t in Transport::ALL {
         for (k, kind) in ["request", "response"].into_iter().enumerate() {
             let v = c.received[t.index()][k];
-            counter!("sipedge_messages_received_total", "shard" => s.clone(), "transport" => t.label(), "kind" => kind).absolute(v);
+            counter!("sipedge_messages_received_total", "shard" => s.clone(), "transport" => t.label(), "kind" => kind)
+                .absolute(v);
         }
     }
     for (m, n) in c.requests.iter() {
@@ -112,7 +113,12 @@ pub fn proxy(id: u16, c: &crate::core::counters::ProxyStats, in_progress: usize,
 /// Protection figures of one shard: rate-limit hits by rule, bans it
 /// decided (active, by reason, and in total), scanner drops, size refusals
 /// and requests moved from UDP to TCP.
-pub fn protect<'a>(id: u16, p: &crate::core::protect::ProtectStats, rules: impl Iterator<Item = &'a str>, active: &Tally<crate::core::protect::BanReason>) {
+pub fn protect<'a>(
+    id: u16,
+    p: &crate::core::protect::ProtectStats,
+    rules: impl Iterator<Item = &'a str>,
+    active: &Tally<crate::core::protect::BanReason>,
+) {
     let s = id.to_string();
     for (rule, n) in rules.zip(&p.rule_hits) {
         counter!("sipedge_ratelimit_hits_total", "shard" => s.clone(), "rule" => rule.to_string()).absolute(*n);
@@ -136,7 +142,8 @@ fn reasons<R: Reason>(name: &'static str, shard: &str, r: &Tally<R>) {
 /// counts what it sends).
 pub fn hep(id: u16, stats: &super::hep_sender::Stats) {
     let s = id.to_string();
-    counter!("sipedge_hep_sent_total", "shard" => s.clone()).absolute(stats.sent.load(std::sync::atomic::Ordering::Relaxed));
+    counter!("sipedge_hep_sent_total", "shard" => s.clone())
+        .absolute(stats.sent.load(std::sync::atomic::Ordering::Relaxed));
     for (reason, n) in stats.dropped() {
         counter!("sipedge_hep_dropped_total", "shard" => s.clone(), "reason" => reason.label()).absolute(n);
     }

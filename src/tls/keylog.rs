@@ -41,7 +41,12 @@ pub fn open(path: &str) -> Result<Arc<dyn rustls::KeyLog>, String> {
     }
     let mut file = {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(|e| format!("tls.key_log {path}: {e}"))?
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| format!("tls.key_log {path}: {e}"))?
     };
     let (tx, rx) = bounded::<String>(QUEUE);
     std::thread::Builder::new()

@@ -51,7 +51,10 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// A PEM certificate chain, leaf first.
 fn load_chain(file: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let chain: Vec<_> = CertificateDer::pem_file_iter(file).map_err(|e| format!("{file}: {e}"))?.collect::<Result<_, _>>().map_err(|e| format!("{file}: {e}"))?;
+    let chain: Vec<_> = CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("{file}: {e}"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{file}: {e}"))?;
     if chain.is_empty() {
         return Err(format!("{file}: no certificate in the file"));
     }

@@ -61,7 +61,10 @@ pub fn rule_for(key: &str) -> Rule {
         | "net.netfilter.nf_conntrack_max"
         | "net.nf_conntrack_max"
         | "net.netfilter.nf_conntrack_buckets" => Rule::AtLeast,
-        "net.ipv4.tcp_keepalive_time" | "net.ipv4.tcp_keepalive_intvl" | "net.ipv4.tcp_keepalive_probes" | "net.ipv4.tcp_fin_timeout" => Rule::AtMost,
+        "net.ipv4.tcp_keepalive_time"
+        | "net.ipv4.tcp_keepalive_intvl"
+        | "net.ipv4.tcp_keepalive_probes"
+        | "net.ipv4.tcp_fin_timeout" => Rule::AtMost,
         k if k.starts_with("net.netfilter.nf_conntrack_") && k.contains("timeout") => Rule::AtMost,
         _ => Rule::Exact,
     }
@@ -177,14 +180,25 @@ pub fn check<'p>(root: &Path, profile: &'p Profile) -> Vec<Finding<'p>> {
 pub fn write(root: &Path, entry: &Entry) -> Result<(), String> {
     use std::io::Write;
     let path = root.join(entry.rel_path());
-    let result = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut f| f.write_all(format!("{}\n", entry.value).as_bytes()));
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(format!("{}\n", entry.value).as_bytes()));
     result.map_err(|e| match e.kind() {
         // SAFETY: geteuid cannot fail.
         io::ErrorKind::PermissionDenied if unsafe { libc::geteuid() } == 0 => {
-            format!("{}: {e}: refused even to root (a read-only key, or one this network namespace may not set)", path.display())
+            format!(
+                "{}: {e}: refused even to root (a read-only key, or one this network namespace may not set)",
+                path.display()
+            )
         }
-        io::ErrorKind::PermissionDenied => format!("{}: {e}: run as root (CAP_SYS_ADMIN; CAP_NET_ADMIN for net.* in a network namespace)", path.display()),
-        io::ErrorKind::ReadOnlyFilesystem => format!("{}: {e}: /proc/sys is read-only here (a container?); set it on the host", path.display()),
+        io::ErrorKind::PermissionDenied => format!(
+            "{}: {e}: run as root (CAP_SYS_ADMIN; CAP_NET_ADMIN for net.* in a network namespace)",
+            path.display()
+        ),
+        io::ErrorKind::ReadOnlyFilesystem => {
+            format!("{}: {e}: /proc/sys is read-only here (a container?); set it on the host", path.display())
+        }
         io::ErrorKind::InvalidInput => format!("{}: {e}: the kernel refused the value", path.display()),
         _ => format!("{}: {e}", path.display()),
     })
@@ -263,7 +277,8 @@ mod tests {
         )
         .unwrap();
         let f = check(&root, &p);
-        let got: Vec<(&str, Option<&str>, &Outcome)> = f.iter().map(|f| (f.entry.key.as_str(), f.kernel.as_deref(), &f.outcome)).collect();
+        let got: Vec<(&str, Option<&str>, &Outcome)> =
+            f.iter().map(|f| (f.entry.key.as_str(), f.kernel.as_deref(), &f.outcome)).collect();
         assert_eq!(
             got,
             [

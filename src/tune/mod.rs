@@ -18,7 +18,11 @@ pub(crate) mod testing {
     pub fn fake_root(files: &[(&str, &str)]) -> std::path::PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
-        let root = std::env::temp_dir().join(format!("sipedge-tune-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let root = std::env::temp_dir().join(format!(
+            "sipedge-tune-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         for (rel, content) in files {
@@ -73,9 +77,10 @@ pub fn load(arg: &str) -> Result<Profile, String> {
     }
     match std::fs::read_to_string(arg) {
         Ok(text) => Profile::parse(&text, arg).map_err(|e| e.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !arg.contains('/') => {
-            Err(format!("unknown profile `{arg}`: the embedded profiles are {}; anything else must be a profile file", names()))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !arg.contains('/') => Err(format!(
+            "unknown profile `{arg}`: the embedded profiles are {}; anything else must be a profile file",
+            names()
+        )),
         Err(e) => Err(format!("cannot read profile file {arg}: {e}")),
     }
 }
@@ -101,7 +106,11 @@ pub fn check_report(profile: &Profile, root: &Path) -> (String, u8) {
         let _ = match &f.outcome {
             Outcome::Equal => writeln!(out, "  ok          {key} = {kernel}"),
             Outcome::Better => writeln!(out, "  better      {key} = {kernel} (profile {want}, wanted {rule})"),
-            Outcome::Differs => writeln!(out, "  DIFFERS     {key} = {kernel}, profile {want} (wanted {rule})\n              cost: {}", why(f)),
+            Outcome::Differs => writeln!(
+                out,
+                "  DIFFERS     {key} = {kernel}, profile {want} (wanted {rule})\n              cost: {}",
+                why(f)
+            ),
             Outcome::NotPresent => {
                 writeln!(out, "  not present {key}: not in this kernel (module not loaded?), profile {want}\n              why: {}", why(f))
             }
@@ -136,14 +145,21 @@ pub fn apply_report(profile: &Profile, root: &Path, write: bool) -> (String, u8)
     if write {
         let _ = writeln!(out, "# profile {}: writing {}", profile.name, root.display());
     } else {
-        let _ = writeln!(out, "# profile {}: dry run, nothing written (add --yes to write {})", profile.name, root.display());
+        let _ = writeln!(
+            out,
+            "# profile {}: dry run, nothing written (add --yes to write {})",
+            profile.name,
+            root.display()
+        );
     }
     let (mut todo, mut set, mut failed) = (0, 0, 0);
     for f in &findings {
         let (key, want) = (&f.entry.key, &f.entry.value);
         let kernel = f.kernel.as_deref().unwrap_or("");
         let _ = match &f.outcome {
-            Outcome::Equal | Outcome::Better => writeln!(out, "# already ok: {key} = {kernel} (profile {want}, wanted {})", f.rule),
+            Outcome::Equal | Outcome::Better => {
+                writeln!(out, "# already ok: {key} = {kernel} (profile {want}, wanted {})", f.rule)
+            }
             Outcome::NotPresent => writeln!(out, "# not present, skipped: {key} (module not loaded?)"),
             Outcome::Unreadable(e) => {
                 failed += 1;
@@ -153,24 +169,26 @@ pub fn apply_report(profile: &Profile, root: &Path, write: bool) -> (String, u8)
                 todo += 1;
                 writeln!(out, "# {key} is {kernel}: {}\nsysctl -w {}", why(f), shell_word(key, want))
             }
-            Outcome::Differs => {
-                match check::write(root, f.entry) {
-                    Err(e) => {
-                        failed += 1;
-                        writeln!(out, "FAILED  {key}: {e}")
-                    }
-                    Ok(()) => match check::check_entry(root, f.entry) {
-                        after if after.outcome.is_fine() => {
-                            set += 1;
-                            writeln!(out, "set     {key} = {want} (was {kernel})")
-                        }
-                        after => {
-                            failed += 1;
-                            writeln!(out, "FAILED  {key}: wrote {want}, the kernel reads back {}", after.kernel.as_deref().unwrap_or("nothing"))
-                        }
-                    },
+            Outcome::Differs => match check::write(root, f.entry) {
+                Err(e) => {
+                    failed += 1;
+                    writeln!(out, "FAILED  {key}: {e}")
                 }
-            }
+                Ok(()) => match check::check_entry(root, f.entry) {
+                    after if after.outcome.is_fine() => {
+                        set += 1;
+                        writeln!(out, "set     {key} = {want} (was {kernel})")
+                    }
+                    after => {
+                        failed += 1;
+                        writeln!(
+                            out,
+                            "FAILED  {key}: wrote {want}, the kernel reads back {}",
+                            after.kernel.as_deref().unwrap_or("nothing")
+                        )
+                    }
+                },
+            },
         };
     }
     if write {
@@ -203,7 +221,15 @@ mod tests {
         for (name, _) in PROFILES {
             let p = load(name).unwrap();
             let has = |part: &str| p.entries.iter().any(|e| e.key.contains(part));
-            for part in ["rmem_max", "netdev_max_backlog", "somaxconn", "ip_local_port_range", "tcp_tw_reuse", "nf_conntrack_max", "busy_read"] {
+            for part in [
+                "rmem_max",
+                "netdev_max_backlog",
+                "somaxconn",
+                "ip_local_port_range",
+                "tcp_tw_reuse",
+                "nf_conntrack_max",
+                "busy_read",
+            ] {
                 assert!(has(part), "{name} lacks {part}");
             }
         }
@@ -228,7 +254,11 @@ mod tests {
 
     #[test]
     fn check_names_what_differs_and_its_cost() {
-        let root = root_with(&[("net/core/rmem_max", "212992\n"), ("net/core/somaxconn", "8192\n"), ("net/ipv4/tcp_rmem", "4096\t16384\t4194304\n")]);
+        let root = root_with(&[
+            ("net/core/rmem_max", "212992\n"),
+            ("net/core/somaxconn", "8192\n"),
+            ("net/ipv4/tcp_rmem", "4096\t16384\t4194304\n"),
+        ]);
         let p = Profile::parse(PROFILE, "t.conf").unwrap();
         let (text, code) = check_report(&p, &root);
         assert_eq!(code, EXIT_DIFFERS, "{text}");
@@ -244,7 +274,11 @@ mod tests {
 
     #[test]
     fn apply_dry_run_prints_commands_and_writes_nothing() {
-        let root = root_with(&[("net/core/rmem_max", "212992\n"), ("net/core/somaxconn", "128\n"), ("net/ipv4/tcp_rmem", "4096 131072 6291456\n")]);
+        let root = root_with(&[
+            ("net/core/rmem_max", "212992\n"),
+            ("net/core/somaxconn", "128\n"),
+            ("net/ipv4/tcp_rmem", "4096 131072 6291456\n"),
+        ]);
         let p = Profile::parse(PROFILE, "t.conf").unwrap();
         let (text, code) = apply_report(&p, &root, false);
         assert_eq!(code, EXIT_OK);
@@ -272,7 +306,10 @@ mod tests {
         assert_eq!(code, EXIT_DIFFERS, "{text}");
         assert!(text.contains("set     net.core.rmem_max = 8388608 (was 212992)"), "{text}");
         assert!(text.contains("# UNREADABLE, skipped: net.ipv4.tcp_rmem"), "{text}");
-        assert!(text.contains("FAILED  fs.file-nr: ") && text.contains("Permission denied") && text.contains("root"), "{text}");
+        assert!(
+            text.contains("FAILED  fs.file-nr: ") && text.contains("Permission denied") && text.contains("root"),
+            "{text}"
+        );
         assert!(text.contains("# 1 set, 2 failed"), "{text}");
         assert_eq!(std::fs::read_to_string(root.join("net/core/rmem_max")).unwrap(), "8388608\n");
         // A higher limit than the profile's is left alone.

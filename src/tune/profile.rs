@@ -144,7 +144,8 @@ mod tests {
             "t",
         )
         .unwrap();
-        let why: Vec<(&str, &str, usize)> = p.entries.iter().map(|e| (e.key.as_str(), e.why.as_str(), e.line)).collect();
+        let why: Vec<(&str, &str, usize)> =
+            p.entries.iter().map(|e| (e.key.as_str(), e.why.as_str(), e.line)).collect();
         assert_eq!(
             why,
             [

@@ -58,7 +58,11 @@ impl Edge {
         let config = format!(
             "[server]\n{server}\n\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[admin]\naddr = \"127.0.0.1:{admin_port}\"\n\n[metrics]\nflush_ms = 100\n\n[log]\nlevel = \"warn\"\n{extra}"
         );
-        Edge::with_config(config, format!("127.0.0.1:{sip_port}").parse().unwrap(), format!("127.0.0.1:{admin_port}").parse().unwrap())
+        Edge::with_config(
+            config,
+            format!("127.0.0.1:{sip_port}").parse().unwrap(),
+            format!("127.0.0.1:{admin_port}").parse().unwrap(),
+        )
     }
 
     pub fn with_config(config: String, sip: SocketAddr, admin: SocketAddr) -> Edge {

@@ -72,13 +72,45 @@ pub fn test_dir(test: &str) -> PathBuf {
 
 /// A certificate for `name` signed by the CA `ca` (its files from `certificate`).
 pub fn signed_by(dir: &Path, ca: &(PathBuf, PathBuf), file: &str, name: &str) -> (PathBuf, PathBuf) {
-    let (cert, key, csr) = (dir.join(format!("{file}.pem")), dir.join(format!("{file}.key")), dir.join(format!("{file}.csr")));
-    let run = |args: &[&std::ffi::OsStr]| assert!(Command::new("openssl").args(args).stderr(Stdio::null()).status().unwrap().success());
-    run(&["req".as_ref(), "-newkey".as_ref(), "ec".as_ref(), "-pkeyopt".as_ref(), "ec_paramgen_curve:prime256v1".as_ref(), "-nodes".as_ref(), "-subj".as_ref(), format!("/CN={name}").as_ref(), "-keyout".as_ref(), key.as_ref(), "-out".as_ref(), csr.as_ref()]);
+    let (cert, key, csr) =
+        (dir.join(format!("{file}.pem")), dir.join(format!("{file}.key")), dir.join(format!("{file}.csr")));
+    let run = |args: &[&std::ffi::OsStr]| {
+        assert!(Command::new("openssl").args(args).stderr(Stdio::null()).status().unwrap().success())
+    };
+    run(&[
+        "req".as_ref(),
+        "-newkey".as_ref(),
+        "ec".as_ref(),
+        "-pkeyopt".as_ref(),
+        "ec_paramgen_curve:prime256v1".as_ref(),
+        "-nodes".as_ref(),
+        "-subj".as_ref(),
+        format!("/CN={name}").as_ref(),
+        "-keyout".as_ref(),
+        key.as_ref(),
+        "-out".as_ref(),
+        csr.as_ref(),
+    ]);
     // v3 with the usual leaf extensions: webpki refuses v1 certificates.
     let ext = dir.join(format!("{file}.ext"));
     std::fs::write(&ext, format!("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth,serverAuth\nsubjectAltName=DNS:{name}\n")).unwrap();
-    run(&["x509".as_ref(), "-req".as_ref(), "-in".as_ref(), csr.as_ref(), "-CA".as_ref(), ca.0.as_ref(), "-CAkey".as_ref(), ca.1.as_ref(), "-CAcreateserial".as_ref(), "-days".as_ref(), "2".as_ref(), "-extfile".as_ref(), ext.as_ref(), "-out".as_ref(), cert.as_ref()]);
+    run(&[
+        "x509".as_ref(),
+        "-req".as_ref(),
+        "-in".as_ref(),
+        csr.as_ref(),
+        "-CA".as_ref(),
+        ca.0.as_ref(),
+        "-CAkey".as_ref(),
+        ca.1.as_ref(),
+        "-CAcreateserial".as_ref(),
+        "-days".as_ref(),
+        "2".as_ref(),
+        "-extfile".as_ref(),
+        ext.as_ref(),
+        "-out".as_ref(),
+        cert.as_ref(),
+    ]);
     (cert, key)
 }
 
@@ -86,7 +118,6 @@ pub fn signed_by(dir: &Path, ca: &(PathBuf, PathBuf), file: &str, name: &str) ->
 pub fn subject(out: &str) -> String {
     out.lines().find(|l| l.starts_with("subject=")).unwrap_or("no certificate").to_string()
 }
-
 
 /// An `openssl s_client` connection kept open: what it prints is collected
 /// by a thread, what the test sends goes out on the same TLS connection.

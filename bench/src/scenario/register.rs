@@ -33,9 +33,9 @@ pub fn parse_users(text: &str) -> Vec<User> {
 pub fn load_users(file: Option<&Path>, count: usize) -> std::io::Result<Vec<User>> {
     match file {
         Some(p) => Ok(parse_users(&std::fs::read_to_string(p)?)),
-        None => Ok((0..count.max(1))
-            .map(|i| User { name: format!("u{i:05}"), password: format!("pw{i:05}") })
-            .collect()),
+        None => {
+            Ok((0..count.max(1)).map(|i| User { name: format!("u{i:05}"), password: format!("pw{i:05}") }).collect())
+        }
     }
 }
 

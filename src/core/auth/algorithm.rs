@@ -138,10 +138,7 @@ mod tests {
     fn known_digests_joined_with_colons() {
         // Well-known empty-input digests.
         assert_eq!(hh(Algorithm::Md5, &[b""]), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(
-            hh(Algorithm::Sha256, &[b""]),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(hh(Algorithm::Sha256, &[b""]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_eq!(
             hh(Algorithm::Sha512_256, &[b""]),
             "c672b8d1ef56ed28ab87c3622c5114069bdd3ad7b8f9737498d0c01ecef0967a"

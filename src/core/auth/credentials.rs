@@ -282,7 +282,8 @@ mod tests {
 
     #[test]
     fn odd_spacing_case_and_folding() {
-        let c = p("  dIGEST   USERNAME = \"bob\" ,\r\n\tRealm=\"r\" ,, NONCE=\"n\",uri =\"sip:r\"\t,Response= \"00\" ,\
+        let c =
+            p("  dIGEST   USERNAME = \"bob\" ,\r\n\tRealm=\"r\" ,, NONCE=\"n\",uri =\"sip:r\"\t,Response= \"00\" ,\
                    ALGORITHM=sha-512-256 , NC = FFFFFFFF , UserHash=TRUE ,");
         assert_eq!(c.username, b"bob");
         assert_eq!(c.realm, b"r");
@@ -308,10 +309,7 @@ mod tests {
     #[test]
     fn other_schemes_are_not_digest() {
         // RFC 4475 §3.1.2.x regaut01
-        assert_eq!(
-            parse_credentials(b"NoOneKnowsThisScheme opaque-data=here").unwrap_err(),
-            CredError::NotDigest
-        );
+        assert_eq!(parse_credentials(b"NoOneKnowsThisScheme opaque-data=here").unwrap_err(), CredError::NotDigest);
         assert_eq!(parse_credentials(b"Basic YWxhZGRpbjpvcGVuc2VzYW1l").unwrap_err(), CredError::NotDigest);
         assert_eq!(parse_credentials(b"Digestive username=\"a\"").unwrap_err(), CredError::NotDigest);
         assert_eq!(parse_credentials(b"").unwrap_err(), CredError::Malformed("missing auth scheme"));

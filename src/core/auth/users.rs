@@ -191,37 +191,24 @@ impl Users {
                     "sha256" => (1, Algorithm::Sha256),
                     "sha512-256" => (2, Algorithm::Sha512_256),
                     _ => {
-                        return Err(err(format!(
-                            "unknown key `{}` (expected password, md5, sha256 or sha512-256)",
-                            k
-                        )))
+                        return Err(err(format!("unknown key `{}` (expected password, md5, sha256 or sha512-256)", k)))
                     }
                 };
                 if entry.ha1[slot].is_some() {
                     return Err(err(format!("duplicate key `{}`", k)));
                 }
                 if v.len() != alg.hex_len() || !v.bytes().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(err(format!(
-                        "`{}` must be {} hex digits (HA1 for {})",
-                        k,
-                        alg.hex_len(),
-                        alg.token()
-                    )));
+                    return Err(err(format!("`{}` must be {} hex digits (HA1 for {})", k, alg.hex_len(), alg.token())));
                 }
                 entry.ha1[slot] = Some(v.to_ascii_lowercase());
                 any = true;
             }
             if !any {
-                return Err(err(
-                    "missing fields: expected password=... or md5=/sha256=/sha512-256=...".into(),
-                ));
+                return Err(err("missing fields: expected password=... or md5=/sha256=/sha512-256=...".into()));
             }
             let key = Key { user: user.to_string(), domain: domain.to_string() };
             if let Some(first) = map.get(&key) {
-                return Err(err(format!(
-                    "duplicate subscriber {}@{} (first on line {})",
-                    user, domain, first.line
-                )));
+                return Err(err(format!("duplicate subscriber {}@{} (first on line {})", user, domain, first.line)));
             }
             map.insert(key, entry);
         }
@@ -271,8 +258,7 @@ mod tests {
 
     fn ha1(u: &Users, user: &str, realm: &str, alg: Algorithm) -> Option<String> {
         let mut out = [0u8; 64];
-        u.ha1(user.as_bytes(), realm.as_bytes(), alg, &mut out)
-            .map(|n| String::from_utf8(out[..n].to_vec()).unwrap())
+        u.ha1(user.as_bytes(), realm.as_bytes(), alg, &mut out).map(|n| String::from_utf8(out[..n].to_vec()).unwrap())
     }
 
     fn err(text: &str) -> UsersError {
@@ -325,7 +311,10 @@ mod tests {
             ("alice example.com sha512-256=zz\n", "64 hex digits"),
             ("alice example.com password=\n", "empty value"),
             ("alice example.com password=a password=b\n", "duplicate key `password`"),
-            ("alice example.com md5=939e7578ed9e3c518a452acee763bce9 md5=939e7578ed9e3c518a452acee763bce9\n", "duplicate key `md5`"),
+            (
+                "alice example.com md5=939e7578ed9e3c518a452acee763bce9 md5=939e7578ed9e3c518a452acee763bce9\n",
+                "duplicate key `md5`",
+            ),
             ("alice password=x\n", "missing domain"),
             ("password=x example.com password=y\n", "missing username"),
         ];

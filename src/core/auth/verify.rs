@@ -170,7 +170,17 @@ impl Verifier {
             None => key.fake_ha1(&username, &realm, alg, &mut ha1),
         };
         let mut want = [0u8; 64];
-        let n = expected_response(alg, &ha1[..ha1_len], method, &unq(creds.uri), creds.nonce, nc, &unq(cnonce), qop, &mut want);
+        let n = expected_response(
+            alg,
+            &ha1[..ha1_len],
+            method,
+            &unq(creds.uri),
+            creds.nonce,
+            nc,
+            &unq(cnonce),
+            qop,
+            &mut want,
+        );
         if !response_matches(&want[..n], creds.response) {
             return Verdict::Reject(AuthFailure::BadResponse);
         }
@@ -268,7 +278,17 @@ mod tests {
     #[allow(clippy::too_many_arguments)]
     /// What a phone computes, written out from RFC 7616 §3.4.1 independently
     /// of `expected_response`.
-    fn client_response(alg: Algorithm, user: &str, realm: &str, pw: &str, method: &str, uri: &str, nonce: &str, nc: &str, cnonce: &str) -> String {
+    fn client_response(
+        alg: Algorithm,
+        user: &str,
+        realm: &str,
+        pw: &str,
+        method: &str,
+        uri: &str,
+        nonce: &str,
+        nc: &str,
+        cnonce: &str,
+    ) -> String {
         let ha1 = hx(alg, &[user.as_bytes(), realm.as_bytes(), pw.as_bytes()]);
         let ha2 = hx(alg, &[method.as_bytes(), uri.as_bytes()]);
         hx(alg, &[ha1.as_bytes(), nonce.as_bytes(), nc.as_bytes(), cnonce.as_bytes(), b"auth", ha2.as_bytes()])
@@ -276,7 +296,17 @@ mod tests {
 
     fn resp_of(c: &Credentials, alg: Algorithm, ha1: &str, method: &str) -> String {
         let mut o = [0u8; 64];
-        let n = expected_response(alg, ha1.as_bytes(), method.as_bytes(), c.uri, c.nonce, c.nc.unwrap(), c.cnonce.unwrap(), c.qop.unwrap(), &mut o);
+        let n = expected_response(
+            alg,
+            ha1.as_bytes(),
+            method.as_bytes(),
+            c.uri,
+            c.nonce,
+            c.nc.unwrap(),
+            c.cnonce.unwrap(),
+            c.qop.unwrap(),
+            &mut o,
+        );
         String::from_utf8(o[..n].to_vec()).unwrap()
     }
 
@@ -330,8 +360,20 @@ mod tests {
             let n = users.ha1(c.username, c.realm, alg, &mut ha1).unwrap();
             assert_eq!(&ha1[..n], pw_ha1.as_bytes());
             assert_eq!(resp_of(&c, alg, &pw_ha1, "GET"), resp, "{:?}", alg);
-            assert_eq!(client_response(alg, "Mufasa", "http-auth@example.org", "Circle of Life", "GET", "/dir/index.html",
-                "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", "00000001", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"), resp);
+            assert_eq!(
+                client_response(
+                    alg,
+                    "Mufasa",
+                    "http-auth@example.org",
+                    "Circle of Life",
+                    "GET",
+                    "/dir/index.html",
+                    "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
+                    "00000001",
+                    "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"
+                ),
+                resp
+            );
         }
     }
 
@@ -417,7 +459,10 @@ mod tests {
         }
         // No SHA-512-256 secret for that user: treated as unknown.
         let p = Phone { user: "hashed", pw: "pw2", alg: Some(Algorithm::Sha512_256), uri: "sip:example.com" };
-        assert_eq!(run(&mut v, &u, &k, &p.header(&nonce(&k, NOW), 1, "c"), NOW), Verdict::Reject(AuthFailure::BadResponse));
+        assert_eq!(
+            run(&mut v, &u, &k, &p.header(&nonce(&k, NOW), 1, "c"), NOW),
+            Verdict::Reject(AuthFailure::BadResponse)
+        );
         let p = Phone { user: "a\"b\\c", pw: "q", alg: None, uri: "sip:example.com" };
         let h = p.header(&nonce(&k, NOW), 1, "c");
         assert_eq!(run(&mut v, &u, &k, &h, NOW), Verdict::Ok { username: br#"a\"b\\c"# });

@@ -10,6 +10,7 @@
 use super::relay::Forward;
 use super::step::Ctx;
 use super::{Edge, Output};
+use crate::core::counters::Drop;
 use crate::core::mesh::MeshMsg;
 use crate::core::proxy::ack::{build_ack, build_cancel};
 use crate::core::proxy::state::{Best, Branch, Cancel, Part, ProxyState, Target, TimerKey, Tx, WHEEL_MS};
@@ -18,12 +19,17 @@ use crate::core::transaction::{Action, ClientKey, ClientTx, Msg, ServerTx, Timer
 use crate::core::{owner, Origin};
 use crate::sip::{self, Framing, HeaderName, Message, ResponseEssentials, Status, Stored};
 use std::collections::VecDeque;
-use crate::core::counters::Drop;
 
 impl Edge {
     /// A response whose top Via names this shard (`resp`: what the owner
     /// check parsed).
-    pub(super) fn on_proxy_response(&mut self, _origin: Origin, msg: &Message<'_>, resp: &ResponseEssentials<'_>, out: &mut Vec<Output>) {
+    pub(super) fn on_proxy_response(
+        &mut self,
+        _origin: Origin,
+        msg: &Message<'_>,
+        resp: &ResponseEssentials<'_>,
+        out: &mut Vec<Output>,
+    ) {
         let (code, method) = (resp.code, resp.cseq_method);
         let branch = resp.top_via.branch().unwrap_or_default();
         let (proxy, mut cx) = self.proxy_cx(out);
@@ -46,8 +52,12 @@ impl Edge {
     /// transaction takes a transport error (§17.1.4); a branch of another
     /// shard is told over the mesh. ACKs and responses have nothing to fail.
     pub(super) fn on_undeliverable(&mut self, bytes: &[u8], out: &mut Vec<Output>) {
-        let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return self.counters.wire.drops.add(Drop::UndeliverableUnscannable) };
-        let Some(method) = msg.method().filter(|m| !matches!(m, sip::Method::Ack)) else { return self.counters.wire.drops.add(Drop::Undeliverable) };
+        let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else {
+            return self.counters.wire.drops.add(Drop::UndeliverableUnscannable);
+        };
+        let Some(method) = msg.method().filter(|m| !matches!(m, sip::Method::Ack)) else {
+            return self.counters.wire.drops.add(Drop::Undeliverable);
+        };
         // Our Via is on top: its branch names the shard and the transaction.
         let top = msg.values(HeaderName::Via).next().and_then(|(v, _)| sip::parse_via(v).ok());
         let branch = top.as_ref().and_then(|v| v.branch()).unwrap_or_default();
@@ -60,8 +70,12 @@ impl Edge {
             _ => return self.counters.wire.drops.add(Drop::Undeliverable),
         }
         let method = String::from_utf8_lossy(method.as_bytes());
-        let Some((id, part)) = self.proxy.client_of(branch, &method) else { return self.counters.wire.drops.add(Drop::UndeliverableTransactionGone) };
-        self.step(id, out, |p, cx, tx| p.client_event(cx, id, tx, part, None, |c, now, acts| c.transport_error(now, acts)));
+        let Some((id, part)) = self.proxy.client_of(branch, &method) else {
+            return self.counters.wire.drops.add(Drop::UndeliverableTransactionGone);
+        };
+        self.step(id, out, |p, cx, tx| {
+            p.client_event(cx, id, tx, part, None, |c, now, acts| c.transport_error(now, acts))
+        });
     }
 
     /// Answers transaction `id`'s request with a response the edge builds.
@@ -117,7 +131,12 @@ impl ProxyState {
             return;
         }
         self.seq += 1;
-        let f = Forward { origin: tx.origin, inside: tx.inside, record_route: tx.record_route && !self.cfg.topology_hiding, seq: self.seq };
+        let f = Forward {
+            origin: tx.origin,
+            inside: tx.inside,
+            record_route: tx.record_route && !self.cfg.topology_hiding,
+            seq: self.seq,
+        };
         let copy = match tx.request.as_ref().map(Stored::view) {
             Some(msg) => self.branch_copy(cx, &f, &msg, &mut target),
             None => Err((500, "Server Internal Error")),
@@ -132,10 +151,22 @@ impl ProxyState {
         let method = method_of(tx.request.as_ref().map(Stored::bytes).unwrap_or_default());
         let Ok(key) = ClientKey::new(std::str::from_utf8(&branch).unwrap_or_default(), &method) else { return };
         let mut acts = Vec::new();
-        let client = ClientTx::start(tx.invite, cx.now_ms, target.hop.transport.is_reliable(), &self.cfg.timers, &mut acts);
+        let client =
+            ClientTx::start(tx.invite, cx.now_ms, target.hop.transport.is_reliable(), &self.cfg.timers, &mut acts);
         let b = tx.branches.len() as u8;
         let timer_c = if tx.invite { cx.now_ms + self.cfg.timer_c_ms } else { 0 };
-        tx.branches.push(Branch { key: key.clone(), client, target, request: bytes, ack: Vec::new(), cancel: None, provisional: false, cancel_wanted: false, final_code: None, timer_c });
+        tx.branches.push(Branch {
+            key: key.clone(),
+            client,
+            target,
+            request: bytes,
+            ack: Vec::new(),
+            cancel: None,
+            provisional: false,
+            cancel_wanted: false,
+            final_code: None,
+            timer_c,
+        });
         self.clients.insert(key, (id, Part::Branch(b)));
         if tx.invite {
             self.schedule(timer_c, TimerKey { tx: id, part: Part::Branch(b), name: None });
@@ -165,14 +196,22 @@ impl ProxyState {
     fn on_timer(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, part: Part, name: Option<TimerName>) {
         match (part, name) {
             (Part::Server, Some(name)) => self.server_event(cx, id, tx, |s, now, acts| s.timer(now, name, acts)),
-            (Part::Branch(_) | Part::Cancel(_), Some(name)) => self.client_event(cx, id, tx, part, None, |c, now, acts| c.timer(now, name, acts)),
+            (Part::Branch(_) | Part::Cancel(_), Some(name)) => {
+                self.client_event(cx, id, tx, part, None, |c, now, acts| c.timer(now, name, acts))
+            }
             (Part::Branch(b), None) => self.timer_c(cx, id, tx, b as usize),
             _ => {}
         }
     }
 
     /// Feeds an event to the server transaction and runs what it asks for.
-    pub(super) fn server_event(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, event: impl FnOnce(&mut ServerTx, u64, &mut Vec<Action>)) {
+    pub(super) fn server_event(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: Id,
+        tx: &mut Tx,
+        event: impl FnOnce(&mut ServerTx, u64, &mut Vec<Action>),
+    ) {
         let mut acts = Vec::new();
         event(&mut tx.server, cx.now_ms, &mut acts);
         self.run_server(cx, id, tx, acts);
@@ -181,7 +220,15 @@ impl ProxyState {
     /// Feeds an event to client transaction `part` (a branch or its
     /// CANCEL) and runs what it asks for. `msg`: the response, if the event
     /// is one.
-    fn client_event(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, part: Part, msg: Option<&Message<'_>>, event: impl FnOnce(&mut ClientTx, u64, &mut Vec<Action>)) {
+    fn client_event(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: Id,
+        tx: &mut Tx,
+        part: Part,
+        msg: Option<&Message<'_>>,
+        event: impl FnOnce(&mut ClientTx, u64, &mut Vec<Action>),
+    ) {
         let client = match part {
             Part::Branch(b) => Some(&mut tx.branches[b as usize].client),
             Part::Cancel(b) => tx.branches[b as usize].cancel.as_mut().map(|c| &mut c.client),
@@ -194,7 +241,15 @@ impl ProxyState {
     }
 
     /// Runs what a client transaction (a branch or its CANCEL) asked for.
-    fn run_client(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, part: Part, acts: Vec<Action>, msg: Option<&Message<'_>>) {
+    fn run_client(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: Id,
+        tx: &mut Tx,
+        part: Part,
+        acts: Vec<Action>,
+        msg: Option<&Message<'_>>,
+    ) {
         let (b, cancel) = match part {
             Part::Branch(b) => (b as usize, false),
             Part::Cancel(b) => (b as usize, true),
@@ -239,7 +294,8 @@ impl ProxyState {
                 }
                 Action::SetTimer { timer, at } => self.schedule(at, TimerKey { tx: id, part, name: Some(timer) }),
                 Action::Terminated => {
-                    let key = if cancel { br.cancel.as_ref().map(|_| cancel_key(&br.key)) } else { Some(br.key.clone()) };
+                    let key =
+                        if cancel { br.cancel.as_ref().map(|_| cancel_key(&br.key)) } else { Some(br.key.clone()) };
                     if let Some(k) = key {
                         self.clients.remove(&k);
                     }
@@ -251,7 +307,15 @@ impl ProxyState {
 
     /// §16.7: what branch `b`'s answer means for the transaction. `msg` is
     /// None for a timeout (408 built here).
-    fn branch_response(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, b: usize, code: u16, msg: Option<&Message<'_>>) {
+    fn branch_response(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        id: Id,
+        tx: &mut Tx,
+        b: usize,
+        code: u16,
+        msg: Option<&Message<'_>>,
+    ) {
         if tx.branches[b].final_code.is_some() && code >= 300 {
             // Timer C already ended this branch; its late answer changes nothing.
             return;
@@ -386,7 +450,8 @@ impl ProxyState {
             build_cancel(&sent, &mut bytes);
         }
         let mut acts = Vec::new();
-        let client = ClientTx::start(false, cx.now_ms, br.target.hop.transport.is_reliable(), &self.cfg.timers, &mut acts);
+        let client =
+            ClientTx::start(false, cx.now_ms, br.target.hop.transport.is_reliable(), &self.cfg.timers, &mut acts);
         let key = cancel_key(&br.key);
         br.cancel = Some(Box::new(Cancel { client, bytes }));
         self.clients.insert(key, (id, Part::Cancel(b as u8)));

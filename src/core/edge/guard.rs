@@ -7,13 +7,13 @@
 //! and bans are told to every shard.
 
 use super::{Edge, Output};
+use crate::core::counters::{Drop, MethodName};
 use crate::core::mesh::MeshMsg;
 use crate::core::protect::{event_package, Ban, Facts, Verdict};
 use crate::core::registrar::request::aor_of;
 use crate::core::{owner, Origin};
 use crate::sip::{Essentials, HeaderName, Message, Method};
 use std::net::IpAddr;
-use crate::core::counters::{Drop, MethodName};
 
 /// Stop here: the request has been answered or dropped.
 pub(super) struct Stop;
@@ -58,7 +58,13 @@ impl Edge {
 
     /// The rate-limit rules, for a valid request (ACKs belong to
     /// transactions already admitted and are not limited).
-    pub(super) fn rate_limit(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) -> Result<(), Stop> {
+    pub(super) fn rate_limit(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Stop> {
         let ip = origin.peer.ip();
         if self.protect.cfg.rules.is_empty() || ess.method == Method::Ack || self.protect.allowed(ip) {
             return Ok(());
@@ -80,7 +86,15 @@ impl Edge {
             }
             Verdict::Reject { retry_after, .. } => {
                 let secs = retry_after.to_string();
-                self.respond(origin, msg, Some(ess), 503, "Service Unavailable", &[("Retry-After", secs.as_bytes())], out);
+                self.respond(
+                    origin,
+                    msg,
+                    Some(ess),
+                    503,
+                    "Service Unavailable",
+                    &[("Retry-After", secs.as_bytes())],
+                    out,
+                );
                 Err(Stop)
             }
         }

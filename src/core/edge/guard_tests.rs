@@ -45,7 +45,11 @@ fn answer(out: &[Output]) -> String {
 
 #[test]
 fn scanners_get_no_answer() {
-    let mut e = edge_with(ProtectConfig { scanners: Scanners::new(&["friendly-scanner", "sipvicious"]), ..Default::default() }, 0, 1);
+    let mut e = edge_with(
+        ProtectConfig { scanners: Scanners::new(&["friendly-scanner", "sipvicious"]), ..Default::default() },
+        0,
+        1,
+    );
     let src = from("203.0.113.9:5060");
     assert!(run(&mut e, 0, src, &options(1, "User-Agent: friendly-scanner\r\n")).is_empty());
     assert!(answer(&run(&mut e, 0, src, &options(2, "User-Agent: Linphone\r\n"))).starts_with("SIP/2.0 200 "));
@@ -72,12 +76,19 @@ fn a_flood_is_banned_on_every_shard_and_dropped_unscanned() {
     assert_eq!((ban.reason, ban.shard), (BanReason::Flood, 0));
     assert!(run(&mut e, 20, src, b"garbage that would be counted as malformed").is_empty());
     assert_eq!(e.counters.wire.drops.get(Drop::Banned), 2);
-    assert_eq!(e.counters.wire.malformed.total() + e.counters.wire.drops.total() - e.counters.wire.drops.get(Drop::Banned), 0, "unscanned");
+    assert_eq!(
+        e.counters.wire.malformed.total() + e.counters.wire.drops.total() - e.counters.wire.drops.get(Drop::Banned),
+        0,
+        "unscanned"
+    );
     // Shard 1 learns it and drops the source too; other sources are served.
     let mut out = Vec::new();
     other.handle(NOW * 1000 + 20, Input::Mesh(MeshMsg::Ban(ban)), &mut out);
     assert!(run(&mut other, 30, from("203.0.113.9:6000"), &options(50, "")).is_empty());
-    assert_eq!(answer(&run(&mut other, 30, from("203.0.113.10:5060"), &options(51, ""))).split(' ').nth(1), Some("200"));
+    assert_eq!(
+        answer(&run(&mut other, 30, from("203.0.113.10:5060"), &options(51, ""))).split(' ').nth(1),
+        Some("200")
+    );
     assert_eq!(other.bans().len(), 1);
     assert_eq!(e.bans_active().iter().collect::<Vec<_>>(), [(BanReason::Flood, 1), (BanReason::AuthFailures, 0)]);
     // Lifted: served again. Expired: served again.
@@ -88,7 +99,16 @@ fn a_flood_is_banned_on_every_shard_and_dropped_unscanned() {
 
 #[test]
 fn over_a_rule_503_with_retry_after() {
-    let rule = Rule { name: "options-ip".into(), key: RuleKey::Ip, methods: vec![b"OPTIONS".to_vec()], user_agent: Vec::new(), event: Vec::new(), rate: 0.2, burst: 2.0, action: Action::Reject };
+    let rule = Rule {
+        name: "options-ip".into(),
+        key: RuleKey::Ip,
+        methods: vec![b"OPTIONS".to_vec()],
+        user_agent: Vec::new(),
+        event: Vec::new(),
+        rate: 0.2,
+        burst: 2.0,
+        action: Action::Reject,
+    };
     let mut e = edge_with(ProtectConfig { rules: vec![rule], ..Default::default() }, 0, 1);
     let src = from("203.0.113.9:5060");
     for i in 0..2 {
@@ -99,7 +119,10 @@ fn over_a_rule_503_with_retry_after() {
     assert!(a.contains("\r\nRetry-After: 5\r\n"), "{a}");
     assert!(answer(&run(&mut e, 5000, src, &options(3, ""))).starts_with("SIP/2.0 200 "), "a token 5 s later");
     for i in 10..20 {
-        assert!(answer(&run(&mut e, 5000, from(CORE), &options(i, ""))).starts_with("SIP/2.0 200 "), "the core is not limited");
+        assert!(
+            answer(&run(&mut e, 5000, from(CORE), &options(i, ""))).starts_with("SIP/2.0 200 "),
+            "the core is not limited"
+        );
     }
     assert_eq!(e.protect_stats().rule_hits, vec![1]);
 }
@@ -122,14 +145,33 @@ fn too_large_for_udp_goes_over_tcp() {
     cfg.listeners.push(Listener::new(Transport::Tcp, tcp_listener, ""));
     cfg.protect = ProtectConfig { udp_mtu: 1300, ..Default::default() };
     let mut e = Edge::new(cfg, NOW * 1000, 0);
-    let sdp = format!("v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n{}", "a=x-pad:0123456789abcdef\r\n".repeat(50));
-    let small = request("INVITE", "sip:+15551234@carrier.example", 1, "Contact: <sip:core@10.0.0.5>\r\nContent-Type: application/sdp\r\n", "");
-    let big = request("INVITE", "sip:+15551234@carrier.example", 2, "Contact: <sip:core@10.0.0.5>\r\nContent-Type: application/sdp\r\n", &sdp);
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n{}",
+        "a=x-pad:0123456789abcdef\r\n".repeat(50)
+    );
+    let small = request(
+        "INVITE",
+        "sip:+15551234@carrier.example",
+        1,
+        "Contact: <sip:core@10.0.0.5>\r\nContent-Type: application/sdp\r\n",
+        "",
+    );
+    let big = request(
+        "INVITE",
+        "sip:+15551234@carrier.example",
+        2,
+        "Contact: <sip:core@10.0.0.5>\r\nContent-Type: application/sdp\r\n",
+        &sdp,
+    );
     let sent = |out: &[Output]| -> Vec<(Dest, String)> {
-        out.iter().filter_map(|o| match o {
-            Output::Send { dest, bytes } if bytes.starts_with(b"INVITE") => Some((*dest, String::from_utf8(bytes.clone()).unwrap())),
-            _ => None,
-        }).collect()
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { dest, bytes } if bytes.starts_with(b"INVITE") => {
+                    Some((*dest, String::from_utf8(bytes.clone()).unwrap()))
+                }
+                _ => None,
+            })
+            .collect()
     };
     let out = sent(&run(&mut e, 0, from(CORE), &small));
     assert!(matches!(out[0].0, Dest::Udp { .. }), "{out:?}");

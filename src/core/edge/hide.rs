@@ -30,7 +30,13 @@ type Source = NextHop;
 impl ProxyState {
     /// A forwarded request (our Via on top). `inside_to_outside`: strip the
     /// core's Vias and Record-Route. `source`: the device it came from.
-    pub(super) fn hide_request(&mut self, cx: &Ctx<'_>, bytes: &[u8], inside_to_outside: bool, source: Option<Source>) -> Vec<u8> {
+    pub(super) fn hide_request(
+        &mut self,
+        cx: &Ctx<'_>,
+        bytes: &[u8],
+        inside_to_outside: bool,
+        source: Option<Source>,
+    ) -> Vec<u8> {
         let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return bytes.to_vec() };
         let routes = if inside_to_outside { record_routes(&msg) } else { Vec::new() };
         let contact = self.sealed_contact(cx, &msg, routes, source);
@@ -51,7 +57,14 @@ impl ProxyState {
     /// a device (Record-Route goes into the token). `original`: the request
     /// as the core sent it, whose Vias and Record-Route come back. `source`:
     /// the device that answered.
-    pub(super) fn hide_response(&mut self, cx: &Ctx<'_>, bytes: &[u8], to_outside: bool, original: Option<&[u8]>, source: Option<Source>) -> Vec<u8> {
+    pub(super) fn hide_response(
+        &mut self,
+        cx: &Ctx<'_>,
+        bytes: &[u8],
+        to_outside: bool,
+        original: Option<&[u8]>,
+        source: Option<Source>,
+    ) -> Vec<u8> {
         let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return bytes.to_vec() };
         let routes = if to_outside {
             let mut r = record_routes(&msg);
@@ -69,7 +82,10 @@ impl ProxyState {
         if let Some(o) = &orig {
             for name in [HeaderName::Via, HeaderName::RecordRoute] {
                 for h in o.headers().iter().filter(|h| h.name == name) {
-                    e.insert_header_first(if name == HeaderName::Via { "Via" } else { "Record-Route" }, h.value.of(o.buf));
+                    e.insert_header_first(
+                        if name == HeaderName::Via { "Via" } else { "Record-Route" },
+                        h.value.of(o.buf),
+                    );
                 }
             }
         }
@@ -83,7 +99,13 @@ impl ProxyState {
 
     /// The first Contact's line index and its replacement
     /// `<sip:edge;th=TOKEN>` with the original header parameters.
-    fn sealed_contact(&mut self, cx: &Ctx<'_>, msg: &Message<'_>, routes: Vec<Vec<u8>>, source: Option<Source>) -> Option<(usize, Vec<u8>)> {
+    fn sealed_contact(
+        &mut self,
+        cx: &Ctx<'_>,
+        msg: &Message<'_>,
+        routes: Vec<Vec<u8>>,
+        source: Option<Source>,
+    ) -> Option<(usize, Vec<u8>)> {
         let i = msg.position(HeaderName::Contact)?;
         let (value, _) = msg.values(HeaderName::Contact).next()?;
         let na = parse_name_addr(value).ok()?;

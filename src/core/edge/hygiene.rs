@@ -18,10 +18,10 @@
 
 use crate::core::counters::Counters;
 use crate::core::proxy::hygiene::Sdp;
+use crate::core::proxy::hygiene::SdpUnfiltered;
 use crate::core::proxy::state::ProxyState;
 use crate::sip::sdp::NoCodecLeft;
 use crate::sip::{Editor, Message};
-use crate::core::proxy::hygiene::SdpUnfiltered;
 
 impl ProxyState {
     /// `msg`'s body through the codec filter: `Ok(None)` to relay it as it
@@ -51,7 +51,11 @@ impl ProxyState {
     }
 
     /// A request with its SDP filtered, whole (`Ok(None)`: unchanged).
-    pub(super) fn filtered_request(&self, counters: &mut Counters, msg: &Message<'_>) -> Result<Option<Vec<u8>>, NoCodecLeft> {
+    pub(super) fn filtered_request(
+        &self,
+        counters: &mut Counters,
+        msg: &Message<'_>,
+    ) -> Result<Option<Vec<u8>>, NoCodecLeft> {
         Ok(self.sdp_body(counters, msg)?.map(|body| with_body(msg, &body)))
     }
 

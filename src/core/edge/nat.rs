@@ -29,7 +29,10 @@ pub(super) fn alias_contact(bytes: &[u8], source: NextHop) -> Option<Vec<u8>> {
     let (value, _) = msg.values(HeaderName::Contact).next()?;
     let na = parse_name_addr(value).ok()?;
     let addr = source.addr;
-    let same_host = std::str::from_utf8(na.uri.host.trim_ascii_start()).ok().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok()) == Some(addr.ip());
+    let same_host = std::str::from_utf8(na.uri.host.trim_ascii_start())
+        .ok()
+        .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+        == Some(addr.ip());
     let reachable = same_host && na.uri.port.unwrap_or(5060) == addr.port() && source.flow.is_none();
     if reachable || na.uri.param(ALIAS).is_some() || !na.uri.is_sip() {
         return None;
@@ -74,7 +77,9 @@ pub(super) fn alias_target(ruri: &[u8]) -> Option<(Vec<u8>, NextHop)> {
     let port: u16 = parts.next()?.parse().ok()?;
     let transport = parts.next()?.parse().ok().and_then(Transport::from_proto_number)?;
     let flow = match (parts.next(), parts.next()) {
-        (Some(s), Some(c)) => Some(FlowId { shard: u16::from_str_radix(s, 16).ok()?, conn: u32::from_str_radix(c, 16).ok()? }),
+        (Some(s), Some(c)) => {
+            Some(FlowId { shard: u16::from_str_radix(s, 16).ok()?, conn: u32::from_str_radix(c, 16).ok()? })
+        }
         (None, None) => None,
         _ => return None,
     };
@@ -100,7 +105,10 @@ mod tests {
         assert_eq!((hop.transport, hop.addr), (Transport::Tcp, "[2001:db8::1]:5070".parse().unwrap()));
         let (_, hop) = alias_target(b"sip:bob-1@127.0.0.1:40378;transport=tls;alias=127.0.0.1~40378~3~1~2f").unwrap();
         assert_eq!((hop.transport, hop.flow), (Transport::Tls, Some(FlowId { shard: 1, conn: 0x2f })));
-        assert!(alias_target(b"sip:bob@192.168.1.5;alias=127.0.0.1~5060~2~1").is_none(), "a shard without a connection");
+        assert!(
+            alias_target(b"sip:bob@192.168.1.5;alias=127.0.0.1~5060~2~1").is_none(),
+            "a shard without a connection"
+        );
         assert!(alias_target(b"sip:bob@192.168.1.5").is_none());
         assert!(alias_target(b"sip:bob@192.168.1.5;alias=garbage").is_none());
     }

@@ -64,7 +64,8 @@ impl ProxyState {
     /// timeout, or the next round of probes (shard 0, when probing).
     pub(crate) fn next_probe_deadline(&self, shard: u16) -> Option<u64> {
         let timeout = self.probes.values().map(|&(_, at)| at + PROBE_TIMEOUT_MS).min();
-        let round = (shard == 0 && self.cfg.probe_interval_ms > 0 && !self.routes.upstreams.is_empty()).then_some(self.next_probe_ms);
+        let round = (shard == 0 && self.cfg.probe_interval_ms > 0 && !self.routes.upstreams.is_empty())
+            .then_some(self.next_probe_ms);
         timeout.into_iter().chain(round).min()
     }
 
@@ -94,10 +95,7 @@ impl Ctx<'_> {
     pub(super) fn broadcast_health(&mut self, upstream: usize, up: bool) {
         for s in (0..self.shards).filter(|&s| s != self.shard) {
             self.counters.wire.mesh_sent += 1;
-            self.out.push(Output::ToShard {
-                shard: s,
-                msg: MeshMsg::Health { upstream, up },
-            });
+            self.out.push(Output::ToShard { shard: s, msg: MeshMsg::Health { upstream, up } });
         }
     }
 }

@@ -19,6 +19,7 @@ use super::step::Ctx;
 use super::waiting::Parked;
 use super::{Edge, Output};
 use crate::core::ask::Ask;
+use crate::core::counters::Drop;
 use crate::core::proxy::route::{hop_of_uri, NextHop};
 use crate::core::proxy::state::{Part, ProxyState, Target, TimerKey, Tx};
 use crate::core::proxy::table::Id;
@@ -29,7 +30,6 @@ use crate::core::transaction::{Action, Msg, ServerKey, ServerTx};
 use crate::core::{owner, Origin, Transport};
 use crate::sip::{self, parse_name_addr, parse_uri, Essentials, HeaderName, Message, Method, Stored};
 use std::collections::VecDeque;
-use crate::core::counters::Drop;
 
 /// Where a request goes, once checked.
 pub(super) enum Decision {
@@ -41,7 +41,13 @@ pub(super) enum Decision {
 
 impl Edge {
     /// A request for the proxy (not REGISTER, not OPTIONS to the edge).
-    pub(super) fn on_proxy_request(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
+    pub(super) fn on_proxy_request(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        out: &mut Vec<Output>,
+    ) {
         match ess.method {
             Method::Ack => return self.on_ack(origin, msg, ess, out),
             Method::Cancel => return self.on_cancel(origin, msg, ess, out),
@@ -68,7 +74,17 @@ impl Edge {
         let reliable = origin.transport.is_reliable();
         let mut trying = Vec::new();
         if invite {
-            sip::write_response(msg, Some(ess), 100, "Trying", None, Some((origin.peer.ip(), origin.peer.port())), &[], b"", &mut trying);
+            sip::write_response(
+                msg,
+                Some(ess),
+                100,
+                "Trying",
+                None,
+                Some((origin.peer.ip(), origin.peer.port())),
+                &[],
+                b"",
+                &mut trying,
+            );
         }
         // The SDP is filtered once for every branch; with no codec left the
         // transaction answers 488 itself (and absorbs the ACK).
@@ -109,7 +125,14 @@ impl Edge {
     }
 
     /// §16.3 checks and the routing decision. `Ok(None)`: already answered.
-    fn check_and_decide(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, trusted: bool, out: &mut Vec<Output>) -> Result<Option<Decision>, Refusal> {
+    fn check_and_decide(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        trusted: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<Option<Decision>, Refusal> {
         if ess.max_forwards == Some(0) {
             return Err((483, "Too Many Hops"));
         }
@@ -127,8 +150,22 @@ impl Edge {
     /// 407 digest authentication of a local user's request: `Ok(false)`
     /// when a challenge was sent.
     #[allow(clippy::too_many_arguments)]
-    fn proxy_authenticated(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, realm: &[u8], user: Option<&[u8]>, out: &mut Vec<Output>) -> Result<bool, Refusal> {
-        let check = DigestCheck { header: HeaderName::ProxyAuthorization, method: ess.method.as_bytes(), realm, user, from: origin.peer.ip() };
+    fn proxy_authenticated(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        realm: &[u8],
+        user: Option<&[u8]>,
+        out: &mut Vec<Output>,
+    ) -> Result<bool, Refusal> {
+        let check = DigestCheck {
+            header: HeaderName::ProxyAuthorization,
+            method: ess.method.as_bytes(),
+            realm,
+            user,
+            from: origin.peer.ip(),
+        };
         match self.authenticate(msg, &check, out) {
             Ok(()) => Ok(true),
             Err(Unauthenticated::Forbidden(reason)) => Err((403, reason)),
@@ -145,7 +182,9 @@ impl Edge {
     /// local users (403 otherwise: no open relay).
     fn outside_request_needs_auth(&self, ess: &Essentials<'_>) -> bool {
         let from_local = self.serves_domain(ess.from.uri.host);
-        from_local && self.reg.auth_enabled() && self.proxy.cfg.authenticate.iter().any(|m| m.as_slice() == ess.method.as_bytes())
+        from_local
+            && self.reg.auth_enabled()
+            && self.proxy.cfg.authenticate.iter().any(|m| m.as_slice() == ess.method.as_bytes())
     }
 
     pub(super) fn serves_domain(&self, host: &[u8]) -> bool {
@@ -154,7 +193,13 @@ impl Edge {
 
     /// Where a request goes: §16.4 route preprocessing, a dialog token, a
     /// dialog's remote target, a local user, or a route to the core.
-    pub(super) fn decide(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, trusted: bool) -> Result<Decision, Refusal> {
+    pub(super) fn decide(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        trusted: bool,
+    ) -> Result<Decision, Refusal> {
         let hop = self.arrival_hop(origin, false);
         let mut plan = route_plan(msg, &hop).map_err(|r| (r.code(), r.reason()))?;
         if let Some(l) = plan.next_route.and_then(|r| self.listener_named(r)) {
@@ -175,7 +220,13 @@ impl Edge {
             }
             let uri = parse_name_addr(route).map_err(|_| (400, "Bad Route header"))?.uri;
             let hop = hop_of_uri(&uri).ok_or((404, "Unresolvable Route"))?;
-            return forward(Target { uri: ruri_raw.to_vec(), routes: Vec::new(), hop, upstream: None, inside: self.proxy.cfg.trusts(hop.addr.ip()) });
+            return forward(Target {
+                uri: ruri_raw.to_vec(),
+                routes: Vec::new(),
+                hop,
+                upstream: None,
+                inside: self.proxy.cfg.trusts(hop.addr.ip()),
+            });
         }
         let to_us = ruri.user.is_none() && hop.uri_is_us(&ruri);
         if to_us {
@@ -191,14 +242,26 @@ impl Edge {
                 return Err((403, "Not a dialog of this edge"));
             }
             if let Some((uri, hop)) = super::nat::alias_target(ruri_raw) {
-                return forward(Target { uri, routes: Vec::new(), hop, upstream: None, inside: self.proxy.cfg.trusts(hop.addr.ip()) });
+                return forward(Target {
+                    uri,
+                    routes: Vec::new(),
+                    hop,
+                    upstream: None,
+                    inside: self.proxy.cfg.trusts(hop.addr.ip()),
+                });
             }
             if hop.uri_is_us(&ruri) {
                 // In a dialog, addressed to the edge, with no Route and no token: not ours.
                 return Err((481, "Call/Transaction Does Not Exist"));
             }
             let hop = hop_of_uri(&ruri).ok_or((404, "Unresolvable Request-URI"))?;
-            return forward(Target { uri: ruri_raw.to_vec(), routes: Vec::new(), hop, upstream: None, inside: self.proxy.cfg.trusts(hop.addr.ip()) });
+            return forward(Target {
+                uri: ruri_raw.to_vec(),
+                routes: Vec::new(),
+                hop,
+                upstream: None,
+                inside: self.proxy.cfg.trusts(hop.addr.ip()),
+            });
         }
         if ruri.user.is_some() && self.reg.enabled() && self.serves_domain(ruri.host) {
             return Ok(Decision::Lookup(aor_of(&ruri)));
@@ -213,14 +276,24 @@ impl Edge {
         let order = self.proxy.routes.plan(route, owner::fnv1a(&[ess.call_id]));
         let targets = order
             .into_iter()
-            .map(|i| Target { uri: ruri_raw.to_vec(), routes: Vec::new(), hop: self.proxy.routes.upstreams[i].hop, upstream: Some(i), inside: true })
+            .map(|i| Target {
+                uri: ruri_raw.to_vec(),
+                routes: Vec::new(),
+                hop: self.proxy.routes.upstreams[i].hop,
+                upstream: Some(i),
+                inside: true,
+            })
             .collect();
         Ok(Decision::Forward { targets, fork: false })
     }
 
     fn token_target(&self, t: crate::core::proxy::token::DialogTarget) -> Result<Target, Refusal> {
         let hop = match t.dest {
-            Some((tr, addr)) => NextHop { transport: Transport::from_proto_number(tr).ok_or((400, "Bad dialog target"))?, addr, flow: t.flow },
+            Some((tr, addr)) => NextHop {
+                transport: Transport::from_proto_number(tr).ok_or((400, "Bad dialog target"))?,
+                addr,
+                flow: t.flow,
+            },
             None => {
                 let first = match t.routes.first() {
                     Some(r) => parse_name_addr(r).map_err(|_| (400, "Bad dialog route"))?.uri,
@@ -322,7 +395,8 @@ impl Edge {
     /// A CANCEL (§16.10): answered 200 at once when it matches an INVITE
     /// transaction (481 when not), then every pending branch is cancelled.
     fn on_cancel(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
-        let target = server_key(msg, ess).and_then(|k| k.cancel_target()).and_then(|k| self.proxy.servers.get(&k).copied());
+        let target =
+            server_key(msg, ess).and_then(|k| k.cancel_target()).and_then(|k| self.proxy.servers.get(&k).copied());
         let Some(id) = target else {
             return self.reject(origin, msg, Some(ess), 481, "Call/Transaction Does Not Exist", out);
         };
@@ -369,8 +443,12 @@ impl ProxyState {
     pub(super) fn run_server(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &Tx, acts: Vec<Action>) {
         for a in acts {
             match a {
-                Action::Send(Msg::Response(code)) | Action::Resend(Msg::Response(code)) => cx.send(tx.origin, code, tx.last.clone()),
-                Action::SetTimer { timer, at } => self.schedule(at, TimerKey { tx: id, part: Part::Server, name: Some(timer) }),
+                Action::Send(Msg::Response(code)) | Action::Resend(Msg::Response(code)) => {
+                    cx.send(tx.origin, code, tx.last.clone())
+                }
+                Action::SetTimer { timer, at } => {
+                    self.schedule(at, TimerKey { tx: id, part: Part::Server, name: Some(timer) })
+                }
                 _ => {}
             }
         }
@@ -400,7 +478,13 @@ pub(super) fn server_key(msg: &Message<'_>, ess: &Essentials<'_>) -> Option<Serv
         Some(b) => ServerKey::new(std::str::from_utf8(b).ok()?, host, v.port, method).ok(),
         None => {
             let top = msg.values(sip::HeaderName::Via).next().map(|(v, _)| v).unwrap_or_default();
-            let parts = [ess.ruri_raw(msg), ess.call_id, msg.header(sip::HeaderName::From).unwrap_or_default(), &ess.cseq.to_le_bytes(), top];
+            let parts = [
+                ess.ruri_raw(msg),
+                ess.call_id,
+                msg.header(sip::HeaderName::From).unwrap_or_default(),
+                &ess.cseq.to_le_bytes(),
+                top,
+            ];
             let h = crate::core::owner::fnv1a(&parts);
             ServerKey::new(&format!("z9hG4bK-2543-{h:016x}"), host, v.port, method).ok()
         }

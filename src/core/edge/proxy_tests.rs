@@ -104,7 +104,10 @@ impl Sent {
     }
 
     pub(super) fn msg(&self) -> crate::sip::Message<'_> {
-        crate::sip::scan(&self.bytes, Framing::Datagram).ok().and_then(|s| s.complete()).unwrap_or_else(|| panic!("does not scan: {}", self.text()))
+        crate::sip::scan(&self.bytes, Framing::Datagram)
+            .ok()
+            .and_then(|s| s.complete())
+            .unwrap_or_else(|| panic!("does not scan: {}", self.text()))
     }
 
     pub(super) fn text(&self) -> &str {
@@ -153,7 +156,17 @@ impl Sent {
         let mut lines: Vec<(&str, &[u8])> = rr.iter().map(|v| ("Record-Route", v.as_bytes())).collect();
         lines.extend(extra.iter().map(|(n, v)| (*n, v.as_bytes())));
         let mut out = Vec::new();
-        crate::sip::write_response(&msg, None, code, reason(code), Some(to_tag.as_bytes()), None, &lines, b"", &mut out);
+        crate::sip::write_response(
+            &msg,
+            None,
+            code,
+            reason(code),
+            Some(to_tag.as_bytes()),
+            None,
+            &lines,
+            b"",
+            &mut out,
+        );
         out
     }
 }
@@ -207,8 +220,18 @@ impl Net {
     }
 
     pub(super) fn shards(cfg: EdgeConfig, n: u16) -> Net {
-        let edges = (0..n).map(|shard| Edge::new(EdgeConfig { shard, shards: n, ..cfg.clone() }, NOW * 1000, 0)).collect();
-        Net { edges, now: NOW * 1000, wire: Vec::new(), mesh: Vec::new(), seq: 0, dead: Vec::new(), asks: Asks::Deliver, held: Vec::new() }
+        let edges =
+            (0..n).map(|shard| Edge::new(EdgeConfig { shard, shards: n, ..cfg.clone() }, NOW * 1000, 0)).collect();
+        Net {
+            edges,
+            now: NOW * 1000,
+            wire: Vec::new(),
+            mesh: Vec::new(),
+            seq: 0,
+            dead: Vec::new(),
+            asks: Asks::Deliver,
+            held: Vec::new(),
+        }
     }
 
     /// `bytes` sent by `from` to the edge: shard 0's socket gets them.
@@ -282,7 +305,11 @@ impl Net {
                 Ask::Register { shard, .. } | Ask::Lookup { shard, .. } => *shard,
             };
             let mut out = Vec::new();
-            self.edges[to as usize].handle(self.now, Input::Mesh(MeshMsg::Ask { reply_to: from, token, ask }), &mut out);
+            self.edges[to as usize].handle(
+                self.now,
+                Input::Mesh(MeshMsg::Ask { reply_to: from, token, ask }),
+                &mut out,
+            );
             self.settle(to, out);
         }
     }
@@ -385,7 +412,12 @@ pub(super) struct Call {
 
 impl Call {
     pub(super) fn new(at: &str, from_uri: &str, to_uri: &str, call_id: &str) -> Call {
-        Call { at: at.into(), from: format!("<{from_uri}>;tag=t-{call_id}"), to: format!("<{to_uri}>"), call_id: call_id.into() }
+        Call {
+            at: at.into(),
+            from: format!("<{from_uri}>;tag=t-{call_id}"),
+            to: format!("<{to_uri}>"),
+            call_id: call_id.into(),
+        }
     }
 
     /// The same call once the far end's To tag is known (from its answer).
@@ -541,7 +573,10 @@ fn parallel_forking_relays_the_2xx_and_cancels_the_ringing_branch_whose_487_stay
     net.send(CORE, &call.invite("z9hG4bKc3"));
     assert_eq!(net.one(CORE).status(), 100);
     let (inv1, inv2) = (net.one(BOB_1), net.one(BOB_2));
-    assert_eq!((inv1.ruri().as_str(), inv2.ruri().as_str()), ("sip:bob@203.0.113.10:40000", "sip:bob@203.0.113.11:40000"));
+    assert_eq!(
+        (inv1.ruri().as_str(), inv2.ruri().as_str()),
+        ("sip:bob@203.0.113.10:40000", "sip:bob@203.0.113.11:40000")
+    );
     assert!(is_ours(&inv1.branch(), 0) && is_ours(&inv2.branch(), 0));
     assert_ne!(inv1.branch(), inv2.branch());
 
@@ -596,7 +631,10 @@ fn a_binding_whose_flow_is_gone_fails_its_branch_at_once_and_forking_goes_on() {
 #[test]
 fn when_every_bindings_flow_is_gone_the_caller_gets_480_at_once_even_across_shards() {
     let mut net = Net::shards(config(), 2);
-    let user = (0..).map(|i| format!("user{i}")).find(|u| owner::shard_of(format!("sip:{u}@{DOMAIN}").as_bytes(), 2) == 0).unwrap();
+    let user = (0..)
+        .map(|i| format!("user{i}"))
+        .find(|u| owner::shard_of(format!("sip:{u}@{DOMAIN}").as_bytes(), 2) == 0)
+        .unwrap();
     // The connection is shard 1's: the call on shard 0 writes it over the mesh.
     let flow = crate::core::FlowId { shard: 1, conn: 3 };
     net.register_on_flow(&user, BOB_1, &format!("sip:{user}@10.1.1.1:5060;transport=tcp"), flow);
@@ -623,7 +661,8 @@ fn parallel_forking_starts_at_most_max_branches() {
     let call = Call::new(CORE, "sip:+15550001@example.com", "sip:bob@example.com", "c3b");
     net.send(CORE, &call.invite("z9hG4bKc3b"));
     assert_eq!(net.one(CORE).status(), 100);
-    let mut invites: Vec<(&str, Sent)> = phones.iter().flat_map(|p| net.take(p).into_iter().map(move |s| (*p, s))).collect();
+    let mut invites: Vec<(&str, Sent)> =
+        phones.iter().flat_map(|p| net.take(p).into_iter().map(move |s| (*p, s))).collect();
     assert_eq!(invites.len(), 2, "two of three bindings");
     net.quiet();
 
@@ -664,7 +703,11 @@ fn a_cancel_from_the_caller_is_answered_200_sent_downstream_and_the_caller_gets_
     let terminated = net.one(CORE);
     assert_eq!((terminated.status(), terminated.header(H::CSeq).as_str()), (487, "1 INVITE"));
     let via = terminated.values(H::Via);
-    assert!(via.len() == 1 && via[0].starts_with(&format!("SIP/2.0/UDP {CORE};branch=z9hG4bKc4;")), "{}", terminated.text());
+    assert!(
+        via.len() == 1 && via[0].starts_with(&format!("SIP/2.0/UDP {CORE};branch=z9hG4bKc4;")),
+        "{}",
+        terminated.text()
+    );
     net.quiet();
 
     // Resent until the caller ACKs (Timer G), then absorbed: nothing goes downstream.
@@ -774,7 +817,9 @@ fn a_503_from_an_upstream_is_acked_and_fails_over_at_once() {
 
 #[test]
 fn when_every_upstream_answers_503_the_caller_gets_it_or_its_mapping() {
-    for (map, code, reason) in [(vec![], 503, "Service Unavailable"), (vec![(503, 480)], 480, "Temporarily Unavailable")] {
+    for (map, code, reason) in
+        [(vec![], 503, "Service Unavailable"), (vec![(503, 480)], 480, "Temporarily Unavailable")]
+    {
         let mut cfg = config();
         cfg.proxy.map_answers = map;
         let mut net = Net::new(cfg);
@@ -896,7 +941,10 @@ fn a_stranger_may_not_relay_through_the_edge_to_a_foreign_domain() {
     assert_eq!(net.one("198.51.100.9:5060").text().lines().next(), Some("SIP/2.0 403 Relaying Denied"));
     // Preloading the edge's Route and another does not make it a relay either.
     let route = format!("{EDGE_RR}, <sip:198.51.100.77;lr>");
-    net.send("198.51.100.9:5060", &call.request("INVITE", "sip:victim@198.51.100.77", "z9hG4bKx2", 2, &[("Route", &route)]));
+    net.send(
+        "198.51.100.9:5060",
+        &call.request("INVITE", "sip:victim@198.51.100.77", "z9hG4bKx2", 2, &[("Route", &route)]),
+    );
     assert_eq!(net.one("198.51.100.9:5060").text().lines().next(), Some("SIP/2.0 403 Relaying Denied"));
     net.quiet();
     assert_eq!(net.counters().proxy.branches, 0);
@@ -921,7 +969,12 @@ fn proxy_authorization(user: &str, password: &str, nonce: &str, method: &str, ur
 fn a_local_users_invite_is_challenged_407_then_forwarded_with_credentials_and_the_core_never_is() {
     let mut cfg = config();
     let users = Users::parse(&format!("alice {DOMAIN} password=secret\n"), "users").unwrap();
-    cfg.auth = Some(AuthConfig { users: Arc::new(users), secret: [7; 32], algorithms: vec![Algorithm::Md5], nonce_lifetime_secs: 300 });
+    cfg.auth = Some(AuthConfig {
+        users: Arc::new(users),
+        secret: [7; 32],
+        algorithms: vec![Algorithm::Md5],
+        nonce_lifetime_secs: 300,
+    });
     let mut net = Net::new(cfg);
     let call = Call::new(ALICE, "sip:alice@example.com", CARRIER, "a1");
 
@@ -936,10 +989,16 @@ fn a_local_users_invite_is_challenged_407_then_forwarded_with_credentials_and_th
     // A wrong password is challenged again; the right one goes through.
     let contact = format!("<sip:caller@{ALICE}>");
     let wrong = proxy_authorization("alice", "guess", &nonce, "INVITE", CARRIER);
-    net.send(ALICE, &call.request("INVITE", CARRIER, "z9hG4bKa2", 2, &[("Contact", &contact), ("Proxy-Authorization", &wrong)]));
+    net.send(
+        ALICE,
+        &call.request("INVITE", CARRIER, "z9hG4bKa2", 2, &[("Contact", &contact), ("Proxy-Authorization", &wrong)]),
+    );
     assert_eq!(net.one(ALICE).status(), 407);
     let right = proxy_authorization("alice", "secret", &nonce, "INVITE", CARRIER);
-    net.send(ALICE, &call.request("INVITE", CARRIER, "z9hG4bKa3", 3, &[("Contact", &contact), ("Proxy-Authorization", &right)]));
+    net.send(
+        ALICE,
+        &call.request("INVITE", CARRIER, "z9hG4bKa3", 3, &[("Contact", &contact), ("Proxy-Authorization", &right)]),
+    );
     let inv = trying_then_forwarded(&mut net, ALICE, UP_A);
     assert_eq!(inv.header(H::CSeq), "3 INVITE");
     net.quiet();
@@ -955,7 +1014,8 @@ fn a_local_users_invite_is_challenged_407_then_forwarded_with_credentials_and_th
 // ---------------------------------------------------------------- topology hiding
 
 const PBX: &str = "10.9.9.9:5080";
-const PBX_VIAS: [&str; 2] = ["SIP/2.0/UDP 10.9.9.9:5080;branch=z9hG4bKpbx1;rport", "SIP/2.0/UDP 10.8.8.8:5060;branch=z9hG4bKinner"];
+const PBX_VIAS: [&str; 2] =
+    ["SIP/2.0/UDP 10.9.9.9:5080;branch=z9hG4bKpbx1;rport", "SIP/2.0/UDP 10.8.8.8:5060;branch=z9hG4bKinner"];
 const PBX_RR: &str = "<sip:10.9.9.9:5080;lr>";
 
 fn hiding_config() -> EdgeConfig {
@@ -1007,7 +1067,12 @@ fn topology_hiding_keeps_the_core_out_of_sight_and_routes_the_dialog_by_sealed_t
     net.quiet();
 
     // The phone hangs up toward the Contact it got: the token leads to the PBX.
-    let bob = Call { at: BOB_1.into(), from: inv.header(H::To) + ";tag=bob1", to: inv.header(H::From), call_id: "th1".into() };
+    let bob = Call {
+        at: BOB_1.into(),
+        from: inv.header(H::To) + ";tag=bob1",
+        to: inv.header(H::From),
+        call_id: "th1".into(),
+    };
     let bye = bob.request("BYE", &pbx_token, "z9hG4bKbye1", 1, &[]);
     let check_bye = |net: &mut Net| {
         net.send(BOB_1, &bye);
@@ -1045,11 +1110,17 @@ fn topology_hiding_keeps_the_core_out_of_sight_and_routes_the_dialog_by_sealed_t
 #[test]
 fn a_call_on_shard_0_looks_up_a_binding_on_shard_1_and_the_answer_comes_home_over_the_mesh() {
     let mut net = Net::shards(config(), 2);
-    let user = (0..).map(|i| format!("user{i}")).find(|u| owner::shard_of(format!("sip:{u}@{DOMAIN}").as_bytes(), 2) == 1).unwrap();
+    let user = (0..)
+        .map(|i| format!("user{i}"))
+        .find(|u| owner::shard_of(format!("sip:{u}@{DOMAIN}").as_bytes(), 2) == 1)
+        .unwrap();
     let aor = format!("sip:{user}@{DOMAIN}");
     net.register(&user, BOB_1, &format!("sip:{user}@203.0.113.10:40000"));
     assert_eq!(net.mesh, ["0->1 Ask Register", "1->0 Answer Registered"]);
-    assert_eq!((net.edges[0].registrations(aor.as_bytes()).len(), net.edges[1].registrations(aor.as_bytes()).len()), (0, 1));
+    assert_eq!(
+        (net.edges[0].registrations(aor.as_bytes()).len(), net.edges[1].registrations(aor.as_bytes()).len()),
+        (0, 1)
+    );
     net.mesh.clear();
 
     let call = Call::new(CORE, "sip:+15550001@example.com", &aor, "s1");
@@ -1129,7 +1200,16 @@ fn a_subscription_and_every_in_dialog_method_pass_through_both_ways() {
     // SUBSCRIBE creates a dialog: record-routed, no 100 (non-INVITE).
     let sub = Call::new(CORE, "sip:watcher@example.com", "sip:bob@example.com", "sub-1");
     let ruri = "sip:bob@example.com";
-    net.send(CORE, &sub.request("SUBSCRIBE", ruri, "z9hG4bKsub", 1, &[("Event", "presence"), ("Contact", "<sip:watcher@10.0.0.5:5060>")]));
+    net.send(
+        CORE,
+        &sub.request(
+            "SUBSCRIBE",
+            ruri,
+            "z9hG4bKsub",
+            1,
+            &[("Event", "presence"), ("Contact", "<sip:watcher@10.0.0.5:5060>")],
+        ),
+    );
     let fwd = net.one(BOB_1);
     assert_eq!((fwd.method().as_str(), fwd.ruri().as_str()), ("SUBSCRIBE", contact));
     assert_eq!(fwd.values(H::RecordRoute), vec![EDGE_RR]);
@@ -1155,7 +1235,16 @@ fn a_subscription_and_every_in_dialog_method_pass_through_both_ways() {
 
     // And from the device back to the core: the NOTIFY of its subscription.
     let back = Call { at: BOB_1.into(), from: ok.header(H::To), to: fwd.header(H::From), call_id: "sub-1".into() };
-    net.send(BOB_1, &back.request("NOTIFY", "sip:watcher@10.0.0.5:5060", "z9hG4bKntf", 1, &[("Route", EDGE_RR), ("Event", "presence")]));
+    net.send(
+        BOB_1,
+        &back.request(
+            "NOTIFY",
+            "sip:watcher@10.0.0.5:5060",
+            "z9hG4bKntf",
+            1,
+            &[("Route", EDGE_RR), ("Event", "presence")],
+        ),
+    );
     let notify = net.one(CORE);
     assert_eq!((notify.method().as_str(), notify.ruri().as_str()), ("NOTIFY", "sip:watcher@10.0.0.5:5060"));
     net.send(CORE, &notify.reply(200, "w", &[]));

@@ -11,7 +11,9 @@
 use super::waiting::Parked;
 use super::{Edge, EdgeConfig, Output};
 use crate::core::ask::Ask;
-use crate::core::auth::{parse_credentials, unq, write_challenge, Algorithm, AuthFailure, NonceKey, Users, Verdict, Verifier};
+use crate::core::auth::{
+    parse_credentials, unq, write_challenge, Algorithm, AuthFailure, NonceKey, Users, Verdict, Verifier,
+};
 use crate::core::counters::RegisterResult;
 use crate::core::location::{Binding, Location};
 use crate::core::registrar::{apply::apply, reply, request, BindingView, RegisterOp, RegistrarConfig, Reject};
@@ -98,14 +100,28 @@ impl Edge {
         self.reg.location.bindings()
     }
 
-    pub(super) fn on_register(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
+    pub(super) fn on_register(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        out: &mut Vec<Output>,
+    ) {
         if !request::serves(&self.reg.cfg, ess.ruri.host) {
             return self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, "Domain not served")), out);
         }
-        let check = DigestCheck { header: HeaderName::Authorization, method: b"REGISTER", realm: ess.to.uri.host, user: ess.to.uri.user, from: origin.peer.ip() };
+        let check = DigestCheck {
+            header: HeaderName::Authorization,
+            method: b"REGISTER",
+            realm: ess.to.uri.host,
+            user: ess.to.uri.user,
+            from: origin.peer.ip(),
+        };
         if let Err(why) = self.authenticate(msg, &check, out) {
             return match why {
-                Unauthenticated::Forbidden(reason) => self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, reason)), out),
+                Unauthenticated::Forbidden(reason) => {
+                    self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, reason)), out)
+                }
                 Unauthenticated::Challenge { stale } => {
                     self.counters.registrar.results.add(RegisterResult::Unauthorized);
                     self.challenge(origin, msg, ess, 401, check.realm, stale, out)
@@ -131,7 +147,13 @@ impl Edge {
     }
 
     /// Back home: answer the REGISTER that waited for its owner.
-    pub(super) fn on_registered(&mut self, origin: Origin, request: &Stored, result: Result<Vec<BindingView>, Reject>, out: &mut Vec<Output>) {
+    pub(super) fn on_registered(
+        &mut self,
+        origin: Origin,
+        request: &Stored,
+        result: Result<Vec<BindingView>, Reject>,
+        out: &mut Vec<Output>,
+    ) {
         let msg = request.view();
         let ess = sip::check_request(&msg).ok();
         self.answer_register(origin, &msg, ess.as_ref(), result, out);
@@ -141,7 +163,14 @@ impl Edge {
         self.reg.location.expire(self.now);
     }
 
-    fn answer_register(&mut self, origin: Origin, msg: &Message<'_>, ess: Option<&Essentials<'_>>, result: Result<Vec<BindingView>, Reject>, out: &mut Vec<Output>) {
+    fn answer_register(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: Option<&Essentials<'_>>,
+        result: Result<Vec<BindingView>, Reject>,
+        out: &mut Vec<Output>,
+    ) {
         let tag = super::to_tag(msg);
         let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
         let code = match &result {
@@ -163,11 +192,19 @@ impl Edge {
     /// `check.user` (nobody registers or calls as someone else).
     /// A wrong password and a user naming someone else's AOR count towards
     /// an authentication-failure ban of the source (see `guard`).
-    pub(super) fn authenticate(&mut self, msg: &Message<'_>, check: &DigestCheck<'_>, out: &mut Vec<Output>) -> Result<(), Unauthenticated> {
+    pub(super) fn authenticate(
+        &mut self,
+        msg: &Message<'_>,
+        check: &DigestCheck<'_>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Unauthenticated> {
         let now = self.now;
         let Some(auth) = &mut self.reg.auth else { return Ok(()) };
         let realm = check.realm;
-        let creds = msg.values(check.header).filter_map(|(v, _)| parse_credentials(v).ok()).find(|c| unq(c.realm).eq_ignore_ascii_case(realm));
+        let creds = msg
+            .values(check.header)
+            .filter_map(|(v, _)| parse_credentials(v).ok())
+            .find(|c| unq(c.realm).eq_ignore_ascii_case(realm));
         let Some(creds) = creds else { return Err(Unauthenticated::Challenge { stale: false }) };
         match auth.verifier.verify(&auth.users, &auth.key, check.method, &creds, &[realm], now) {
             Verdict::Ok { username } => {
@@ -192,13 +229,36 @@ impl Edge {
     /// Answers with a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate)
     /// challenge for `realm`.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn challenge(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, code: u16, realm: &[u8], stale: bool, out: &mut Vec<Output>) {
-        let (header, reason) = if code == 407 { ("Proxy-Authenticate", "Proxy Authentication Required") } else { ("WWW-Authenticate", "Unauthorized") };
+    pub(super) fn challenge(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        code: u16,
+        realm: &[u8],
+        stale: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let (header, reason) = if code == 407 {
+            ("Proxy-Authenticate", "Proxy Authentication Required")
+        } else {
+            ("WWW-Authenticate", "Unauthorized")
+        };
         let to_tag = super::to_tag(msg);
         let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
         let challenges = self.challenges(realm, stale);
         let extra: Vec<(&str, &[u8])> = challenges.iter().map(|c| (header, c.as_slice())).collect();
-        sip::write_response(msg, Some(ess), code, reason, Some(&to_tag), Some((origin.peer.ip(), origin.peer.port())), &extra, b"", &mut bytes);
+        sip::write_response(
+            msg,
+            Some(ess),
+            code,
+            reason,
+            Some(&to_tag),
+            Some((origin.peer.ip(), origin.peer.port())),
+            &extra,
+            b"",
+            &mut bytes,
+        );
         self.send(origin, code, bytes, out)
     }
 

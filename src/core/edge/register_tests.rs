@@ -54,7 +54,12 @@ fn udp(port: u16) -> Origin {
 }
 
 fn tcp(port: u16, conn: u32) -> Origin {
-    Origin { transport: Transport::Tcp, listener: 0, peer: format!("10.0.0.1:{port}").parse().unwrap(), flow: Some(FlowId { shard: 0, conn }) }
+    Origin {
+        transport: Transport::Tcp,
+        listener: 0,
+        peer: format!("10.0.0.1:{port}").parse().unwrap(),
+        flow: Some(FlowId { shard: 0, conn }),
+    }
 }
 
 /// A REGISTER for `user@domain` (R-URI `sip:domain`), with `extra` header lines.
@@ -91,7 +96,10 @@ fn send(e: &mut Edge, now: u64, origin: Origin, bytes: &[u8]) -> String {
 }
 
 fn status(text: &str) -> u16 {
-    text.strip_prefix("SIP/2.0 ").and_then(|s| s.get(..3)).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no status line: {text}"))
+    text.strip_prefix("SIP/2.0 ")
+        .and_then(|s| s.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text}"))
 }
 
 fn status_line(text: &str) -> &str {
@@ -111,7 +119,12 @@ fn headers<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
 }
 
 fn header_names(text: &str) -> Vec<String> {
-    text.split("\r\n").skip(1).take_while(|l| !l.is_empty()).filter_map(|l| l.split_once(':')).map(|(n, _)| n.trim().to_ascii_lowercase()).collect()
+    text.split("\r\n")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, _)| n.trim().to_ascii_lowercase())
+        .collect()
 }
 
 fn contacts(e: &Edge, aor: &str) -> Vec<String> {
@@ -119,7 +132,10 @@ fn contacts(e: &Edge, aor: &str) -> Vec<String> {
 }
 
 fn binding<'a>(e: &'a Edge, aor: &str, contact: &str) -> &'a Binding {
-    e.registrations(aor.as_bytes()).iter().find(|b| b.contact() == contact.as_bytes()).unwrap_or_else(|| panic!("no binding {contact} in {:?}", contacts(e, aor)))
+    e.registrations(aor.as_bytes())
+        .iter()
+        .find(|b| b.contact() == contact.as_bytes())
+        .unwrap_or_else(|| panic!("no binding {contact} in {:?}", contacts(e, aor)))
 }
 
 // ---------------------------------------------------------------- domain
@@ -194,7 +210,12 @@ fn removal_by_expires_header_zero() {
 fn expires_param_beats_header_beats_default() {
     let mut e = edge();
     let (c1, c2, c3) = ("sip:alice@10.0.0.1:5071", "sip:alice@10.0.0.1:5072", "sip:alice@10.0.0.1:5073");
-    let text = send(&mut e, NOW, udp(5070), &register("e1", 1, &format!("Contact: <{c1}>;expires=120, <{c2}>\r\nExpires: 300\r\n")));
+    let text = send(
+        &mut e,
+        NOW,
+        udp(5070),
+        &register("e1", 1, &format!("Contact: <{c1}>;expires=120, <{c2}>\r\nExpires: 300\r\n")),
+    );
     assert_eq!(status(&text), 200, "{text}");
     assert_eq!(headers(&text, "Contact"), vec![format!("<{c1}>;expires=120"), format!("<{c2}>;expires=300")], "{text}");
     assert_eq!(binding(&e, ALICE, c1).expires_at(), NOW + 120);
@@ -255,7 +276,12 @@ fn above_max_expires_is_clamped() {
 // ---------------------------------------------------------------- wildcard
 
 fn two_bindings(e: &mut Edge) {
-    let text = send(e, NOW, udp(5070), &register("w1", 1, "Contact: <sip:alice@10.0.0.1:5071>, <sip:alice@10.0.0.1:5072>\r\n"));
+    let text = send(
+        e,
+        NOW,
+        udp(5070),
+        &register("w1", 1, "Contact: <sip:alice@10.0.0.1:5071>, <sip:alice@10.0.0.1:5072>\r\n"),
+    );
     assert_eq!(status(&text), 200, "{text}");
     assert_eq!(e.registrations(ALICE.as_bytes()).len(), 2);
 }
@@ -275,7 +301,10 @@ fn wildcard_with_expires_zero_removes_all() {
 fn wildcard_with_other_contacts_is_400() {
     let mut e = edge();
     two_bindings(&mut e);
-    for extra in ["Contact: *, <sip:alice@10.0.0.1:5073>\r\nExpires: 0\r\n", "Contact: *\r\nContact: <sip:alice@10.0.0.1:5073>\r\nExpires: 0\r\n"] {
+    for extra in [
+        "Contact: *, <sip:alice@10.0.0.1:5073>\r\nExpires: 0\r\n",
+        "Contact: *\r\nContact: <sip:alice@10.0.0.1:5073>\r\nExpires: 0\r\n",
+    ] {
         let text = send(&mut e, NOW + 1, udp(5070), &register("w1", 2, extra));
         assert_eq!(status_line(&text), "SIP/2.0 400 Invalid wildcard Contact", "{text}");
         assert_eq!(e.registrations(ALICE.as_bytes()).len(), 2);
@@ -311,7 +340,8 @@ fn lower_cseq_on_the_same_call_id_is_500_and_changes_nothing() {
     let c = "sip:alice@10.0.0.1:5070";
     send(&mut e, NOW, udp(5070), &register("c1", 5, &format!("Contact: <{c}>;expires=600\r\n")));
     for expires in [0, 1200] {
-        let text = send(&mut e, NOW + 10, udp(5070), &register("c1", 4, &format!("Contact: <{c}>;expires={expires}\r\n")));
+        let text =
+            send(&mut e, NOW + 10, udp(5070), &register("c1", 4, &format!("Contact: <{c}>;expires={expires}\r\n")));
         assert_eq!(status_line(&text), "SIP/2.0 500 Out of order CSeq", "{text}");
         let b = binding(&e, ALICE, c);
         assert_eq!((b.cseq(), b.expires_at()), (5, NOW + 600));
@@ -341,7 +371,8 @@ fn a_lower_cseq_on_another_call_id_updates() {
     let mut e = edge();
     let c = "sip:alice@10.0.0.1:5070";
     send(&mut e, NOW, udp(5070), &register("c3", 5, &format!("Contact: <{c}>;expires=600\r\n")));
-    let text = send(&mut e, NOW + 10, udp(5070), &register("c3-reboot", 1, &format!("Contact: <{c}>;expires=1200\r\n")));
+    let text =
+        send(&mut e, NOW + 10, udp(5070), &register("c3-reboot", 1, &format!("Contact: <{c}>;expires=1200\r\n")));
     assert_eq!(status(&text), 200, "{text}");
     let b = binding(&e, ALICE, c);
     assert_eq!((b.call_id(), b.cseq(), b.expires_at()), (&b"c3-reboot"[..], 1, NOW + 1210));
@@ -353,9 +384,18 @@ fn a_lower_cseq_on_another_call_id_updates() {
 fn q_values_are_kept() {
     let mut e = edge();
     let (c1, c2) = ("sip:alice@10.0.0.1:5071", "sip:alice@10.0.0.1:5072");
-    let text = send(&mut e, NOW, udp(5070), &register("qv", 1, &format!("Contact: <{c1}>;q=0.5;expires=600, <{c2}>;expires=600\r\n")));
+    let text = send(
+        &mut e,
+        NOW,
+        udp(5070),
+        &register("qv", 1, &format!("Contact: <{c1}>;q=0.5;expires=600, <{c2}>;expires=600\r\n")),
+    );
     assert_eq!(status(&text), 200, "{text}");
-    assert_eq!(headers(&text, "Contact"), vec![format!("<{c1}>;expires=600;q=0.5"), format!("<{c2}>;expires=600")], "{text}");
+    assert_eq!(
+        headers(&text, "Contact"),
+        vec![format!("<{c1}>;expires=600;q=0.5"), format!("<{c2}>;expires=600")],
+        "{text}"
+    );
     assert_eq!(binding(&e, ALICE, c1).q(), 500);
     assert_eq!(binding(&e, ALICE, c2).q(), 1000);
 }
@@ -378,7 +418,12 @@ fn contact_n(i: u16) -> String {
 fn over_max_contacts_is_403() {
     let mut e = edge(); // max_contacts = 3
     for i in 0..3 {
-        let text = send(&mut e, NOW + i as u64, udp(5070), &register(&format!("mc{i}"), 1, &format!("Contact: <{}>\r\n", contact_n(i))));
+        let text = send(
+            &mut e,
+            NOW + i as u64,
+            udp(5070),
+            &register(&format!("mc{i}"), 1, &format!("Contact: <{}>\r\n", contact_n(i))),
+        );
         assert_eq!(status(&text), 200, "{text}");
     }
     let text = send(&mut e, NOW + 3, udp(5070), &register("mc3", 1, &format!("Contact: <{}>\r\n", contact_n(3))));
@@ -411,7 +456,12 @@ fn removing_unknown_contacts_makes_no_room() {
 fn replace_oldest_drops_the_oldest_binding() {
     let mut e = edge_with(0, 1, RegistrarConfig { max_contacts: 2, replace_oldest: true, ..reg_cfg() }, None);
     for i in 0..2 {
-        send(&mut e, NOW + i as u64, udp(5070), &register(&format!("ro{i}"), 1, &format!("Contact: <{}>\r\n", contact_n(i))));
+        send(
+            &mut e,
+            NOW + i as u64,
+            udp(5070),
+            &register(&format!("ro{i}"), 1, &format!("Contact: <{}>\r\n", contact_n(i))),
+        );
     }
     // Refresh the first: the second is now the oldest.
     send(&mut e, NOW + 2, udp(5070), &register("ro0", 2, &format!("Contact: <{}>\r\n", contact_n(0))));
@@ -431,7 +481,8 @@ fn path_is_stored_and_returned_only_with_supported_path() {
     let path = "<sip:p1.example.net;lr>";
     for supported in ["Supported: path\r\n", "Supported: outbound, path\r\n"] {
         let mut e = edge();
-        let text = send(&mut e, NOW, udp(5070), &register("p1", 1, &format!("{supported}Path: {path}\r\nContact: <{c}>\r\n")));
+        let text =
+            send(&mut e, NOW, udp(5070), &register("p1", 1, &format!("{supported}Path: {path}\r\nContact: <{c}>\r\n")));
         assert_eq!(status(&text), 200, "{text}");
         assert_eq!(headers(&text, "Path"), vec![path], "{text}");
         assert_eq!(binding(&e, ALICE, c).path().collect::<Vec<_>>(), vec![path.as_bytes()]);
@@ -485,7 +536,12 @@ fn outbound_headers_only_when_the_client_supports_outbound() {
     assert!(headers(&text, "Flow-Timer").is_empty(), "{text}");
     // Nor for a plain registration from a client that supports it.
     let mut e = edge();
-    let text = send(&mut e, NOW, udp(5070), &register("o5", 1, "Supported: outbound\r\nContact: <sip:alice@10.0.0.1:5070>\r\n"));
+    let text = send(
+        &mut e,
+        NOW,
+        udp(5070),
+        &register("o5", 1, "Supported: outbound\r\nContact: <sip:alice@10.0.0.1:5070>\r\n"),
+    );
     assert_eq!(status(&text), 200, "{text}");
     assert!(headers(&text, "Require").is_empty(), "{text}");
     assert!(headers(&text, "Flow-Timer").is_empty(), "{text}");
@@ -627,7 +683,8 @@ fn register_on_a_foreign_shard_asks_the_owner_and_the_answer_comes_back() {
 
 #[test]
 fn a_refusal_from_the_owner_is_answered_by_the_receiving_shard() {
-    let mut edges: Vec<Edge> = (0..4).map(|i| edge_with(i, 4, RegistrarConfig { max_contacts: 1, ..reg_cfg() }, None)).collect();
+    let mut edges: Vec<Edge> =
+        (0..4).map(|i| edge_with(i, 4, RegistrarConfig { max_contacts: 1, ..reg_cfg() }, None)).collect();
     let (user, aor, owner) = user_not_owned_by(0, 4);
     let reqs = [
         register_to(&user, DOMAIN, "x2", 1, &format!("Contact: <sip:{user}@10.0.0.1:5070>\r\n")),
@@ -661,10 +718,18 @@ fn a_register_whose_owner_never_answers_is_dropped_after_5s() {
     assert_eq!(edges[0].waiting.len(), 1);
     // The owner's late answer finds nothing to answer.
     let mut out = Vec::new();
-    edges[0].handle((NOW + 6) * 1000, Input::Answer { token: lost, answer: Answer::Registered(Ok(Vec::new())) }, &mut out);
+    edges[0].handle(
+        (NOW + 6) * 1000,
+        Input::Answer { token: lost, answer: Answer::Registered(Ok(Vec::new())) },
+        &mut out,
+    );
     assert!(out.is_empty(), "{out:?}");
     // The younger one is still answered.
-    edges[0].handle((NOW + 6) * 1000, Input::Answer { token: kept, answer: Answer::Registered(Ok(Vec::new())) }, &mut out);
+    edges[0].handle(
+        (NOW + 6) * 1000,
+        Input::Answer { token: kept, answer: Answer::Registered(Ok(Vec::new())) },
+        &mut out,
+    );
     assert_eq!(status(&answer(&out)), 200);
     edges[0].tick((NOW + 20) * 1000, &mut Vec::new());
     assert_eq!(edges[0].counters.registrar.lost, 1);
@@ -703,7 +768,12 @@ fn hex(alg: Algorithm, parts: &[&[u8]]) -> String {
 fn auth_edge() -> Edge {
     let bob_ha1 = hex(Algorithm::Md5, &[b"bob", REALM.as_bytes(), b"bobpw"]);
     let users = Users::parse(&format!("alice 127.0.0.1 password=secret\nbob 127.0.0.1 md5={bob_ha1}\n"), "t").unwrap();
-    let auth = AuthConfig { users: Arc::new(users), secret: [7; 32], algorithms: vec![Algorithm::Sha256, Algorithm::Md5], nonce_lifetime_secs: 300 };
+    let auth = AuthConfig {
+        users: Arc::new(users),
+        secret: [7; 32],
+        algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+        nonce_lifetime_secs: 300,
+    };
     edge_with(0, 1, RegistrarConfig { domains: vec![REALM.as_bytes().to_vec()], ..reg_cfg() }, Some(auth))
 }
 
@@ -846,7 +916,8 @@ fn unknown_user_and_wrong_password_look_the_same() {
 fn unknown_scheme_is_challenged() {
     // RFC 4475 regaut01: an Authorization with an unknown scheme is no credential.
     let mut e = auth_edge();
-    let text = send(&mut e, NOW, udp(5070), &auth_register("alice", "a7", 1, Some("NoOneKnowsThisScheme opaque-data=here")));
+    let text =
+        send(&mut e, NOW, udp(5070), &auth_register("alice", "a7", 1, Some("NoOneKnowsThisScheme opaque-data=here")));
     assert_eq!(status_line(&text), "SIP/2.0 401 Unauthorized", "{text}");
     assert_eq!(headers(&text, "WWW-Authenticate").len(), 2, "{text}");
     assert!(e.registrations(b"sip:alice@127.0.0.1").is_empty());
@@ -881,7 +952,10 @@ fn options_advertises_register_and_its_extensions_when_the_registrar_is_on() {
 #[test]
 fn password_guessing_is_banned_on_every_shard() {
     use crate::core::protect::{BanReason, ProtectConfig, Trip};
-    let cfg = ProtectConfig { auth_failures: Some(Trip { count: 4, window_ms: 60_000, ban_ms: 600_000 }), ..Default::default() };
+    let cfg = ProtectConfig {
+        auth_failures: Some(Trip { count: 4, window_ms: 60_000, ban_ms: 600_000 }),
+        ..Default::default()
+    };
     let mut edges: Vec<Edge> = (0..2)
         .map(|s| {
             let mut e = auth_edge();
@@ -896,11 +970,18 @@ fn password_guessing_is_banned_on_every_shard() {
         let s = (i % 2) as usize;
         let nonce = fresh_nonce(&mut edges[s], NOW);
         let wrong = digest(Algorithm::Sha256, "alice", &format!("guess{i}"), &nonce, "sip:127.0.0.1", 1, "c0ffee");
-        let out = run_at(&mut edges[s], NOW + 1, udp(5070 + i as u16), &auth_register("alice", &format!("g{i}"), 2, Some(&wrong)));
+        let out = run_at(
+            &mut edges[s],
+            NOW + 1,
+            udp(5070 + i as u16),
+            &auth_register("alice", &format!("g{i}"), 2, Some(&wrong)),
+        );
         let mut mesh: Vec<(u16, MeshMsg)> = Vec::new();
         for o in out {
             match o {
-                Output::Send { bytes, .. } => assert!(bytes.starts_with(b"SIP/2.0 401 "), "a guess is told nothing more"),
+                Output::Send { bytes, .. } => {
+                    assert!(bytes.starts_with(b"SIP/2.0 401 "), "a guess is told nothing more")
+                }
                 Output::ToShard { shard, msg } => mesh.push((shard, msg)),
                 o => panic!("{o:?}"),
             }
@@ -919,9 +1000,13 @@ fn password_guessing_is_banned_on_every_shard() {
             }
         }
     }
-    let banned: Vec<usize> = (0..2).filter(|&s| edges[s].bans().iter().any(|b| b.reason == BanReason::AuthFailures)).collect();
+    let banned: Vec<usize> =
+        (0..2).filter(|&s| edges[s].bans().iter().any(|b| b.reason == BanReason::AuthFailures)).collect();
     assert_eq!(banned, vec![0, 1], "the fourth failure bans the address on both shards: {bans:?}");
     for e in &mut edges {
-        assert!(run_at(e, NOW + 2, udp(5999), &auth_register("alice", "after", 1, None)).is_empty(), "banned: no answer at all");
+        assert!(
+            run_at(e, NOW + 2, udp(5999), &auth_register("alice", "after", 1, None)).is_empty(),
+            "banned: no answer at all"
+        );
     }
 }

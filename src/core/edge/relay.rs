@@ -11,13 +11,13 @@ use super::nat::alias_contact;
 use super::step::Ctx;
 use super::{Dest, Edge, Output};
 use crate::core::counters::Counters;
+use crate::core::counters::Drop;
 use crate::core::mesh::MeshMsg;
 use crate::core::proxy::route::NextHop;
 use crate::core::proxy::state::{ProxyState, Target, Tx};
 use crate::core::proxy::{forward_request, Hop};
 use crate::core::{Origin, Transport};
 use crate::sip::{self, Editor, Framing, HeaderName, Message, Status, Stored};
-use crate::core::counters::Drop;
 
 /// Why a request cannot be forwarded: the answer the edge gives instead.
 pub(super) type Refusal = (u16, &'static str);
@@ -58,26 +58,15 @@ impl ProxyState {
         };
         let path: Vec<&[u8]> = target.routes.iter().map(Vec::as_slice).collect();
         let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
-        forward_request(msg, &target.uri, &path, &hop, &mut bytes)
-            .map_err(|r| (r.code(), r.reason()))?;
+        forward_request(msg, &target.uri, &path, &hop, &mut bytes).map_err(|r| (r.code(), r.reason()))?;
         // The edge checked them: nobody behind it needs a device's credentials.
-        let credentials =
-            !f.inside && cx.auth && msg.position(HeaderName::ProxyAuthorization).is_some();
+        let credentials = !f.inside && cx.auth && msg.position(HeaderName::ProxyAuthorization).is_some();
         if credentials || self.cfg.hygiene.strip(target.inside).any_in(msg) {
             bytes = self.without_headers(cx.counters, &bytes, credentials, target.inside);
         }
-        let source = NextHop {
-            transport: f.origin.transport,
-            addr: f.origin.peer,
-            flow: f.origin.flow,
-        };
+        let source = NextHop { transport: f.origin.transport, addr: f.origin.peer, flow: f.origin.flow };
         if self.cfg.topology_hiding {
-            bytes = self.hide_request(
-                cx,
-                &bytes,
-                f.inside && !target.inside,
-                (!f.inside).then_some(source),
-            );
+            bytes = self.hide_request(cx, &bytes, f.inside && !target.inside, (!f.inside).then_some(source));
         } else if !f.inside {
             bytes = alias_contact(&bytes, source).unwrap_or(bytes);
         }
@@ -106,20 +95,9 @@ impl ProxyState {
 
     /// A 2xx's ACK (or any request without a transaction): one copy, no
     /// state; its SDP (a late offer's answer) filtered.
-    pub(super) fn forward_stateless(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        origin: Origin,
-        msg: &Message<'_>,
-        target: &Target,
-    ) {
+    pub(super) fn forward_stateless(&mut self, cx: &mut Ctx<'_>, origin: Origin, msg: &Message<'_>, target: &Target) {
         self.seq += 1;
-        let f = Forward {
-            origin,
-            inside: self.cfg.trusts(origin.peer.ip()),
-            record_route: false,
-            seq: self.seq,
-        };
+        let f = Forward { origin, inside: self.cfg.trusts(origin.peer.ip()), record_route: false, seq: self.seq };
         let copy = match self.sdp_body_relayed(cx.counters, msg) {
             None => self.forward_copy(cx, &f, msg, target),
             Some(body) => {
@@ -138,13 +116,7 @@ impl ProxyState {
 
     /// Branch `b`'s response made ready for the sender: our Via off, and
     /// the inside hidden or restored when topology hiding is on.
-    pub(super) fn upstream_response(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        tx: &Tx,
-        b: usize,
-        msg: &Message<'_>,
-    ) -> Vec<u8> {
+    pub(super) fn upstream_response(&mut self, cx: &mut Ctx<'_>, tx: &Tx, b: usize, msg: &Message<'_>) -> Vec<u8> {
         let mut bytes = self.relayed_response(cx.counters, msg, tx.inside);
         let target = &tx.branches[b].target;
         if self.cfg.topology_hiding {
@@ -177,10 +149,7 @@ impl ProxyState {
             _ => via.port.unwrap_or(5060),
         };
         let uri = [b"sip:", host, b":", port.to_string().as_bytes()].concat();
-        let Some(mut hop) = sip::parse_uri(&uri)
-            .ok()
-            .and_then(|u| crate::core::proxy::route::hop_of_uri(&u))
-        else {
+        let Some(mut hop) = sip::parse_uri(&uri).ok().and_then(|u| crate::core::proxy::route::hop_of_uri(&u)) else {
             return;
         };
         if via.transport.eq_ignore_ascii_case(b"TCP") {
@@ -194,12 +163,7 @@ impl ProxyState {
     /// transaction), every other byte as it came (§16.7 step 3) but for
     /// hygiene: its SDP filtered, the header patterns for where it goes
     /// (`to_inside`: the core) removed. One pass.
-    fn relayed_response(
-        &self,
-        counters: &mut Counters,
-        msg: &Message<'_>,
-        to_inside: bool,
-    ) -> Vec<u8> {
+    fn relayed_response(&self, counters: &mut Counters, msg: &Message<'_>, to_inside: bool) -> Vec<u8> {
         let body = self.sdp_body_relayed(counters, msg);
         let mut e = Editor::new(msg);
         e.remove_first_value(HeaderName::Via);
@@ -215,13 +179,7 @@ impl ProxyState {
     /// `bytes` (a request to forward) without the header lines hygiene
     /// removes towards `to_inside`, and without Proxy-Authorization when
     /// `credentials`.
-    fn without_headers(
-        &self,
-        counters: &mut Counters,
-        bytes: &[u8],
-        credentials: bool,
-        to_inside: bool,
-    ) -> Vec<u8> {
+    fn without_headers(&self, counters: &mut Counters, bytes: &[u8], credentials: bool, to_inside: bool) -> Vec<u8> {
         let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else {
             return bytes.to_vec();
         };
@@ -250,29 +208,19 @@ impl Ctx<'_> {
     /// the shard that owns it), or a connection to its address.
     pub(super) fn send_hop(&mut self, hop: NextHop, bytes: Vec<u8>) {
         let dest = match (hop.transport, hop.flow) {
-            (Transport::Udp, _) => Dest::Udp {
-                listener: self.listener_index_for(&hop),
-                peer: hop.addr,
-            },
+            (Transport::Udp, _) => Dest::Udp { listener: self.listener_index_for(&hop), peer: hop.addr },
             (_, Some(f)) if f.shard != self.shard => {
                 self.counters.wire.mesh_sent += 1;
                 return self.out.push(Output::ToShard {
                     shard: f.shard,
-                    msg: MeshMsg::FlowSend {
-                        flow: f,
-                        peer: hop.addr,
-                        bytes,
-                    },
+                    msg: MeshMsg::FlowSend { flow: f, peer: hop.addr, bytes },
                 });
             }
             (_, Some(f)) => Dest::Flow(f),
-            (Transport::Tcp | Transport::Tls, None) => Dest::Tcp {
-                peer: hop.addr,
-                tls: hop.transport == Transport::Tls,
-            },
-            (Transport::Ws | Transport::Wss, None) => {
-                return self.counters.wire.drops.add(Drop::NoOutgoingWebSocket)
+            (Transport::Tcp | Transport::Tls, None) => {
+                Dest::Tcp { peer: hop.addr, tls: hop.transport == Transport::Tls }
             }
+            (Transport::Ws | Transport::Wss, None) => return self.counters.wire.drops.add(Drop::NoOutgoingWebSocket),
         };
         self.counters.proxy.relayed += 1;
         self.out.push(Output::Send { dest, bytes });

@@ -40,10 +40,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Edge {
     /// The proxy and the context its steps run in, borrowed apart.
-    pub(super) fn proxy_cx<'a>(
-        &'a mut self,
-        out: &'a mut Vec<Output>,
-    ) -> (&'a mut ProxyState, Ctx<'a>) {
+    pub(super) fn proxy_cx<'a>(&'a mut self, out: &'a mut Vec<Output>) -> (&'a mut ProxyState, Ctx<'a>) {
         let cx = Ctx {
             now_ms: self.now_ms,
             shard: self.cfg.shard,

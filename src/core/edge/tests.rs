@@ -4,18 +4,22 @@ use super::*;
 use crate::core::{FlowId, Origin, Transport};
 
 fn edge(shard: u16, shards: u16) -> Edge {
-    Edge::new(EdgeConfig {
-        shard,
-        shards,
-        local_hosts: local_hosts("127.0.0.1:5060".parse().unwrap(), "edge.example.com"),
-        local_ports: vec![5060],
-        max_message_bytes: 4096,
-        protect: Default::default(),
-        registrar: Default::default(),
-        auth: None,
-        listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
-        proxy: Default::default(),
-    }, NOW * 1000, 0)
+    Edge::new(
+        EdgeConfig {
+            shard,
+            shards,
+            local_hosts: local_hosts("127.0.0.1:5060".parse().unwrap(), "edge.example.com"),
+            local_ports: vec![5060],
+            max_message_bytes: 4096,
+            protect: Default::default(),
+            registrar: Default::default(),
+            auth: None,
+            listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
+            proxy: Default::default(),
+        },
+        NOW * 1000,
+        0,
+    )
 }
 
 /// The virtual clock of these tests (unix seconds).
@@ -98,7 +102,9 @@ fn strangers_may_not_relay_through_the_edge() {
 #[test]
 fn max_forwards_zero_gets_483() {
     let mut e = edge(0, 1);
-    let req = String::from_utf8(request("INVITE", "sip:bob@example.com", "")).unwrap().replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let req = String::from_utf8(request("INVITE", "sip:bob@example.com", ""))
+        .unwrap()
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
     let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
     assert!(text.starts_with("SIP/2.0 483 "), "{text}");
 }
@@ -106,7 +112,8 @@ fn max_forwards_zero_gets_483() {
 #[test]
 fn proxy_require_gets_420_listing_the_extensions() {
     let mut e = edge(0, 1);
-    let (_, text) = answer(&run(&mut e, udp(40000), &request("INVITE", "sip:bob@example.com", "Proxy-Require: foo, bar\r\n")));
+    let (_, text) =
+        answer(&run(&mut e, udp(40000), &request("INVITE", "sip:bob@example.com", "Proxy-Require: foo, bar\r\n")));
     assert!(text.starts_with("SIP/2.0 420 Bad Extension\r\n"), "{text}");
     assert!(text.contains("Unsupported: foo, bar\r\n"), "{text}");
 }
@@ -121,7 +128,9 @@ fn unknown_scheme_gets_416() {
 #[test]
 fn malformed_but_answerable_gets_400_with_the_reason() {
     let mut e = edge(0, 1);
-    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("CSeq: 7 OPTIONS", "CSeq: 7 INVITE");
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", ""))
+        .unwrap()
+        .replace("CSeq: 7 OPTIONS", "CSeq: 7 INVITE");
     let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
     assert!(text.starts_with("SIP/2.0 400 "), "{text}");
     assert_eq!(e.counters.wire.malformed.total(), 1);
@@ -138,7 +147,9 @@ fn missing_headers_still_get_400_when_the_via_is_usable() {
 #[test]
 fn repeated_single_headers_are_answered_with_one_of_each() {
     let mut e = edge(0, 1);
-    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Call-ID: call-1\r\n", "Call-ID: call-1\r\nCall-ID: call-2\r\n");
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", ""))
+        .unwrap()
+        .replace("Call-ID: call-1\r\n", "Call-ID: call-1\r\nCall-ID: call-2\r\n");
     let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
     assert!(text.starts_with("SIP/2.0 400 "), "{text}");
     assert_eq!(text.matches("Call-ID:").count(), 1, "{text}");
@@ -147,7 +158,9 @@ fn repeated_single_headers_are_answered_with_one_of_each() {
 #[test]
 fn unanswerable_request_is_dropped_and_counted() {
     let mut e = edge(0, 1);
-    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKabc;rport\r\n", "");
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", ""))
+        .unwrap()
+        .replace("Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKabc;rport\r\n", "");
     assert!(run(&mut e, udp(40000), req.as_bytes()).is_empty());
     assert_eq!(e.counters.wire.drops.get(Drop::MalformedUnanswerable), 1);
 }
@@ -155,7 +168,9 @@ fn unanswerable_request_is_dropped_and_counted() {
 #[test]
 fn a_datagram_with_a_wrong_content_length_is_answered_400() {
     let mut e = edge(0, 1);
-    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Content-Length: 0", "Content-Length: 50");
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", ""))
+        .unwrap()
+        .replace("Content-Length: 0", "Content-Length: 50");
     let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
     assert!(text.starts_with("SIP/2.0 400 content-length beyond datagram\r\n"), "{text}");
 }
@@ -163,7 +178,8 @@ fn a_datagram_with_a_wrong_content_length_is_answered_400() {
 #[test]
 fn bad_version_gets_505() {
     let mut e = edge(0, 1);
-    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replacen("SIP/2.0\r\n", "SIP/7.0\r\n", 1);
+    let req =
+        String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replacen("SIP/2.0\r\n", "SIP/7.0\r\n", 1);
     let (_, text) = answer(&run(&mut e, udp(40000), req.as_bytes()));
     assert!(text.starts_with("SIP/2.0 505 "), "{text}");
 }
@@ -201,7 +217,9 @@ fn stream_answers_go_to_the_flow_and_garbage_closes_it() {
     // A bad start line with intact framing: dropped, the connection lives on.
     assert!(run(&mut e, origin, b"SIP/2.0 4294967301 Huge\r\nContent-Length: 0\r\n\r\n").is_empty());
     // Lost framing: the connection is closed.
-    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", "")).unwrap().replace("Content-Length: 0", "Content-Length: -1");
+    let req = String::from_utf8(request("OPTIONS", "sip:127.0.0.1", ""))
+        .unwrap()
+        .replace("Content-Length: 0", "Content-Length: -1");
     let out = run(&mut e, origin, req.as_bytes());
     assert!(matches!(out.as_slice(), [Output::Close(f)] if *f == flow), "{out:?}");
 }

@@ -75,9 +75,6 @@ impl Edge {
             Ask::Lookup { aor, .. } => Answer::Located(self.binding_targets(&aor)),
         };
         self.counters.wire.mesh_sent += 1;
-        out.push(Output::ToShard {
-            shard: reply_to,
-            msg: MeshMsg::Answer { token, answer },
-        });
+        out.push(Output::ToShard { shard: reply_to, msg: MeshMsg::Answer { token, answer } });
     }
 }

@@ -130,7 +130,12 @@ fn with_topology_hiding_the_sealed_token_leads_back_to_the_browsers_connection()
     net.send(CORE, &dialog.request("BYE", &token, "z9hG4bKw4bye", 2, &[]));
     let bye = net.on_flow(FLOW);
     assert_eq!(bye.len(), 1, "{:#?}\n{:?}", net.pending(), net.counters().wire.drops);
-    assert_eq!((bye[0].method().as_str(), bye[0].ruri().as_str(), bye[0].shard), ("BYE", CONTACT, 1), "{}", bye[0].text());
+    assert_eq!(
+        (bye[0].method().as_str(), bye[0].ruri().as_str(), bye[0].shard),
+        ("BYE", CONTACT, 1),
+        "{}",
+        bye[0].text()
+    );
     assert_eq!(net.mesh, ["0->1 FlowSend"]);
     net.quiet();
 }

@@ -52,8 +52,7 @@ pub struct Binding {
 impl Binding {
     /// Checks the size limits of the packed layout.
     pub(super) fn check(aor: &[u8], b: &NewBinding<'_>) -> Result<(), TooLarge> {
-        let fixed =
-            16 + aor.len() + b.contact.len() + b.call_id.len() + b.instance.map_or(0, <[u8]>::len);
+        let fixed = 16 + aor.len() + b.contact.len() + b.call_id.len() + b.instance.map_or(0, <[u8]>::len);
         if fixed > usize::from(u16::MAX) || b.path.iter().any(|p| p.len() > usize::from(u16::MAX)) {
             return Err(TooLarge);
         }
@@ -149,9 +148,7 @@ impl Binding {
     /// Whether `b` refreshes or replaces this binding (see module doc).
     pub fn is_replaced_by(&self, b: &NewBinding<'_>) -> bool {
         match (b.instance, b.reg_id) {
-            (Some(instance), Some(reg_id)) => {
-                self.instance() == Some(instance) && self.reg_id() == Some(reg_id)
-            }
+            (Some(instance), Some(reg_id)) => self.instance() == Some(instance) && self.reg_id() == Some(reg_id),
             _ => uri_eq(self.contact(), b.contact),
         }
     }
@@ -224,17 +221,12 @@ impl Binding {
 
     /// The connection the REGISTER arrived on (stream transports).
     pub fn flow(&self) -> Option<FlowId> {
-        (self.flags & F_FLOW != 0).then_some(FlowId {
-            shard: self.flow_shard,
-            conn: self.flow_conn,
-        })
+        (self.flags & F_FLOW != 0).then_some(FlowId { shard: self.flow_shard, conn: self.flow_conn })
     }
 
     /// Path header values in order (RFC 3327).
     pub fn path(&self) -> PathIter<'_> {
-        PathIter {
-            rest: &self.data[usize::from(self.instance_end)..],
-        }
+        PathIter { rest: &self.data[usize::from(self.instance_end)..] }
     }
 
     /// `+sip.instance` value as sent.
@@ -319,25 +311,12 @@ pub(super) fn uri_parts(u: &[u8]) -> (usize, (usize, usize)) {
         return (0, (0, 0));
     };
     let rest = colon + 1;
-    let end = u[rest..]
-        .iter()
-        .position(|&c| c == b'?')
-        .map_or(u.len(), |p| rest + p);
-    let start = u[rest..end]
-        .iter()
-        .position(|&c| c == b'@')
-        .map_or(rest, |p| rest + p + 1);
+    let end = u[rest..].iter().position(|&c| c == b'?').map_or(u.len(), |p| rest + p);
+    let start = u[rest..end].iter().position(|&c| c == b'@').map_or(rest, |p| rest + p + 1);
     let host_end = if u.get(start) == Some(&b'[') {
-        u[start..end]
-            .iter()
-            .position(|&c| c == b']')
-            .map_or(end, |p| start + p + 1)
+        u[start..end].iter().position(|&c| c == b']').map_or(end, |p| start + p + 1)
     } else {
-        u[start..end]
-            .iter()
-            .position(|&c| matches!(c, b':' | b';'))
-            .map_or(end, |p| start + p)
+        u[start..end].iter().position(|&c| matches!(c, b':' | b';')).map_or(end, |p| start + p)
     };
     (colon, (start, host_end))
 }
-

@@ -49,7 +49,6 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-
 use crate::core::timer::Wheel;
 use crate::core::{FlowId, Transport};
 
@@ -89,7 +88,9 @@ pub struct TooLarge;
 
 impl fmt::Display for TooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("binding too large (AOR + contact + Call-ID + instance over 65519 bytes, or a Path value over 65535)")
+        f.write_str(
+            "binding too large (AOR + contact + Call-ID + instance over 65519 bytes, or a Path value over 65535)",
+        )
     }
 }
 
@@ -105,12 +106,11 @@ pub enum Upserted {
     Updated,
 }
 
-
 mod binding;
 mod record;
 
-pub use binding::{Binding, PathIter};
 use binding::{uri_eq, UserAgent};
+pub use binding::{Binding, PathIter};
 
 /// binding (`Many` of an empty vector) is vacant.
 #[derive(Debug)]
@@ -275,14 +275,8 @@ impl Location {
         let slot = match self.find_hashed(aor, h) {
             Some(i) => {
                 let bindings = &mut self.slots[i as usize];
-                if let Some(old) = bindings
-                    .as_mut_slice()
-                    .iter_mut()
-                    .find(|x| x.is_replaced_by(&b))
-                {
-                    let data = old
-                        .same_strings(aor, &b)
-                        .then(|| std::mem::take(&mut old.data));
+                if let Some(old) = bindings.as_mut_slice().iter_mut().find(|x| x.is_replaced_by(&b)) {
+                    let data = old.same_strings(aor, &b).then(|| std::mem::take(&mut old.data));
                     *old = Binding::build(aor, &b, ua, data);
                     self.wheel.schedule(b.expires_at, i);
                     return Ok(Upserted::Updated);
@@ -307,11 +301,7 @@ impl Location {
         let Some(i) = self.find(aor) else {
             return false;
         };
-        let Some(pos) = self.slots[i as usize]
-            .as_slice()
-            .iter()
-            .position(|b| uri_eq(b.contact(), contact))
-        else {
+        let Some(pos) = self.slots[i as usize].as_slice().iter().position(|b| uri_eq(b.contact(), contact)) else {
             return false;
         };
         self.drop_where(i, |k, _| k == pos) > 0
@@ -323,9 +313,7 @@ impl Location {
         let Some(i) = self.find(aor) else {
             return false;
         };
-        self.drop_where(i, |_, b| {
-            b.instance() == Some(instance) && b.reg_id() == Some(reg_id)
-        }) > 0
+        self.drop_where(i, |_, b| b.instance() == Some(instance) && b.reg_id() == Some(reg_id)) > 0
     }
 
     /// Removes every binding of `aor`; returns how many.
@@ -386,11 +374,7 @@ impl Location {
 
     fn find_hashed(&self, aor: &[u8], h: u32) -> Option<u32> {
         if let Some(&i) = self.index.get(&h) {
-            if self.slots[i as usize]
-                .as_slice()
-                .first()
-                .is_some_and(|b| b.aor() == aor)
-            {
+            if self.slots[i as usize].as_slice().first().is_some_and(|b| b.aor() == aor) {
                 return Some(i);
             }
         }
@@ -429,10 +413,7 @@ impl Location {
         let bindings = &mut self.slots[i as usize];
         let (len, dropping) = {
             let list = bindings.as_slice();
-            (
-                list.len(),
-                list.iter().enumerate().filter(|(k, b)| drop(*k, b)).count(),
-            )
+            (list.len(), list.iter().enumerate().filter(|(k, b)| drop(*k, b)).count())
         };
         self.bindings -= dropping;
         if dropping < len {
@@ -481,7 +462,6 @@ impl Location {
         ua
     }
 }
-
 
 #[cfg(test)]
 mod tests;

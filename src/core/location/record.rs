@@ -52,10 +52,7 @@ impl From<Binding> for BindingRecord {
             cseq: b.cseq,
             source: b.source(),
             transport: b.transport,
-            flow: b.flow().map(|f| FlowRecord {
-                shard: f.shard,
-                conn: f.conn,
-            }),
+            flow: b.flow().map(|f| FlowRecord { shard: f.shard, conn: f.conn }),
             path: b.path().map(|p| Bytes(p.to_vec())).collect(),
             instance: b.instance().map(|i| Bytes(i.to_vec())),
             reg_id: b.reg_id(),
@@ -78,10 +75,7 @@ impl TryFrom<BindingRecord> for Binding {
             cseq: r.cseq,
             source: r.source,
             transport: r.transport,
-            flow: r.flow.as_ref().map(|f| FlowId {
-                shard: f.shard,
-                conn: f.conn,
-            }),
+            flow: r.flow.as_ref().map(|f| FlowId { shard: f.shard, conn: f.conn }),
             path: &path,
             instance: r.instance.as_ref().map(|i| &i.0[..]),
             reg_id: r.reg_id,
@@ -127,10 +121,7 @@ impl<'de> Deserialize<'de> for Bytes {
             fn visit_string<E>(self, v: String) -> Result<Bytes, E> {
                 Ok(Bytes(v.into_bytes()))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Bytes, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
                 let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
                 while let Some(b) = seq.next_element()? {
                     v.push(b);

@@ -27,16 +27,8 @@ fn nb(contact: &[u8], expires_at: u64) -> NewBinding<'_> {
 
 #[test]
 fn layout_stays_small() {
-    assert!(
-        std::mem::size_of::<Binding>() <= 72,
-        "{}",
-        std::mem::size_of::<Binding>()
-    );
-    assert!(
-        std::mem::size_of::<Bindings>() <= 72,
-        "{}",
-        std::mem::size_of::<Bindings>()
-    );
+    assert!(std::mem::size_of::<Binding>() <= 72, "{}", std::mem::size_of::<Binding>());
+    assert!(std::mem::size_of::<Bindings>() <= 72, "{}", std::mem::size_of::<Bindings>());
 }
 
 #[test]
@@ -51,10 +43,7 @@ fn upsert_new_then_refresh_keeps_one_binding() {
     assert_eq!(b.call_id(), CALL_ID);
     assert_eq!(b.q(), 1000);
     assert_eq!(b.expires_at(), 4600);
-    assert_eq!(
-        b.source(),
-        "198.51.100.7:49152".parse::<SocketAddr>().unwrap()
-    );
+    assert_eq!(b.source(), "198.51.100.7:49152".parse::<SocketAddr>().unwrap());
     assert_eq!(b.transport(), Transport::Udp);
     assert_eq!(b.flow(), None);
     assert_eq!(b.path().count(), 0);
@@ -64,10 +53,7 @@ fn upsert_new_then_refresh_keeps_one_binding() {
     assert_eq!(b.updated(), 1000);
 
     // Refresh: same contact, differently cased scheme and host.
-    let mut r = nb(
-        b"SIP:+4915112345678@198.51.100.7:49152;transport=udp;ob",
-        5000,
-    );
+    let mut r = nb(b"SIP:+4915112345678@198.51.100.7:49152;transport=udp;ob", 5000);
     r.cseq = 2;
     r.updated = 1400;
     assert_eq!(loc.upsert(AOR, r), Ok(Upserted::Updated));
@@ -82,28 +68,16 @@ fn upsert_new_then_refresh_keeps_one_binding() {
     assert_eq!(loc.upsert(AOR, r6), Ok(Upserted::Updated));
     let b = &loc.get(AOR)[0];
     assert_eq!((b.aor(), b.contact(), b.call_id()), (AOR, CONTACT, CALL_ID));
-    assert_eq!(
-        b.source(),
-        "[2001:db8::1]:5060".parse::<SocketAddr>().unwrap()
-    );
+    assert_eq!(b.source(), "[2001:db8::1]:5060".parse::<SocketAddr>().unwrap());
     let mut r4 = nb(CONTACT, 5000);
     r4.source = "192.0.2.44:5070".parse().unwrap();
     loc.upsert(AOR, r4).unwrap();
-    assert_eq!(
-        loc.get(AOR)[0].source(),
-        "192.0.2.44:5070".parse::<SocketAddr>().unwrap()
-    );
+    assert_eq!(loc.get(AOR)[0].source(), "192.0.2.44:5070".parse::<SocketAddr>().unwrap());
     assert_eq!(loc.get(AOR)[0].contact(), CONTACT);
 
     // A different user part is a different contact.
     assert_eq!(
-        loc.upsert(
-            AOR,
-            nb(
-                b"sip:+4915112345679@198.51.100.7:49152;transport=udp;ob",
-                5000
-            )
-        ),
+        loc.upsert(AOR, nb(b"sip:+4915112345679@198.51.100.7:49152;transport=udp;ob", 5000)),
         Ok(Upserted::Added)
     );
     assert_eq!((loc.aors(), loc.bindings()), (1, 2));
@@ -125,25 +99,16 @@ fn replace_by_instance_and_reg_id() {
     let mut b2 = a;
     b2.contact = b"sip:alice@192.0.2.1:5062;transport=tcp";
     b2.reg_id = Some(2);
-    assert_eq!(
-        loc.upsert(b"sip:alice@example.com", b2),
-        Ok(Upserted::Added)
-    );
+    assert_eq!(loc.upsert(b"sip:alice@example.com", b2), Ok(Upserted::Added));
     // New contact address (NAT rebinding), same instance + reg-id 1: replaces.
     let mut a2 = a;
     a2.contact = b"sip:alice@203.0.113.9:41000;transport=tcp";
     a2.flow = Some(FlowId { shard: 3, conn: 99 });
     a2.path = &[];
-    assert_eq!(
-        loc.upsert(b"sip:alice@example.com", a2),
-        Ok(Upserted::Updated)
-    );
+    assert_eq!(loc.upsert(b"sip:alice@example.com", a2), Ok(Upserted::Updated));
     let got = loc.get(b"sip:alice@example.com");
     assert_eq!(got.len(), 2);
-    assert_eq!(
-        got[0].contact(),
-        b"sip:alice@203.0.113.9:41000;transport=tcp"
-    );
+    assert_eq!(got[0].contact(), b"sip:alice@203.0.113.9:41000;transport=tcp");
     assert_eq!(got[0].flow(), Some(FlowId { shard: 3, conn: 99 }));
     assert_eq!(got[0].path().count(), 0);
     assert_eq!(got[0].instance(), Some(inst));
@@ -162,16 +127,12 @@ fn remove_and_remove_all() {
     loc.upsert(AOR, nb(b"sip:a@192.0.2.1", 100)).unwrap();
     loc.upsert(AOR, nb(b"sip:b@192.0.2.1", 100)).unwrap();
     loc.upsert(AOR, nb(b"sip:c@192.0.2.1", 100)).unwrap();
-    loc.upsert(b"sip:other@example.com", nb(b"sip:o@192.0.2.1", 100))
-        .unwrap();
+    loc.upsert(b"sip:other@example.com", nb(b"sip:o@192.0.2.1", 100)).unwrap();
     assert_eq!((loc.aors(), loc.bindings()), (2, 4));
     assert!(loc.remove(AOR, b"sip:b@192.0.2.1"));
     assert!(!loc.remove(AOR, b"sip:b@192.0.2.1"));
     assert!(!loc.remove(b"sip:nobody@example.com", b"sip:b@192.0.2.1"));
-    assert!(
-        !loc.remove(AOR, b"sip:A@192.0.2.1"),
-        "user part is case-sensitive"
-    );
+    assert!(!loc.remove(AOR, b"sip:A@192.0.2.1"), "user part is case-sensitive");
     assert!(loc.remove(AOR, b"sip:a@192.0.2.1"));
     assert_eq!(loc.get(AOR).len(), 1);
     assert_eq!((loc.aors(), loc.bindings()), (2, 2));
@@ -180,8 +141,7 @@ fn remove_and_remove_all() {
     assert!(loc.get(AOR).is_empty());
     assert_eq!((loc.aors(), loc.bindings()), (1, 1));
     // A removed AOR's stale timers do no harm, also once its slot is reused.
-    loc.upsert(b"sip:new@example.com", nb(b"sip:n@192.0.2.1", 500))
-        .unwrap();
+    loc.upsert(b"sip:new@example.com", nb(b"sip:n@192.0.2.1", 500)).unwrap();
     assert_eq!(loc.expire(100), 1); // sip:other only
     assert_eq!(loc.get(b"sip:new@example.com").len(), 1);
     assert_eq!(loc.expire(499), 0);
@@ -196,20 +156,14 @@ fn expiry_fires_within_the_second_through_the_wheel() {
     for k in 0..300u64 {
         let aor = format!("sip:+49151{k:08}@example.com");
         let contact = format!("sip:+49151{k:08}@198.51.100.7:{}", 1024 + k);
-        loc.upsert(
-            aor.as_bytes(),
-            nb(contact.as_bytes(), t0 + 1 + k * 37 % 5000),
-        )
-        .unwrap();
+        loc.upsert(aor.as_bytes(), nb(contact.as_bytes(), t0 + 1 + k * 37 % 5000)).unwrap();
     }
     assert_eq!(loc.bindings(), 300);
     let mut seen = 0;
     for now in t0..=t0 + 5100 {
         let gone = loc.expire(now);
         // Exactly those with expires_at == now go at `now`.
-        let due = (0..300u64)
-            .filter(|k| t0 + 1 + k * 37 % 5000 == now)
-            .count();
+        let due = (0..300u64).filter(|k| t0 + 1 + k * 37 % 5000 == now).count();
         assert_eq!(gone, due, "now={now}");
         seen += gone;
     }
@@ -239,24 +193,15 @@ fn refresh_is_lazily_cancelled_and_shorter_refresh_wins() {
 fn drained_table_gives_memory_back_and_stale_timers_stay_harmless() {
     let mut loc = Location::new(0);
     for k in 0..2000u64 {
-        loc.upsert(
-            format!("sip:u{k}@e").as_bytes(),
-            nb(b"sip:x@192.0.2.1", 100 + k % 3),
-        )
-        .unwrap();
+        loc.upsert(format!("sip:u{k}@e").as_bytes(), nb(b"sip:x@192.0.2.1", 100 + k % 3)).unwrap();
     }
     for k in 0..2000u64 {
         assert_eq!(loc.remove_all(format!("sip:u{k}@e").as_bytes()), 1);
     }
     assert_eq!(loc.slots.capacity(), 0);
     assert_eq!(loc.timers(), 2000);
-    loc.upsert(b"sip:late@e", nb(b"sip:x@192.0.2.1", 500))
-        .unwrap();
-    assert_eq!(
-        loc.expire(102),
-        0,
-        "stale entries of slot 0 fire on the new AOR, which is not due"
-    );
+    loc.upsert(b"sip:late@e", nb(b"sip:x@192.0.2.1", 500)).unwrap();
+    assert_eq!(loc.expire(102), 0, "stale entries of slot 0 fire on the new AOR, which is not due");
     assert_eq!(loc.get(b"sip:late@e").len(), 1);
     assert_eq!(loc.expire(500), 1);
     assert_eq!(loc.timers(), 0);
@@ -267,8 +212,7 @@ fn long_gap_expires_everything_due() {
     let mut loc = Location::new(0);
     for k in 0..50u64 {
         let aor = format!("sip:u{k}@example.com");
-        loc.upsert(aor.as_bytes(), nb(b"sip:x@192.0.2.1", 10 + k * 1000))
-            .unwrap();
+        loc.upsert(aor.as_bytes(), nb(b"sip:x@192.0.2.1", 10 + k * 1000)).unwrap();
     }
     assert_eq!(loc.expire(30_000), 30); // gap of several revolutions
     assert_eq!(loc.bindings(), 20);
@@ -293,24 +237,12 @@ fn multi_contact_aor_expires_each_binding_on_time() {
 
 #[test]
 fn uri_comparison() {
-    assert!(uri_eq(
-        b"sip:alice@Example.COM;transport=udp",
-        b"SIP:alice@example.com;transport=udp"
-    ));
+    assert!(uri_eq(b"sip:alice@Example.COM;transport=udp", b"SIP:alice@example.com;transport=udp"));
     assert!(!uri_eq(b"sip:Alice@example.com", b"sip:alice@example.com"));
-    assert!(!uri_eq(
-        b"sip:alice@example.com;transport=UDP",
-        b"sip:alice@example.com;transport=udp"
-    ));
+    assert!(!uri_eq(b"sip:alice@example.com;transport=UDP", b"sip:alice@example.com;transport=udp"));
     assert!(uri_eq(b"sip:[2001:DB8::1]:5060", b"sip:[2001:db8::1]:5060"));
-    assert!(uri_eq(
-        b"sips:EXAMPLE.com?subject=A@B",
-        b"sips:example.com?subject=A@B"
-    ));
-    assert!(!uri_eq(
-        b"sips:example.com?subject=A@B",
-        b"sips:example.com?subject=a@b"
-    ));
+    assert!(uri_eq(b"sips:EXAMPLE.com?subject=A@B", b"sips:example.com?subject=A@B"));
+    assert!(!uri_eq(b"sips:example.com?subject=A@B", b"sips:example.com?subject=a@b"));
     assert!(!uri_eq(b"sip:a@b:5060", b"sip:a@b:5061"));
     assert!(uri_eq(b"opaque", b"opaque"));
 }
@@ -340,10 +272,7 @@ fn user_agents_are_interned_and_swept() {
     assert_eq!(loc.user_agents(), 3);
     let a = &loc.get(b"sip:u0@example.com")[0];
     let b = &loc.get(b"sip:u3@example.com")[0];
-    assert!(Arc::ptr_eq(
-        a.user_agent.as_ref().unwrap(),
-        b.user_agent.as_ref().unwrap()
-    ));
+    assert!(Arc::ptr_eq(a.user_agent.as_ref().unwrap(), b.user_agent.as_ref().unwrap()));
     assert_eq!(loc.expire(10), 3000);
     for k in 0..2000u64 {
         let aor = format!("sip:v{k}@example.com");
@@ -360,11 +289,7 @@ fn user_agents_are_interned_and_swept() {
         b.user_agent = Some(ua.as_bytes());
         loc.upsert(format!("sip:w{k}@e").as_bytes(), b).unwrap();
     }
-    assert!(
-        loc.user_agents() < 2000,
-        "unused ones were swept: {}",
-        loc.user_agents()
-    );
+    assert!(loc.user_agents() < 2000, "unused ones were swept: {}", loc.user_agents());
 }
 
 #[test]
@@ -379,10 +304,7 @@ fn serde_round_trip() {
         cseq: 42,
         source: "[2001:db8::7]:5061".parse().unwrap(),
         transport: Transport::Tcp,
-        flow: Some(FlowId {
-            shard: 5,
-            conn: 123_456,
-        }),
+        flow: Some(FlowId { shard: 5, conn: 123_456 }),
         path: &path,
         instance: Some(inst),
         reg_id: Some(1),
@@ -393,10 +315,7 @@ fn serde_round_trip() {
     loc.upsert(AOR, b).unwrap();
     let original = loc.get(AOR)[0].clone();
     let json = serde_json::to_string(&original).unwrap();
-    assert!(
-        json.contains("\"contact\":\"sip:+4915112345678@198.51.100.7:49152;transport=udp;ob\""),
-        "{json}"
-    );
+    assert!(json.contains("\"contact\":\"sip:+4915112345678@198.51.100.7:49152;transport=udp;ob\""), "{json}");
     assert!(json.contains("\"transport\":\"tcp\""), "{json}");
     let back: Binding = serde_json::from_str(&json).unwrap();
     assert_eq!(back, original);
@@ -410,10 +329,7 @@ fn serde_round_trip() {
     let v4 = loc.get(b"sip:b@example.com")[0].clone();
     let back: Binding = serde_json::from_str(&serde_json::to_string(&v4).unwrap()).unwrap();
     assert_eq!(back, v4);
-    assert!(
-        serde_json::from_str::<Binding>(&json.replace("\"tcp\"", "\"carrier-pigeon\""))
-            .is_err()
-    );
+    assert!(serde_json::from_str::<Binding>(&json.replace("\"tcp\"", "\"carrier-pigeon\"")).is_err());
 }
 
 #[test]
@@ -424,8 +340,7 @@ fn aors_sharing_a_32_bit_hash_stay_apart() {
     let (a, b) = (0u64..5_000_000)
         .find_map(|k| {
             let aor = format!("sip:{k}@e");
-            seen.insert(loc.hash32(aor.as_bytes()), aor.clone())
-                .map(|other| (other, aor))
+            seen.insert(loc.hash32(aor.as_bytes()), aor.clone()).map(|other| (other, aor))
         })
         .expect("a 32-bit collision");
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -439,10 +354,7 @@ fn aors_sharing_a_32_bit_hash_stay_apart() {
     assert_eq!(loc.get(b)[0].contact(), b"sip:b@192.0.2.1");
     loc.upsert(a, nb(b"sip:a2@192.0.2.1", 30)).unwrap(); // back into the index
     assert_eq!(loc.get(a)[0].contact(), b"sip:a2@192.0.2.1");
-    assert_eq!(
-        loc.upsert(b, nb(b"sip:b@192.0.2.1", 40)),
-        Ok(Upserted::Updated)
-    );
+    assert_eq!(loc.upsert(b, nb(b"sip:b@192.0.2.1", 40)), Ok(Upserted::Updated));
     assert_eq!(loc.expire(20), 0);
     assert_eq!(loc.expire(30), 1);
     assert_eq!(loc.get(b)[0].expires_at(), 40);
@@ -455,17 +367,11 @@ fn matches_a_naive_model_under_random_operations() {
     // Deterministic LCG; a naive model of (aor -> [(contact, expires_at)]).
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut rnd = |n: u64| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         (seed >> 33) % n
     };
-    let aors: Vec<String> = (0..20)
-        .map(|k| format!("sip:user{k}@example.com"))
-        .collect();
-    let contacts: Vec<String> = (0..5)
-        .map(|k| format!("sip:c{k}@192.0.2.{k}:5060"))
-        .collect();
+    let aors: Vec<String> = (0..20).map(|k| format!("sip:user{k}@example.com")).collect();
+    let contacts: Vec<String> = (0..5).map(|k| format!("sip:c{k}@192.0.2.{k}:5060")).collect();
     let mut now = 1_000u64;
     let mut loc = Location::new(now);
     let mut model: HashMap<usize, Vec<(usize, u64)>> = HashMap::new();
@@ -475,9 +381,7 @@ fn matches_a_naive_model_under_random_operations() {
         match rnd(10) {
             0..=4 => {
                 let at = now + rnd(60);
-                let added = loc
-                    .upsert(aors[a].as_bytes(), nb(contacts[c].as_bytes(), at))
-                    .unwrap();
+                let added = loc.upsert(aors[a].as_bytes(), nb(contacts[c].as_bytes(), at)).unwrap();
                 let list = model.entry(a).or_default();
                 match list.iter_mut().find(|(mc, _)| *mc == c) {
                     Some(e) => {
@@ -493,10 +397,7 @@ fn matches_a_naive_model_under_random_operations() {
             5 => {
                 let list = model.entry(a).or_default();
                 let pos = list.iter().position(|(mc, _)| *mc == c);
-                assert_eq!(
-                    loc.remove(aors[a].as_bytes(), contacts[c].as_bytes()),
-                    pos.is_some()
-                );
+                assert_eq!(loc.remove(aors[a].as_bytes(), contacts[c].as_bytes()), pos.is_some());
                 if let Some(pos) = pos {
                     list.remove(pos);
                 }
@@ -506,11 +407,7 @@ fn matches_a_naive_model_under_random_operations() {
                 assert_eq!(loc.remove_all(aors[a].as_bytes()), n);
             }
             _ => {
-                now += if rnd(200) == 0 {
-                    5_000 + rnd(5_000)
-                } else {
-                    rnd(8)
-                };
+                now += if rnd(200) == 0 { 5_000 + rnd(5_000) } else { rnd(8) };
                 let mut n = 0;
                 for list in model.values_mut() {
                     let before = list.len();
@@ -522,16 +419,10 @@ fn matches_a_naive_model_under_random_operations() {
         }
         model.retain(|_, l| !l.is_empty());
         for (k, aor) in aors.iter().enumerate() {
-            let got: Vec<(&[u8], u64)> = loc
-                .get(aor.as_bytes())
-                .iter()
-                .map(|b| (b.contact(), b.expires_at()))
-                .collect();
-            let want: Vec<(&[u8], u64)> = model.get(&k).map_or(vec![], |l| {
-                l.iter()
-                    .map(|&(c, at)| (contacts[c].as_bytes(), at))
-                    .collect()
-            });
+            let got: Vec<(&[u8], u64)> =
+                loc.get(aor.as_bytes()).iter().map(|b| (b.contact(), b.expires_at())).collect();
+            let want: Vec<(&[u8], u64)> =
+                model.get(&k).map_or(vec![], |l| l.iter().map(|&(c, at)| (contacts[c].as_bytes(), at)).collect());
             assert_eq!(got, want, "step {step}, {aor}");
         }
         assert_eq!(loc.aors(), model.len());
@@ -546,8 +437,7 @@ fn many_aors_stay_exact() {
     let n = 200_000u64;
     for k in 0..n {
         let aor = format!("sip:{k}@e");
-        loc.upsert(aor.as_bytes(), nb(b"sip:x@192.0.2.1", 10 + k % 7))
-            .unwrap();
+        loc.upsert(aor.as_bytes(), nb(b"sip:x@192.0.2.1", 10 + k % 7)).unwrap();
     }
     assert_eq!(loc.aors(), n as usize);
     for k in (0..n).step_by(997) {
@@ -558,11 +448,7 @@ fn many_aors_stay_exact() {
         assert_eq!(loc.remove_all(format!("sip:{k}@e").as_bytes()), 1);
     }
     for k in 0..n {
-        assert_eq!(
-            loc.get(format!("sip:{k}@e").as_bytes()).len(),
-            (k % 2) as usize,
-            "k={k}"
-        );
+        assert_eq!(loc.get(format!("sip:{k}@e").as_bytes()).len(), (k % 2) as usize, "k={k}");
     }
     assert_eq!(loc.expire(20), (n / 2) as usize);
     assert_eq!((loc.aors(), loc.bindings()), (0, 0));

@@ -85,7 +85,15 @@ pub struct ProtectConfig {
 #[cfg(test)]
 impl Default for ProtectConfig {
     fn default() -> Self {
-        ProtectConfig { allow: Vec::new(), scanners: Scanners::default(), flood: None, auth_failures: None, rules: Vec::new(), max_size: Vec::new(), udp_mtu: usize::MAX }
+        ProtectConfig {
+            allow: Vec::new(),
+            scanners: Scanners::default(),
+            flood: None,
+            auth_failures: None,
+            rules: Vec::new(),
+            max_size: Vec::new(),
+            udp_mtu: usize::MAX,
+        }
     }
 }
 
@@ -94,8 +102,13 @@ impl Default for ProtectConfig {
 pub enum Verdict {
     Pass,
     /// Answer 503 with this Retry-After (seconds); `rule` is the index.
-    Reject { rule: usize, retry_after: u32 },
-    Drop { rule: usize },
+    Reject {
+        rule: usize,
+        retry_after: u32,
+    },
+    Drop {
+        rule: usize,
+    },
 }
 
 /// What a shard counts here (published as metrics).
@@ -131,7 +144,17 @@ impl Protect {
         let shares = cfg.rules.iter().map(|r| (r.rate / n, (r.burst / n).max(1.0))).collect();
         let buckets = cfg.rules.iter().map(|_| HashMap::new()).collect();
         let stats = ProtectStats { rule_hits: vec![0; cfg.rules.len()], ..Default::default() };
-        Protect { cfg, shard, shares, buckets, flood: WindowCounts::default(), auth: WindowCounts::default(), bans: BanList::default(), stats, key: Vec::new() }
+        Protect {
+            cfg,
+            shard,
+            shares,
+            buckets,
+            flood: WindowCounts::default(),
+            auth: WindowCounts::default(),
+            bans: BanList::default(),
+            stats,
+            key: Vec::new(),
+        }
     }
 
     pub fn allowed(&self, ip: IpAddr) -> bool {
@@ -163,7 +186,10 @@ impl Protect {
     /// On the shard owning `ip`: one more authentication failure; a ban at the threshold.
     pub fn auth_failed(&mut self, ip: IpAddr, now_ms: u64) -> Option<Ban> {
         let t = self.cfg.auth_failures?;
-        self.auth.hit(ip, now_ms, t.window_ms, t.count).then(|| self.decide(ip, BanReason::AuthFailures, t, now_ms)).flatten()
+        self.auth
+            .hit(ip, now_ms, t.window_ms, t.count)
+            .then(|| self.decide(ip, BanReason::AuthFailures, t, now_ms))
+            .flatten()
     }
 
     fn decide(&mut self, ip: IpAddr, reason: BanReason, t: Trip, now_ms: u64) -> Option<Ban> {

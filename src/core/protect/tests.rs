@@ -9,7 +9,16 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn rule(name: &str, key: RuleKey, rate: f64, burst: f64) -> Rule {
-    Rule { name: name.into(), key, methods: Vec::new(), user_agent: Vec::new(), event: Vec::new(), rate, burst, action: Action::Reject }
+    Rule {
+        name: name.into(),
+        key,
+        methods: Vec::new(),
+        user_agent: Vec::new(),
+        event: Vec::new(),
+        rate,
+        burst,
+        action: Action::Reject,
+    }
 }
 
 fn facts<'a>(from: &str, method: &'a [u8]) -> Facts<'a> {
@@ -76,7 +85,11 @@ fn keys_and_filters() {
 
     let sub = |ev: &'static [u8], from: &'static str| Facts { event: Some(ev), ..facts(from, b"SUBSCRIBE") };
     assert_eq!(passes(&mut p, &sub(b"presence", "192.0.2.1"), T0, 1), 1);
-    assert_eq!(passes(&mut p, &sub(b"PRESENCE", "192.0.2.2"), T0, 1), 1, "one bucket per package, any source, case-blind");
+    assert_eq!(
+        passes(&mut p, &sub(b"PRESENCE", "192.0.2.2"), T0, 1),
+        1,
+        "one bucket per package, any source, case-blind"
+    );
     assert!(matches!(p.limit(&sub(b"presence", "192.0.2.3"), T0), Verdict::Reject { rule: 0, .. }));
     assert_eq!(passes(&mut p, &sub(b"dialog", "192.0.2.3"), T0, 2), 2);
     assert_eq!(passes(&mut p, &facts("192.0.2.3", b"NOTIFY"), T0, 5), 5, "methods filter; no event, no bucket");
@@ -87,11 +100,19 @@ fn keys_and_filters() {
     assert_eq!(passes(&mut p, &ua(b"Other"), T0, 3), 3, "pattern does not match");
 
     assert_eq!(p.limit(&facts("192.0.2.4", b"OPTIONS"), T0), Verdict::Pass);
-    assert_eq!(p.limit(&facts("192.0.2.5", b"OPTIONS"), T0), Verdict::Drop { rule: 2 }, "global: one bucket per method for everyone");
+    assert_eq!(
+        p.limit(&facts("192.0.2.5", b"OPTIONS"), T0),
+        Verdict::Drop { rule: 2 },
+        "global: one bucket per method for everyone"
+    );
 
     let alice = Facts { aor: Some(b"sip:alice@example.com"), ..facts("192.0.2.6", b"INVITE") };
     let alice_elsewhere = Facts { ip: ip("192.0.2.7"), ..alice };
-    assert_eq!(passes(&mut p, &alice, T0, 2) + passes(&mut p, &alice_elsewhere, T0, 2), 3, "the AOR's bucket, from any address");
+    assert_eq!(
+        passes(&mut p, &alice, T0, 2) + passes(&mut p, &alice_elsewhere, T0, 2),
+        3,
+        "the AOR's bucket, from any address"
+    );
     assert_eq!(p.stats.rule_hits, vec![1, 4, 1, 1]);
 }
 
@@ -115,7 +136,10 @@ fn flood_bans_until_expiry() {
     assert_eq!(ban, Ban { ip: src, reason: BanReason::Flood, expires_at_ms: T0 + 2600 + 60_000, shard: 0 });
     assert!(p.banned(src, T0 + 2600));
     assert!(p.banned(src, T0 + 62_599));
-    assert_eq!(p.active_by_reason(T0 + 3000).iter().collect::<Vec<_>>(), [(BanReason::Flood, 1), (BanReason::AuthFailures, 0)]);
+    assert_eq!(
+        p.active_by_reason(T0 + 3000).iter().collect::<Vec<_>>(),
+        [(BanReason::Flood, 1), (BanReason::AuthFailures, 0)]
+    );
     assert!(!p.banned(src, T0 + 62_600), "bans expire");
     assert_eq!(p.stats.bans_total.get(BanReason::Flood), 1);
 }
@@ -154,18 +178,43 @@ fn a_ban_learned_from_another_shard_counts_there_only() {
     let src = ip("198.51.100.1");
     p.learn(Ban { ip: src, reason: BanReason::AuthFailures, expires_at_ms: T0 + 5000, shard: 3 });
     assert!(p.banned(src, T0));
-    assert_eq!(p.active_by_reason(T0).iter().collect::<Vec<_>>(), [(BanReason::Flood, 0), (BanReason::AuthFailures, 0)], "the deciding shard reports it");
+    assert_eq!(
+        p.active_by_reason(T0).iter().collect::<Vec<_>>(),
+        [(BanReason::Flood, 0), (BanReason::AuthFailures, 0)],
+        "the deciding shard reports it"
+    );
     p.tick(T0 + 5000);
     assert_eq!(p.bans.active(T0).count(), 0);
 }
 
 /// Scanner User-Agents (the product's list is `protect.scanners` in `default.toml`).
-const KNOWN_SCANNERS: [&str; 9] = ["friendly-scanner", "sipvicious", "sipcli", "VaxSIPUserAgent", "sundayddr", "iWar", "sip-scan", "SIPScan", "pplsip"];
+const KNOWN_SCANNERS: [&str; 9] = [
+    "friendly-scanner",
+    "sipvicious",
+    "sipcli",
+    "VaxSIPUserAgent",
+    "sundayddr",
+    "iWar",
+    "sip-scan",
+    "SIPScan",
+    "pplsip",
+];
 
 #[test]
 fn scanners_match_case_insensitive_substrings() {
     let s = Scanners::new(&KNOWN_SCANNERS);
-    for ua in ["friendly-scanner", "Friendly-Scanner/1.0", "sipvicious 0.3.4", "SIPCLI/v1.8", "VaxSIPUserAgent/3.1", "sundayddr", "iWar", "sip-scan", "sipscan", "PPLSIP"] {
+    for ua in [
+        "friendly-scanner",
+        "Friendly-Scanner/1.0",
+        "sipvicious 0.3.4",
+        "SIPCLI/v1.8",
+        "VaxSIPUserAgent/3.1",
+        "sundayddr",
+        "iWar",
+        "sip-scan",
+        "sipscan",
+        "PPLSIP",
+    ] {
         assert!(s.matches(ua.as_bytes()), "{ua}");
     }
     for ua in ["Linphone/5.0", "Yealink SIP-T46S", "sipsak 0.9.8", "Grandstream HT802"] {

@@ -30,7 +30,11 @@ pub struct Hygiene {
 #[cfg(test)]
 impl Default for Hygiene {
     fn default() -> Self {
-        Hygiene { codecs: CodecFilter::new::<&str, _>(&[], &["audio"]), to_devices: HeaderPatterns::of(&["X-Internal-*"]), to_core: HeaderPatterns::default() }
+        Hygiene {
+            codecs: CodecFilter::new::<&str, _>(&[], &["audio"]),
+            to_devices: HeaderPatterns::of(&["X-Internal-*"]),
+            to_core: HeaderPatterns::default(),
+        }
     }
 }
 
@@ -97,7 +101,10 @@ fn carries_offer_or_answer(msg: &Message<'_>) -> bool {
     let sdp_method = |m: Method<'_>| matches!(m, Method::Invite | Method::Update | Method::Prack);
     match (msg.method(), msg.code()) {
         (Some(m), _) => sdp_method(m) || m == Method::Ack,
-        (None, Some(code)) => (101..300).contains(&code) && msg.header(HeaderName::CSeq).and_then(parse_cseq).is_some_and(|(_, m)| sdp_method(m)),
+        (None, Some(code)) => {
+            (101..300).contains(&code)
+                && msg.header(HeaderName::CSeq).and_then(parse_cseq).is_some_and(|(_, m)| sdp_method(m))
+        }
         _ => false,
     }
 }
@@ -122,18 +129,32 @@ mod tests {
     #[test]
     fn offers_and_answers_are_filtered_other_bodies_are_not() {
         let filtered = |v: Sdp| matches!(v, Sdp::Filtered(f) if f.removed == 1);
-        for (start, cseq) in [("INVITE sip:a SIP/2.0", "1 INVITE"), ("UPDATE sip:a SIP/2.0", "2 UPDATE"), ("PRACK sip:a SIP/2.0", "3 PRACK"), ("ACK sip:a SIP/2.0", "1 ACK")] {
+        for (start, cseq) in [
+            ("INVITE sip:a SIP/2.0", "1 INVITE"),
+            ("UPDATE sip:a SIP/2.0", "2 UPDATE"),
+            ("PRACK sip:a SIP/2.0", "3 PRACK"),
+            ("ACK sip:a SIP/2.0", "1 ACK"),
+        ] {
             assert!(filtered(verdict(start, cseq, "application/sdp", "", SDP)), "{start}");
         }
         for code in ["180 Ringing", "183 Session Progress", "200 OK"] {
-            assert!(filtered(verdict(&format!("SIP/2.0 {code}"), "1 INVITE", "Application/SDP; charset=x", "", SDP)), "{code}");
+            assert!(
+                filtered(verdict(&format!("SIP/2.0 {code}"), "1 INVITE", "Application/SDP; charset=x", "", SDP)),
+                "{code}"
+            );
         }
         assert_eq!(verdict("SIP/2.0 488 Not Acceptable Here", "1 INVITE", "application/sdp", "", SDP), Sdp::Unchanged);
         assert_eq!(verdict("SIP/2.0 200 OK", "1 OPTIONS", "application/sdp", "", SDP), Sdp::Unchanged);
         assert_eq!(verdict("MESSAGE sip:a SIP/2.0", "1 MESSAGE", "application/sdp", "", SDP), Sdp::Unchanged);
         assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "text/plain", "", SDP), Sdp::Unchanged);
-        assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "multipart/mixed;boundary=x", "", SDP), Sdp::Skipped(SdpUnfiltered::Multipart));
-        assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "application/sdp", "Content-Encoding: gzip\r\n", SDP), Sdp::Skipped(SdpUnfiltered::Encoded));
+        assert_eq!(
+            verdict("INVITE sip:a SIP/2.0", "1 INVITE", "multipart/mixed;boundary=x", "", SDP),
+            Sdp::Skipped(SdpUnfiltered::Multipart)
+        );
+        assert_eq!(
+            verdict("INVITE sip:a SIP/2.0", "1 INVITE", "application/sdp", "Content-Encoding: gzip\r\n", SDP),
+            Sdp::Skipped(SdpUnfiltered::Encoded)
+        );
         let all_gone = SDP.replace("0 18", "18");
         assert_eq!(verdict("INVITE sip:a SIP/2.0", "1 INVITE", "application/sdp", "", &all_gone), Sdp::NoCodecLeft);
         let off = Hygiene::default();
@@ -144,7 +165,10 @@ mod tests {
     #[test]
     fn patterns_by_direction() {
         let h = Hygiene::default();
-        let m = scan(b"OPTIONS sip:a SIP/2.0\r\nX-Internal-Foo: 1\r\nl: 0\r\n\r\n", Framing::Stream).unwrap().complete().unwrap();
+        let m = scan(b"OPTIONS sip:a SIP/2.0\r\nX-Internal-Foo: 1\r\nl: 0\r\n\r\n", Framing::Stream)
+            .unwrap()
+            .complete()
+            .unwrap();
         assert!(h.strip(false).any_in(&m), "kept from devices");
         assert!(!h.strip(true).any_in(&m), "the core may see it");
     }

@@ -105,7 +105,11 @@ impl Routes {
                 };
                 idx.push(i);
             }
-            r.routes.push(RouteEntry { domain: route.domain.to_ascii_lowercase(), prefix: route.prefix.clone(), upstreams: idx });
+            r.routes.push(RouteEntry {
+                domain: route.domain.to_ascii_lowercase(),
+                prefix: route.prefix.clone(),
+                upstreams: idx,
+            });
         }
         r
     }
@@ -165,7 +169,6 @@ impl Routes {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,7 +176,10 @@ mod tests {
 
     /// A route over UDP upstreams given as (address, weight).
     fn route(domain: &str, prefix: &str, upstreams: &[(&str, u32)]) -> Route {
-        let upstreams = upstreams.iter().map(|(a, w)| RouteUpstream { transport: Transport::Udp, addr: a.parse().unwrap(), weight: *w }).collect();
+        let upstreams = upstreams
+            .iter()
+            .map(|(a, w)| RouteUpstream { transport: Transport::Udp, addr: a.parse().unwrap(), weight: *w })
+            .collect();
         Route { domain: domain.as_bytes().to_vec(), prefix: prefix.as_bytes().to_vec(), upstreams }
     }
 
@@ -190,7 +196,10 @@ mod tests {
 
     #[test]
     fn first_matching_route_and_failover_order() {
-        let mut r = Routes::new(&[route("Carrier.example", "", &[("10.0.0.1:5060", 1)]), route("", "+1", &[("10.0.0.2:5060", 1), ("10.0.0.3:5060", 0)])]);
+        let mut r = Routes::new(&[
+            route("Carrier.example", "", &[("10.0.0.1:5060", 1)]),
+            route("", "+1", &[("10.0.0.2:5060", 1), ("10.0.0.3:5060", 0)]),
+        ]);
         fn u(s: &str) -> crate::sip::Uri<'_> {
             parse_uri(s.as_bytes()).unwrap()
         }
@@ -206,7 +215,8 @@ mod tests {
     #[test]
     fn weights_share_first_attempts() {
         let r = Routes::new(&[route("", "", &[("10.0.0.1:5060", 3), ("10.0.0.2:5060", 1)])]);
-        let firsts: Vec<usize> = (0..4000u64).map(|h| r.plan(0, crate::core::owner::fnv1a(&[&h.to_le_bytes()]))[0]).collect();
+        let firsts: Vec<usize> =
+            (0..4000u64).map(|h| r.plan(0, crate::core::owner::fnv1a(&[&h.to_le_bytes()]))[0]).collect();
         let a = firsts.iter().filter(|&&i| i == 0).count();
         assert!((2700..3300).contains(&a), "{a} of 4000 to the weight-3 upstream");
     }

@@ -119,7 +119,11 @@ impl TokenKey {
         prefix.copy_from_slice(&seed[..4]);
         let mut counter = [0u8; 8];
         counter.copy_from_slice(&seed[4..]);
-        TokenKey { cipher: ChaCha20Poly1305::new(&Key::from(key)), nonce_prefix: prefix, counter: u64::from_be_bytes(counter) }
+        TokenKey {
+            cipher: ChaCha20Poly1305::new(&Key::from(key)),
+            nonce_prefix: prefix,
+            counter: u64::from_be_bytes(counter),
+        }
     }
 
     /// Appends the token (base64url, no padding: only [A-Za-z0-9_-]) to `out`. Nonce = prefix(4) || counter(8, incremented per seal).

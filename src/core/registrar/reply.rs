@@ -10,7 +10,16 @@ use std::net::SocketAddr;
 
 /// Writes the 200 OK for a REGISTER whose bindings are now `bindings`.
 #[allow(clippy::too_many_arguments)]
-pub fn write_ok(msg: &Message<'_>, ess: Option<&sip::Essentials<'_>>, peer: SocketAddr, to_tag: &[u8], bindings: &[BindingView], now: u64, cfg: &RegistrarConfig, out: &mut Vec<u8>) {
+pub fn write_ok(
+    msg: &Message<'_>,
+    ess: Option<&sip::Essentials<'_>>,
+    peer: SocketAddr,
+    to_tag: &[u8],
+    bindings: &[BindingView],
+    now: u64,
+    cfg: &RegistrarConfig,
+    out: &mut Vec<u8>,
+) {
     let mut owned: Vec<(&'static str, Vec<u8>)> = Vec::with_capacity(bindings.len() + 4);
     for b in bindings {
         let mut v = Vec::with_capacity(b.contact.len() + 32);
@@ -28,7 +37,9 @@ pub fn write_ok(msg: &Message<'_>, ess: Option<&sip::Essentials<'_>>, peer: Sock
         }
     }
     // RFC 5626 §6: only for the REGISTER that itself used outbound (reg-id).
-    let used_outbound = msg.values(HeaderName::Contact).any(|(v, _)| sip::parse_name_addr(v).is_ok_and(|na| na.param("reg-id").is_some()));
+    let used_outbound = msg
+        .values(HeaderName::Contact)
+        .any(|(v, _)| sip::parse_name_addr(v).is_ok_and(|na| na.param("reg-id").is_some()));
     if used_outbound && super::request::has_option(msg, HeaderName::Supported, b"outbound") {
         owned.push(("Require", b"outbound".to_vec()));
         owned.push(("Flow-Timer", cfg.flow_timer.to_string().into_bytes()));
@@ -41,7 +52,14 @@ pub fn write_ok(msg: &Message<'_>, ess: Option<&sip::Essentials<'_>>, peer: Sock
 }
 
 /// Writes a refusal (423 carries Min-Expires).
-pub fn write_reject(msg: &Message<'_>, ess: Option<&sip::Essentials<'_>>, peer: SocketAddr, to_tag: &[u8], r: &Reject, out: &mut Vec<u8>) {
+pub fn write_reject(
+    msg: &Message<'_>,
+    ess: Option<&sip::Essentials<'_>>,
+    peer: SocketAddr,
+    to_tag: &[u8],
+    r: &Reject,
+    out: &mut Vec<u8>,
+) {
     let min = r.min_expires.map(|m| m.to_string());
     let extra: Vec<(&str, &[u8])> = min.iter().map(|m| ("Min-Expires", m.as_bytes())).collect();
     sip::write_response(msg, ess, r.code, r.reason, Some(to_tag), Some((peer.ip(), peer.port())), &extra, b"", out);

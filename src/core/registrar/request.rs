@@ -79,7 +79,13 @@ pub fn serves(cfg: &RegistrarConfig, host: &[u8]) -> bool {
 }
 
 /// Builds the op for a REGISTER that passed authentication.
-pub fn prepare(msg: &Message<'_>, ess: &Essentials<'_>, origin: Origin, now: u64, cfg: &RegistrarConfig) -> Result<RegisterOp, Reject> {
+pub fn prepare(
+    msg: &Message<'_>,
+    ess: &Essentials<'_>,
+    origin: Origin,
+    now: u64,
+    cfg: &RegistrarConfig,
+) -> Result<RegisterOp, Reject> {
     let to = &ess.to.uri;
     if !matches!(to.scheme, Scheme::Sip | Scheme::Sips) {
         return Err(Reject::new(400, "To is not a SIP URI"));

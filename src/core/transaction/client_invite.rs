@@ -325,14 +325,7 @@ mod tests {
         tx.on(1, Event::Response(404), &mut out);
         out.clear();
         tx.on(2, Event::TransportError, &mut out);
-        assert_eq!(
-            out,
-            vec![
-                Action::TransportError,
-                Action::CancelTimer(TimerName::D),
-                Action::Terminated
-            ]
-        );
+        assert_eq!(out, vec![Action::TransportError, Action::CancelTimer(TimerName::D), Action::Terminated]);
 
         // Proceeding sends nothing, so nothing can fail there.
         let (mut tx, _) = started(false);

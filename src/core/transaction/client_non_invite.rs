@@ -77,9 +77,7 @@ impl ClientNonInvite {
     pub fn on(&mut self, now: u64, ev: Event, out: &mut Vec<Action>) {
         use State::*;
         match (self.state, ev) {
-            (Trying | Proceeding, Event::Timer(TimerName::E))
-                if self.armed.fire(TimerName::E, now) =>
-            {
+            (Trying | Proceeding, Event::Timer(TimerName::E)) if self.armed.fire(TimerName::E, now) => {
                 out.push(Action::Resend(Msg::Request));
                 self.e_interval = if self.state == Trying {
                     Timers::double(self.e_interval, Some(self.timers.t2))
@@ -88,9 +86,7 @@ impl ClientNonInvite {
                 };
                 self.armed.set(TimerName::E, now + self.e_interval, out);
             }
-            (Trying | Proceeding, Event::Timer(TimerName::F))
-                if self.armed.fire(TimerName::F, now) =>
-            {
+            (Trying | Proceeding, Event::Timer(TimerName::F)) if self.armed.fire(TimerName::F, now) => {
                 out.push(Action::Timeout);
                 self.finish(out);
             }
@@ -169,10 +165,7 @@ mod tests {
         let (mut tx, _) = started(false);
         let (fired, next) = run_e(&mut tx, 500, 32_000);
         // Intervals 500, 1000, 2000, 4000, 4000, 4000 ...: capped at T2.
-        assert_eq!(
-            fired,
-            vec![500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]
-        );
+        assert_eq!(fired, vec![500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]);
         assert_eq!(next, 35_500);
         let mut out = Vec::new();
         tx.on(32_000, Event::Timer(TimerName::F), &mut out);
@@ -188,11 +181,7 @@ mod tests {
         let mut out = Vec::new();
         tx.on(100, Event::Response(100), &mut out);
         assert_eq!(tx.state(), State::Proceeding);
-        assert_eq!(
-            out,
-            vec![Action::Deliver(Msg::Response(100))],
-            "E and F keep running"
-        );
+        assert_eq!(out, vec![Action::Deliver(Msg::Response(100))], "E and F keep running");
         // E still due at 500; from then on every T2.
         let (fired, _) = run_e(&mut tx, 500, 13_000);
         assert_eq!(fired, vec![500, 4_500, 8_500, 12_500]);
@@ -244,11 +233,7 @@ mod tests {
         tx.on(600, Event::Response(200), &mut out);
         assert_eq!(
             out,
-            vec![
-                Action::CancelTimer(TimerName::F),
-                Action::Deliver(Msg::Response(200)),
-                Action::Terminated
-            ]
+            vec![Action::CancelTimer(TimerName::F), Action::Deliver(Msg::Response(200)), Action::Terminated]
         );
         assert!(tx.is_terminated());
     }

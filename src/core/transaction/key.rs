@@ -80,10 +80,7 @@ impl ClientKey {
     /// the request when the transaction is created).
     pub fn new(branch: &str, cseq_method: &str) -> Result<Self, KeyError> {
         check_branch(branch)?;
-        Ok(ClientKey {
-            branch: branch.into(),
-            method: KeyMethod::client(cseq_method),
-        })
+        Ok(ClientKey { branch: branch.into(), method: KeyMethod::client(cseq_method) })
     }
 
     pub fn branch(&self) -> &str {
@@ -109,12 +106,7 @@ pub struct ServerKey {
 impl ServerKey {
     /// From the request's top Via (branch, sent-by host and port) and its
     /// method (Request-Line; ACK is mapped to INVITE).
-    pub fn new(
-        branch: &str,
-        host: &str,
-        port: Option<u16>,
-        method: &str,
-    ) -> Result<Self, KeyError> {
+    pub fn new(branch: &str, host: &str, port: Option<u16>, method: &str) -> Result<Self, KeyError> {
         check_branch(branch)?;
         Ok(ServerKey {
             branch: branch.into(),
@@ -173,24 +165,13 @@ mod tests {
     #[test]
     fn every_field_counts() {
         let k = ServerKey::new(B, "h", Some(5060), "BYE").unwrap();
-        assert_ne!(
-            k,
-            ServerKey::new("z9hG4bKother", "h", Some(5060), "BYE").unwrap()
-        );
+        assert_ne!(k, ServerKey::new("z9hG4bKother", "h", Some(5060), "BYE").unwrap());
         assert_ne!(k, ServerKey::new(B, "h2", Some(5060), "BYE").unwrap());
         assert_ne!(k, ServerKey::new(B, "h", Some(5070), "BYE").unwrap());
         assert_ne!(k, ServerKey::new(B, "h", None, "BYE").unwrap());
         assert_ne!(k, ServerKey::new(B, "h", Some(5060), "OPTIONS").unwrap());
-        assert_ne!(
-            k,
-            ServerKey::new(B, "h", Some(5060), "bye").unwrap(),
-            "methods are case-sensitive"
-        );
-        assert_eq!(
-            k,
-            ServerKey::new(B, "H", Some(5060), "BYE").unwrap(),
-            "host is case-insensitive"
-        );
+        assert_ne!(k, ServerKey::new(B, "h", Some(5060), "bye").unwrap(), "methods are case-sensitive");
+        assert_eq!(k, ServerKey::new(B, "H", Some(5060), "BYE").unwrap(), "host is case-insensitive");
     }
 
     #[test]
@@ -198,33 +179,16 @@ mod tests {
         let k = ClientKey::new(B, "INVITE").unwrap();
         assert_eq!(k, ClientKey::new(B, "INVITE").unwrap());
         assert_ne!(k, ClientKey::new(B, "CANCEL").unwrap());
-        assert_ne!(
-            k,
-            ClientKey::new(B, "ACK").unwrap(),
-            "no ACK->INVITE mapping client side"
-        );
+        assert_ne!(k, ClientKey::new(B, "ACK").unwrap(), "no ACK->INVITE mapping client side");
         assert_eq!(k.branch(), B);
         assert_eq!(k.method(), &KeyMethod::Invite);
     }
 
     #[test]
     fn rfc2543_branch_refused() {
-        assert_eq!(
-            ServerKey::new("abc", "h", None, "INVITE"),
-            Err(KeyError::NoMagicCookie)
-        );
-        assert_eq!(
-            ServerKey::new("", "h", None, "INVITE"),
-            Err(KeyError::NoMagicCookie)
-        );
-        assert_eq!(
-            ClientKey::new("z9hG4bK", "INVITE"),
-            Err(KeyError::NoMagicCookie)
-        );
-        assert_eq!(
-            ClientKey::new("Z9HG4BKx", "INVITE"),
-            Err(KeyError::NoMagicCookie),
-            "cookie is case-sensitive"
-        );
+        assert_eq!(ServerKey::new("abc", "h", None, "INVITE"), Err(KeyError::NoMagicCookie));
+        assert_eq!(ServerKey::new("", "h", None, "INVITE"), Err(KeyError::NoMagicCookie));
+        assert_eq!(ClientKey::new("z9hG4bK", "INVITE"), Err(KeyError::NoMagicCookie));
+        assert_eq!(ClientKey::new("Z9HG4BKx", "INVITE"), Err(KeyError::NoMagicCookie), "cookie is case-sensitive");
     }
 }

@@ -54,15 +54,11 @@ pub mod server_non_invite;
 pub mod timers;
 
 pub use client_invite::{ClientInvite, Event as ClientInviteEvent, State as ClientInviteState};
-pub use client_non_invite::{
-    ClientNonInvite, Event as ClientNonInviteEvent, State as ClientNonInviteState,
-};
+pub use client_non_invite::{ClientNonInvite, Event as ClientNonInviteEvent, State as ClientNonInviteState};
 pub use either::{ClientTx, ServerTx};
 pub use key::{ClientKey, KeyError, KeyMethod, ServerKey, MAGIC_COOKIE};
 pub use server_invite::{Event as ServerInviteEvent, ServerInvite, State as ServerInviteState};
-pub use server_non_invite::{
-    Event as ServerNonInviteEvent, ServerNonInvite, State as ServerNonInviteState,
-};
+pub use server_non_invite::{Event as ServerNonInviteEvent, ServerNonInvite, State as ServerNonInviteState};
 pub use timers::{TimerName, Timers};
 
 /// Which message an action is about.
@@ -194,8 +190,8 @@ pub(crate) mod test_util {
     }
 
     pub fn no_sends(out: &[Action]) -> bool {
-        !out.iter()
-            .any(|a| matches!(a, Action::Send(_) | Action::Resend(_)))
+        !out.iter().any(|a| matches!(a, Action::Send(_) | Action::Resend(_)))
     }
 }
-#[cfg(test)] mod sim_tests;
+#[cfg(test)]
+mod sim_tests;

@@ -206,13 +206,7 @@ mod tests {
     fn start_delivers_and_sends_100() {
         let (tx, out) = started(false);
         assert_eq!(tx.state(), State::Proceeding);
-        assert_eq!(
-            out,
-            vec![
-                Action::Deliver(Msg::Request),
-                Action::Send(Msg::Response(100))
-            ]
-        );
+        assert_eq!(out, vec![Action::Deliver(Msg::Request), Action::Send(Msg::Response(100))]);
     }
 
     #[test]
@@ -258,14 +252,7 @@ mod tests {
         assert_eq!(fired.last(), Some(&32_500));
         out.clear();
         tx.on(33_000, Event::Timer(TimerName::H), &mut out);
-        assert_eq!(
-            out,
-            vec![
-                Action::Timeout,
-                Action::CancelTimer(TimerName::G),
-                Action::Terminated
-            ]
-        );
+        assert_eq!(out, vec![Action::Timeout, Action::CancelTimer(TimerName::G), Action::Terminated]);
         assert!(tx.is_terminated());
     }
 
@@ -314,10 +301,7 @@ mod tests {
         tx.on(1_500, Event::Timer(TimerName::G), &mut out);
         assert!(out.is_empty());
         tx.on(2_000, Event::Ack, &mut out);
-        assert_eq!(
-            out,
-            vec![Action::CancelTimer(TimerName::H), Action::Terminated]
-        );
+        assert_eq!(out, vec![Action::CancelTimer(TimerName::H), Action::Terminated]);
         assert!(tx.is_terminated());
     }
 
@@ -339,20 +323,12 @@ mod tests {
         assert_eq!(tx.state(), State::Accepted);
         assert!(has(&out, Action::Send(Msg::Response(200))));
         assert_eq!(set_at(&out, TimerName::L), Some(33_000));
-        assert_eq!(
-            set_at(&out, TimerName::G),
-            None,
-            "2xx retransmission is the TU's"
-        );
+        assert_eq!(set_at(&out, TimerName::G), None, "2xx retransmission is the TU's");
         out.clear();
         tx.on(1_100, Event::Invite, &mut out);
         assert!(out.is_empty(), "INVITE retransmission absorbed in Accepted");
         tx.on(1_500, Event::Respond(200), &mut out);
-        assert_eq!(
-            out,
-            vec![Action::Send(Msg::Response(200))],
-            "TU's 2xx retransmit"
-        );
+        assert_eq!(out, vec![Action::Send(Msg::Response(200))], "TU's 2xx retransmit");
         out.clear();
         tx.on(1_500, Event::Respond(486), &mut out);
         tx.on(1_500, Event::Respond(180), &mut out);

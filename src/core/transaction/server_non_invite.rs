@@ -57,13 +57,7 @@ impl ServerNonInvite {
     /// A request matched no transaction at `now`: pass it up.
     pub fn start(_now: u64, reliable: bool, timers: &Timers, out: &mut Vec<Action>) -> Self {
         out.push(Action::Deliver(Msg::Request));
-        ServerNonInvite {
-            state: State::Trying,
-            reliable,
-            timers: *timers,
-            last: 0,
-            armed: Armed::NONE,
-        }
+        ServerNonInvite { state: State::Trying, reliable, timers: *timers, last: 0, armed: Armed::NONE }
     }
 
     pub fn state(&self) -> State {
@@ -158,13 +152,7 @@ mod tests {
         out.clear();
         tx.on(300, Event::Respond(183), &mut out);
         tx.on(400, Event::Request, &mut out);
-        assert_eq!(
-            out,
-            vec![
-                Action::Send(Msg::Response(183)),
-                Action::Resend(Msg::Response(183))
-            ]
-        );
+        assert_eq!(out, vec![Action::Send(Msg::Response(183)), Action::Resend(Msg::Response(183))]);
     }
 
     #[test]
@@ -200,10 +188,7 @@ mod tests {
         let (mut tx, _) = started(true);
         let mut out = Vec::new();
         tx.on(1_000, Event::Respond(404), &mut out);
-        assert_eq!(
-            out,
-            vec![Action::Send(Msg::Response(404)), Action::Terminated]
-        );
+        assert_eq!(out, vec![Action::Send(Msg::Response(404)), Action::Terminated]);
         assert!(tx.is_terminated());
     }
 
@@ -220,13 +205,6 @@ mod tests {
         tx.on(1, Event::Respond(403), &mut out);
         out.clear();
         tx.on(2, Event::TransportError, &mut out);
-        assert_eq!(
-            out,
-            vec![
-                Action::TransportError,
-                Action::CancelTimer(TimerName::J),
-                Action::Terminated
-            ]
-        );
+        assert_eq!(out, vec![Action::TransportError, Action::CancelTimer(TimerName::J), Action::Terminated]);
     }
 }

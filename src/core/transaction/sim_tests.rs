@@ -48,10 +48,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Seeds per (scenario, network) pair; `SIM_SEEDS=n` runs more.
 fn seeds() -> u64 {
-    std::env::var("SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(500)
+    std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(500)
 }
 /// No run may take more steps than this (a loop would).
 const STEP_CAP: u32 = 20_000;
@@ -178,11 +175,7 @@ struct Script {
 
 impl World for Script {
     fn fate(&mut self, from: Side, msg: Msg, nth: u32, delays: &mut Vec<u64>) {
-        match self
-            .rules
-            .iter()
-            .find(|r| (r.0, r.1, r.2) == (from, msg, nth))
-        {
+        match self.rules.iter().find(|r| (r.0, r.1, r.2) == (from, msg, nth)) {
             Some(rule) => delays.extend_from_slice(rule.3),
             None => delays.push(self.delay),
         }
@@ -219,11 +212,7 @@ enum Ev {
     /// The server TU hands this response to its transaction.
     Answer(u16),
     /// The server TU's own 2xx retransmission (§13.3.1.4).
-    Retransmit2xx {
-        code: u16,
-        interval: u64,
-        until: u64,
-    },
+    Retransmit2xx { code: u16, interval: u64, until: u64 },
     /// A timer firing no store entry asked for.
     Spurious(Side, TimerName),
 }
@@ -268,10 +257,7 @@ struct Outcome {
 
 impl Outcome {
     fn acts(&self, side: Side) -> impl Iterator<Item = (u64, Action)> + '_ {
-        self.trace
-            .iter()
-            .filter(move |e| e.1 == side)
-            .map(|e| (e.0, e.2))
+        self.trace.iter().filter(move |e| e.1 == side).map(|e| (e.0, e.2))
     }
     fn count(&self, side: Side, a: Action) -> usize {
         self.acts(side).filter(|e| e.1 == a).count()
@@ -283,25 +269,14 @@ impl Outcome {
         self.acts(side).filter(|e| e.1 == a).map(|e| e.0).collect()
     }
     fn last_state(&self, side: Side) -> &'static str {
-        self.states
-            .iter()
-            .rev()
-            .find(|s| s.1 == side)
-            .map_or("-", |s| s.2)
+        self.states.iter().rev().find(|s| s.1 == side).map_or("-", |s| s.2)
     }
     fn state_path(&self, side: Side) -> Vec<(u64, &'static str)> {
-        self.states
-            .iter()
-            .filter(|s| s.1 == side)
-            .map(|s| (s.0, s.2))
-            .collect()
+        self.states.iter().filter(|s| s.1 == side).map(|s| (s.0, s.2)).collect()
     }
     /// Copies that reached `side` matching `msg` while it was in one of `states`.
     fn arrived(&self, side: Side, msg: impl Fn(Msg) -> bool, states: &[&str]) -> usize {
-        self.arrivals
-            .iter()
-            .filter(|a| a.1 == side && msg(a.2) && states.contains(&a.3))
-            .count()
+        self.arrivals.iter().filter(|a| a.1 == side && msg(a.2) && states.contains(&a.3)).count()
     }
 }
 
@@ -356,11 +331,7 @@ fn simulate(opts: Opts, world: &mut dyn World) -> Outcome {
         let mut rng = Rng(opts.seed ^ 0x05EE_D0F5_7A1E);
         for _ in 0..opts.spurious {
             let at = rng.between(1, opts.horizon);
-            let side = if rng.chance(0.5) {
-                Side::Client
-            } else {
-                Side::Server
-            };
+            let side = if rng.chance(0.5) { Side::Client } else { Side::Server };
             let name = TimerName::ALL[(rng.next() % TimerName::COUNT as u64) as usize];
             sim.push(at, Ev::Spurious(side, name));
         }
@@ -425,13 +396,7 @@ impl Sim<'_> {
                 } else {
                     return; // an eager store dropped this entry
                 }
-                self.note(|| {
-                    format!(
-                        "{}  timer {name:?}{}",
-                        side.tag(),
-                        if live { "" } else { " (stale)" }
-                    )
-                });
+                self.note(|| format!("{}  timer {name:?}{}", side.tag(), if live { "" } else { " (stale)" }));
                 self.fire(side, name);
             }
             Ev::Spurious(side, name) => {
@@ -444,9 +409,7 @@ impl Sim<'_> {
                 self.fire(side, name);
                 if self.o.trace.len() != before {
                     let acts = self.o.trace[before..].to_vec();
-                    self.violate(format!(
-                        "bogus {side:?} timer {name:?} was acted on: {acts:?}"
-                    ));
+                    self.violate(format!("bogus {side:?} timer {name:?} was acted on: {acts:?}"));
                 }
             }
             Ev::Answer(code) => {
@@ -455,35 +418,17 @@ impl Sim<'_> {
                 if self.opts.invite && (200..300).contains(&code) {
                     let t = self.opts.timers;
                     let (interval, until) = (t.t1, self.now + t.t1x64());
-                    self.push(
-                        self.now + interval,
-                        Ev::Retransmit2xx {
-                            code,
-                            interval,
-                            until,
-                        },
-                    );
+                    self.push(self.now + interval, Ev::Retransmit2xx { code, interval, until });
                 }
             }
-            Ev::Retransmit2xx {
-                code,
-                interval,
-                until,
-            } => {
+            Ev::Retransmit2xx { code, interval, until } => {
                 if self.tu_got_ack || self.now >= until {
                     return;
                 }
                 self.note(|| format!("S  TU retransmits its {code}"));
                 self.server_call(|s, now, out| s.respond(now, code, out));
                 let interval = Timers::double(interval, Some(self.opts.timers.t2));
-                self.push(
-                    self.now + interval,
-                    Ev::Retransmit2xx {
-                        code,
-                        interval,
-                        until,
-                    },
-                );
+                self.push(self.now + interval, Ev::Retransmit2xx { code, interval, until });
             }
         }
     }
@@ -496,9 +441,7 @@ impl Sim<'_> {
         self.o.arrivals.push((self.now, to, msg, state));
         self.note(|| format!("{}  <- {msg:?} (in {state})", to.tag()));
         match (to, msg) {
-            (Side::Client, Msg::Response(code)) => {
-                self.client_call(|c, now, out| c.response(now, code, out))
-            }
+            (Side::Client, Msg::Response(code)) => self.client_call(|c, now, out| c.response(now, code, out)),
             (Side::Server, Msg::Request) if self.server.is_none() => {
                 let mut out = std::mem::take(&mut self.out);
                 let o = &self.opts;
@@ -508,9 +451,7 @@ impl Sim<'_> {
                 self.out = out;
             }
             (Side::Server, Msg::Request) => self.server_call(|s, now, out| s.retransmission(now, out)),
-            (Side::Server, Msg::Ack) if self.server.is_some() => {
-                self.server_call(|s, now, out| s.ack(now, out))
-            }
+            (Side::Server, Msg::Ack) if self.server.is_some() => self.server_call(|s, now, out| s.ack(now, out)),
             _ => self.violate(format!("{msg:?} reached the {to:?} out of the blue")),
         }
     }
@@ -531,10 +472,7 @@ impl Sim<'_> {
 
     fn server_call(&mut self, f: impl FnOnce(&mut ServerTx, u64, &mut Vec<Action>)) {
         let mut out = std::mem::take(&mut self.out);
-        let server = self
-            .server
-            .as_mut()
-            .expect("server events only after the request arrived");
+        let server = self.server.as_mut().expect("server events only after the request arrived");
         f(server, self.now, &mut out);
         self.settle(Side::Server, &mut out);
         self.out = out;
@@ -561,18 +499,14 @@ impl Sim<'_> {
                 Action::Deliver(m) => self.deliver(side, m),
                 Action::SetTimer { timer, at } => {
                     if at <= self.now {
-                        self.violate(format!(
-                            "{side:?} armed {timer:?} for {at}, not in the future"
-                        ));
+                        self.violate(format!("{side:?} armed {timer:?} for {at}, not in the future"));
                     }
                     let seq = self.push(at, Ev::Timer(side, timer));
                     self.armed[side.i()][timer as usize] = Some((at, seq));
                 }
                 Action::CancelTimer(timer) => self.armed[side.i()][timer as usize] = None,
                 Action::Timeout => {}
-                Action::TransportError => self.violate(format!(
-                    "{side:?} reported a transport error; none simulated"
-                )),
+                Action::TransportError => self.violate(format!("{side:?} reported a transport error; none simulated")),
                 Action::Terminated => self.dead[side.i()] = true,
             }
         }
@@ -729,18 +663,9 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
             o.last_state(Client)
         );
     }
-    ensure!(
-        c_end.is_none_or(|e| e <= limit),
-        "client ended at {c_end:?} > {limit}"
-    );
-    ensure!(
-        o.server_created == s_end.is_some(),
-        "server created but never terminated"
-    );
-    ensure!(
-        s_end.is_none_or(|e| e <= limit),
-        "server ended at {s_end:?} > {limit}"
-    );
+    ensure!(c_end.is_none_or(|e| e <= limit), "client ended at {c_end:?} > {limit}");
+    ensure!(o.server_created == s_end.is_some(), "server created but never terminated");
+    ensure!(s_end.is_none_or(|e| e <= limit), "server ended at {s_end:?} > {limit}");
 
     // 2. The client TU learns the outcome exactly once: the final, a
     //    Timeout, or (see above) nothing yet.
@@ -761,19 +686,12 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
     if c.invite && success {
         // RFC 6026 §8.4: every 2xx reaching the live transaction goes up.
         let arrived = o.arrived(Client, is_final, &["Calling", "Proceeding", "Accepted"]);
-        ensure!(
-            finals.len() == arrived,
-            "{arrived} 2xx reached the client, {} passed up",
-            finals.len()
-        );
+        ensure!(finals.len() == arrived, "{arrived} 2xx reached the client, {} passed up", finals.len());
     } else {
         ensure!(finals.len() <= 1, "final passed up {} times", finals.len());
     }
     if lossless {
-        ensure!(
-            delivered,
-            "lossless network, yet the final never reached the client TU"
-        );
+        ensure!(delivered, "lossless network, yet the final never reached the client TU");
     }
 
     // 6. No provisional after the final.
@@ -793,10 +711,7 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
         o.server_tu_requests.len()
     );
     if !o.server_created {
-        ensure!(
-            !c_timeouts.is_empty(),
-            "no request got through, yet no client Timeout"
-        );
+        ensure!(!c_timeouts.is_empty(), "no request got through, yet no client Timeout");
     }
     ensure!(
         o.arrived(Server, |m| m == Msg::Request, &["Terminated"]) == 0,
@@ -813,18 +728,11 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
     }
     ensure!(
         !c_timeouts.is_empty()
-            || o.arrived(
-                Client,
-                |m| !(c.invite && matches!(m, Msg::Response(200..=299))),
-                &["Terminated"]
-            ) == 0,
+            || o.arrived(Client, |m| !(c.invite && matches!(m, Msg::Response(200..=299))), &["Terminated"]) == 0,
         "a response outlived the client transaction that had not timed out"
     );
     if o.server_created {
-        ensure!(
-            final_sent.is_some(),
-            "the server TU answered but no final was sent"
-        );
+        ensure!(final_sent.is_some(), "the server TU answered but no final was sent");
     }
 
     // Per pair: ACKs, server timeouts, exact lingering times.
@@ -832,16 +740,8 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
     if c.invite && !success {
         // The first ACK reaching the Completed server moves it on at once:
         // to Confirmed, or straight through to Terminated when I is zero.
-        let acked = o
-            .arrivals
-            .iter()
-            .find(|a| a.1 == Server && a.2 == Msg::Ack && a.3 == "Completed")
-            .map(|a| a.0);
-        let next = if t.i(rel) == 0 {
-            "Terminated"
-        } else {
-            "Confirmed"
-        };
+        let acked = o.arrivals.iter().find(|a| a.1 == Server && a.2 == Msg::Ack && a.3 == "Completed").map(|a| a.0);
+        let next = if t.i(rel) == 0 { "Terminated" } else { "Confirmed" };
         if let Some(at) = acked {
             ensure!(
                 o.states.contains(&(at, Server, next)),
@@ -849,16 +749,10 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
             );
         }
         if o.server_created {
-            ensure!(
-                s_timeouts.is_empty() == acked.is_some(),
-                "server: ACKed at {acked:?} but Timeouts {s_timeouts:?}"
-            );
+            ensure!(s_timeouts.is_empty() == acked.is_some(), "server: ACKed at {acked:?} but Timeouts {s_timeouts:?}");
         }
         if acked.is_some() {
-            ensure!(
-                delivered,
-                "server Confirmed by an ACK for a final the client never got"
-            );
+            ensure!(delivered, "server Confirmed by an ACK for a final the client never got");
         }
         ensure!(
             o.count(Client, Action::Send(Msg::Ack)) == delivered as usize,
@@ -872,18 +766,11 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
             o.count(Client, Action::Resend(Msg::Ack))
         );
         if lossless {
-            ensure!(
-                acked.is_some(),
-                "lossless network, yet the server never got the ACK"
-            );
+            ensure!(acked.is_some(), "lossless network, yet the server never got the ACK");
         }
         match (acked, s_end) {
             (Some(at), Some(end)) => {
-                ensure!(
-                    end == at + t.i(rel),
-                    "ACKed at {at}, ended at {end}, I = {}",
-                    t.i(rel)
-                )
+                ensure!(end == at + t.i(rel), "ACKed at {at}, ended at {end}, I = {}", t.i(rel))
             }
             (None, Some(end)) => ensure!(
                 s_timeouts == [fs + t.h()] && end == fs + t.h(),
@@ -893,68 +780,35 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
             _ => {}
         }
         if let (Some(&(at, _)), Some(end)) = (finals.first(), c_end) {
-            ensure!(
-                end == at + t.d(rel),
-                "final at {at}, client ended at {end}, D = {}",
-                t.d(rel)
-            );
+            ensure!(end == at + t.d(rel), "final at {at}, client ended at {end}, D = {}", t.d(rel));
         }
     } else if c.invite {
-        ensure!(
-            s_timeouts.is_empty(),
-            "server Timeout {s_timeouts:?} after a 2xx"
-        );
+        ensure!(s_timeouts.is_empty(), "server Timeout {s_timeouts:?} after a 2xx");
         ensure!(
             o.server_tu_acks.len() == o.arrived(Server, |m| m == Msg::Ack, &["Accepted"]),
             "ACKs reaching the Accepted server not each passed up"
         );
+        ensure!(o.tu_acks_sent as usize == finals.len(), "client TU ACKs != 2xx passed up");
         ensure!(
-            o.tu_acks_sent as usize == finals.len(),
-            "client TU ACKs != 2xx passed up"
-        );
-        ensure!(
-            o.count(Client, Action::Send(Msg::Ack)) + o.count(Client, Action::Resend(Msg::Ack))
-                == 0,
+            o.count(Client, Action::Send(Msg::Ack)) + o.count(Client, Action::Resend(Msg::Ack)) == 0,
             "the client transaction ACKed a 2xx (the TU's job)"
         );
         if lossless {
-            ensure!(
-                !o.server_tu_acks.is_empty(),
-                "lossless network, yet no ACK reached the server TU"
-            );
+            ensure!(!o.server_tu_acks.is_empty(), "lossless network, yet no ACK reached the server TU");
         }
         if let Some(end) = s_end {
-            ensure!(
-                end == fs + t.l(),
-                "2xx sent at {fs}, server ended at {end}, L = {}",
-                t.l()
-            );
+            ensure!(end == fs + t.l(), "2xx sent at {fs}, server ended at {end}, L = {}", t.l());
         }
         if let (Some(&(at, _)), Some(end)) = (finals.first(), c_end) {
-            ensure!(
-                end == at + t.m(),
-                "2xx at {at}, client ended at {end}, M = {}",
-                t.m()
-            );
+            ensure!(end == at + t.m(), "2xx at {at}, client ended at {end}, M = {}", t.m());
         }
     } else {
-        ensure!(
-            s_timeouts.is_empty(),
-            "non-INVITE server timed out: {s_timeouts:?}"
-        );
+        ensure!(s_timeouts.is_empty(), "non-INVITE server timed out: {s_timeouts:?}");
         if let Some(end) = s_end {
-            ensure!(
-                end == fs + t.j(rel),
-                "final sent at {fs}, server ended at {end}, J = {}",
-                t.j(rel)
-            );
+            ensure!(end == fs + t.j(rel), "final sent at {fs}, server ended at {end}, J = {}", t.j(rel));
         }
         if let (Some(&(at, _)), Some(end)) = (finals.first(), c_end) {
-            ensure!(
-                end == at + t.k(rel),
-                "final at {at}, client ended at {end}, K = {}",
-                t.k(rel)
-            );
+            ensure!(end == at + t.k(rel), "final at {at}, client ended at {end}, K = {}", t.k(rel));
         }
     }
     if let (Some(&at), Some(end)) = (c_timeouts.first(), c_end) {
@@ -983,35 +837,18 @@ fn check(o: &Outcome, c: &Case) -> Vec<String> {
         for (at, a) in o.acts(side) {
             match a {
                 Action::Send(m) => sent.push(m),
-                Action::Resend(m) => ensure!(
-                    sent.contains(&m),
-                    "{side:?} resent {m:?} at {at} before sending it"
-                ),
+                Action::Resend(m) => ensure!(sent.contains(&m), "{side:?} resent {m:?} at {at} before sending it"),
                 _ => {}
             }
         }
     }
-    let copies =
-        o.count(Client, Action::Send(Msg::Request)) + o.count(Client, Action::Resend(Msg::Request));
+    let copies = o.count(Client, Action::Send(Msg::Request)) + o.count(Client, Action::Resend(Msg::Request));
     let max = max_request_copies(t, c.invite, rel);
-    ensure!(
-        copies <= max,
-        "client sent {copies} request copies, bound {max}"
-    );
-    let g_resends = if c.invite && !success && !rel {
-        max_copies(t.t1, Some(t.t2), t.h()) - 1
-    } else {
-        0
-    };
-    let request_retransmits = o.arrived(
-        Server,
-        |m| m == Msg::Request,
-        &["Trying", "Proceeding", "Completed", "Confirmed", "Accepted"],
-    );
-    let resends = o
-        .acts(Server)
-        .filter(|e| matches!(e.1, Action::Resend(_)))
-        .count();
+    ensure!(copies <= max, "client sent {copies} request copies, bound {max}");
+    let g_resends = if c.invite && !success && !rel { max_copies(t.t1, Some(t.t2), t.h()) - 1 } else { 0 };
+    let request_retransmits =
+        o.arrived(Server, |m| m == Msg::Request, &["Trying", "Proceeding", "Completed", "Confirmed", "Accepted"]);
+    let resends = o.acts(Server).filter(|e| matches!(e.1, Action::Resend(_))).count();
     ensure!(
         resends <= g_resends + request_retransmits,
         "server resent {resends} responses: > {g_resends} by G + {request_retransmits} request retransmissions"
@@ -1034,12 +871,7 @@ fn random_opts(c: &Case, seed: u64, lazy: bool, verbose: bool) -> Opts {
     }
 }
 
-fn random_run(
-    c: &Case,
-    seed: u64,
-    lazy: bool,
-    verbose: bool,
-) -> Outcome {
+fn random_run(c: &Case, seed: u64, lazy: bool, verbose: bool) -> Outcome {
     let mut world = RandomWorld {
         rng: Rng(seed.wrapping_mul(0xA076_1D64_78BD_642F) ^ 0xE703_7ED1_A0B4_28DB),
         net: c.net,
@@ -1072,16 +904,11 @@ fn sweep(c: Case) -> Tally {
     assert!(!c.reliable || (c.net.loss == 0.0 && c.net.dup == 0.0));
     let mut tally = Tally::default();
     for seed in 0..seeds() {
-        let runs = catch_unwind(AssertUnwindSafe(|| {
-            (
-                random_run(&c, seed, false, false),
-                random_run(&c, seed, true, false),
-            )
-        }));
+        let runs =
+            catch_unwind(AssertUnwindSafe(|| (random_run(&c, seed, false, false), random_run(&c, seed, true, false))));
         let (eager, lazy) = runs.unwrap_or_else(|_| panic!("panicked: {c:?} seed {seed}"));
         let mut failed = check(&eager, &c);
-        if let Some(i) = (0..eager.trace.len().max(lazy.trace.len()))
-            .find(|&i| eager.trace.get(i) != lazy.trace.get(i))
+        if let Some(i) = (0..eager.trace.len().max(lazy.trace.len())).find(|&i| eager.trace.get(i) != lazy.trace.get(i))
         {
             failed.push(format!(
                 "lazy timer store changed the trace at action {i}: eager {:?}, lazy {:?}",
@@ -1094,11 +921,7 @@ fn sweep(c: Case) -> Tally {
             // Replay the run that failed, with a log.
             let lazy_only = check(&eager, &c).is_empty();
             let replay = random_run(&c, seed, lazy_only, true);
-            panic!(
-                "{c:?} seed {seed}:\n  {}\ntrace:\n{}",
-                failed.join("\n  "),
-                replay.log.join("\n")
-            );
+            panic!("{c:?} seed {seed}:\n  {}\ntrace:\n{}", failed.join("\n  "), replay.log.join("\n"));
         }
         tally.runs += 1;
         let finals = eager.client_tu.iter().any(|f| f.1 >= 200);
@@ -1106,11 +929,7 @@ fn sweep(c: Case) -> Tally {
         tally.finals += finals as u32;
         tally.timeouts += timeout as u32;
         tally.waiting += (!finals && !timeout) as u32;
-        tally.resends += eager
-            .trace
-            .iter()
-            .filter(|e| matches!(e.2, Action::Resend(_)))
-            .count() as u32;
+        tally.resends += eager.trace.iter().filter(|e| matches!(e.2, Action::Resend(_))).count() as u32;
         tally.late_provisionals += eager.arrived(
             Side::Client,
             |m| matches!(m, Msg::Response(c) if c < 200),
@@ -1131,32 +950,17 @@ const UDP_10: Net = net(0.1, 0.1);
 const UDP_30: Net = net(0.3, 0.1);
 const RELIABLE: Net = net(0.0, 0.0);
 /// Non-default timers, so the bounds are seen to follow `Timers`.
-const FAST: Timers = Timers {
-    t1: 250,
-    t2: 2_000,
-    t4: 2_500,
-};
+const FAST: Timers = Timers { t1: 250, t2: 2_000, t4: 2_500 };
 
 /// Every network of a scenario: UDP at 0/10/30 % loss, a reliable
 /// transport, and UDP at 30 % with non-default timers.
 fn scenario(invite: bool, final_code: u16) {
     let d = Timers::default();
-    let nets = [
-        (false, d, UDP_LOSSLESS),
-        (false, d, UDP_10),
-        (false, d, UDP_30),
-        (true, d, RELIABLE),
-        (false, FAST, UDP_30),
-    ];
+    let nets =
+        [(false, d, UDP_LOSSLESS), (false, d, UDP_10), (false, d, UDP_30), (true, d, RELIABLE), (false, FAST, UDP_30)];
     let mut all = Tally::default();
     for (reliable, timers, net) in nets {
-        let case = Case {
-            invite,
-            final_code,
-            reliable,
-            timers,
-            net,
-        };
+        let case = Case { invite, final_code, reliable, timers, net };
         let t = sweep(case);
         eprintln!("{case:?}\n  {t:?}");
         if net.loss > 0.0 {
@@ -1169,15 +973,9 @@ fn scenario(invite: bool, final_code: u16) {
         all.spurious_timers += t.spurious_timers;
         all.late_provisionals += t.late_provisionals;
     }
-    assert!(
-        all.stale_timers > 0 && all.spurious_timers > 0,
-        "lazy store never fired a stale timer"
-    );
+    assert!(all.stale_timers > 0 && all.spurious_timers > 0, "lazy store never fired a stale timer");
     if invite {
-        assert!(
-            all.late_provisionals > 0,
-            "no provisional ever overtook the final"
-        );
+        assert!(all.late_provisionals > 0, "no provisional ever overtook the final");
     }
 }
 
@@ -1204,16 +1002,8 @@ fn sim_invite_486() {
 #[test]
 fn retransmit_bounds_from_default_timers() {
     let t = Timers::default();
-    assert_eq!(
-        max_request_copies(&t, false, false),
-        11,
-        "E: 0, .5, 1.5, 3.5, 7.5, 11.5 ... 31.5 s"
-    );
-    assert_eq!(
-        max_request_copies(&t, true, false),
-        7,
-        "A: 0, .5, 1.5, 3.5, 7.5, 15.5, 31.5 s"
-    );
+    assert_eq!(max_request_copies(&t, false, false), 11, "E: 0, .5, 1.5, 3.5, 7.5, 11.5 ... 31.5 s");
+    assert_eq!(max_request_copies(&t, true, false), 7, "A: 0, .5, 1.5, 3.5, 7.5, 15.5, 31.5 s");
     assert_eq!(max_request_copies(&t, true, true), 1);
 }
 
@@ -1232,19 +1022,14 @@ fn sim_black_hole_times_out_at_the_bound() {
             final_code: 200,
             reliable: false,
             timers,
-            net: Net {
-                loss: 1.0,
-                dup: 0.0,
-                d_min: 5,
-                d_max: 150,
-            },
+            net: Net { loss: 1.0, dup: 0.0, d_min: 5, d_max: 150 },
         };
         for lazy in [false, true] {
             let o = simulate(random_opts(&c, 7, lazy, true), &mut BlackHole);
             let failed = check(&o, &c);
             assert!(failed.is_empty(), "{failed:?}\n{}", o.log.join("\n"));
-            let copies = o.count(Side::Client, Action::Send(Msg::Request))
-                + o.count(Side::Client, Action::Resend(Msg::Request));
+            let copies =
+                o.count(Side::Client, Action::Send(Msg::Request)) + o.count(Side::Client, Action::Resend(Msg::Request));
             assert_eq!(copies, max_request_copies(&timers, invite, false));
             assert_eq!(o.times(Side::Client, Action::Timeout), [timers.t1x64()]);
             assert!(!o.server_created && o.client_tu.is_empty());
@@ -1270,12 +1055,7 @@ fn scripted(invite: bool, reliable: bool, mut world: impl World) -> Outcome {
         verbose: true,
     };
     let o = simulate(opts, &mut world);
-    assert!(
-        o.violations.is_empty(),
-        "{:?}\n{}",
-        o.violations,
-        o.log.join("\n")
-    );
+    assert!(o.violations.is_empty(), "{:?}\n{}", o.violations, o.log.join("\n"));
     o
 }
 
@@ -1293,7 +1073,8 @@ macro_rules! expect {
 #[test]
 fn script_invite_486_lost_invite_and_lost_ack() {
     use Side::{Client, Server};
-    let o = scripted(true, 
+    let o = scripted(
+        true,
         false,
         Script {
             delay: 50,
@@ -1306,45 +1087,18 @@ fn script_invite_486_lost_invite_and_lost_ack() {
     expect!(o, o.server_tu_requests, [550]);
     expect!(o, o.client_tu, [(600, 100), (700, 486)]);
     expect!(o, o.times(Server, Action::Send(Msg::Response(486))), [650]);
-    expect!(
-        o,
-        o.times(Server, Action::Resend(Msg::Response(486))),
-        [1_150]
-    );
+    expect!(o, o.times(Server, Action::Resend(Msg::Response(486))), [1_150]);
     expect!(o, o.times(Client, Action::Send(Msg::Ack)), [700]);
     expect!(o, o.times(Client, Action::Resend(Msg::Ack)), [1_200]);
     expect!(
         o,
         o.state_path(Server),
-        [
-            (550, "Proceeding"),
-            (650, "Completed"),
-            (1_250, "Confirmed"),
-            (6_250, "Terminated")
-        ]
+        [(550, "Proceeding"), (650, "Completed"), (1_250, "Confirmed"), (6_250, "Terminated")]
     );
-    expect!(
-        o,
-        o.state_path(Client),
-        [
-            (0, "Calling"),
-            (600, "Proceeding"),
-            (700, "Completed"),
-            (32_700, "Terminated")
-        ]
-    );
-    expect!(
-        o,
-        o.first(Server, Action::Timeout)
-            .or(o.first(Client, Action::Timeout)),
-        None
-    );
+    expect!(o, o.state_path(Client), [(0, "Calling"), (600, "Proceeding"), (700, "Completed"), (32_700, "Terminated")]);
+    expect!(o, o.first(Server, Action::Timeout).or(o.first(Client, Action::Timeout)), None);
     // G was re-armed (1 s) at 1150 and cancelled by the ACK at 1250.
-    expect!(
-        o,
-        o.times(Server, Action::CancelTimer(TimerName::G)),
-        [1_250]
-    );
+    expect!(o, o.times(Server, Action::CancelTimer(TimerName::G)), [1_250]);
 }
 
 /// UDP, every hop 50 ms, non-INVITE. The TU thinks 1.2 s: the retransmission
@@ -1354,52 +1108,20 @@ fn script_invite_486_lost_invite_and_lost_ack() {
 #[test]
 fn script_non_invite_absorbed_in_trying_answered_from_completed() {
     use Side::{Client, Server};
-    let o = scripted(false, 
+    let o = scripted(
         false,
-        Script {
-            delay: 50,
-            rules: &[(Server, Msg::Response(200), 1, &[])],
-            answers: &[(1_200, 200)],
-        },
+        false,
+        Script { delay: 50, rules: &[(Server, Msg::Response(200), 1, &[])], answers: &[(1_200, 200)] },
     );
-    expect!(
-        o,
-        o.times(Client, Action::Resend(Msg::Request)),
-        [500, 1_500]
-    );
-    let at_server: Vec<_> = o
-        .arrivals
-        .iter()
-        .filter(|a| a.1 == Server)
-        .map(|a| (a.0, a.3))
-        .collect();
-    expect!(
-        o,
-        at_server,
-        [(50, "-"), (550, "Trying"), (1_550, "Completed")]
-    );
+    expect!(o, o.times(Client, Action::Resend(Msg::Request)), [500, 1_500]);
+    let at_server: Vec<_> = o.arrivals.iter().filter(|a| a.1 == Server).map(|a| (a.0, a.3)).collect();
+    expect!(o, at_server, [(50, "-"), (550, "Trying"), (1_550, "Completed")]);
     expect!(o, o.server_tu_requests, [50]);
-    expect!(
-        o,
-        o.times(Server, Action::Send(Msg::Response(200))),
-        [1_250]
-    );
-    expect!(
-        o,
-        o.times(Server, Action::Resend(Msg::Response(200))),
-        [1_550]
-    );
+    expect!(o, o.times(Server, Action::Send(Msg::Response(200))), [1_250]);
+    expect!(o, o.times(Server, Action::Resend(Msg::Response(200))), [1_550]);
     expect!(o, o.client_tu, [(1_600, 200)]);
-    expect!(
-        o,
-        o.state_path(Client),
-        [(0, "Trying"), (1_600, "Completed"), (6_600, "Terminated")]
-    );
-    expect!(
-        o,
-        o.state_path(Server),
-        [(50, "Trying"), (1_250, "Completed"), (33_250, "Terminated")]
-    );
+    expect!(o, o.state_path(Client), [(0, "Trying"), (1_600, "Completed"), (6_600, "Terminated")]);
+    expect!(o, o.state_path(Server), [(50, "Trying"), (1_250, "Completed"), (33_250, "Terminated")]);
 }
 
 /// UDP, every hop 50 ms, INVITE answered 180 then 200 (RFC 6026). The 180
@@ -1410,50 +1132,23 @@ fn script_non_invite_absorbed_in_trying_answered_from_completed() {
 #[test]
 fn script_invite_200_late_180_and_2xx_retransmitted_until_ack() {
     use Side::{Client, Server};
-    let o = scripted(true, 
+    let o = scripted(
+        true,
         false,
         Script {
             delay: 50,
-            rules: &[
-                (Server, Msg::Response(180), 1, &[400]),
-                (Client, Msg::Ack, 1, &[]),
-            ],
+            rules: &[(Server, Msg::Response(180), 1, &[400]), (Client, Msg::Ack, 1, &[])],
             answers: &[(100, 180), (200, 200)],
         },
     );
     expect!(o, o.client_tu, [(100, 100), (400, 200), (900, 200)]);
-    expect!(
-        o,
-        o.arrived(Client, |m| m == Msg::Response(180), &["Accepted"]),
-        1
-    );
-    expect!(
-        o,
-        o.times(Server, Action::Send(Msg::Response(200))),
-        [350, 850]
-    );
+    expect!(o, o.arrived(Client, |m| m == Msg::Response(180), &["Accepted"]), 1);
+    expect!(o, o.times(Server, Action::Send(Msg::Response(200))), [350, 850]);
     expect!(o, o.tu_acks_sent, 2);
     expect!(o, o.server_tu_acks, [950]);
     expect!(o, o.count(Client, Action::Send(Msg::Ack)), 0);
-    expect!(
-        o,
-        o.state_path(Client),
-        [
-            (0, "Calling"),
-            (100, "Proceeding"),
-            (400, "Accepted"),
-            (32_400, "Terminated")
-        ]
-    );
-    expect!(
-        o,
-        o.state_path(Server),
-        [
-            (50, "Proceeding"),
-            (350, "Accepted"),
-            (32_350, "Terminated")
-        ]
-    );
+    expect!(o, o.state_path(Client), [(0, "Calling"), (100, "Proceeding"), (400, "Accepted"), (32_400, "Terminated")]);
+    expect!(o, o.state_path(Server), [(50, "Proceeding"), (350, "Accepted"), (32_350, "Terminated")]);
 }
 
 /// UDP; the client hears nothing (every server → client copy is lost), the
@@ -1481,32 +1176,20 @@ fn script_deaf_client_exact_retransmit_schedules() {
     expect!(o, o.times(Client, Action::Timeout), [32_000]);
     expect!(o, o.first(Client, Action::Terminated), Some(32_000));
     let mut resends: Vec<u64> = a.iter().map(|t| t + 50).collect(); // INVITE retransmissions
-    resends.extend([
-        650, 1_650, 3_650, 7_650, 11_650, 15_650, 19_650, 23_650, 27_650, 31_650,
-    ]); // G
+    resends.extend([650, 1_650, 3_650, 7_650, 11_650, 15_650, 19_650, 23_650, 27_650, 31_650]); // G
     resends.sort();
-    expect!(
-        o,
-        o.times(Server, Action::Resend(Msg::Response(486))),
-        resends
-    );
+    expect!(o, o.times(Server, Action::Resend(Msg::Response(486))), resends);
     expect!(o, o.times(Server, Action::Timeout), [32_150]);
     expect!(o, o.first(Server, Action::Terminated), Some(32_150));
     expect!(o, o.server_tu_requests, [50]);
 
     let o = scripted(false, false, Deaf(&[(100, 404)]));
-    let e = [
-        500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500,
-    ];
+    let e = [500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500];
     expect!(o, o.times(Client, Action::Resend(Msg::Request)), e);
     expect!(o, o.times(Client, Action::Timeout), [32_000]);
     expect!(o, o.first(Client, Action::Terminated), Some(32_000));
     let answered: Vec<u64> = e.iter().map(|t| t + 50).collect();
-    expect!(
-        o,
-        o.times(Server, Action::Resend(Msg::Response(404))),
-        answered
-    );
+    expect!(o, o.times(Server, Action::Resend(Msg::Response(404))), answered);
     expect!(o, o.first(Server, Action::Terminated), Some(150 + 32_000));
     expect!(o, o.server_tu_requests, [50]);
 }

@@ -69,11 +69,7 @@ pub struct Timers {
 #[cfg(test)]
 impl Default for Timers {
     fn default() -> Self {
-        Timers {
-            t1: 500,
-            t2: 4_000,
-            t4: 5_000,
-        }
+        Timers { t1: 500, t2: 4_000, t4: 5_000 }
     }
 }
 
@@ -185,18 +181,10 @@ mod tests {
 
     #[test]
     fn derived_from_custom_t1() {
-        let t = Timers {
-            t1: 1_000,
-            t2: 4_000,
-            t4: 5_000,
-        };
+        let t = Timers { t1: 1_000, t2: 4_000, t4: 5_000 };
         assert_eq!(t.b(), 64_000);
         assert_eq!(t.d(false), 64_000, "D covers 64*T1 when that exceeds 32 s");
-        let t = Timers {
-            t1: 100,
-            t2: 4_000,
-            t4: 5_000,
-        };
+        let t = Timers { t1: 100, t2: 4_000, t4: 5_000 };
         assert_eq!(t.d(false), 32_000, "D never below 32 s on UDP");
     }
 

@@ -32,9 +32,26 @@ fn with_session(media: &[&str]) -> Vec<u8> {
 
 #[test]
 fn static_payloads_outside_the_list_go_with_their_rtpmap() {
-    let body = with_session(&["m=audio 49170 RTP/AVP 0 8 18", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000", "a=rtpmap:18 G729/8000", "a=fmtp:18 annexb=no", "a=ptime:20", "a=sendrecv"]);
+    let body = with_session(&[
+        "m=audio 49170 RTP/AVP 0 8 18",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "a=rtpmap:18 G729/8000",
+        "a=fmtp:18 annexb=no",
+        "a=ptime:20",
+        "a=sendrecv",
+    ]);
     let (out, removed) = filtered(&body, &filter(&["PCMU", "PCMA"]));
-    assert_eq!(out.as_bytes(), with_session(&["m=audio 49170 RTP/AVP 0 8", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000", "a=ptime:20", "a=sendrecv"]));
+    assert_eq!(
+        out.as_bytes(),
+        with_session(&[
+            "m=audio 49170 RTP/AVP 0 8",
+            "a=rtpmap:0 PCMU/8000",
+            "a=rtpmap:8 PCMA/8000",
+            "a=ptime:20",
+            "a=sendrecv"
+        ])
+    );
     assert_eq!(removed, 1);
 }
 
@@ -87,16 +104,36 @@ fn a_rtpmap_renames_a_static_number() {
 
 #[test]
 fn t38_image_stream_is_left_untouched() {
-    let t38 = ["m=image 49172 udptl t38", "a=T38FaxVersion:0", "a=T38MaxBitRate:14400", "a=T38FaxRateManagement:transferredTCF", "a=T38FaxUdpEC:t38UDPRedundancy"];
+    let t38 = [
+        "m=image 49172 udptl t38",
+        "a=T38FaxVersion:0",
+        "a=T38MaxBitRate:14400",
+        "a=T38FaxRateManagement:transferredTCF",
+        "a=T38FaxUdpEC:t38UDPRedundancy",
+    ];
     let body = with_session(&t38);
     assert_eq!(filter_codecs(&body, &filter(&["PCMU"])), Ok(None));
 }
 
 #[test]
 fn audio_plus_t38_keeps_the_fax_stream_and_an_audio_codec() {
-    let body = with_session(&["m=audio 49170 RTP/AVP 18 8", "a=rtpmap:18 G729/8000", "m=image 49172 udptl t38", "a=T38FaxVersion:0", "a=T38FaxUdpEC:t38UDPRedundancy"]);
+    let body = with_session(&[
+        "m=audio 49170 RTP/AVP 18 8",
+        "a=rtpmap:18 G729/8000",
+        "m=image 49172 udptl t38",
+        "a=T38FaxVersion:0",
+        "a=T38FaxUdpEC:t38UDPRedundancy",
+    ]);
     let (out, removed) = filtered(&body, &voice());
-    assert_eq!(out.as_bytes(), with_session(&["m=audio 49170 RTP/AVP 8", "m=image 49172 udptl t38", "a=T38FaxVersion:0", "a=T38FaxUdpEC:t38UDPRedundancy"]));
+    assert_eq!(
+        out.as_bytes(),
+        with_session(&[
+            "m=audio 49170 RTP/AVP 8",
+            "m=image 49172 udptl t38",
+            "a=T38FaxVersion:0",
+            "a=T38FaxUdpEC:t38UDPRedundancy"
+        ])
+    );
     assert_eq!(removed, 1);
 }
 
@@ -116,16 +153,33 @@ fn every_codec_removed_is_an_error() {
 fn a_disabled_stream_is_left_alone() {
     let body = with_session(&["m=audio 0 RTP/AVP 18", "a=rtpmap:18 G729/8000", "m=audio 4000 RTP/AVP 0 18"]);
     let (out, _) = filtered(&body, &voice());
-    assert_eq!(out.as_bytes(), with_session(&["m=audio 0 RTP/AVP 18", "a=rtpmap:18 G729/8000", "m=audio 4000 RTP/AVP 0"]));
+    assert_eq!(
+        out.as_bytes(),
+        with_session(&["m=audio 0 RTP/AVP 18", "a=rtpmap:18 G729/8000", "m=audio 4000 RTP/AVP 0"])
+    );
 }
 
 #[test]
 fn video_is_filtered_only_when_configured() {
-    let body = with_session(&["m=audio 4000 RTP/AVP 0", "m=video 4002 RTP/AVP 96 97", "a=rtpmap:96 H264/90000", "a=fmtp:96 profile-level-id=42e01f", "a=rtpmap:97 VP8/90000"]);
+    let body = with_session(&[
+        "m=audio 4000 RTP/AVP 0",
+        "m=video 4002 RTP/AVP 96 97",
+        "a=rtpmap:96 H264/90000",
+        "a=fmtp:96 profile-level-id=42e01f",
+        "a=rtpmap:97 VP8/90000",
+    ]);
     assert_eq!(filter_codecs(&body, &voice()), Ok(None));
     let f = CodecFilter::new(&["PCMU", "H264"], &["audio", "video"]);
     let (out, removed) = filtered(&body, &f);
-    assert_eq!(out.as_bytes(), with_session(&["m=audio 4000 RTP/AVP 0", "m=video 4002 RTP/AVP 96", "a=rtpmap:96 H264/90000", "a=fmtp:96 profile-level-id=42e01f"]));
+    assert_eq!(
+        out.as_bytes(),
+        with_session(&[
+            "m=audio 4000 RTP/AVP 0",
+            "m=video 4002 RTP/AVP 96",
+            "a=rtpmap:96 H264/90000",
+            "a=fmtp:96 profile-level-id=42e01f"
+        ])
+    );
     assert_eq!(removed, 1);
 }
 
@@ -140,7 +194,8 @@ fn lf_line_endings_and_a_missing_last_newline_are_kept() {
 #[test]
 fn unknown_dynamic_payloads_and_odd_lines_are_kept() {
     // 97 has no rtpmap: nobody can say what it is, so it stays.
-    let body = with_session(&["m=audio 4000 RTP/AVP 97 18", "a=fmtp:97 mode=20", "a=rtpmap:bogus", "a=rtpmap:18 G729/8000"]);
+    let body =
+        with_session(&["m=audio 4000 RTP/AVP 97 18", "a=fmtp:97 mode=20", "a=rtpmap:bogus", "a=rtpmap:18 G729/8000"]);
     let (out, _) = filtered(&body, &filter(&["PCMU"]));
     assert_eq!(out.as_bytes(), with_session(&["m=audio 4000 RTP/AVP 97", "a=fmtp:97 mode=20", "a=rtpmap:bogus"]));
 }
@@ -210,7 +265,9 @@ fn render(sections: &[Section], eol: &str) -> Vec<u8> {
                 lines.extend(extra.iter().cloned());
             }
             Section::Image => lines.extend(["m=image 5000 udptl t38".to_string(), "a=T38FaxVersion:0".to_string()]),
-            Section::Video => lines.extend(["m=video 5002 RTP/AVP 96".to_string(), "a=rtpmap:96 VP8/90000".to_string()]),
+            Section::Video => {
+                lines.extend(["m=video 5002 RTP/AVP 96".to_string(), "a=rtpmap:96 VP8/90000".to_string()])
+            }
         }
     }
     lines.iter().flat_map(|l| [l.as_bytes(), eol.as_bytes()].concat()).collect()

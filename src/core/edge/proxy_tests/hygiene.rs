@@ -68,7 +68,13 @@ fn a_devices_offer_reaches_the_core_filtered_and_the_answers_reach_it_filtered_w
     let mut net = Net::new(hygiene_config());
     let call = Call::new(ALICE, "sip:alice@example.com", CARRIER, "h1");
     let contact = format!("<sip:alice@{ALICE}>");
-    let invite = call.request("INVITE", CARRIER, "z9hG4bKh1", 1, &[("Contact", &contact), SDP_TYPE, ("X-Internal-Billing", "forged"), ("X-Keep", "me")]);
+    let invite = call.request(
+        "INVITE",
+        CARRIER,
+        "z9hG4bKh1",
+        1,
+        &[("Contact", &contact), SDP_TYPE, ("X-Internal-Billing", "forged"), ("X-Keep", "me")],
+    );
     net.send(ALICE, &with_body(&invite, &sdp(&[0, 8, 18, 101])));
     let inv = trying_then_forwarded(&mut net, ALICE, UP_A);
     assert_body(&inv, &sdp(&[0, 8, 101]));
@@ -77,7 +83,8 @@ fn a_devices_offer_reaches_the_core_filtered_and_the_answers_reach_it_filtered_w
     net.quiet();
 
     // The core answers with G729 and internal headers: the device gets neither.
-    let extra = [SDP_TYPE, ("X-Internal-Route", "trunk-7"), ("x-internal-cost", "3"), ("Contact", "<sip:core@10.0.1.1>")];
+    let extra =
+        [SDP_TYPE, ("X-Internal-Route", "trunk-7"), ("x-internal-cost", "3"), ("Contact", "<sip:core@10.0.1.1>")];
     net.send(UP_A, &with_body(&inv.reply(183, "up", &extra), &sdp(&[18, 0])));
     let progress = net.one(ALICE);
     assert_eq!(progress.status(), 183);
@@ -102,7 +109,13 @@ fn a_late_offer_from_the_core_and_the_answer_in_the_ack_are_filtered_both_ways()
     let contact = "sip:bob@203.0.113.10:5062";
     net.register("bob", BOB_1, contact);
     let call = Call::new(CORE, "sip:+15550001@example.com", "sip:bob@example.com", "h2");
-    let invite = call.request("INVITE", "sip:bob@example.com", "z9hG4bKh2", 1, &[("Contact", "<sip:ss@10.0.0.5>"), ("X-Internal-Account", "42")]);
+    let invite = call.request(
+        "INVITE",
+        "sip:bob@example.com",
+        "z9hG4bKh2",
+        1,
+        &[("Contact", "<sip:ss@10.0.0.5>"), ("X-Internal-Account", "42")],
+    );
     net.send(CORE, &invite);
     let inv = trying_then_forwarded(&mut net, CORE, BOB_1);
     assert!(!inv.text().contains("X-Internal"), "{}", inv.text());
@@ -114,7 +127,8 @@ fn a_late_offer_from_the_core_and_the_answer_in_the_ack_are_filtered_both_ways()
     assert_body(&ok, &sdp(&[8]));
 
     // The core's answer travels in the ACK, end to end: filtered too.
-    let target = String::from_utf8(parse_name_addr(ok.header(H::Contact).as_bytes()).unwrap().uri_raw.to_vec()).unwrap();
+    let target =
+        String::from_utf8(parse_name_addr(ok.header(H::Contact).as_bytes()).unwrap().uri_raw.to_vec()).unwrap();
     let ack = call.in_dialog(&ok).request("ACK", &target, "z9hG4bKh2ack", 1, &[("Route", EDGE_RR), SDP_TYPE]);
     net.send(CORE, &with_body(&ack, &sdp(&[8, 18])));
     let ack = net.one(BOB_1);
@@ -145,7 +159,11 @@ fn an_offer_that_would_keep_no_codec_gets_488_and_its_ack_stays_at_the_edge() {
     net.advance(64 * T1);
     net.quiet();
     let c = net.counters();
-    assert_eq!((c.proxy.sdp_rejected, c.wire.sent(488), c.proxy.branches), (1, 2, 0), "one rejection, sent twice (the retransmission's answer)");
+    assert_eq!(
+        (c.proxy.sdp_rejected, c.wire.sent(488), c.proxy.branches),
+        (1, 2, 0),
+        "one rejection, sent twice (the retransmission's answer)"
+    );
 }
 
 #[test]
@@ -162,5 +180,12 @@ fn an_answer_with_no_codec_left_and_a_multipart_body_are_relayed_unchanged_and_c
     assert_body(&ok, &sdp(&[18]));
     net.quiet();
     let c = net.counters();
-    assert_eq!((c.proxy.sdp_unfiltered.get(SdpUnfiltered::Multipart), c.proxy.sdp_unfiltered.get(SdpUnfiltered::NoCodecLeft), c.proxy.sdp_codecs_removed), (1, 1, 0));
+    assert_eq!(
+        (
+            c.proxy.sdp_unfiltered.get(SdpUnfiltered::Multipart),
+            c.proxy.sdp_unfiltered.get(SdpUnfiltered::NoCodecLeft),
+            c.proxy.sdp_codecs_removed
+        ),
+        (1, 1, 0)
+    );
 }

@@ -26,14 +26,8 @@ fn a_lookup_whose_owner_cannot_be_reached_is_answered_500_at_once() {
     let call = Call::new(CORE, "sip:+15550001@example.com", &aor, "l1");
     net.send(CORE, &call.invite("z9hG4bKl1"));
     let answers = net.take(CORE);
-    assert_eq!(
-        answers.iter().map(Sent::status).collect::<Vec<_>>(),
-        [100, 500]
-    );
-    assert_eq!(
-        answers[1].text().lines().next(),
-        Some("SIP/2.0 500 Location Lookup Failed")
-    );
+    assert_eq!(answers.iter().map(Sent::status).collect::<Vec<_>>(), [100, 500]);
+    assert_eq!(answers[1].text().lines().next(), Some("SIP/2.0 500 Location Lookup Failed"));
     assert_eq!(net.mesh, ["0->1 Ask Lookup"]);
     assert_eq!(net.counters().wire.drops.get(Drop::LocationLookupLost), 1);
     assert!(net.edges[0].waiting.is_empty());
@@ -52,10 +46,7 @@ fn a_lookup_nobody_answers_is_answered_500_after_5s_and_the_late_answer_is_ignor
     net.advance(4_990);
     net.quiet();
     net.advance(10);
-    assert_eq!(
-        net.one(CORE).text().lines().next(),
-        Some("SIP/2.0 500 Location Lookup Failed")
-    );
+    assert_eq!(net.one(CORE).text().lines().next(), Some("SIP/2.0 500 Location Lookup Failed"));
     assert_eq!(net.counters().wire.drops.get(Drop::LocationLookupLost), 1);
     assert!(net.edges[0].waiting.is_empty());
     // The owner answers at last: nothing is waiting for it any more.
@@ -76,19 +67,10 @@ fn a_transaction_that_ends_while_its_lookup_waits_cancels_the_lookup() {
     // CANCEL while the lookup waits: 200, and the INVITE ends as 487.
     net.send(CORE, &call.cancel("z9hG4bKl3"));
     let answers = net.take(CORE);
-    assert_eq!(
-        answers.iter().map(Sent::status).collect::<Vec<_>>(),
-        [200, 487]
-    );
-    let ack = call
-        .in_dialog(&answers[1])
-        .request("ACK", &aor, "z9hG4bKl3", 1, &[]);
+    assert_eq!(answers.iter().map(Sent::status).collect::<Vec<_>>(), [200, 487]);
+    let ack = call.in_dialog(&answers[1]).request("ACK", &aor, "z9hG4bKl3", 1, &[]);
     net.send(CORE, &ack);
-    assert_eq!(
-        net.edges[0].waiting.len(),
-        1,
-        "parked until the transaction ends"
-    );
+    assert_eq!(net.edges[0].waiting.len(), 1, "parked until the transaction ends");
     // Timer I (T4) ends the transaction, and its parked lookup with it.
     net.advance(10 * T1 + 10);
     assert_eq!(net.edges[0].transactions(), 0);
