@@ -1,5 +1,5 @@
 //! A token bucket: `rate` tokens a second up to `burst`, time passed in as
-//! unix milliseconds. One request takes one token.
+//! the edge's milliseconds. One request takes one token.
 
 #[derive(Clone, Copy, Debug)]
 pub struct Bucket {

@@ -27,9 +27,9 @@
 //! not armed or not yet due, so a timer store with lazy cancellation (like
 //! `core::timer::Wheel`) is safe to use: a stale firing does nothing. On
 //! entering `Terminated` the machine cancels whatever it still had armed, then
-//! says `Terminated`. Note the durations are milliseconds (T1 = 500 ms): the
-//! second-resolution `core::timer::Wheel` is too coarse for Timer A/E/G; the
-//! shard needs a millisecond wheel (or a finer-slotted instance) for these.
+//! says `Terminated`. The durations are milliseconds (T1 = 500 ms): the proxy
+//! keeps them in a `core::timer::Wheel` of 10 ms slots
+//! (`core::proxy::state::WHEEL_MS`), rounded up so none fires early.
 //!
 //! A zero duration (Timers D, I, J, K on a reliable transport, Table 4) is not
 //! scheduled: the machine takes the "timer fires" arc at once, in the same
