@@ -3,8 +3,9 @@
 //! merged latency summary), `GET /health` (200 when every shard is
 //! serving), `GET /registrations/{aor}` (asked of the shard owning the AOR),
 //! `POST /reload` (subscribers file, TLS certificates), `GET /bans` and
-//! `DELETE /bans/{ip}` (asked of every shard). It reaches shard state only
-//! through `control`.
+//! `DELETE /bans/{ip}` (asked of every shard), `GET /trace`, `POST` and
+//! `DELETE /trace/{rule}` (the per-request trace log's rules). It reaches
+//! shard state only through `control`.
 
 use crate::control::{Request, Status};
 use crossbeam_channel::{bounded, Sender};
@@ -28,7 +29,8 @@ pub fn start(
         for req in server.incoming_requests() {
             let shards = status.lock().map(|s| s.last_seen.len()).unwrap_or(1);
             let answer = bans::route(req.method(), req.url(), shards, &control)
-                .or_else(|| registrations::route(req.method(), req.url(), &control));
+                .or_else(|| registrations::route(req.method(), req.url(), &control))
+                .or_else(|| trace::route(req.method(), req.url(), &control));
             let (code, ctype, body) =
                 answer.unwrap_or_else(|| route(req.method(), req.url(), &prom, &status, &control));
             let header = Header::from_bytes("Content-Type", ctype).expect("static header");
@@ -80,6 +82,7 @@ fn route(
 
 mod bans;
 mod registrations;
+mod trace;
 
 fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();

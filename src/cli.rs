@@ -70,6 +70,23 @@ pub enum CtlAction {
         #[arg(long, value_name = "IP")]
         lift: Option<std::net::IpAddr>,
     },
+    /// The per-request trace log: one line per finished transaction of an
+    /// AOR, an IP or a method, on every shard, at once, without a restart.
+    Trace {
+        #[command(subcommand)]
+        action: TraceAction,
+    },
+}
+
+/// `sipedge ctl trace ...`. RULE: `alice@example.com`, `192.0.2.7` or `INVITE`.
+#[derive(Subcommand, Debug)]
+pub enum TraceAction {
+    /// Trace the requests from or to an AOR, from an IP, or of a method.
+    Add { rule: String },
+    /// Stop tracing one (exit 1 when it was not traced).
+    Remove { rule: String },
+    /// The rules in force.
+    List,
 }
 
 /// `sipedge users ...`.

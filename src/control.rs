@@ -5,6 +5,7 @@
 
 use crate::config::{Config, DigestAlgorithm};
 use crate::core::auth::{Algorithm, Users};
+use crate::core::trace::{TraceFilter, TraceRule};
 use crate::core::{owner, AuthConfig};
 use crate::shard::{self, Command, Report, ShardSpec};
 use crate::telemetry::{hep_sender, latency::Latency, logger};
@@ -69,6 +70,9 @@ pub enum Request {
     Bans { reply: Sender<Vec<crate::core::protect::Ban>> },
     /// Lift a ban on every shard; one answer per shard (was there one).
     Unban { ip: std::net::IpAddr, reply: Sender<bool> },
+    /// Add (true) or remove (false) a trace rule on every shard, or just
+    /// list them (None); the rules in force, or why the change was refused.
+    Trace { change: Option<(bool, TraceRule)>, reply: Sender<Result<Vec<TraceRule>, String>> },
 }
 
 /// Loads the subscribers file named in config (empty name: nobody).
@@ -221,6 +225,7 @@ fn serve_until_signal(
 ) -> Result<(), String> {
     let shards = reloader.shards;
     let signals = signal_channel()?;
+    let mut traced: Vec<TraceRule> = Vec::new();
     loop {
         select! {
             recv(reports) -> r => match r {
@@ -245,6 +250,9 @@ fn serve_until_signal(
                     for s in shards {
                         let _ = s.try_send(Command::Unban { ip, reply: reply.clone() });
                     }
+                }
+                Ok(Request::Trace { change, reply }) => {
+                    let _ = reply.send(change_trace(&mut traced, change, shards));
                 }
                 Err(_) => {}
             },
@@ -316,11 +324,17 @@ impl Reloader<'_> {
         }
     }
 
+    /// Hands every shard `command` and returns once each has applied it
+    /// (a shard reads commands in order, so its answer to the barrier
+    /// behind it says so): "reloaded" means new requests see the change.
     fn tell_shards(&self, what: &str, command: impl Fn() -> Command) {
         for s in self.shards {
             if s.send_timeout(command(), Duration::from_secs(1)).is_err() {
                 log::error!("reload: a shard did not take the new {what}");
             }
+        }
+        if let Err(e) = barrier(self.shards) {
+            log::error!("reload: {e} (the new {what} may not be in use there yet)");
         }
     }
 }
@@ -357,4 +371,54 @@ fn signal_channel() -> Result<Receiver<i32>, String> {
         })
         .map_err(|e| e.to_string())?;
     Ok(rx)
+}
+
+/// Applies a trace change to `traced` and hands every shard the new rules.
+/// A shard whose command queue is full misses nothing: the change is
+/// refused and `traced` left as it was.
+fn change_trace(
+    traced: &mut Vec<TraceRule>,
+    change: Option<(bool, TraceRule)>,
+    shards: &[crossbeam_channel::Sender<Command>],
+) -> Result<Vec<TraceRule>, String> {
+    let Some((add, rule)) = change else { return Ok(traced.clone()) };
+    let mut next = traced.clone();
+    match (add, next.iter().position(|r| *r == rule)) {
+        (true, None) => next.push(rule.clone()),
+        (true, Some(_)) => return Ok(next),
+        (false, Some(i)) => {
+            next.remove(i);
+        }
+        (false, None) => return Err(format!("{} is not traced", rule.label())),
+    }
+    let filter = Arc::new(TraceFilter::new(next.clone()));
+    for (i, s) in shards.iter().enumerate() {
+        if s.try_send(Command::Trace(filter.clone())).is_err() {
+            return Err(format!("shard {i} is busy; try again"));
+        }
+    }
+    barrier(shards)?;
+    log::info!(
+        "trace {} {}; tracing: {}",
+        if add { "added" } else { "removed" },
+        rule.label(),
+        next.iter().map(TraceRule::label).collect::<Vec<_>>().join(", ")
+    );
+    *traced = next;
+    Ok(traced.clone())
+}
+
+/// Waits until every shard has read the commands sent to it before this
+/// call (at most 2 s): each answers `Command::Barrier` in turn.
+fn barrier(shards: &[crossbeam_channel::Sender<Command>]) -> Result<(), String> {
+    let (tx, rx) = bounded(shards.len());
+    for s in shards {
+        s.send_timeout(Command::Barrier(tx.clone()), Duration::from_secs(1))
+            .map_err(|_| "a shard's command queue is full")?;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    for _ in shards {
+        rx.recv_deadline(deadline).map_err(|_| "a shard did not answer in 2 s")?;
+    }
+    Ok(())
 }

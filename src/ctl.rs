@@ -3,7 +3,7 @@
 //! timeouts, the answer shown as a table (or, with `--json`, as the API
 //! gave it). Also the client `users` uses to make an edge reload.
 
-use crate::cli::CtlAction;
+use crate::cli::{CtlAction, TraceAction};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
@@ -32,6 +32,9 @@ pub fn run(addr: SocketAddr, json: bool, action: CtlAction) -> ExitCode {
         CtlAction::Registrations { aor } => ("GET", format!("/registrations/{}", encode(aor))),
         CtlAction::Bans { lift: None } => ("GET", "/bans".to_string()),
         CtlAction::Bans { lift: Some(ip) } => ("DELETE", format!("/bans/{ip}")),
+        CtlAction::Trace { action: TraceAction::List } => ("GET", "/trace".to_string()),
+        CtlAction::Trace { action: TraceAction::Add { rule } } => ("POST", format!("/trace/{}", encode(rule))),
+        CtlAction::Trace { action: TraceAction::Remove { rule } } => ("DELETE", format!("/trace/{}", encode(rule))),
     };
     let (code, body) = match call(addr, method, &path) {
         Ok(answer) => answer,
@@ -41,16 +44,13 @@ pub fn run(addr: SocketAddr, json: bool, action: CtlAction) -> ExitCode {
         }
     };
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let v = || serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default();
     let shown = match &action {
-        CtlAction::Registrations { .. } | CtlAction::Bans { lift: None } if code == 200 && !json => {
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            if matches!(action, CtlAction::Bans { .. }) {
-                bans_table(&v, now)
-            } else {
-                registrations_table(&v, now)
-            }
-        }
-        _ => body,
+        _ if code != 200 || json => body.clone(),
+        CtlAction::Registrations { .. } => registrations_table(&v(), now),
+        CtlAction::Bans { lift: None } => bans_table(&v(), now),
+        CtlAction::Trace { .. } => trace_list(&v()),
+        _ => body.clone(),
     };
     if code == 200 {
         print!("{shown}");
@@ -126,6 +126,15 @@ pub fn bans_table(v: &serde_json::Value, now: u64) -> String {
         })
         .collect();
     table(["IP", "REASON", "LIFTED"], &rows)
+}
+
+/// The trace rules in force, one a line.
+pub fn trace_list(v: &serde_json::Value) -> String {
+    let rules = v["trace"].as_array().cloned().unwrap_or_default();
+    if rules.is_empty() {
+        return "tracing nothing\n".into();
+    }
+    rules.iter().map(|r| format!("tracing {}\n", r.as_str().unwrap_or("?"))).collect()
 }
 
 /// Left-aligned columns, two spaces apart.

@@ -28,14 +28,10 @@ pub fn route(method: &tiny_http::Method, url: &str, control: &Sender<Request>) -
     })
 }
 
-/// The registrar's AOR for what an operator typed: `sip:` when no scheme
-/// is given, then the same normaliser REGISTER goes through. None when it
-/// is not a SIP URI.
+/// The registrar's AOR for what an operator typed: the same normaliser
+/// REGISTER goes through (`core::registrar::request::aor_of_typed`).
 pub fn aor_of_path(s: &str) -> Option<Vec<u8>> {
-    let has_scheme = ["sip:", "sips:"].iter().any(|p| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)));
-    let text = if has_scheme { s.to_string() } else { format!("sip:{s}") };
-    let uri = crate::sip::parse_uri(text.as_bytes()).ok()?;
-    uri.is_sip().then(|| crate::core::registrar::request::aor_of(&uri))
+    crate::core::registrar::request::aor_of_typed(s)
 }
 
 /// The JSON body of `GET /registrations/{aor}`.

@@ -25,6 +25,7 @@
 use super::ask::{Answer, Ask};
 use super::counters::{Counters, Drop, Malformed};
 use super::mesh::MeshMsg;
+use super::trace::Trace;
 use super::{owner, FlowId, Origin, Transport};
 use crate::sip::{self, Essentials, Framing, HeaderName, Message, Method, Scheme, Status};
 use std::net::{IpAddr, SocketAddr};
@@ -132,6 +133,8 @@ pub enum Output {
     },
     /// Close a connection (framing lost, garbage).
     Close(FlowId),
+    /// A finished transaction an operator asked to see (`core::trace`).
+    Trace(Box<crate::core::trace::Trace>),
 }
 
 pub struct Edge {
@@ -150,6 +153,8 @@ pub struct Edge {
     pub(crate) protect: crate::core::protect::Protect,
     /// Work waiting for the answer to an `Output::Ask`.
     pub(crate) waiting: crate::core::pending::Pending<waiting::Parked>,
+    /// What the operator traces (empty: nothing).
+    pub(crate) trace: std::sync::Arc<crate::core::trace::TraceFilter>,
 }
 
 /// Methods the edge serves itself today (the Allow header), without and
@@ -180,6 +185,7 @@ impl Edge {
             proxy,
             protect,
             waiting: Default::default(),
+            trace: Default::default(),
         }
     }
 
@@ -428,12 +434,32 @@ impl Edge {
             b"",
             &mut bytes,
         );
-        self.send(origin, code, bytes, out);
+        let since = self.now_ms;
+        self.send(origin, ess, since, code, bytes, out);
     }
 
-    /// Sends a response built for a request from `origin`.
-    fn send(&mut self, origin: Origin, code: u16, bytes: Vec<u8>, out: &mut Vec<Output>) {
-        send_response(&mut self.counters, origin, code, bytes, out)
+    /// Sends a response built for a request from `origin` (`ess`: its
+    /// essentials, when it had them) that arrived at `since_ms`; a final
+    /// one is traced when a rule matches.
+    fn send(
+        &mut self,
+        origin: Origin,
+        ess: Option<&Essentials<'_>>,
+        since_ms: u64,
+        code: u16,
+        bytes: Vec<u8>,
+        out: &mut Vec<Output>,
+    ) {
+        send_response(&mut self.counters, origin, code, bytes, out);
+        if code >= 200 && !self.trace.is_empty() {
+            let ess = ess.and_then(|e| Trace::of(&self.trace, self.cfg.shard, origin, e, code, self.now_ms - since_ms));
+            out.extend(ess.map(|t| Output::Trace(Box::new(t))));
+        }
+    }
+
+    /// Replaces what the operator traces.
+    pub fn set_trace(&mut self, filter: std::sync::Arc<crate::core::trace::TraceFilter>) {
+        self.trace = filter;
     }
 }
 

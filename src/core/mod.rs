@@ -20,6 +20,7 @@ pub mod protect;
 pub mod proxy;
 pub mod registrar;
 pub mod timer;
+pub mod trace;
 pub mod transaction;
 
 pub use ask::{Answer, Ask};

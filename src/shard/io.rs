@@ -45,6 +45,7 @@ pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
         let mut failed = Vec::new();
         for o in outs {
             match o {
+                Output::Trace(t) => crate::telemetry::logger::trace(&t),
                 Output::Send { dest: Dest::Udp { listener, peer }, bytes } => {
                     let sock =
                         shard.udp.get(listener as usize).and_then(Option::as_ref).or_else(|| any_udp(shard, peer));

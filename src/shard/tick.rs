@@ -22,6 +22,10 @@ pub enum Command {
     Registrations { aor: Vec<u8>, reply: crossbeam_channel::Sender<Vec<crate::core::location::Binding>> },
     /// The bans this shard holds, to `reply` (every shard is asked; the admin merges).
     Bans { reply: crossbeam_channel::Sender<Vec<crate::core::protect::Ban>> },
+    /// Answered at once: every command sent before it has been applied.
+    Barrier(crossbeam_channel::Sender<u16>),
+    /// What to trace (replaces the rules in force).
+    Trace(std::sync::Arc<crate::core::trace::TraceFilter>),
     /// Lift the ban of an address; whether there was one, to `reply`.
     Unban { ip: std::net::IpAddr, reply: crossbeam_channel::Sender<bool> },
 }
@@ -97,6 +101,10 @@ fn command(shard: &Shard, c: Command) {
         Command::Stop => {}
         Command::Users(users) => shard.edge.borrow_mut().set_users(users),
         Command::Tls(set) => *shard.tls.borrow_mut() = set,
+        Command::Trace(filter) => shard.edge.borrow_mut().set_trace(filter),
+        Command::Barrier(done) => {
+            let _ = done.try_send(shard.id);
+        }
         Command::Registrations { aor, reply } => {
             let _ = reply.try_send(shard.edge.borrow().registrations(&aor).to_vec());
         }

@@ -53,6 +53,30 @@ impl Style {
     }
 }
 
+impl Style {
+    /// A trace record as a line: the text form of `Trace::line` at info, or a
+    /// JSON object with each field (for log shippers).
+    pub fn trace_line(self, now: SystemTime, t: &crate::core::trace::Trace) -> String {
+        match self {
+            Style::Text | Style::Journal => {
+                self.line(now, log::Level::Info, TRACE_TARGET, &format_args!("{}", t.line()))
+            }
+            Style::Json => {
+                let v = serde_json::json!({
+                    "ts": humantime::format_rfc3339_millis(now).to_string(), "level": "INFO", "target": TRACE_TARGET,
+                    "msg": t.line(), "method": t.method, "from": t.from, "to": t.to, "source": t.source.to_string(),
+                    "transport": t.transport.label(), "status": t.status, "duration_ms": t.duration_ms,
+                    "shard": t.shard, "call_id": t.call_id,
+                });
+                format!("{v}\n")
+            }
+        }
+    }
+}
+
+/// The target trace lines carry.
+pub const TRACE_TARGET: &str = "sipedge::trace";
+
 /// syslog priorities (sd-daemon(3)): err 3, warning 4, info 6, debug 7.
 fn priority(level: log::Level) -> u8 {
     match level {
@@ -72,6 +96,19 @@ fn stderr_is_journal() -> bool {
     let Some((dev, ino)) = v.split_once(':') else { return false };
     let Ok(meta) = std::fs::metadata("/proc/self/fd/2") else { return false };
     dev.parse() == Ok(meta.dev()) && ino.parse() == Ok(meta.ino())
+}
+
+/// Where trace records go: the same queue, whatever `log.level` says (an
+/// operator who asked for a trace wants it).
+static TRACE: std::sync::OnceLock<(Sender<String>, Style)> = std::sync::OnceLock::new();
+
+/// Queues one trace record (`core::trace`); a full queue drops it, counted
+/// with the other log lines. Never blocks. Nothing happens before `init`.
+pub fn trace(t: &crate::core::trace::Trace) {
+    let Some((tx, style)) = TRACE.get() else { return };
+    if let Err(TrySendError::Full(_)) = tx.try_send(style.trace_line(SystemTime::now(), t)) {
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 struct QueueLogger {
@@ -105,12 +142,19 @@ pub fn init(level: log::LevelFilter, queue: usize, style: Style) -> std::thread:
     let handle = std::thread::Builder::new()
         .name("logger".into())
         .spawn(move || {
-            let stderr = std::io::stderr();
-            for line in rx {
-                let _ = stderr.lock().write_all(line.as_bytes());
+            // Buffered: a burst (a trace of every request) is written in
+            // large writes, flushed as soon as the queue is empty.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+            while let Ok(line) = rx.recv() {
+                let _ = out.write_all(line.as_bytes());
+                while let Ok(line) = rx.try_recv() {
+                    let _ = out.write_all(line.as_bytes());
+                }
+                let _ = out.flush();
             }
         })
         .expect("spawn logger thread");
+    let _ = TRACE.set((tx.clone(), style));
     if log::set_boxed_logger(Box::new(QueueLogger { tx, level, style })).is_ok() {
         log::set_max_level(level);
     }

@@ -66,12 +66,17 @@ impl Edge {
     }
 
     pub fn with_config(config: String, sip: SocketAddr, admin: SocketAddr) -> Edge {
+        Edge::with_config_logging(config, sip, admin, Stdio::inherit())
+    }
+
+    /// As `with_config`, its stderr (the log) to `log`.
+    pub fn with_config_logging(config: String, sip: SocketAddr, admin: SocketAddr, log: Stdio) -> Edge {
         let path = std::env::temp_dir().join(format!("sipedge-test-{}-{}.toml", std::process::id(), sip.port()));
         std::fs::write(&path, &config).unwrap();
         let child = Command::new(BIN)
             .args(["run", "--config", path.to_str().unwrap()])
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("start sipedge");
         let mut edge = Edge { child, sip, admin, config, config_path: path };

@@ -369,6 +369,10 @@ impl ProxyState {
                 }
             }
         }
+        // No next target for this answer (a busy or not-found from an
+        // upstream is final, a 6xx stops serial forking: §16.7 step 5):
+        // the targets left were alternatives, not forks.
+        tx.pending.clear();
         self.finish_if_settled(cx, id, tx);
     }
 
@@ -393,6 +397,9 @@ impl ProxyState {
 
     /// Sends `bytes` (a response with code `code`) to the transaction's sender.
     fn answer_upstream(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, code: u16, bytes: Vec<u8>) {
+        if code >= 200 {
+            trace_final(cx, tx, code);
+        }
         tx.last = bytes;
         self.server_event(cx, id, tx, |s, now, acts| s.respond(now, code, acts));
         if code >= 200 {
@@ -517,5 +524,20 @@ pub(super) fn reason_of(code: u16) -> &'static str {
         600 => "Busy Everywhere",
         603 => "Decline",
         _ => "Failed",
+    }
+}
+
+/// The transaction's first final answer, for the trace log when a rule
+/// matches (the request is re-checked only then).
+fn trace_final(cx: &mut Ctx<'_>, tx: &mut Tx, code: u16) {
+    let Some(started) = tx.started_ms.take() else { return };
+    if cx.trace.is_empty() {
+        return;
+    }
+    let Some(msg) = tx.request.as_ref().map(Stored::view) else { return };
+    let Ok(ess) = sip::check_request(&msg) else { return };
+    let duration = cx.now_ms.saturating_sub(started);
+    if let Some(t) = crate::core::trace::Trace::of(cx.trace, cx.shard, tx.origin, &ess, code, duration) {
+        cx.out.push(Output::Trace(Box::new(t)));
     }
 }

@@ -109,6 +109,7 @@ impl Edge {
             inside: trusted,
             record_route: dialog_creating && self.proxy.cfg.record_route,
             lookup: None,
+            started_ms: Some(self.now_ms),
         };
         let id = self.proxy.txs.insert(tx);
         self.proxy.servers.insert(key, id);

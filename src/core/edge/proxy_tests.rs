@@ -201,6 +201,8 @@ pub(super) struct Net {
     pub asks: Asks,
     /// Asks held back (`Asks::Hold`): asking shard, token, question.
     pub held: Vec<(u16, u64, Ask)>,
+    /// Trace records the shards emitted (`core::trace`).
+    pub traces: Vec<crate::core::trace::Trace>,
 }
 
 /// What the simulated mesh does with an ask.
@@ -231,6 +233,7 @@ impl Net {
             dead: Vec::new(),
             asks: Asks::Deliver,
             held: Vec::new(),
+            traces: Vec::new(),
         }
     }
 
@@ -258,6 +261,7 @@ impl Net {
         let mut queue: VecDeque<(u16, Output)> = out.into_iter().map(|o| (shard, o)).collect();
         while let Some((from, o)) = queue.pop_front() {
             match o {
+                Output::Trace(t) => self.traces.push(*t),
                 Output::Send { dest: Dest::Flow(f), bytes } if self.dead.contains(&f) => {
                     let mut more = Vec::new();
                     self.edges[from as usize].handle(self.now, Input::Undeliverable(&bytes), &mut more);
@@ -849,6 +853,32 @@ fn when_every_upstream_times_out_the_caller_gets_408() {
     assert_eq!(timeout.status(), 408, "{}", timeout.text());
     net.quiet();
     assert_eq!(net.counters().proxy.branch_timeouts, 2);
+}
+
+#[test]
+fn a_traced_call_is_one_record_at_its_final_answer_with_its_duration() {
+    let mut net = Net::new(config());
+    let rules = vec![crate::core::trace::TraceRule::parse("alice@example.com").unwrap()];
+    net.edges[0].set_trace(std::sync::Arc::new(crate::core::trace::TraceFilter::new(rules)));
+    let (_, a) = alice_calls_the_carrier(&mut net, "tr1");
+    net.advance(700);
+    net.take(UP_A);
+    // A busy from the first upstream is final: no failover, and the caller
+    // hears it at once (the second upstream is an alternative, not a fork).
+    net.send(UP_A, &a.reply(486, "a", &[]));
+    assert_eq!(net.one(ALICE).status(), 486);
+    assert_hop_ack(&net.one(UP_A), &a, "a");
+    net.quiet();
+    assert_eq!(net.traces.len(), 1, "one record, at the final answer: {:?}", net.traces);
+    let t = &net.traces[0];
+    assert_eq!((t.method.as_str(), t.from.as_str(), t.status), ("INVITE", "sip:alice@example.com", 486));
+    assert!((700..=720).contains(&t.duration_ms), "{}", t.duration_ms);
+    // Nobody traced: no record.
+    let mut net = Net::new(config());
+    let (_, a) = alice_calls_the_carrier(&mut net, "tr2");
+    net.send(UP_A, &a.reply(486, "a", &[]));
+    net.take(ALICE);
+    assert!(net.traces.is_empty());
 }
 
 // ---------------------------------------------------------------- non-INVITE

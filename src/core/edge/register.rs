@@ -108,7 +108,14 @@ impl Edge {
         out: &mut Vec<Output>,
     ) {
         if !request::serves(&self.reg.cfg, ess.ruri.host) {
-            return self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, "Domain not served")), out);
+            return self.answer_register(
+                origin,
+                msg,
+                Some(ess),
+                self.now_ms,
+                Err(Reject::new(403, "Domain not served")),
+                out,
+            );
         }
         let check = DigestCheck {
             header: HeaderName::Authorization,
@@ -120,7 +127,7 @@ impl Edge {
         if let Err(why) = self.authenticate(msg, &check, out) {
             return match why {
                 Unauthenticated::Forbidden(reason) => {
-                    self.answer_register(origin, msg, Some(ess), Err(Reject::new(403, reason)), out)
+                    self.answer_register(origin, msg, Some(ess), self.now_ms, Err(Reject::new(403, reason)), out)
                 }
                 Unauthenticated::Challenge { stale } => {
                     self.counters.registrar.results.add(RegisterResult::Unauthorized);
@@ -130,14 +137,14 @@ impl Edge {
         }
         let op = match request::prepare(msg, ess, origin, self.now, &self.reg.cfg) {
             Ok(op) => op,
-            Err(r) => return self.answer_register(origin, msg, Some(ess), Err(r), out),
+            Err(r) => return self.answer_register(origin, msg, Some(ess), self.now_ms, Err(r), out),
         };
         let owner = owner::shard_of(&op.aor, self.cfg.shards as usize) as u16;
         if owner == self.cfg.shard {
             let result = apply(&mut self.reg.location, &op, &self.reg.cfg);
-            return self.answer_register(origin, msg, Some(ess), result, out);
+            return self.answer_register(origin, msg, Some(ess), self.now_ms, result, out);
         }
-        let parked = Parked::Register { origin, request: Stored::of(msg) };
+        let parked = Parked::Register { origin, request: Stored::of(msg), since_ms: self.now_ms };
         self.ask(parked, Ask::Register { shard: owner, op: Box::new(op) }, out);
     }
 
@@ -151,12 +158,13 @@ impl Edge {
         &mut self,
         origin: Origin,
         request: &Stored,
+        since_ms: u64,
         result: Result<Vec<BindingView>, Reject>,
         out: &mut Vec<Output>,
     ) {
         let msg = request.view();
         let ess = sip::check_request(&msg).ok();
-        self.answer_register(origin, &msg, ess.as_ref(), result, out);
+        self.answer_register(origin, &msg, ess.as_ref(), since_ms, result, out);
     }
 
     pub(super) fn reg_tick(&mut self) {
@@ -168,6 +176,7 @@ impl Edge {
         origin: Origin,
         msg: &Message<'_>,
         ess: Option<&Essentials<'_>>,
+        since_ms: u64,
         result: Result<Vec<BindingView>, Reject>,
         out: &mut Vec<Output>,
     ) {
@@ -184,7 +193,7 @@ impl Edge {
             }
         };
         self.counters.registrar.results.add(RegisterResult::of(code));
-        self.send(origin, code, bytes, out);
+        self.send(origin, ess, since_ms, code, bytes, out);
     }
 
     /// RFC 3261 §22.4 / RFC 7616: finds credentials for the realm in
@@ -259,7 +268,8 @@ impl Edge {
             b"",
             &mut bytes,
         );
-        self.send(origin, code, bytes, out)
+        let since = self.now_ms;
+        self.send(origin, Some(ess), since, code, bytes, out)
     }
 
     /// One challenge value per configured algorithm, sharing one fresh nonce.

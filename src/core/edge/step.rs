@@ -35,6 +35,8 @@ pub(crate) struct Ctx<'a> {
     pub auth: bool,
     pub counters: &'a mut Counters,
     pub protect: &'a mut ProtectStats,
+    /// What the operator traces (`core::trace`).
+    pub trace: &'a crate::core::trace::TraceFilter,
     pub out: &'a mut Vec<Output>,
 }
 
@@ -50,6 +52,7 @@ impl Edge {
             auth: self.reg.auth_enabled(),
             counters: &mut self.counters,
             protect: &mut self.protect.stats,
+            trace: &self.trace,
             out,
         };
         (&mut self.proxy, cx)

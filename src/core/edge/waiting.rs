@@ -24,7 +24,7 @@ pub(super) const WAIT_MS: u64 = 5_000;
 /// Work parked in `Edge::waiting` until its answer comes.
 pub(crate) enum Parked {
     /// A REGISTER authenticated here, for the shard owning its AOR.
-    Register { origin: Origin, request: Stored },
+    Register { origin: Origin, request: Stored, since_ms: u64 },
     /// A transaction waiting for the bindings of a user.
     Lookup(Id),
 }
@@ -44,8 +44,8 @@ impl Edge {
             return;
         };
         match (work, answer) {
-            (Parked::Register { origin, request }, Answer::Registered(result)) => {
-                self.on_registered(origin, &request, result, out)
+            (Parked::Register { origin, request, since_ms }, Answer::Registered(result)) => {
+                self.on_registered(origin, &request, since_ms, result, out)
             }
             (Parked::Lookup(id), Answer::Located(targets)) => self.on_located(id, targets, out),
             // Unreachable, or an answer to some other question: no answer.

@@ -143,6 +143,9 @@ pub struct Tx {
     /// Waiting for the answer to a lookup: its token in `Edge::waiting`
     /// (cancelled there when the transaction ends first).
     pub lookup: Option<u64>,
+    /// When the request arrived, until its first final answer is traced
+    /// (`core::trace`; taken then, so a fork's later 2xx is not).
+    pub started_ms: Option<u64>,
 }
 
 impl Tx {

@@ -41,6 +41,16 @@ pub struct RegisterOp {
     pub now: u64,
 }
 
+/// The AOR for what an operator typed (`alice@example.com`,
+/// `sip:alice@Example.com:5060`): `sip:` when no scheme is given, then
+/// `aor_of`. None when it is not a SIP URI.
+pub fn aor_of_typed(s: &str) -> Option<Vec<u8>> {
+    let has_scheme = ["sip:", "sips:"].iter().any(|p| s.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)));
+    let text = if has_scheme { s.to_string() } else { format!("sip:{s}") };
+    let uri = sip::parse_uri(text.as_bytes()).ok()?;
+    uri.is_sip().then(|| aor_of(&uri))
+}
+
 /// Canonical address-of-record of a To (or From) URI: `sip:user@host`,
 /// scheme and host lower-cased, port and parameters dropped.
 pub fn aor_of(uri: &sip::Uri<'_>) -> Vec<u8> {
