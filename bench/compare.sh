@@ -10,7 +10,11 @@
 # STEP_S (seconds per peak-search step, 2), FIXED_S (equal-load run, 4),
 # START_RATE, MAX_DOUBLINGS (6), DIGEST=md5|sha256 (register-auth),
 # USERS (count, 1000), CARGO_TARGET_DIR, BENCH_BIN / SIPEDGE_BIN (binary paths),
-# NO_BUILD=1 (do not try to build a missing sipedge).
+# NO_BUILD=1 (do not try to build a missing sipedge), EQUAL_RATE (the
+# equal-load rate instead of half the lower peak), TRACE=RULE (sipedge
+# traces RULE, e.g. OPTIONS: every request, through `sipedge ctl trace add`),
+# BASE_BIN=PATH with "base" in SERVERS (another sipedge binary, e.g. the
+# previous commit's, run the same way in the same run: its column is "base").
 set -euo pipefail
 
 SCENARIO=${1:?usage: bench/compare.sh options|register|register-auth|call|register-auth-tls|tls-handshake}
@@ -93,13 +97,15 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       start_kamailio "$WORK/kamailio.log" 512 "${defs[@]}"
       SERVER_PID=$!; TARGET=127.0.0.1:5080; PROBE=$TARGET
       [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5081;;
-    sipedge)
-      [[ -x $SIPEDGE ]] || { echo "  (no $SIPEDGE binary)"; return 1; }
+    sipedge|base)
+      local bin=$SIPEDGE
+      [[ $name == base ]] && bin=${BASE_BIN:-}
+      [[ -x $bin ]] || { echo "  (no $name binary: ${bin:-set BASE_BIN})"; return 1; }
       sed "s/^algorithms = .*/algorithms = [\"$( [[ $DIGEST == sha256 ]] && echo SHA-256 || echo MD5 )\"]/" \
         "$ROOT/bench/sipedge-$BASE.toml" >"$WORK/sipedge.toml"
       [[ $TRANSPORT == tcp ]] && sed -i 's/transport = "udp" }/transport = "tcp" }/' "$WORK/sipedge.toml"
       [[ $TRANSPORT == tls ]] && sipedge_tls_listener 127.0.0.1:5061 >>"$WORK/sipedge.toml"
-      taskset -c 1 "$SIPEDGE" run --config "$WORK/sipedge.toml" >"$WORK/sipedge.log" 2>&1 &
+      taskset -c 1 "$bin" run --config "$WORK/sipedge.toml" >"$WORK/$name.log" 2>&1 &
       SERVER_PID=$!; TARGET=127.0.0.1:5060; PROBE=$TARGET
       [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5061;;
     echo)
@@ -108,6 +114,9 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
   esac
   # ready when anything answers (over UDP)
   wait_ready "$name" "$SERVER_PID" "$PROBE" "$WORK/$name.log" || { stop_server; return 1; }
+  if [[ -n ${TRACE:-} && $name == sipedge ]]; then
+    "$SIPEDGE" ctl --admin 127.0.0.1:9060 trace add "$TRACE" >/dev/null || { echo "  (trace add $TRACE failed)"; stop_server; return 1; }
+  fi
 }
 
 stop_server() {
@@ -173,6 +182,7 @@ for s in kamailio sipedge; do
 done
 COMMON=$(( ${low:-$START_RATE} / 2 ))
 ((COMMON < 50)) && COMMON=50
+[[ -n ${EQUAL_RATE:-} ]] && COMMON=$EQUAL_RATE
 echo "== equal load: $COMMON ops/s for ${FIXED_S}s each"
 for s in $SERVERS; do
   [[ -z ${PEAK[$s]:-} ]] && continue
@@ -195,7 +205,7 @@ for s in $SERVERS; do
   fi
   cpu=$(jq -r '.server_cpu_us_per_op // "n/a"' "$f")
   ratio="-"
-  if [[ $s == sipedge && -n $kcpu && $cpu != n/a ]]; then ratio=$(jq -n "$cpu / $kcpu * 1000 | round / 1000"); fi
+  if [[ $s != kamailio && $s != echo && -n $kcpu && $cpu != n/a ]]; then ratio=$(jq -n "$cpu / $kcpu * 1000 | round / 1000"); fi
   printf '%-10s %12s %14s %14s %11s%% %10s %8s\n' "$s" "${PEAK[$s]}" "$(jq -r .latency_us.p99 "$f")" \
     "$(printf '%.2f' "$( [[ $cpu == n/a ]] && echo 0 || echo "$cpu")")" \
     "$(jq -r '.failure_ratio * 100 | . * 1000 | round / 1000' "$f")" "$(jq -r .generator_cpu_pct "$f")" "$ratio"
