@@ -40,6 +40,8 @@ check "holds the commented config" has etc/sipedge/sipedge.toml
 for p in general udp-heavy tcp-tls-heavy; do
   check "holds the sysctl profile $p" has "usr/share/sipedge/sysctl/$p.conf"
 done
+check "holds the alert rules" has usr/share/sipedge/monitoring/sipedge.rules.yml
+check "holds the Grafana dashboard" has usr/share/sipedge/monitoring/grafana-dashboard.json
 check "no sysctl profile enabled (nothing in /etc/sysctl.d)" bash -c "! grep -q 'etc/sysctl.d/' <<<\"\$0\"" "$list"
 check "the config is a conffile (kept on upgrade)" bash -c "dpkg-deb -I '$deb' conffiles | grep -qx /etc/sipedge/sipedge.toml"
 

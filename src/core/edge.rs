@@ -25,7 +25,6 @@
 use super::ask::{Answer, Ask};
 use super::counters::{Counters, Drop, Malformed};
 use super::mesh::MeshMsg;
-use super::trace::Trace;
 use super::{owner, FlowId, Origin, Transport};
 use crate::sip::{self, Essentials, Framing, HeaderName, Message, Method, Scheme, Status};
 use std::net::{IpAddr, SocketAddr};
@@ -187,36 +186,6 @@ impl Edge {
             waiting: Default::default(),
             trace: Default::default(),
         }
-    }
-
-    /// The caller's `clock_ms` on the edge's clock; never earlier than before.
-    fn set_clock(&mut self, clock_ms: u64) {
-        self.now_ms = self.now_ms.max(clock_ms + self.unix_offset_ms);
-        self.now = self.now_ms / 1000;
-    }
-
-    /// When `tick` next has work, on the caller's clock: the earliest
-    /// transaction timer, parked work's expiry, probe due or overdue, and
-    /// the next whole second (binding expiry, bans, rate-limit windows).
-    pub fn next_deadline(&self) -> u64 {
-        let mut at = (self.now + 1) * 1000;
-        if let Some(slot) = self.proxy.wheel.next_due() {
-            at = at.min(slot * crate::core::proxy::state::WHEEL_MS);
-        }
-        if let Some(t) = self.waiting.next_expiry() {
-            at = at.min(t);
-        }
-        if let Some(t) = self.proxy.next_probe_deadline(self.cfg.shard) {
-            at = at.min(t);
-        }
-        at.saturating_sub(self.unix_offset_ms)
-    }
-
-    /// The earliest transaction timer scheduled since the last call, on the
-    /// caller's clock: a shard sleeping past it must wake sooner. O(1).
-    pub fn take_wake(&mut self) -> Option<u64> {
-        let at = std::mem::replace(&mut self.proxy.soonest_ms, u64::MAX);
-        (at != u64::MAX).then(|| at.saturating_sub(self.unix_offset_ms))
     }
 
     /// Handles one input at `clock_ms` (the caller's monotonic ms); effects are appended to `out`.
@@ -437,30 +406,6 @@ impl Edge {
         let since = self.now_ms;
         self.send(origin, ess, since, code, bytes, out);
     }
-
-    /// Sends a response built for a request from `origin` (`ess`: its
-    /// essentials, when it had them) that arrived at `since_ms`; a final
-    /// one is traced when a rule matches.
-    fn send(
-        &mut self,
-        origin: Origin,
-        ess: Option<&Essentials<'_>>,
-        since_ms: u64,
-        code: u16,
-        bytes: Vec<u8>,
-        out: &mut Vec<Output>,
-    ) {
-        send_response(&mut self.counters, origin, code, bytes, out);
-        if code >= 200 && !self.trace.is_empty() {
-            let ess = ess.and_then(|e| Trace::of(&self.trace, self.cfg.shard, origin, e, code, self.now_ms - since_ms));
-            out.extend(ess.map(|t| Output::Trace(Box::new(t))));
-        }
-    }
-
-    /// Replaces what the operator traces.
-    pub fn set_trace(&mut self, filter: std::sync::Arc<crate::core::trace::TraceFilter>) {
-        self.trace = filter;
-    }
 }
 
 /// The listener `index`, or the first of `transport` (never fails: a
@@ -510,6 +455,8 @@ pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
 }
 
 mod branch;
+mod cancel;
+mod clock;
 mod guard;
 mod hide;
 mod hygiene;
@@ -519,6 +466,7 @@ mod proxy;
 mod register;
 mod relay;
 mod step;
+mod traced;
 mod waiting;
 pub use register::AuthConfig;
 

@@ -2,18 +2,18 @@
 //! request to one target under its own client transaction, the answers
 //! that come back (provisionals relayed, every 2xx relayed at once, the
 //! best of the 3xx–6xx chosen when all branches are done), failover to the
-//! next upstream, serial and parallel forking, CANCEL of pending branches,
-//! Timer C, and the timers of every transaction. Each is a step of one
-//! transaction (`step.rs`); how copies and responses are made and sent is
-//! `relay.rs`'s, the upstreams' health `probe.rs`'s.
+//! next upstream, serial and parallel forking, and the timers of every
+//! transaction. Each is a step of one transaction (`step.rs`); how copies
+//! and responses are made and sent is `relay.rs`'s, CANCEL and Timer C
+//! `cancel.rs`'s, the upstreams' health `probe.rs`'s.
 
 use super::relay::Forward;
 use super::step::Ctx;
 use super::{Edge, Output};
 use crate::core::counters::Drop;
 use crate::core::mesh::MeshMsg;
-use crate::core::proxy::ack::{build_ack, build_cancel};
-use crate::core::proxy::state::{Best, Branch, Cancel, Part, ProxyState, Target, TimerKey, Tx, WHEEL_MS};
+use crate::core::proxy::ack::build_ack;
+use crate::core::proxy::state::{Best, Branch, Part, ProxyState, Target, TimerKey, Tx, WHEEL_MS};
 use crate::core::proxy::table::Id;
 use crate::core::transaction::{Action, ClientKey, ClientTx, Msg, ServerTx, TimerName};
 use crate::core::{owner, Origin};
@@ -241,7 +241,7 @@ impl ProxyState {
     }
 
     /// Runs what a client transaction (a branch or its CANCEL) asked for.
-    fn run_client(
+    pub(super) fn run_client(
         &mut self,
         cx: &mut Ctx<'_>,
         id: Id,
@@ -294,8 +294,11 @@ impl ProxyState {
                 }
                 Action::SetTimer { timer, at } => self.schedule(at, TimerKey { tx: id, part, name: Some(timer) }),
                 Action::Terminated => {
-                    let key =
-                        if cancel { br.cancel.as_ref().map(|_| cancel_key(&br.key)) } else { Some(br.key.clone()) };
+                    let key = if cancel {
+                        br.cancel.as_ref().map(|_| super::cancel::cancel_key(&br.key))
+                    } else {
+                        Some(br.key.clone())
+                    };
                     if let Some(k) = key {
                         self.clients.remove(&k);
                     }
@@ -307,7 +310,7 @@ impl ProxyState {
 
     /// §16.7: what branch `b`'s answer means for the transaction. `msg` is
     /// None for a timeout (408 built here).
-    fn branch_response(
+    pub(super) fn branch_response(
         &mut self,
         cx: &mut Ctx<'_>,
         id: Id,
@@ -398,7 +401,7 @@ impl ProxyState {
     /// Sends `bytes` (a response with code `code`) to the transaction's sender.
     fn answer_upstream(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, code: u16, bytes: Vec<u8>) {
         if code >= 200 {
-            trace_final(cx, tx, code);
+            super::traced::trace_final(cx, tx, code);
         }
         tx.last = bytes;
         self.server_event(cx, id, tx, |s, now, acts| s.respond(now, code, acts));
@@ -416,82 +419,6 @@ impl ProxyState {
         sip::write_response(&msg, None, code, reason, Some(&tag), Some((peer.ip(), peer.port())), &[], b"", &mut bytes);
         self.answer_upstream(cx, id, tx, code, bytes);
     }
-
-    /// CANCEL every branch still waiting (§16.10); no new branch starts.
-    fn cancel_tx(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) {
-        if tx.server.is_final() {
-            return;
-        }
-        tx.cancelled = true;
-        tx.pending.clear();
-        if tx.lookup.is_some() || tx.branches.is_empty() {
-            return self.answer_locally(cx, id, tx, 487, "Request Terminated");
-        }
-        self.cancel_branches(cx, id, tx);
-    }
-
-    fn cancel_branches(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) {
-        tx.pending.clear();
-        for b in 0..tx.branches.len() {
-            let br = &mut tx.branches[b];
-            if br.final_code.is_some() || br.cancel.is_some() {
-                continue;
-            }
-            if br.provisional {
-                self.send_cancel(cx, id, tx, b);
-            } else {
-                br.cancel_wanted = true;
-            }
-        }
-    }
-
-    /// A CANCEL for branch `b` (§9.1), under its own client transaction.
-    fn send_cancel(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, b: usize) {
-        let br = &mut tx.branches[b];
-        if br.cancel.is_some() || br.final_code.is_some() {
-            return;
-        }
-        br.cancel_wanted = false;
-        let mut bytes = Vec::with_capacity(br.request.len() / 2);
-        if let Ok(Status::Complete(sent)) = sip::scan(&br.request, Framing::Datagram) {
-            build_cancel(&sent, &mut bytes);
-        }
-        let mut acts = Vec::new();
-        let client =
-            ClientTx::start(false, cx.now_ms, br.target.hop.transport.is_reliable(), &self.cfg.timers, &mut acts);
-        let key = cancel_key(&br.key);
-        br.cancel = Some(Box::new(Cancel { client, bytes }));
-        self.clients.insert(key, (id, Part::Cancel(b as u8)));
-        cx.counters.proxy.cancels_sent += 1;
-        self.run_client(cx, id, tx, Part::Cancel(b as u8), acts, None);
-    }
-
-    /// Timer C fired (§16.8): a branch that rang too long is cancelled; one
-    /// whose CANCEL went unanswered for 64·T1 more ends as a 408.
-    fn timer_c(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, b: usize) {
-        let br = &mut tx.branches[b];
-        if br.final_code.is_some() || br.timer_c == 0 {
-            return;
-        }
-        let key = TimerKey { tx: id, part: Part::Branch(b as u8), name: None };
-        if cx.now_ms < br.timer_c {
-            // Restarted by a provisional since it was scheduled.
-            return self.schedule(br.timer_c, key);
-        }
-        cx.counters.proxy.branch_timeouts += 1;
-        if br.cancel.is_none() && br.provisional {
-            br.timer_c = cx.now_ms + self.cfg.timers.t1x64();
-            self.schedule(br.timer_c, key);
-            return self.send_cancel(cx, id, tx, b);
-        }
-        br.timer_c = 0;
-        self.branch_response(cx, id, tx, b, 408, None);
-    }
-}
-
-/// The CANCEL of a branch has the branch's Via branch and method CANCEL.
-fn cancel_key(k: &ClientKey) -> ClientKey {
-    ClientKey::new(k.branch(), "CANCEL").expect("branch already valid")
 }
 
 fn method_of(request: &[u8]) -> String {
@@ -524,20 +451,5 @@ pub(super) fn reason_of(code: u16) -> &'static str {
         600 => "Busy Everywhere",
         603 => "Decline",
         _ => "Failed",
-    }
-}
-
-/// The transaction's first final answer, for the trace log when a rule
-/// matches (the request is re-checked only then).
-fn trace_final(cx: &mut Ctx<'_>, tx: &mut Tx, code: u16) {
-    let Some(started) = tx.started_ms.take() else { return };
-    if cx.trace.is_empty() {
-        return;
-    }
-    let Some(msg) = tx.request.as_ref().map(Stored::view) else { return };
-    let Ok(ess) = sip::check_request(&msg) else { return };
-    let duration = cx.now_ms.saturating_sub(started);
-    if let Some(t) = crate::core::trace::Trace::of(cx.trace, cx.shard, tx.origin, &ess, code, duration) {
-        cx.out.push(Output::Trace(Box::new(t)));
     }
 }
