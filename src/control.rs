@@ -114,8 +114,18 @@ fn auth_config(config: &Config) -> Result<Option<AuthConfig>, String> {
     }))
 }
 
+/// How the control thread's faces are started: the admin listener, given
+/// the metrics handle, the shared status and the channel to the control
+/// thread (main wires `admin::start` in, so control never names admin).
+pub type StartAdmin = fn(
+    std::net::SocketAddr,
+    metrics_exporter_prometheus::PrometheusHandle,
+    Arc<Mutex<Status>>,
+    crossbeam_channel::Sender<Request>,
+) -> std::io::Result<std::thread::JoinHandle<()>>;
+
 /// Runs the edge until SIGTERM/SIGINT; Err carries a message for the operator.
-pub fn run(mut config: Config) -> Result<(), String> {
+pub fn run(mut config: Config, start_admin: StartAdmin) -> Result<(), String> {
     if config.proxy.topology_key.0.is_none() {
         // One key for every shard: a token sealed on one opens on all.
         let mut k = [0u8; 32];
@@ -145,7 +155,7 @@ pub fn run(mut config: Config) -> Result<(), String> {
         hep: hep_stats,
     }));
     let (request_tx, request_rx) = bounded::<Request>(16);
-    crate::admin::start(config.admin.addr, prom, status.clone(), request_tx).map_err(|e| e.to_string())?;
+    start_admin(config.admin.addr, prom, status.clone(), request_tx).map_err(|e| e.to_string())?;
 
     let reuseport = Arc::new(shard::Reuseport::new(config.server.steering, cpus.clone()));
     let (report_tx, report_rx) = bounded::<Report>(n * 64);

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             };
             let style = sipedge::telemetry::logger::Style::detect(cfg.log.format == sipedge::config::LogFormat::Json);
             let _logger = sipedge::telemetry::logger::init(cfg.log.level.filter(), cfg.log.queue.get() as usize, style);
-            match sipedge::control::run(cfg) {
+            match sipedge::control::run(cfg, sipedge::admin::start) {
                 Ok(()) => {
                     log::logger().flush();
                     // Give the logger thread a moment to write the last lines.
