@@ -7,15 +7,6 @@ use common::*;
 use std::net::UdpSocket;
 use std::process::Command;
 
-fn ctl(edge: &Edge, args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(BIN).arg("ctl").arg("--config").arg(&edge.config_path).args(args).output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into(),
-        String::from_utf8_lossy(&o.stderr).into(),
-    )
-}
-
 #[test]
 fn ctl_health_reload_registrations_bans() {
     let dir = common::tls::test_dir("ctl");
@@ -26,33 +17,14 @@ fn ctl_health_reload_registrations_bans() {
         2,
         &format!("[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{}\"\nalgorithms = [\"MD5\"]\n[protect.flood]\nrequests = 20\nwindow_secs = 10\nban_secs = 600\n", users.display()),
     );
-    assert_eq!(ctl(&edge, &["health"]), (0, "ok\n".into(), String::new()));
-    let (code, out, _) = ctl(&edge, &["reload"]);
+    assert_eq!(edge.ctl(&["health"]), (0, "ok\n".into(), String::new()));
+    let (code, out, _) = edge.ctl(&["reload"]);
     assert!(code == 0 && out.contains("reloaded 1 subscribers"), "{out}");
 
-    let (code, out, _) = ctl(&edge, &["registrations", "carol@127.0.0.1"]);
+    let (code, out, _) = edge.ctl(&["registrations", "carol@127.0.0.1"]);
     assert_eq!((code, out.as_str()), (0, "sip:carol@127.0.0.1: no bindings\n"));
-    let aor = format!("sip:carol@127.0.0.1:{}", edge.sip.port());
-    let ok = Command::new("timeout")
-        .args([
-            "10",
-            "sipsak",
-            "-U",
-            "-C",
-            "sip:carol@127.0.0.1:5997",
-            "-s",
-            &aor,
-            "-u",
-            "carol",
-            "-a",
-            "s3cret",
-            "-x",
-            "300",
-        ])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let (code, out, _) = ctl(&edge, &["registrations", "carol@127.0.0.1"]);
+    assert!(sipsak_register(&edge, "carol", "s3cret", "sip:carol@127.0.0.1:5997"));
+    let (code, out, _) = edge.ctl(&["registrations", "carol@127.0.0.1"]);
     assert_eq!(code, 0);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "sip:carol@127.0.0.1: 1 binding", "{out}");
@@ -63,19 +35,19 @@ fn ctl_health_reload_registrations_bans() {
             && (lines[2].contains(" in 4m") || lines[2].contains(" in 5m00s")),
         "{out}"
     );
-    let (_, out, _) = ctl(&edge, &["registrations", "carol@127.0.0.1", "--json"]);
+    let (_, out, _) = edge.ctl(&["registrations", "carol@127.0.0.1", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["bindings"][0]["contact"], "sip:carol@127.0.0.1:5997");
 
     // A flood from 127.0.0.2 is banned; ctl lists it and lifts it.
-    assert_eq!(ctl(&edge, &["bans"]).1, "no bans\n");
+    assert_eq!(edge.ctl(&["bans"]).1, "no bans\n");
     let s = UdpSocket::bind("127.0.0.2:0").unwrap();
     let port = s.local_addr().unwrap().port();
     for i in 0..60 {
         s.send_to(&options(edge.sip, "UDP", port, &format!("f{i}")), edge.sip).unwrap();
     }
     edge.wait_metric("sipedge_bans_active", &["reason=\"flood\""], |v| v >= 1.0);
-    let (code, out, _) = ctl(&edge, &["bans"]);
+    let (code, out, _) = edge.ctl(&["bans"]);
     assert!(
         code == 0
             && out.starts_with("IP ")
@@ -86,10 +58,10 @@ fn ctl_health_reload_registrations_bans() {
                 .starts_with(&format!("127.0.0.2  flood   {t}"))),
         "{out}"
     );
-    assert_eq!(ctl(&edge, &["bans", "--lift", "127.0.0.2"]).0, 0);
-    let (code, _, err) = ctl(&edge, &["bans", "--lift", "127.0.0.2"]);
+    assert_eq!(edge.ctl(&["bans", "--lift", "127.0.0.2"]).0, 0);
+    let (code, _, err) = edge.ctl(&["bans", "--lift", "127.0.0.2"]);
     assert!(code == 1 && err.contains("not banned"), "{err}");
-    assert_eq!(ctl(&edge, &["bans"]).1, "no bans\n");
+    assert_eq!(edge.ctl(&["bans"]).1, "no bans\n");
 }
 
 #[test]

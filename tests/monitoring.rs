@@ -81,29 +81,8 @@ fn dashboard_and_rules_name_only_metrics_a_live_edge_exports() {
             key.display()
         ),
     );
-    let aor = format!("sip:carol@127.0.0.1:{}", edge.sip.port());
-    let sipsak = |password: &str| {
-        Command::new("timeout")
-            .args([
-                "10",
-                "sipsak",
-                "-U",
-                "-C",
-                "sip:carol@127.0.0.1:5996",
-                "-s",
-                &aor,
-                "-u",
-                "carol",
-                "-a",
-                password,
-                "-x",
-                "300",
-            ])
-            .output()
-            .unwrap()
-    };
-    assert!(sipsak("s3cret").status.success());
-    assert!(!sipsak("wrong").status.success());
+    assert!(sipsak_register(&edge, "carol", "s3cret", "sip:carol@127.0.0.1:5996"));
+    assert!(!sipsak_register(&edge, "carol", "wrong", "sip:carol@127.0.0.1:5996"));
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.send_to(b"\x16\x03garbage that is no SIP", edge.sip).unwrap();
     let port = s.local_addr().unwrap().port();

@@ -6,15 +6,13 @@
 
 mod common;
 use common::*;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+/// `sipedge ctl` on `edge`: the exit code and everything it printed.
 fn ctl(edge: &Edge, args: &[&str]) -> (i32, String) {
-    let o = Command::new(BIN).arg("ctl").arg("--config").arg(&edge.config_path).args(args).output().unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
-    )
+    let (code, out, err) = edge.ctl(args);
+    (code, out + &err)
 }
 
 /// A two-shard edge on `port` at log level error, its log in a file.
@@ -76,26 +74,7 @@ fn trace_an_aor_and_a_method_then_stop() {
 
     let (code, out) = ctl(&edge, &["trace", "add", "carol@127.0.0.1"]);
     assert_eq!((code, out.as_str()), (0, "tracing sip:carol@127.0.0.1\n"));
-    let aor = format!("sip:carol@127.0.0.1:{}", edge.sip.port());
-    let ok = Command::new("timeout")
-        .args([
-            "10",
-            "sipsak",
-            "-U",
-            "-C",
-            "sip:carol@127.0.0.1:5995",
-            "-s",
-            &aor,
-            "-u",
-            "carol",
-            "-a",
-            "s3cret",
-            "-x",
-            "300",
-        ])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    assert!(sipsak_register(&edge, "carol", "s3cret", "sip:carol@127.0.0.1:5995"));
     // sipsak: REGISTER -> 401, then with credentials -> 200.
     let lines = traced(&log, 2);
     assert_eq!(lines.len(), 2, "{lines:?}");

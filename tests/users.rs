@@ -27,13 +27,7 @@ fn text(o: &Output) -> String {
 
 /// sipsak REGISTER with digest MD5; true when it got 200.
 fn registers(edge: &Edge, user: &str, password: &str) -> bool {
-    let aor = format!("sip:{user}@127.0.0.1:{}", edge.sip.port());
-    let contact = format!("sip:{user}@127.0.0.1:5998");
-    let out = Command::new("timeout")
-        .args(["10", "sipsak", "-U", "-C", &contact, "-s", &aor, "-u", user, "-a", password, "-x", "300"])
-        .output()
-        .expect("sipsak is not installed: tests/run.sh installs Debian's sipsak");
-    out.status.success()
+    sipsak_register(edge, user, password, &format!("sip:{user}@127.0.0.1:5998"))
 }
 
 #[test]

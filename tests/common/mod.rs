@@ -242,3 +242,28 @@ pub fn answers_options(edge: &Edge) -> bool {
     let mut buf = vec![0u8; 65535];
     matches!(s.recv_from(&mut buf), Ok((n, _)) if code(&String::from_utf8_lossy(&buf[..n])) == 200)
 }
+
+/// sipsak REGISTERs `user` (digest `password`) at the edge with contact
+/// `contact`, expiring in 300 s; true when it got 200. The edge's port must
+/// have four digits (`free_low_port`: sipsak 0.9.8 drops a fifth).
+pub fn sipsak_register(edge: &Edge, user: &str, password: &str, contact: &str) -> bool {
+    let aor = format!("sip:{user}@127.0.0.1:{}", edge.sip.port());
+    Command::new("timeout")
+        .args(["10", "sipsak", "-U", "-C", contact, "-s", &aor, "-u", user, "-a", password, "-x", "300"])
+        .output()
+        .expect("sipsak is not installed: tests/run.sh installs Debian's sipsak")
+        .status
+        .success()
+}
+
+impl Edge {
+    /// `sipedge ctl --config <this edge's config> ARGS`: (exit code, stdout, stderr).
+    pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
+        let o = Command::new(BIN).arg("ctl").arg("--config").arg(&self.config_path).args(args).output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into(),
+            String::from_utf8_lossy(&o.stderr).into(),
+        )
+    }
+}
