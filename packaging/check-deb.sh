@@ -11,19 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "deb: needs root (dpkg -i)" >&2; exit 2; }
 
-passed=0
-failed=0
-check() { # name, command...
-  local name=$1
-  shift
-  if "$@" >/dev/null 2>&1; then
-    passed=$((passed + 1))
-    echo "deb: ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "deb: FAIL $name"
-  fi
-}
+CHECK_PREFIX=deb
+# shellcheck source=tests/check-lib.sh
+source tests/check-lib.sh
 
 if dpkg -s sipedge >/dev/null 2>&1; then
   echo "deb: sipedge is already installed on this machine; not touching it" >&2
@@ -59,5 +49,4 @@ echo '# edited by the operator' >>/etc/sipedge/sipedge.toml
 check "installing again keeps the edited config" bash -c "dpkg -i --force-confold '$deb' && tail -n1 /etc/sipedge/sipedge.toml | grep -qx '# edited by the operator'"
 check "purge removes the user" bash -c "dpkg --purge sipedge && ! getent passwd sipedge"
 trap - EXIT
-echo "deb: $passed passed, $failed failed"
-((failed == 0))
+check_summary

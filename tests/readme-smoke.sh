@@ -16,19 +16,9 @@ blocks() {
 run_cmd=$(blocks | awk -F'\t' '$1 == 0 { print $2 }')
 test_cmd=$(blocks | awk -F'\t' '$1 == 1 { print $2 }')
 
-passed=0
-failed=0
-check() { # name, command...
-  local name=$1
-  shift
-  if "$@" >/dev/null 2>&1; then
-    passed=$((passed + 1))
-    echo "readme: ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "readme: FAIL $name"
-  fi
-}
+CHECK_PREFIX=readme
+# shellcheck source=tests/check-lib.sh
+source tests/check-lib.sh
 
 check "the README has a run command and a test command" test -n "$run_cmd" -a -n "$test_cmd"
 check "CI runs the README's test command ($test_cmd)" grep -qxF "exec $test_cmd" .ci/run
@@ -63,5 +53,4 @@ if ((failed)); then
   tail -n 30 "$log" >&2
 fi
 rm -f "$log"
-echo "readme: $passed passed, $failed failed"
-((failed == 0))
+check_summary
