@@ -7,6 +7,7 @@
 
 use crate::control::Request;
 use crate::core::location::Binding;
+use crate::core::registrar::request::aor_of_typed;
 use crossbeam_channel::{bounded, Sender};
 
 type Answer = (u16, &'static str, String);
@@ -15,7 +16,7 @@ type Answer = (u16, &'static str, String);
 pub fn route(method: &tiny_http::Method, url: &str, control: &Sender<Request>) -> Option<Answer> {
     const TEXT: &str = "text/plain; charset=utf-8";
     let path = url.strip_prefix("/registrations/").filter(|_| *method == tiny_http::Method::Get)?;
-    let Some(aor) = aor_of_path(&super::percent_decode(path)) else {
+    let Some(aor) = aor_of_typed(&super::percent_decode(path)) else {
         return Some((400, TEXT, "not an address-of-record (user@host or sip:user@host)\n".into()));
     };
     let (tx, rx) = bounded(1);
@@ -26,12 +27,6 @@ pub fn route(method: &tiny_http::Method, url: &str, control: &Sender<Request>) -
         Ok(bindings) => (200, "application/json", registrations_json(&aor, &bindings)),
         Err(_) => (503, TEXT, "the owning shard did not answer\n".into()),
     })
-}
-
-/// The registrar's AOR for what an operator typed: the same normaliser
-/// REGISTER goes through (`core::registrar::request::aor_of_typed`).
-pub fn aor_of_path(s: &str) -> Option<Vec<u8>> {
-    crate::core::registrar::request::aor_of_typed(s)
 }
 
 /// The JSON body of `GET /registrations/{aor}`.
@@ -65,7 +60,7 @@ mod tests {
 
     #[test]
     fn typed_aors_normalise_as_register_does() {
-        let aor = |s: &str| aor_of_path(&super::super::percent_decode(s)).map(|a| String::from_utf8(a).unwrap());
+        let aor = |s: &str| aor_of_typed(&super::super::percent_decode(s)).map(|a| String::from_utf8(a).unwrap());
         for typed in [
             "alice@example.com",
             "alice%40Example.COM",
@@ -97,7 +92,7 @@ mod tests {
         let mut out = Vec::new();
         edge.handle(1_000_000, Input::Packet(Packet { origin, bytes: register.as_bytes() }), &mut out);
         assert!(matches!(&out[..], [Output::Send { bytes, .. }] if bytes.starts_with(b"SIP/2.0 200 ")), "{out:?}");
-        let aor = aor_of_path("alice@host:5060").unwrap();
+        let aor = aor_of_typed("alice@host:5060").unwrap();
         assert_eq!(crate::core::owner::shard_of(&aor, 1), 0);
         let bindings = edge.registrations(&aor).to_vec();
         assert_eq!(bindings.len(), 1, "the lookup by the typed AOR finds the binding");

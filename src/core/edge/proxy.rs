@@ -221,13 +221,7 @@ impl Edge {
             }
             let uri = parse_name_addr(route).map_err(|_| (400, "Bad Route header"))?.uri;
             let hop = hop_of_uri(&uri).ok_or((404, "Unresolvable Route"))?;
-            return forward(Target {
-                uri: ruri_raw.to_vec(),
-                routes: Vec::new(),
-                hop,
-                upstream: None,
-                inside: self.proxy.cfg.trusts(hop.addr.ip()),
-            });
+            return forward(self.direct_target(ruri_raw.to_vec(), hop));
         }
         let to_us = ruri.user.is_none() && hop.uri_is_us(&ruri);
         if to_us {
@@ -243,26 +237,14 @@ impl Edge {
                 return Err((403, "Not a dialog of this edge"));
             }
             if let Some((uri, hop)) = super::nat::alias_target(ruri_raw) {
-                return forward(Target {
-                    uri,
-                    routes: Vec::new(),
-                    hop,
-                    upstream: None,
-                    inside: self.proxy.cfg.trusts(hop.addr.ip()),
-                });
+                return forward(self.direct_target(uri, hop));
             }
             if hop.uri_is_us(&ruri) {
                 // In a dialog, addressed to the edge, with no Route and no token: not ours.
                 return Err((481, "Call/Transaction Does Not Exist"));
             }
             let hop = hop_of_uri(&ruri).ok_or((404, "Unresolvable Request-URI"))?;
-            return forward(Target {
-                uri: ruri_raw.to_vec(),
-                routes: Vec::new(),
-                hop,
-                upstream: None,
-                inside: self.proxy.cfg.trusts(hop.addr.ip()),
-            });
+            return forward(self.direct_target(ruri_raw.to_vec(), hop));
         }
         if ruri.user.is_some() && self.reg.enabled() && self.serves_domain(ruri.host) {
             return Ok(Decision::Lookup(aor_of(&ruri)));
@@ -286,6 +268,12 @@ impl Edge {
             })
             .collect();
         Ok(Decision::Forward { targets, fork: false })
+    }
+
+    /// A target reached straight at `hop`, no Route set, no upstream: inside
+    /// when `hop` is the operator's core.
+    fn direct_target(&self, uri: Vec<u8>, hop: NextHop) -> Target {
+        Target { uri, routes: Vec::new(), hop, upstream: None, inside: self.proxy.cfg.trusts(hop.addr.ip()) }
     }
 
     fn token_target(&self, t: crate::core::proxy::token::DialogTarget) -> Result<Target, Refusal> {
