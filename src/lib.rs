@@ -14,6 +14,7 @@ pub mod core;
 pub mod ctl;
 pub mod host;
 pub mod reason;
+pub mod services;
 pub mod shard;
 pub mod sip;
 pub mod subscribers;

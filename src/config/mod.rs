@@ -6,6 +6,7 @@
 //! path of its key; unknown keys are errors. A config that loads is valid.
 
 mod bounded;
+mod cluster;
 mod hep;
 mod hygiene;
 mod method;
@@ -14,6 +15,7 @@ mod proxy;
 mod schema;
 
 pub use bounded::Bounded;
+pub use cluster::{Cluster, NodeName, RedisUrls};
 pub use hep::{AorPattern, Collector, Hep, Ratio};
 pub use hygiene::{Codec, Hygiene, Media};
 pub use method::MethodName;
@@ -160,6 +162,25 @@ impl Config {
             let pos = nth_table(text, "[[protect.limit]]", i);
             if l.name.is_empty() || !names.insert(l.name.as_str()) {
                 return Err(at(pos, format!("protect.limit[{i}].name"), "every limit needs a name of its own".into()));
+            }
+        }
+        let cluster_at = || text.find("[cluster]").unwrap_or(0);
+        if let Some((key, message)) = self.cluster.missing() {
+            return Err(at(cluster_at(), key.into(), message.into()));
+        }
+        if let Some(peer) = self.cluster.peer_addr.filter(|_| self.cluster.enabled) {
+            let bound = self.listen.iter().any(|l| {
+                l.transport == Transport::Udp
+                    && l.addr.port() == peer.port()
+                    && (l.addr.ip() == peer.ip() || l.addr.ip().is_unspecified())
+            });
+            if !bound {
+                let message = format!("no udp listener is bound at {peer}: other edges could not reach this one");
+                return Err(at(cluster_at(), "cluster.peer_addr".into(), message));
+            }
+            if self.proxy.topology_key.0.is_none() {
+                let message = "a cluster needs one topology_key on every edge (edges open each other's tokens)";
+                return Err(at(text.find("[proxy]").unwrap_or(0), "proxy.topology_key".into(), message.into()));
             }
         }
         if self.listen.is_empty() {

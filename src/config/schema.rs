@@ -45,6 +45,8 @@ pub struct Config {
     pub hep: super::Hep,
     #[serde(default)]
     pub protect: super::Protect,
+    #[serde(default)]
+    pub cluster: super::Cluster,
 }
 
 /// `[tls]`: what is not per listener. Certificates of listeners are in

@@ -34,7 +34,7 @@ fn every_value_in_the_embedded_file_is_the_default_in_code() {
             assert_eq!(embedded.$table, omitted.$table, concat!("[", stringify!($table), "]: default.toml and its Default impl differ"));
         )*};
     }
-    same!(server, admin, limits, log, metrics, registrar, auth, proxy, tls, hygiene, hep, protect);
+    same!(server, admin, limits, log, metrics, registrar, auth, proxy, tls, hygiene, hep, protect, cluster);
     assert_eq!(embedded, omitted, "default.toml and the Default impls of config/ differ");
 }
 
@@ -71,6 +71,7 @@ fn the_embedded_file_shows_every_key() {
         "protect",
         "protect.flood",
         "protect.auth_ban",
+        "cluster",
     ];
     for t in &schema_keys("") {
         assert!(doc.contains_key(t.as_str()), "default.toml has no [{t}]");
@@ -288,4 +289,36 @@ fn protect_table_checked() {
     assert!(e.starts_with("f.toml:9:") && e.contains("protect.limit[1].name"), "{e}");
     let e = err("[protect.flood]\nrequests = -1\n");
     assert!(e.contains("protect.flood.requests"), "{e}");
+}
+
+const CLUSTER_LISTENER: &str = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.2:5060\"\n";
+
+#[test]
+fn an_enabled_cluster_needs_node_redis_peer_and_key() {
+    let base = format!("{CLUSTER_LISTENER}[cluster]\nenabled = true\n");
+    assert_eq!(err(&base).key, "cluster.node");
+    let named = format!("{base}node = \"edge-a\"\n");
+    assert_eq!(err(&named).key, "cluster.redis");
+    let redis = format!("{named}redis = \"redis://127.0.0.1:6379\"\n");
+    assert_eq!(err(&redis).key, "cluster.peer_addr");
+    let unbound = format!("{redis}peer_addr = \"127.0.0.2:5070\"\n");
+    let e = err(&unbound);
+    assert!(e.key == "cluster.peer_addr" && e.message.contains("no udp listener"), "{e}");
+    let peer = format!("{redis}peer_addr = \"127.0.0.2:5060\"\n");
+    assert_eq!(err(&peer).key, "proxy.topology_key");
+    let keyed = format!("[proxy]\ntopology_key = \"{}\"\n{peer}", "ab".repeat(32));
+    let cfg = Config::parse(&keyed, "t.toml").unwrap();
+    assert_eq!(cfg.cluster.redis.0, ["redis://127.0.0.1:6379"]);
+}
+
+#[test]
+fn cluster_values_are_checked_where_they_are_written() {
+    let e = err(&format!("{CLUSTER_LISTENER}[cluster]\nnode = \"edge a\"\n"));
+    assert_eq!((e.key.as_str(), e.line), ("cluster.node", 5), "{e}");
+    let e = err(&format!("{CLUSTER_LISTENER}[cluster]\nredis = [\"http://x\"]\n"));
+    assert_eq!(e.key, "cluster.redis", "{e}");
+    let e = err(&format!("{CLUSTER_LISTENER}[cluster]\npeer_addr = \"edge-a:5060\"\n"));
+    assert_eq!(e.key, "cluster.peer_addr", "{e}");
+    let seeds = format!("{CLUSTER_LISTENER}[cluster]\nredis = [\"redis://127.0.0.1:7000\", \"redis://127.0.0.1:7001\"]\n");
+    assert_eq!(Config::parse(&seeds, "t").unwrap().cluster.redis.0.len(), 2);
 }

@@ -12,6 +12,7 @@
 //! come. A new kind of question is a variant here, an answer variant, and a
 //! route in `shard/`.
 
+use super::location::shared::{Fetched, StoreWrite, Written};
 use super::proxy::state::Target;
 use super::registrar::{BindingView, RegisterOp, Reject};
 
@@ -22,6 +23,10 @@ pub enum Ask {
     Register { shard: u16, op: Box<RegisterOp> },
     /// The bindings of an AOR that shard `shard` owns, as targets to fork to.
     Lookup { shard: u16, aor: Vec<u8> },
+    /// One atomic update of one AOR in the shared location (`[cluster]`).
+    Store(Box<StoreWrite>),
+    /// Every binding of an AOR in the shared location.
+    Fetch { aor: Vec<u8> },
 }
 
 /// What came back.
@@ -31,7 +36,11 @@ pub enum Answer {
     Registered(Result<Vec<BindingView>, Reject>),
     /// To `Ask::Lookup`: where to fork to (empty: nobody registered).
     Located(Vec<Target>),
-    /// The asked party could not be reached (its queue was full): the ask
-    /// was never delivered and no other answer will come.
+    /// To `Ask::Store`: the AOR's bindings after the update, or the store's refusal.
+    Stored(Written),
+    /// To `Ask::Fetch`.
+    Fetched(Fetched),
+    /// The asked party could not be reached (its queue was full, the store
+    /// is down or missed its deadline): no other answer will come.
     Unreachable,
 }

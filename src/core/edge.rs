@@ -99,6 +99,8 @@ pub enum Input<'a> {
         token: u64,
         answer: Answer,
     },
+    /// News from the shared location (`[cluster]`).
+    Cluster(crate::core::location::shared::ClusterEvent),
 }
 
 /// Where an output goes.
@@ -217,6 +219,7 @@ impl Edge {
             }
             Input::Undeliverable(bytes) => self.on_undeliverable(bytes, out),
             Input::Answer { token, answer } => self.on_answer(token, answer, out),
+            Input::Cluster(event) => self.on_cluster(event, out),
         }
     }
 
@@ -456,6 +459,7 @@ pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
 
 mod branch;
 mod cancel;
+mod cluster;
 mod clock;
 mod guard;
 mod hide;

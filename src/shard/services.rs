@@ -18,6 +18,7 @@ use std::rc::Rc;
 pub fn route(shard: &Rc<Shard>, token: u64, ask: Ask) {
     let to = match &ask {
         Ask::Register { shard: to, .. } | Ask::Lookup { shard: to, .. } => *to,
+        Ask::Store(_) | Ask::Fetch { .. } => return, // routed to the store room (next commit)
     };
     shard.stats.borrow_mut().mesh_sent += 1;
     Outbox::push(shard, to, MeshMsg::Ask { reply_to: shard.id, token, ask });

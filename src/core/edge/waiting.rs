@@ -73,6 +73,8 @@ impl Edge {
         let answer = match ask {
             Ask::Register { op, .. } => Answer::Registered(self.apply_register(&op)),
             Ask::Lookup { aor, .. } => Answer::Located(self.binding_targets(&aor)),
+            // Store asks go to the store room, never to a shard.
+            Ask::Store(_) | Ask::Fetch { .. } => Answer::Unreachable,
         };
         self.counters.wire.mesh_sent += 1;
         out.push(Output::ToShard { shard: reply_to, msg: MeshMsg::Answer { token, answer } });

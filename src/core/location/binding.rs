@@ -247,6 +247,14 @@ impl Binding {
     pub fn updated(&self) -> u64 {
         self.updated
     }
+
+    /// The same binding with its expiry and update time moved to another
+    /// clock (a binding read from the shared store, `shared::decode`).
+    pub fn retimed(mut self, expires_at: u64, updated: u64) -> Binding {
+        self.expires_at = expires_at;
+        self.updated = updated;
+        self
+    }
 }
 
 impl fmt::Debug for Binding {

@@ -108,6 +108,7 @@ pub enum Upserted {
 
 mod binding;
 mod record;
+pub mod shared;
 
 use binding::{uri_eq, UserAgent};
 pub use binding::{Binding, PathIter};
