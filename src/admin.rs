@@ -1,9 +1,11 @@
 //! The admin HTTP listener, on its own plain thread (never on a shard):
 //! `GET /metrics` (Prometheus text from metrics-exporter-prometheus plus the
 //! merged latency summary), `GET /health` (200 when every shard is
-//! serving), `GET /registrations/{aor}` (asked of the shard owning the AOR),
+//! serving, saying "degraded" while Redis is away), `GET /registrations/{aor}`
+//! (asked of the shard owning the AOR, or of Redis with `[cluster]` on),
 //! `POST /reload` (subscribers file, TLS certificates), `GET /bans` and
-//! `DELETE /bans/{ip}` (asked of every shard), `GET /trace`, `POST` and
+//! `DELETE /bans/{ip}` (asked of every shard), `GET /cluster` (the store
+//! room's view: Redis state, edges alive, queue and journal), `GET /trace`, `POST` and
 //! `DELETE /trace/{rule}` (the per-request trace log's rules). It reaches
 //! shard state only through `control`.
 
@@ -27,9 +29,9 @@ pub fn start(
     let server = Server::http(addr).map_err(|e| std::io::Error::other(format!("admin listener {addr}: {e}")))?;
     std::thread::Builder::new().name("admin".into()).spawn(move || {
         for req in server.incoming_requests() {
-            let shards = status.lock().map(|s| s.last_seen.len()).unwrap_or(1);
+            let (shards, store) = status.lock().map(|s| (s.last_seen.len(), s.cluster.clone())).unwrap_or((1, None));
             let answer = bans::route(req.method(), req.url(), shards, &control)
-                .or_else(|| registrations::route(req.method(), req.url(), &control))
+                .or_else(|| registrations::route(req.method(), req.url(), &control, store.as_ref()))
                 .or_else(|| trace::route(req.method(), req.url(), &control));
             let (code, ctype, body) =
                 answer.unwrap_or_else(|| route(req.method(), req.url(), &prom, &status, &control));
@@ -59,9 +61,17 @@ fn route(
         }
         (Get, "/health") => {
             let st = status.lock().unwrap_or_else(|p| p.into_inner());
-            match st.unhealthy() {
-                None => (200, TEXT, "ok\n".into()),
-                Some(why) => (503, TEXT, format!("{why}\n")),
+            match (st.unhealthy(), st.degraded()) {
+                (None, None) => (200, TEXT, "ok\n".into()),
+                (None, Some(why)) => (200, TEXT, format!("degraded: {why}\n")),
+                (Some(why), _) => (503, TEXT, format!("{why}\n")),
+            }
+        }
+        (Get, "/cluster") => {
+            let st = status.lock().unwrap_or_else(|p| p.into_inner());
+            match &st.cluster {
+                Some(store) => (200, "application/json", serde_json::to_string(&store.status()).unwrap_or_default()),
+                None => (404, TEXT, "[cluster] is off\n".into()),
             }
         }
         (Post, "/reload") => {

@@ -26,6 +26,8 @@ pub struct Status {
     pub stopping: bool,
     /// Each shard's HEP figures (empty: capture off).
     pub hep: Vec<Arc<hep_sender::Stats>>,
+    /// The store room (None: `[cluster]` off).
+    pub cluster: Option<crate::services::store::StoreHandle>,
 }
 
 impl Status {
@@ -42,6 +44,17 @@ impl Status {
             .map(|(i, _)| i.to_string())
             .collect();
         (!stale.is_empty()).then(|| format!("shards not serving: {}", stale.join(",")))
+    }
+
+    /// Why the edge serves in a degraded way (from memory), if it does.
+    pub fn degraded(&self) -> Option<String> {
+        let status = self.cluster.as_ref()?.status();
+        (!status.redis_up).then(|| {
+            format!(
+                "redis unreachable, serving from memory: {}",
+                status.last_error.as_deref().unwrap_or("no answer yet")
+            )
+        })
     }
 
     /// Process-wide figures, published at scrape time.
@@ -153,7 +166,14 @@ pub fn run(mut config: Config, start_admin: StartAdmin) -> Result<(), String> {
         latency: Latency::default(),
         stopping: false,
         hep: hep_stats,
+        cluster: None,
     }));
+    let mut store_ends = Vec::new();
+    if config.cluster.enabled {
+        let room = crate::services::store::start(&config.cluster, n);
+        store_ends = room.ends.into_iter().map(|end| Some((room.handle.clone(), end))).collect();
+        status.lock().map_err(|_| "status lock")?.cluster = Some(room.handle);
+    }
     let (request_tx, request_rx) = bounded::<Request>(16);
     start_admin(config.admin.addr, prom, status.clone(), request_tx).map_err(|e| e.to_string())?;
 
@@ -176,6 +196,7 @@ pub fn run(mut config: Config, start_admin: StartAdmin) -> Result<(), String> {
             tls: tls.clone(),
             reuseport: reuseport.clone(),
             hep: taps[id].take(),
+            store: store_ends.get_mut(id).and_then(Option::take),
         };
         handles.push(shard::spawn(spec).map_err(|e| format!("cannot start shard {id} on CPU {}: {e}", cpus[id]))?);
     }

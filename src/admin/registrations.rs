@@ -6,19 +6,33 @@
 //! and the bindings it answers with are rendered here as JSON.
 
 use crate::control::Request;
+use crate::core::location::shared::{decode_all, Fetched};
 use crate::core::location::Binding;
 use crate::core::registrar::request::aor_of_typed;
+use crate::services::store::StoreHandle;
 use crossbeam_channel::{bounded, Sender};
 
 type Answer = (u16, &'static str, String);
 
-/// The answer when the request is about registrations, else None.
-pub fn route(method: &tiny_http::Method, url: &str, control: &Sender<Request>) -> Option<Answer> {
+/// The answer when the request is about registrations, else None. With
+/// `[cluster]` on, the shared store answers for the whole cluster.
+pub fn route(
+    method: &tiny_http::Method,
+    url: &str,
+    control: &Sender<Request>,
+    cluster: Option<&StoreHandle>,
+) -> Option<Answer> {
     const TEXT: &str = "text/plain; charset=utf-8";
     let path = url.strip_prefix("/registrations/").filter(|_| *method == tiny_http::Method::Get)?;
     let Some(aor) = aor_of_typed(&super::percent_decode(path)) else {
         return Some((400, TEXT, "not an address-of-record (user@host or sip:user@host)\n".into()));
     };
+    if let Some(store) = cluster {
+        return Some(match store.registrations(&aor) {
+            Ok(fetched) => (200, "application/json", shared_json(&aor, &fetched)),
+            Err(e) => (503, TEXT, format!("the shared location did not answer: {e}\n")),
+        });
+    }
     let (tx, rx) = bounded(1);
     if control.send_timeout(Request::Registrations { aor: aor.clone(), reply: tx }, super::ANSWER_WAIT).is_err() {
         return Some((503, TEXT, "control thread busy\n".into()));
@@ -31,26 +45,41 @@ pub fn route(method: &tiny_http::Method, url: &str, control: &Sender<Request>) -
 
 /// The JSON body of `GET /registrations/{aor}`.
 pub fn registrations_json(aor: &[u8], bindings: &[Binding]) -> String {
-    let list: Vec<serde_json::Value> = bindings
+    let list: Vec<serde_json::Value> = bindings.iter().map(binding_json).collect();
+    serde_json::json!({ "aor": String::from_utf8_lossy(aor), "bindings": list }).to_string()
+}
+
+/// The same for the whole cluster: each binding names the edge holding it
+/// (times on this edge's clock).
+fn shared_json(aor: &[u8], fetched: &Fetched) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (list, bad) = decode_all(fetched, now);
+    let list: Vec<serde_json::Value> = list
         .iter()
         .map(|b| {
-            serde_json::json!({
-                "contact": String::from_utf8_lossy(b.contact()),
-                "source": b.source().to_string(),
-                "transport": b.transport().label(),
-                "flow": b.flow().map(|f| format!("{}:{}", f.shard, f.conn)),
-                "expires_at": b.expires_at(),
-                "q": b.q() as f64 / 1000.0,
-                "call_id": String::from_utf8_lossy(b.call_id()),
-                "cseq": b.cseq(),
-                "path": b.path().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>(),
-                "instance": b.instance().map(|i| String::from_utf8_lossy(i).into_owned()),
-                "reg_id": b.reg_id(),
-                "user_agent": b.user_agent().map(|u| String::from_utf8_lossy(u).into_owned()),
-            })
+            let mut v = binding_json(&b.binding);
+            v["node"] = b.node.clone().into();
+            v
         })
         .collect();
-    serde_json::json!({ "aor": String::from_utf8_lossy(aor), "bindings": list }).to_string()
+    serde_json::json!({ "aor": String::from_utf8_lossy(aor), "bindings": list, "unreadable": bad }).to_string()
+}
+
+fn binding_json(b: &Binding) -> serde_json::Value {
+    serde_json::json!({
+        "contact": String::from_utf8_lossy(b.contact()),
+        "source": b.source().to_string(),
+        "transport": b.transport().label(),
+        "flow": b.flow().map(|f| format!("{}:{}", f.shard, f.conn)),
+        "expires_at": b.expires_at(),
+        "q": b.q() as f64 / 1000.0,
+        "call_id": String::from_utf8_lossy(b.call_id()),
+        "cseq": b.cseq(),
+        "path": b.path().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>(),
+        "instance": b.instance().map(|i| String::from_utf8_lossy(i).into_owned()),
+        "reg_id": b.reg_id(),
+        "user_agent": b.user_agent().map(|u| String::from_utf8_lossy(u).into_owned()),
+    })
 }
 
 #[cfg(test)]

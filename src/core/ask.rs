@@ -29,6 +29,16 @@ pub enum Ask {
     Fetch { aor: Vec<u8> },
 }
 
+impl Ask {
+    /// The shard an ask is for; None: the shared store's.
+    pub fn shard(&self) -> Option<u16> {
+        match self {
+            Ask::Register { shard, .. } | Ask::Lookup { shard, .. } => Some(*shard),
+            Ask::Store(_) | Ask::Fetch { .. } => None,
+        }
+    }
+}
+
 /// What came back.
 #[derive(Debug)]
 pub enum Answer {

@@ -222,6 +222,7 @@ pub struct ProxyStats {
 /// Per-shard counters of the core, by component.
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
+    pub cluster: super::edge::cluster::ClusterStats,
     pub wire: WireStats,
     pub registrar: RegistrarStats,
     pub proxy: ProxyStats,

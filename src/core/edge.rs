@@ -48,6 +48,8 @@ pub struct EdgeConfig {
     pub proxy: crate::core::proxy::state::ProxyConfig,
     /// Allowlist, bans, scanners, size limits, rate limits, UDP MTU.
     pub protect: crate::core::protect::ProtectConfig,
+    /// The shared location; None = a single edge.
+    pub cluster: Option<cluster::ClusterConfig>,
 }
 
 /// One listener as the edge names itself on it.
@@ -156,6 +158,8 @@ pub struct Edge {
     pub(crate) waiting: crate::core::pending::Pending<waiting::Parked>,
     /// What the operator traces (empty: nothing).
     pub(crate) trace: std::sync::Arc<crate::core::trace::TraceFilter>,
+    /// The shared location (`[cluster]`), when on.
+    pub(crate) cluster: Option<cluster::ClusterState>,
 }
 
 /// Methods the edge serves itself today (the Allow header), without and
@@ -176,7 +180,6 @@ impl Edge {
         protect.allow.extend(cfg.proxy.trusted.iter().copied());
         let protect = crate::core::protect::Protect::new(protect, cfg.shard, cfg.shards);
         Edge {
-            cfg,
             counters: Counters::default(),
             now,
             now_ms,
@@ -187,6 +190,8 @@ impl Edge {
             protect,
             waiting: Default::default(),
             trace: Default::default(),
+            cluster: cfg.cluster.clone().map(cluster::ClusterState::new),
+            cfg,
         }
     }
 
@@ -230,6 +235,7 @@ impl Edge {
         self.set_clock(clock_ms);
         self.proxy_tick(out);
         self.expire_waiting(out);
+        self.pace_reassert(out);
         if self.now != self.last_tick {
             self.last_tick = self.now;
             self.reg_tick();
@@ -459,8 +465,8 @@ pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
 
 mod branch;
 mod cancel;
-mod cluster;
 mod clock;
+pub mod cluster;
 mod guard;
 mod hide;
 mod hygiene;
@@ -474,6 +480,8 @@ mod traced;
 mod waiting;
 pub use register::AuthConfig;
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod guard_tests;
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub fn edge_config(config: &Config, shard: u16, shards: u16, auth: Option<AuthCo
         listeners: Vec::new(),
         proxy: proxy_config(&config.proxy, &config.hygiene),
         protect: protect_config(config),
+        cluster: cluster_config(&config.cluster),
     };
     for l in &config.listen {
         cfg.local_hosts.extend(edge::local_hosts(l.addr, &l.advertise));
@@ -38,6 +39,22 @@ pub fn edge_config(config: &Config, shard: u16, shards: u16, auth: Option<AuthCo
         cfg.listeners.push(edge::Listener::new(l.transport.into(), l.addr, &l.advertise));
     }
     cfg
+}
+
+/// The core's view of `[cluster]`; None when off. A REGISTER or lookup
+/// waits four Redis deadlines (a batch queued behind another) and a margin
+/// before the edge serves it from memory.
+fn cluster_config(c: &crate::config::Cluster) -> Option<edge::cluster::ClusterConfig> {
+    let peer = c.peer_addr.filter(|_| c.enabled)?;
+    Some(edge::cluster::ClusterConfig {
+        node: c.node.0.clone(),
+        peer,
+        wait_ms: c.redis_timeout_ms.get() * 4 + 50,
+        journal: c.journal.get() as usize,
+        cache_entries: c.cache_entries.get() as usize,
+        cache_ms: c.cache_secs.get() * 1000,
+        reassert_per_sec: c.reassert_rate.get() as u32,
+    })
 }
 
 /// The core's proxy settings from `[proxy]` and `[hygiene]` (the control

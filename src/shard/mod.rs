@@ -47,6 +47,8 @@ pub struct ShardSpec {
     pub reuseport: std::sync::Arc<Reuseport>,
     /// This shard's end of HEP capture (None: capture off).
     pub hep: Option<crate::telemetry::hep_sender::Tap>,
+    /// This shard's link to the store room (None: `[cluster]` off).
+    pub store: Option<(crate::services::store::StoreHandle, crate::services::store::ShardEnd)>,
 }
 
 /// Bytes of io_uring-registered memory per executor: sipedge does no
@@ -93,10 +95,12 @@ pub struct Shard {
     pub alarm: clock::Alarm,
     /// HEP capture (None: off, one branch per message).
     pub hep: Option<crate::telemetry::hep_sender::Tap>,
+    /// The store room (None: `[cluster]` off); its doorbell is served by its own task.
+    pub store: Option<services::StoreLink>,
 }
 
 async fn run(spec: ShardSpec) {
-    let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, reuseport, hep, .. } = spec;
+    let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, reuseport, hep, store, .. } = spec;
     let edge_cfg = build::edge_config(&config, id, shards, auth);
     let (udp, tcp) = match reuseport.bind_all(&config, id as usize) {
         Ok(s) => s,
@@ -108,6 +112,7 @@ async fn run(spec: ShardSpec) {
     };
     let (outbox, inboxes) = mesh.connect(id).await;
     let (alarm, ring) = clock::Alarm::new();
+    let mut bell = None;
     let shard = Rc::new(Shard {
         id,
         config,
@@ -121,7 +126,14 @@ async fn run(spec: ShardSpec) {
         hist: RefCell::new(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("histogram bounds")),
         stopping: Cell::new(false),
         hep,
+        store: store.map(|(handle, end)| {
+            bell = Some(end.doorbell);
+            services::StoreLink { handle, events: end.events }
+        }),
     });
+    if let Some(bell) = bell {
+        glommio::spawn_local(services::serve_store(shard.clone(), bell)).detach();
+    }
     for (i, s) in shard.udp.iter().enumerate() {
         if let Some(sock) = s {
             glommio::spawn_local(udp::serve(shard.clone(), i as u16, sock.clone())).detach();

@@ -1,24 +1,39 @@
 //! Asks out, answers in: the one place where a core's `Output::Ask` finds
 //! its way and where answers go back into the core as `Input::Answer`.
 //!
-//! Today every ask names a shard (the owner of an AOR) and travels the mesh
-//! as `MeshMsg::Ask`; that shard's core serves it and its `MeshMsg::Answer`
-//! comes back through the mesh inbox. An ask the mesh cannot take (the
-//! destination's queue is full, so the whole batch is dropped) is answered
-//! `Answer::Unreachable` at once, so the work parked for it does not wait
-//! out its expiry. Redis and DNS asks will be routed here to their I/O
-//! threads, their answers fed back the same way.
+//! An ask that names a shard (the owner of an AOR) travels the mesh as
+//! `MeshMsg::Ask`; that shard's core serves it and its `MeshMsg::Answer`
+//! comes back through the mesh inbox. A store ask (`[cluster]`) goes to the
+//! store room's bounded queue; its answers and the room's news come back on
+//! this shard's own queue, announced by a byte on its doorbell
+//! (`serve_store`). An ask that cannot be handed over (a full mesh batch,
+//! a full store queue, no store) is answered `Answer::Unreachable` at once,
+//! so the work parked for it does not wait out its expiry. DNS asks will be
+//! routed the same way.
 
 use super::mesh::Outbox;
 use super::Shard;
 use crate::core::{Answer, Ask, Input, MeshMsg};
+use crate::services::store::{StoreEvent, StoreHandle};
+use futures_lite::AsyncReadExt;
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
+
+/// A shard's link to the store room.
+pub struct StoreLink {
+    pub handle: StoreHandle,
+    pub events: crossbeam_channel::Receiver<StoreEvent>,
+}
 
 /// Sends the core's ask `token` on its way.
 pub fn route(shard: &Rc<Shard>, token: u64, ask: Ask) {
-    let to = match &ask {
-        Ask::Register { shard: to, .. } | Ask::Lookup { shard: to, .. } => *to,
-        Ask::Store(_) | Ask::Fetch { .. } => return, // routed to the store room (next commit)
+    let Some(to) = ask.shard() else {
+        let taken = shard.store.as_ref().is_some_and(|s| s.handle.ask(shard.id, token, ask));
+        if !taken {
+            let s = shard.clone();
+            glommio::spawn_local(async move { unreachable(&s, vec![token]).await }).detach();
+        }
+        return;
     };
     shard.stats.borrow_mut().mesh_sent += 1;
     Outbox::push(shard, to, MeshMsg::Ask { reply_to: shard.id, token, ask });
@@ -46,5 +61,30 @@ pub async fn unreachable(shard: &Rc<Shard>, tokens: Vec<u64>) {
     for token in tokens {
         let now = super::clock::now_ms();
         super::io::feed(shard, now, Input::Answer { token, answer: Answer::Unreachable }).await;
+    }
+}
+
+/// Feeds the store room's answers and news to the core, woken by the
+/// room's doorbell byte; drains everything queued per wake-up.
+pub async fn serve_store(shard: Rc<Shard>, doorbell: std::os::unix::net::UnixStream) {
+    let Ok(()) = doorbell.set_nonblocking(true) else { return };
+    // SAFETY: the descriptor was just released by `into_raw_fd` and is owned by nothing else.
+    let mut bell = unsafe { glommio::net::UnixStream::from_raw_fd(doorbell.into_raw_fd()) };
+    let mut buf = [0u8; 256];
+    loop {
+        match bell.read(&mut buf).await {
+            Ok(0) | Err(_) => return, // the room is gone
+            Ok(_) => {}
+        }
+        let Some(link) = &shard.store else { return };
+        let events: Vec<StoreEvent> = link.events.try_iter().collect();
+        let now = super::clock::now_ms();
+        for event in events {
+            let input = match event {
+                StoreEvent::Answer { token, answer } => Input::Answer { token, answer },
+                StoreEvent::Cluster(e) => Input::Cluster(e),
+            };
+            super::io::feed(&shard, now, input).await;
+        }
     }
 }

@@ -76,6 +76,33 @@ pub fn registrar(id: u16, c: &RegistrarStats, active: usize) {
     counter!("sipedge_register_lost_total", "shard" => s.clone()).absolute(c.lost);
 }
 
+/// The shared location as one shard sees it (`[cluster]` on).
+pub fn cluster(id: u16, c: &crate::core::edge::cluster::ClusterState, n: &crate::core::edge::cluster::ClusterStats) {
+    let s = id.to_string();
+    gauge!("sipedge_cluster_degraded", "shard" => s.clone()).set(if c.store_up { 0.0 } else { 1.0 });
+    gauge!("sipedge_cluster_journal_depth", "shard" => s.clone()).set(c.journal_depth() as f64);
+    gauge!("sipedge_cluster_cached_aors", "shard" => s.clone()).set(c.cached() as f64);
+    let counts = [
+        ("sipedge_cluster_store_writes_total", n.store_writes),
+        ("sipedge_cluster_store_fetches_total", n.store_fetches),
+        ("sipedge_cluster_store_refusals_total", n.store_refusals),
+        ("sipedge_cluster_served_from_memory_total", n.served_from_memory),
+        ("sipedge_cluster_cache_hits_total", n.cache_hits),
+        ("sipedge_cluster_cache_misses_total", n.cache_misses),
+        ("sipedge_cluster_cache_invalidations_total", n.invalidations),
+        ("sipedge_cluster_cache_flushes_total", n.cache_flushes),
+        ("sipedge_cluster_inter_edge_hops_total", n.inter_edge_hops),
+        ("sipedge_cluster_dead_edge_bindings_skipped_total", n.dead_skipped),
+        ("sipedge_cluster_bad_values_total", n.bad_values),
+        ("sipedge_cluster_replays_total", n.replays),
+        ("sipedge_cluster_journal_overflows_total", n.journal_overflows),
+        ("sipedge_cluster_bindings_restored_total", n.restored),
+    ];
+    for (name, v) in counts {
+        counter!(name, "shard" => s.clone()).absolute(v);
+    }
+}
+
 /// Handshakes of one shard that failed: TLS by cause, WebSocket upgrades
 /// refused by reason.
 pub fn handshakes<T: Reason, W: Reason>(id: u16, tls_failures: &Tally<T>, ws_refused: &Tally<W>) {

@@ -26,6 +26,9 @@ impl Edge {
         if let Some(t) = self.proxy.next_probe_deadline(self.cfg.shard) {
             at = at.min(t);
         }
+        if let Some(t) = self.reassert_deadline() {
+            at = at.min(t);
+        }
         at.saturating_sub(self.unix_offset_ms)
     }
 

@@ -328,6 +328,9 @@ impl Edge {
     /// of the AOR's owner (the transaction waits in `Edge::waiting`).
     fn lookup(&mut self, id: Id, aor: Vec<u8>, out: &mut Vec<Output>) {
         let owner = owner::shard_of(&aor, self.cfg.shards as usize) as u16;
+        if owner == self.cfg.shard && self.cluster.is_some() {
+            return self.locate_shared(aor, super::waiting::Seeker::Here(id), out);
+        }
         if owner == self.cfg.shard {
             let targets = self.binding_targets(&aor);
             return self.start_targets(id, targets, true, out);
@@ -362,8 +365,14 @@ impl Edge {
     /// Request-URI, its Path as Route, sent to where the REGISTER came from
     /// (the NAT's public side) or on the connection it came on.
     pub(super) fn binding_targets(&self, aor: &[u8]) -> Vec<Target> {
-        let mut list: Vec<(u16, Target)> = self
-            .reg
+        let mut list = self.local_targets(aor);
+        list.sort_by_key(|(q, _)| std::cmp::Reverse(*q));
+        list.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// This shard's bindings of `aor` as targets, with their q-values.
+    pub(super) fn local_targets(&self, aor: &[u8]) -> Vec<(u16, Target)> {
+        self.reg
             .location
             .get(aor)
             .iter()
@@ -376,9 +385,7 @@ impl Edge {
                 };
                 Some((b.q(), Target { uri: b.contact().to_vec(), routes, hop, upstream: None, inside: false }))
             })
-            .collect();
-        list.sort_by_key(|(q, _)| std::cmp::Reverse(*q));
-        list.into_iter().map(|(_, t)| t).collect()
+            .collect()
     }
 
     /// A CANCEL (§16.10): answered 200 at once when it matches an INVITE

@@ -79,6 +79,7 @@ pub(super) fn config() -> EdgeConfig {
             routes: vec![carrier_route()],
             ..ProxyConfig::default()
         },
+        cluster: None,
     }
 }
 
@@ -269,9 +270,7 @@ impl Net {
                 }
                 Output::Send { dest, bytes } => self.wire.push(Sent { shard: from, dest, bytes }),
                 Output::Ask { token, ask } => {
-                    let to = match &ask {
-                        Ask::Register { shard, .. } | Ask::Lookup { shard, .. } => *shard,
-                    };
+                    let to = ask.shard().expect("a shard's ask");
                     self.mesh.push(format!("{from}->{to} Ask {}", kind(&ask)));
                     let (at, input) = match self.asks {
                         Asks::Deliver => (to, Input::Mesh(MeshMsg::Ask { reply_to: from, token, ask })),
@@ -305,9 +304,7 @@ impl Net {
     /// Delivers the held asks to the shards they name (their answers come back).
     pub(super) fn release(&mut self) {
         for (from, token, ask) in std::mem::take(&mut self.held) {
-            let to = match &ask {
-                Ask::Register { shard, .. } | Ask::Lookup { shard, .. } => *shard,
-            };
+            let to = ask.shard().expect("a shard's ask");
             let mut out = Vec::new();
             self.edges[to as usize].handle(
                 self.now,

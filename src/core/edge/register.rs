@@ -8,7 +8,7 @@
 //! 401 (the verifier does the same work for both); the failure reason is
 //! only counted.
 
-use super::waiting::Parked;
+use super::waiting::{Parked, Requester};
 use super::{Edge, EdgeConfig, Output};
 use crate::core::ask::Ask;
 use crate::core::auth::{
@@ -43,7 +43,7 @@ struct Auth {
 /// A shard's registrar state: its slice of the location table and the
 /// digest verifier (REGISTERs waiting for another shard are in `Edge::waiting`).
 pub(crate) struct RegState {
-    cfg: RegistrarConfig,
+    pub(super) cfg: RegistrarConfig,
     pub location: Location,
     auth: Option<Auth>,
 }
@@ -140,6 +140,10 @@ impl Edge {
             Err(r) => return self.answer_register(origin, msg, Some(ess), self.now_ms, Err(r), out),
         };
         let owner = owner::shard_of(&op.aor, self.cfg.shards as usize) as u16;
+        if owner == self.cfg.shard && self.cluster.is_some() {
+            let requester = Requester::Here { origin, request: Stored::of(msg), since_ms: self.now_ms };
+            return self.register_shared(op, requester, out);
+        }
         if owner == self.cfg.shard {
             let result = apply(&mut self.reg.location, &op, &self.reg.cfg);
             return self.answer_register(origin, msg, Some(ess), self.now_ms, result, out);

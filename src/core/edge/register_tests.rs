@@ -14,7 +14,7 @@ use std::sync::Arc;
 const DOMAIN: &str = "example.com";
 const ALICE: &str = "sip:alice@example.com";
 
-fn reg_cfg() -> RegistrarConfig {
+pub(super) fn reg_cfg() -> RegistrarConfig {
     RegistrarConfig {
         domains: vec![DOMAIN.as_bytes().to_vec()],
         default_expires: 3600,
@@ -39,6 +39,7 @@ fn edge_with(shard: u16, shards: u16, registrar: RegistrarConfig, auth: Option<A
             auth,
             listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
             proxy: Default::default(),
+            cluster: None,
         },
         NOW * 1000,
         0,
@@ -49,7 +50,7 @@ fn edge() -> Edge {
     edge_with(0, 1, reg_cfg(), None)
 }
 
-fn udp(port: u16) -> Origin {
+pub(super) fn udp(port: u16) -> Origin {
     Origin { transport: Transport::Udp, listener: 0, peer: format!("10.0.0.1:{port}").parse().unwrap(), flow: None }
 }
 
@@ -63,7 +64,7 @@ fn tcp(port: u16, conn: u32) -> Origin {
 }
 
 /// A REGISTER for `user@domain` (R-URI `sip:domain`), with `extra` header lines.
-fn register_to(user: &str, domain: &str, call_id: &str, cseq: u32, extra: &str) -> Vec<u8> {
+pub(super) fn register_to(user: &str, domain: &str, call_id: &str, cseq: u32, extra: &str) -> Vec<u8> {
     format!(
         "REGISTER sip:{domain} SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bK{call_id}x{cseq};rport\r\nFrom: <sip:{user}@{domain}>;tag=f1\r\nTo: <sip:{user}@{domain}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
     )
@@ -75,14 +76,14 @@ fn register(call_id: &str, cseq: u32, extra: &str) -> Vec<u8> {
     register_to("alice", DOMAIN, call_id, cseq, extra)
 }
 
-fn run_at(e: &mut Edge, now: u64, origin: Origin, bytes: &[u8]) -> Vec<Output> {
+pub(super) fn run_at(e: &mut Edge, now: u64, origin: Origin, bytes: &[u8]) -> Vec<Output> {
     let mut out = Vec::new();
     e.handle((now) * 1000, Input::Packet(Packet { origin, bytes }), &mut out);
     out
 }
 
 /// The single response an input produced, as text.
-fn answer(out: &[Output]) -> String {
+pub(super) fn answer(out: &[Output]) -> String {
     assert_eq!(out.len(), 1, "{out:?}");
     match &out[0] {
         Output::Send { bytes, .. } => String::from_utf8(bytes.clone()).unwrap(),
@@ -95,7 +96,7 @@ fn send(e: &mut Edge, now: u64, origin: Origin, bytes: &[u8]) -> String {
     answer(&run_at(e, now, origin, bytes))
 }
 
-fn status(text: &str) -> u16 {
+pub(super) fn status(text: &str) -> u16 {
     text.strip_prefix("SIP/2.0 ")
         .and_then(|s| s.get(..3))
         .and_then(|c| c.parse().ok())
@@ -631,9 +632,7 @@ fn one_ask(out: Vec<Output>) -> (u64, Ask) {
 
 /// What `shard/` does with a mesh ask: the owner's core serves it; its answer goes home.
 fn serve(edges: &mut [Edge], from: u16, token: u64, ask: Ask, at_s: u64) -> Answer {
-    let to = match &ask {
-        Ask::Register { shard, .. } | Ask::Lookup { shard, .. } => *shard,
-    };
+    let to = ask.shard().expect("a shard's ask");
     let mut out = Vec::new();
     edges[to as usize].handle(at_s * 1000, Input::Mesh(MeshMsg::Ask { reply_to: from, token, ask }), &mut out);
     match one_hop(out) {

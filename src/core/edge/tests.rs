@@ -16,6 +16,7 @@ fn edge(shard: u16, shards: u16) -> Edge {
             auth: None,
             listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
             proxy: Default::default(),
+            cluster: None,
         },
         NOW * 1000,
         0,

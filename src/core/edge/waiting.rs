@@ -14,7 +14,9 @@
 use super::{Edge, Output};
 use crate::core::ask::{Answer, Ask};
 use crate::core::mesh::MeshMsg;
+use crate::core::proxy::state::Target;
 use crate::core::proxy::table::Id;
+use crate::core::registrar::{BindingView, RegisterOp, Reject};
 use crate::core::Origin;
 use crate::sip::Stored;
 
@@ -27,6 +29,29 @@ pub(crate) enum Parked {
     Register { origin: Origin, request: Stored, since_ms: u64 },
     /// A transaction waiting for the bindings of a user.
     Lookup(Id),
+    /// On an AOR's owner: a REGISTER written to the shared store (`cluster.rs`).
+    Store { requester: Requester, op: Box<RegisterOp> },
+    /// On an AOR's owner: its bindings fetched from the shared store.
+    Fetch { seeker: Seeker, aor: Vec<u8> },
+    /// An AOR re-asserted to the shared store.
+    Reassert { aor: Vec<u8> },
+}
+
+/// Who waits for a REGISTER's result on the AOR's owner.
+pub(crate) enum Requester {
+    /// The request itself, received on this shard.
+    Here { origin: Origin, request: Stored, since_ms: u64 },
+    /// The shard that received it, waiting under its token.
+    Shard { reply_to: u16, token: u64 },
+}
+
+/// Who waits for an AOR's targets on its owner.
+#[derive(Clone, Copy)]
+pub(crate) enum Seeker {
+    /// A transaction of this shard.
+    Here(Id),
+    /// Another shard, waiting under its token.
+    Shard { reply_to: u16, token: u64 },
 }
 
 impl Edge {
@@ -48,6 +73,9 @@ impl Edge {
                 self.on_registered(origin, &request, since_ms, result, out)
             }
             (Parked::Lookup(id), Answer::Located(targets)) => self.on_located(id, targets, out),
+            (Parked::Store { requester, op }, answer) => self.on_stored(&op, requester, answer, out),
+            (Parked::Fetch { seeker, aor }, answer) => self.on_fetched(seeker, &aor, answer, out),
+            (Parked::Reassert { aor }, answer) => self.on_reasserted(aor, answer),
             // Unreachable, or an answer to some other question: no answer.
             (work, _) => self.unanswered(work, out),
         }
@@ -65,11 +93,68 @@ impl Edge {
         match work {
             Parked::Register { .. } => self.counters.registrar.lost += 1,
             Parked::Lookup(id) => self.lookup_failed(id, out),
+            // The store did not answer in time: served from memory.
+            work @ (Parked::Store { .. } | Parked::Fetch { .. } | Parked::Reassert { .. }) => {
+                self.on_answer_late(work, out)
+            }
+        }
+    }
+
+    fn on_answer_late(&mut self, work: Parked, out: &mut Vec<Output>) {
+        match work {
+            Parked::Store { requester, op } => self.on_stored(&op, requester, Answer::Unreachable, out),
+            Parked::Fetch { seeker, aor } => self.on_fetched(seeker, &aor, Answer::Unreachable, out),
+            Parked::Reassert { aor } => self.on_reasserted(aor, Answer::Unreachable),
+            Parked::Register { .. } | Parked::Lookup(_) => {}
+        }
+    }
+
+    /// A REGISTER's result, to whoever waits for it.
+    pub(super) fn registered(
+        &mut self,
+        requester: Requester,
+        result: Result<Vec<BindingView>, Reject>,
+        out: &mut Vec<Output>,
+    ) {
+        match requester {
+            Requester::Here { origin, request, since_ms } => {
+                self.on_registered(origin, &request, since_ms, result, out)
+            }
+            Requester::Shard { reply_to, token } => {
+                self.counters.wire.mesh_sent += 1;
+                let answer = Answer::Registered(result);
+                out.push(Output::ToShard { shard: reply_to, msg: MeshMsg::Answer { token, answer } });
+            }
+        }
+    }
+
+    /// An AOR's targets, to whoever waits for them.
+    pub(super) fn located(&mut self, seeker: Seeker, targets: Vec<Target>, out: &mut Vec<Output>) {
+        match seeker {
+            Seeker::Here(id) => self.on_located(id, targets, out),
+            Seeker::Shard { reply_to, token } => {
+                self.counters.wire.mesh_sent += 1;
+                let answer = Answer::Located(targets);
+                out.push(Output::ToShard { shard: reply_to, msg: MeshMsg::Answer { token, answer } });
+            }
         }
     }
 
     /// On the shard an ask names: serve it and send the answer back.
     pub(super) fn serve_ask(&mut self, reply_to: u16, token: u64, ask: Ask, out: &mut Vec<Output>) {
+        if self.cluster.is_some() {
+            match ask {
+                Ask::Register { op, .. } => {
+                    return self.register_shared(*op, Requester::Shard { reply_to, token }, out)
+                }
+                Ask::Lookup { aor, .. } => return self.locate_shared(aor, Seeker::Shard { reply_to, token }, out),
+                ask => return self.answer_ask(reply_to, token, ask, out),
+            }
+        }
+        self.answer_ask(reply_to, token, ask, out)
+    }
+
+    fn answer_ask(&mut self, reply_to: u16, token: u64, ask: Ask, out: &mut Vec<Output>) {
         let answer = match ask {
             Ask::Register { op, .. } => Answer::Registered(self.apply_register(&op)),
             Ask::Lookup { aor, .. } => Answer::Located(self.binding_targets(&aor)),

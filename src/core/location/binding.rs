@@ -248,6 +248,12 @@ impl Binding {
         self.updated
     }
 
+    /// A binding on its own (not in a table), its user agent not interned.
+    pub fn from_new(aor: &[u8], b: &NewBinding<'_>) -> Result<Binding, TooLarge> {
+        Binding::check(aor, b)?;
+        Ok(Binding::build(aor, b, b.user_agent.map(|u| Arc::new(u.to_vec().into_boxed_slice())), None))
+    }
+
     /// The same binding with its expiry and update time moved to another
     /// clock (a binding read from the shared store, `shared::decode`).
     pub fn retimed(mut self, expires_at: u64, updated: u64) -> Binding {

@@ -317,6 +317,18 @@ impl Location {
         self.drop_where(i, |_, b| b.instance() == Some(instance) && b.reg_id() == Some(reg_id)) > 0
     }
 
+    /// Makes `bindings` the whole set of `aor` (what the shared store says
+    /// this edge holds). Bindings that do not fit are left out and counted.
+    pub fn replace(&mut self, aor: &[u8], bindings: &[Binding]) -> usize {
+        self.remove_all(aor);
+        bindings.iter().filter(|b| self.upsert_binding(aor, b).is_err()).count()
+    }
+
+    /// Every AOR with a binding (a full re-assert to the shared store walks it).
+    pub fn aor_keys(&self) -> Vec<Vec<u8>> {
+        self.slots.iter().filter_map(|s| s.as_slice().first().map(|b| b.aor().to_vec())).collect()
+    }
+
     /// Removes every binding of `aor`; returns how many.
     pub fn remove_all(&mut self, aor: &[u8]) -> usize {
         let Some(i) = self.find(aor) else { return 0 };

@@ -223,12 +223,15 @@ mod tests {
             user_agent: Some(b"UA"),
             updated: 1_000,
         };
-        Binding::build(b"alice@example.com", &nb, None, None)
+        Binding::from_new(b"alice@example.com", &nb).unwrap()
     }
 
     #[test]
     fn keys_fold_scheme_and_host_case_and_prefer_instance() {
-        assert_eq!(binding_key(b"SIP:bob@EXAMPLE.com;Transport=udp", None, None), b"c:sip:bob@example.com;Transport=udp");
+        assert_eq!(
+            binding_key(b"SIP:bob@EXAMPLE.com;Transport=udp", None, None),
+            b"c:sip:bob@example.com;Transport=udp"
+        );
         assert_eq!(binding_key(b"sip:bob@h", Some(b"<urn:uuid:1>"), Some(2)), b"i:<urn:uuid:1> 2");
         assert_eq!(binding_key(b"sip:bob@h", Some(b"<urn:uuid:1>"), None), b"c:sip:bob@h");
     }
