@@ -15,6 +15,10 @@
 # traces RULE, e.g. OPTIONS: every request, through `sipedge ctl trace add`),
 # BASE_BIN=PATH with "base" in SERVERS (another sipedge binary, e.g. the
 # previous commit's, run the same way in the same run: its column is "base").
+# "cluster" in SERVERS: sipedge with [cluster] on, its location in a real
+# redis-server (on CPU 0 beside the generator: this machine has two); after
+# its equal-load run the script prints Redis commands per operation (from
+# INFO commandstats) and Redis memory per binding.
 set -euo pipefail
 
 SCENARIO=${1:?usage: bench/compare.sh options|register|register-auth|call|register-auth-tls|tls-handshake}
@@ -60,6 +64,7 @@ need_apt=()
 command -v kamailio >/dev/null || need_apt+=(kamailio)
 command -v sipp >/dev/null || need_apt+=(sip-tester)
 command -v jq >/dev/null || need_apt+=(jq)
+[[ $SERVERS == *cluster* ]] && { command -v redis-server >/dev/null || need_apt+=(redis-server redis-tools); }
 if ((${#need_apt[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
@@ -71,9 +76,23 @@ if [[ ! -x $BENCH ]] || [[ ! -x $SIPEDGE && -z ${NO_BUILD:-} ]]; then
 fi
 
 SERVER_PID=""
+REDIS_PID=""
+REDIS_PORT=6391
 cleanup() {
   stop_server
   rm -rf "$WORK"
+}
+
+start_redis() {
+  taskset -c 0 redis-server --port $REDIS_PORT --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 1 50); do redis-cli -p $REDIS_PORT PING >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "  (redis-server did not start)"; return 1
+}
+
+# The [cluster] table the "cluster" server runs with.
+cluster_table() {
+  printf '\n[cluster]\nenabled = true\nnode = "bench"\nredis = "redis://127.0.0.1:%s"\npeer_addr = "127.0.0.1:5060"\n' $REDIS_PORT
 }
 trap cleanup EXIT
 
@@ -97,7 +116,7 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       start_kamailio "$WORK/kamailio.log" 512 "${defs[@]}"
       SERVER_PID=$!; TARGET=127.0.0.1:5080; PROBE=$TARGET
       [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5081;;
-    sipedge|base)
+    sipedge|base|cluster)
       local bin=$SIPEDGE
       [[ $name == base ]] && bin=${BASE_BIN:-}
       [[ -x $bin ]] || { echo "  (no $name binary: ${bin:-set BASE_BIN})"; return 1; }
@@ -105,6 +124,15 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
         "$ROOT/bench/sipedge-$BASE.toml" >"$WORK/sipedge.toml"
       [[ $TRANSPORT == tcp ]] && sed -i 's/transport = "udp" }/transport = "tcp" }/' "$WORK/sipedge.toml"
       [[ $TRANSPORT == tls ]] && sipedge_tls_listener 127.0.0.1:5061 >>"$WORK/sipedge.toml"
+      if [[ $name == cluster ]]; then
+        start_redis || return 1
+        redis-cli -p $REDIS_PORT FLUSHALL >/dev/null
+        # one key for every edge of a cluster: a fixed one here
+        grep -q '^\[proxy\]' "$WORK/sipedge.toml" \
+          && sed -i "/^\[proxy\]/a topology_key = \"$(printf 'ab%.0s' $(seq 32))\"" "$WORK/sipedge.toml" \
+          || printf '\n[proxy]\ntopology_key = "%s"\n' "$(printf 'ab%.0s' $(seq 32))" >>"$WORK/sipedge.toml"
+        cluster_table >>"$WORK/sipedge.toml"
+      fi
       taskset -c 1 "$bin" run --config "$WORK/sipedge.toml" >"$WORK/$name.log" 2>&1 &
       SERVER_PID=$!; TARGET=127.0.0.1:5060; PROBE=$TARGET
       [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5061;;
@@ -122,6 +150,18 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
 stop_server() {
   stop_pid "$SERVER_PID"
   SERVER_PID=""
+  stop_pid "$REDIS_PID"
+  REDIS_PID=""
+}
+
+# After the cluster's equal-load run: Redis commands per operation and
+# memory per binding (Redis' own figures, read before it stops).
+redis_report() { # ops
+  local ops=$1 calls keys mem
+  calls=$(redis-cli -p $REDIS_PORT INFO commandstats | awk -F'[=,:]' '/^cmdstat_/ {s += $3} END {print s+0}')
+  keys=$(redis-cli -p $REDIS_PORT DBSIZE)
+  mem=$(redis-cli -p $REDIS_PORT INFO memory | awk -F: '/^used_memory:/ {print $2+0}')
+  echo "   redis: $calls commands for $ops operations ($(jq -n "$calls / ($ops + 0.0001) * 100 | round / 100") per op), $keys keys, used_memory $mem bytes"
 }
 
 # run_load NAME RATE DURATION OUTFILE
@@ -187,7 +227,9 @@ echo "== equal load: $COMMON ops/s for ${FIXED_S}s each"
 for s in $SERVERS; do
   [[ -z ${PEAK[$s]:-} ]] && continue
   if start_server "$s"; then
+    [[ $s == cluster ]] && redis-cli -p $REDIS_PORT CONFIG RESETSTAT >/dev/null
     run_load "$s" "$COMMON" "$FIXED_S" "$WORK/$s-fixed.json"
+    [[ $s == cluster ]] && redis_report "$(jq -r '.ok' "$WORK/$s-fixed.json")"
     stop_server
   fi
 done

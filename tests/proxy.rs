@@ -10,110 +10,12 @@
 //! forking past a binding whose TCP connection is gone (RFC 5626 430).
 
 mod common;
+use common::sipp::*;
 use common::*;
 use std::net::UdpSocket;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const CORE_IP: &str = "127.0.0.2";
-
-fn scenario(name: &str) -> String {
-    format!("{}/tests/sipp/{name}.xml", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A sipp in the background (a callee or an upstream), killed when dropped.
-struct Peer {
-    child: Option<Child>,
-    what: String,
-}
-
-impl Peer {
-    fn start(name: &str, ip: &str, port: u16, transport: &str, calls: u32) -> Peer {
-        let child = Command::new("sipp")
-            .args([
-                "-sf",
-                &scenario(name),
-                "-i",
-                ip,
-                "-p",
-                &port.to_string(),
-                "-t",
-                transport,
-                "-m",
-                &calls.to_string(),
-            ])
-            .args(["-nostdin", "-timeout", "40s", "-timeout_error"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sipp is not installed: tests/run.sh installs Debian's sip-tester");
-        std::thread::sleep(Duration::from_millis(300));
-        Peer { child: Some(child), what: format!("{name} on {ip}:{port}/{transport}") }
-    }
-
-    /// Waits for the scenario to end on its own; asserts it succeeded.
-    fn assert_done(mut self) {
-        let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "{} did not finish", self.what);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{} failed:\n{}", self.what, report(&out));
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn report(out: &Output) -> String {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let tail: String = text.lines().filter(|l| l.contains("call") || l.contains("rror")).collect::<Vec<_>>().join("\n");
-    format!("{tail}\n{}", String::from_utf8_lossy(&out.stderr))
-}
-
-/// Runs the caller to completion: `calls` calls to `user` through the edge.
-fn call(
-    edge: std::net::SocketAddr,
-    user: &str,
-    domain: &str,
-    transport: &str,
-    calls: u32,
-    hold_ms: u32,
-    trace: Option<&PathBuf>,
-) -> Output {
-    let mut cmd = Command::new("timeout");
-    cmd.args(["60", "sipp", "-sf", &scenario("call_uac"), "-s", user, "-key", "domain", domain, "-t", transport])
-        .args([
-            "-m",
-            &calls.to_string(),
-            "-r",
-            "20",
-            "-d",
-            &hold_ms.to_string(),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-        ])
-        .args(["-nostdin", "-timeout", "40s", "-timeout_error", "-max_socket", "100"]);
-    if let Some(t) = trace {
-        cmd.args(["-trace_msg", "-message_file", t.to_str().unwrap()]);
-    }
-    cmd.arg(edge.to_string()).output().expect("sipp")
-}
-
-fn assert_calls(out: &Output, what: &str) {
-    assert!(out.status.success(), "{what}: caller failed:\n{}", report(out));
-}
 
 /// Config for an edge in front of a core at CORE_IP, serving `domains`.
 /// The first upstream takes every first attempt, the others are backups in order.
@@ -129,33 +31,6 @@ fn config(domains: &str, upstreams: &[(u16, &str)], extra: &str) -> String {
         "[registrar]\ndomains = [{domains}]\n[auth]\nenabled = false\n[proxy]\ntrusted = [\"{CORE_IP}\"]\nt1_ms = 50\nprobe_interval_secs = 0\n{extra}\n[[proxy.route]]\nupstreams = [{}]\n",
         ups.join(", ")
     )
-}
-
-/// Registers `user@domain` from 127.0.0.1:`port` (the callee's own port,
-/// so the edge's NAT-style delivery to the source reaches it).
-fn register(edge: &Edge, user: &str, domain: &str, port: u16) {
-    let csv = std::env::temp_dir().join(format!("sipedge-reg-{}-{port}.csv", std::process::id()));
-    std::fs::write(&csv, format!("SEQUENTIAL\n{user};{domain};3600\n")).unwrap();
-    let out = Command::new("timeout")
-        .args([
-            "20",
-            "sipp",
-            "-sf",
-            &scenario("register"),
-            "-inf",
-            csv.to_str().unwrap(),
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .args(["-nostdin", "-timeout", "10s", "-timeout_error"])
-        .arg(edge.sip.to_string())
-        .output()
-        .expect("sipp");
-    assert!(out.status.success(), "REGISTER {user} from {port}: {}", report(&out));
 }
 
 #[test]
@@ -182,7 +57,7 @@ fn registered_users_call_each_other_across_shards() {
     let edge = Edge::start(4, &config("\"127.0.0.1\"", &[(free_port(), "udp")], ""));
     for user in ["bob", "carol", "dave"] {
         let port = free_port();
-        register(&edge, user, "127.0.0.1", port);
+        register(edge.sip, user, "127.0.0.1", port);
         let callee = Peer::start("call_uas", "127.0.0.1", port, "u1", 3);
         assert_calls(&call(edge.sip, user, "127.0.0.1", "u1", 3, 20, None), user);
         callee.assert_done();
@@ -195,8 +70,8 @@ fn registered_users_call_each_other_across_shards() {
 fn parallel_forking_cancels_the_branch_that_did_not_answer() {
     let edge = Edge::start(2, &config("\"127.0.0.1\"", &[(free_port(), "udp")], ""));
     let (answers, rings) = (free_port(), free_port());
-    register(&edge, "bob", "127.0.0.1", answers);
-    register(&edge, "bob", "127.0.0.1", rings);
+    register(edge.sip, "bob", "127.0.0.1", answers);
+    register(edge.sip, "bob", "127.0.0.1", rings);
     let ringer = Peer::start("uas_ringing", "127.0.0.1", rings, "u1", 1);
     let answerer = Peer::start("call_uas", "127.0.0.1", answers, "u1", 1);
     assert_calls(&call(edge.sip, "bob", "127.0.0.1", "u1", 1, 20, None), "forked call");

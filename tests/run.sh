@@ -2,7 +2,8 @@
 # The test suite: installs the real peers the tests talk to (sipp, sipsak,
 # openssl for certificates and TLS clients, tshark to decrypt a capture,
 # baresip as a TLS softphone, chromium and JsSIP for the browser over
-# WebSocket, promtool of Debian's prometheus for the alert rules),
+# WebSocket, promtool of Debian's prometheus for the alert rules,
+# redis-server and redis-cli for the cluster),
 # then builds and runs every test (unit, vectors, integration against the
 # real binary on loopback).
 set -euo pipefail
@@ -17,6 +18,8 @@ command -v tshark >/dev/null || need+=(tshark)
 command -v baresip >/dev/null || need+=(baresip-core)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v promtool >/dev/null || need+=(prometheus)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-cli >/dev/null || need+=(redis-tools)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
