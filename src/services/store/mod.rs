@@ -1,13 +1,45 @@
 //! The store room: this edge's link to the shared location in Redis
-//! (`[cluster]`). SKELETON: the interface the shards and the admin face use;
-//! the threads behind it are being written.
+//! (`[cluster]`). The shards hand it asks through one bounded queue
+//! (`StoreHandle::ask`, never blocking); one worker thread batches them
+//! into one pipeline per round and answers each on its shard's bounded
+//! channel, then rings that shard's doorbell. A second thread follows the
+//! invalidations other edges publish. No shard ever waits on Redis: a full
+//! queue, a Redis that is down or slow are `Unreachable` answers, at once
+//! or within one round trip's deadline.
+//!
+//! Files: `link` (the connection), `scripts` (+ `*.lua`, what is run in
+//! Redis), `worker` (the thread: batches, answers, up/down edges),
+//! `heartbeat` (liveness, peers, data-loss detection), `restore` (reading
+//! this node's bindings back at start), `watch` (pub/sub invalidations),
+//! `ends` (the shards' channels and doorbells).
+//!
+//! What a shard sees, in order on its channel: at the first contact with
+//! Redis `StoreUp { lost_data: false }` (or `StoreDown` when the first try
+//! fails), then its `Restore`s, `Peers` whenever the set of live edges
+//! changes; `StoreDown` on each up→down edge and `StoreUp` on each
+//! down→up edge (`lost_data` when the store's epoch marker changed
+//! meanwhile: it lost or was flushed of our bindings); `FlushCache` each
+//! time the invalidation subscription is (re)made; an `Invalidate` for
+//! each change of an AOR by another edge.
+
+mod ends;
+mod heartbeat;
+mod link;
+mod restore;
+mod scripts;
+mod watch;
+mod worker;
 
 use crate::config;
 use crate::core::location::shared::{ClusterEvent, Fetched};
 use crate::core::{Answer, Ask};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use metrics::counter;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use link::Target;
 
 /// What the room sends one shard.
 #[derive(Debug)]
@@ -20,6 +52,9 @@ pub enum StoreEvent {
 
 /// One shard's end: its events, and the doorbell the room writes a byte to
 /// after queueing events (the shard reads it to wake, then drains `events`).
+/// Both halves of the doorbell are nonblocking; the room writes one byte
+/// after each event and ignores a full socket buffer (the bell already
+/// rings), so the shard reads every byte it can, then drains `events`.
 pub struct ShardEnd {
     pub events: Receiver<StoreEvent>,
     pub doorbell: UnixStream,
@@ -46,11 +81,17 @@ pub struct ClusterStatus {
     pub queue_depth: usize,
 }
 
+/// Asks taken from the queue into one pipeline at most.
+pub const BATCH: usize = 256;
+
 /// Shared by every shard: asks go in here.
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: Sender<(u16, u64, Ask)>,
     status: Arc<Mutex<ClusterStatus>>,
+    target: Arc<Target>,
+    /// The threads run while a handle does (`watch` holds it weakly).
+    _alive: Arc<()>,
 }
 
 impl StoreHandle {
@@ -58,31 +99,75 @@ impl StoreHandle {
     /// False when refused (queue full, or not a store ask): the caller
     /// answers `Unreachable` at once.
     pub fn ask(&self, shard: u16, token: u64, ask: Ask) -> bool {
-        self.tx.try_send((shard, token, ask)).is_ok()
+        if !matches!(ask, Ask::Store(_) | Ask::Fetch { .. }) {
+            counter!("sipedge_cluster_refused_total", "reason" => "not a store ask").increment(1);
+            return false;
+        }
+        match self.tx.try_send((shard, token, ask)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                counter!("sipedge_cluster_refused_total", "reason" => "queue full").increment(1);
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                counter!("sipedge_cluster_refused_total", "reason" => "stopped").increment(1);
+                false
+            }
+        }
     }
 
     pub fn status(&self) -> ClusterStatus {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+        let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        s.queue_depth = self.tx.len();
+        s
     }
 
     /// Every stored value of `aor`, read on the caller's thread within the
     /// configured deadline (for the admin face; never called by a shard).
-    pub fn registrations(&self, _aor: &[u8]) -> Result<Fetched, String> {
-        Err("not built yet".into())
+    /// Its own short-lived connection: the admin face asks rarely.
+    pub fn registrations(&self, aor: &[u8]) -> Result<Fetched, String> {
+        let scripts = scripts::Scripts::default();
+        let mut link = link::Link::connect(&self.target, &scripts, scripts::Call::Text)?;
+        let cmd = scripts::fetch_cmd(&scripts, link.call, aor);
+        let reply = link.query(&cmd).map_err(|e| link::describe(&e))??;
+        scripts::fetched(reply).map_err(|g| g.0)
     }
 }
 
 /// Starts the room's threads for `shards` shards. Never waits on Redis:
 /// an unreachable Redis at start is a degraded edge, joined later.
 pub fn start(cfg: &config::Cluster, shards: usize) -> StoreRoom {
-    let _ = cfg;
-    let (tx, _rx) = crossbeam_channel::bounded(16);
-    let ends = (0..shards)
-        .map(|_| {
-            let (_etx, events) = crossbeam_channel::bounded(16);
-            let (doorbell, _other) = UnixStream::pair().expect("socketpair");
-            ShardEnd { events, doorbell }
-        })
-        .collect();
-    StoreRoom { handle: StoreHandle { tx, status: Arc::default() }, ends }
+    let queue = cfg.queue.get() as usize;
+    let (tx, rx) = crossbeam_channel::bounded(queue);
+    let (ends, shard_ends) = ends::Ends::new(shards, queue + BATCH + 1024);
+    let ends = Arc::new(ends);
+    let status = Arc::new(Mutex::new(ClusterStatus { node: cfg.node.0.clone(), ..ClusterStatus::default() }));
+    let target = Arc::new(Target {
+        urls: cfg.redis.0.clone(),
+        timeout: Duration::from_millis(cfg.redis_timeout_ms.get().max(1)),
+    });
+    let alive = Arc::new(());
+    let settings = worker::Settings {
+        node: cfg.node.0.clone(),
+        peer_addr: cfg.peer_addr.map(|a| a.to_string()).unwrap_or_default(),
+        target: (*target).clone(),
+        heartbeat: Duration::from_millis(cfg.heartbeat_ms.get()),
+        liveness: Duration::from_millis(cfg.liveness_ms.get()),
+        shards,
+    };
+    let w = worker::Worker::new(settings, rx, ends.clone(), status.clone());
+    if let Err(e) = std::thread::Builder::new().name("sipedge-store".into()).spawn(move || w.run()) {
+        log::error!("store: cannot start its thread: {e}");
+    }
+    let watcher = watch::Watcher {
+        node: cfg.node.0.clone(),
+        target: (*target).clone(),
+        shards,
+        ends,
+        alive: Arc::downgrade(&alive),
+    };
+    if let Err(e) = std::thread::Builder::new().name("sipedge-watch".into()).spawn(move || watcher.run()) {
+        log::error!("store: cannot start its watcher thread: {e}");
+    }
+    StoreRoom { handle: StoreHandle { tx, status, target, _alive: alive }, ends: shard_ends }
 }

@@ -1,0 +1,94 @@
+-- One REGISTER applied to one AOR (see core/location/shared.rs).
+-- KEYS[1]: the AOR's hash, `sipedge:loc:{<aor>}`.
+-- ARGV: node, call_id, cseq, wildcard (0/1), max_contacts (0: no limit),
+--       replace_oldest (0/1), then per contact: key, expires, json.
+-- Returns {now, value...} (every live value afterwards), or
+-- {'refused', code} with nothing changed.
+local key = KEYS[1]
+local node, call_id, cseq = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local wildcard, max, replace = ARGV[4] == '1', tonumber(ARGV[5]), ARGV[6] == '1'
+local now = tonumber(redis.call('TIME')[1])
+
+local function parse(v)
+  local nl1 = string.find(v, '\n', 1, true)
+  if not nl1 then return nil end
+  local nl2 = string.find(v, '\n', nl1 + 1, true)
+  if not nl2 then return nil end
+  local e, u, c, n = string.match(string.sub(v, 1, nl1 - 1), '^(%d+) (%d+) (%d+) (%S+)$')
+  if not e then return nil end
+  return { v = v, e = tonumber(e), u = tonumber(u), c = tonumber(c), n = n, cid = string.sub(v, nl1 + 1, nl2 - 1) }
+end
+
+local live, dead = {}, {}
+local all = redis.call('HGETALL', key)
+for i = 1, #all, 2 do
+  local b = parse(all[i + 1])
+  if b and b.e > now then live[all[i]] = b else dead[#dead + 1] = all[i] end
+end
+
+local function values()
+  local out = { now }
+  for _, b in pairs(live) do out[#out + 1] = b.v end
+  return out
+end
+
+-- RFC 3261 10.3 step 7: an older CSeq of the same Call-ID refuses the
+-- request, an equal one is a retransmission.
+local named, retransmission = {}, false
+for i = 7, #ARGV, 3 do
+  named[ARGV[i]] = true
+  local b = live[ARGV[i]]
+  if b and b.cid == call_id then
+    if cseq < b.c then return { 'refused', 500 } end
+    if cseq == b.c then retransmission = true end
+  end
+end
+if retransmission then return values() end
+
+if wildcard then
+  live = {}
+  redis.call('DEL', key)
+else
+  local writes, removes = {}, {}
+  local count = 0
+  for _ in pairs(live) do count = count + 1 end
+  for i = 7, #ARGV, 3 do
+    local k, exp = ARGV[i], tonumber(ARGV[i + 1])
+    if exp == 0 then
+      if live[k] then count = count - 1 end
+      live[k] = nil
+      removes[#removes + 1] = k
+    else
+      if not live[k] then count = count + 1 end
+      local v = (now + exp) .. ' ' .. now .. ' ' .. cseq .. ' ' .. node .. '\n' .. call_id .. '\n' .. ARGV[i + 2]
+      live[k] = { v = v, e = now + exp, u = now, c = cseq, n = node, cid = call_id }
+      writes[#writes + 1] = k
+      writes[#writes + 1] = v
+    end
+  end
+  if max > 0 and count > max then
+    if not replace then return { 'refused', 403 } end
+    local others = {}
+    for k, b in pairs(live) do
+      if not named[k] then others[#others + 1] = { k = k, u = b.u } end
+    end
+    table.sort(others, function(a, b) if a.u == b.u then return a.k < b.k end return a.u < b.u end)
+    for i = 1, math.min(count - max, #others) do
+      live[others[i].k] = nil
+      removes[#removes + 1] = others[i].k
+    end
+  end
+  for _, k in ipairs(dead) do removes[#removes + 1] = k end
+  if #removes > 0 then redis.call('HDEL', key, unpack(removes)) end
+  if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
+end
+
+local last = 0
+for _, b in pairs(live) do if b.e > last then last = b.e end end
+if last == 0 then
+  redis.call('DEL', key)
+else
+  redis.call('PEXPIREAT', key, (last + 60) * 1000)
+end
+redis.call('PUBLISH', 'sipedge:inval', node .. ' ' .. string.sub(key, 14, -2))
+return values()
