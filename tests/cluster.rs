@@ -221,15 +221,15 @@ fn any_edge_reaches_a_device_registered_on_another_and_forks_across_edges() {
     let alice = free_port();
     register(a.sip, "alice", DOMAIN, alice);
     let callee = Peer::start("call_uas", "127.0.0.1", alice, "u1", 2);
-    assert_calls(&call(b.sip, "alice", DOMAIN, "u1", 1, 20, None), "B to alice on A");
-    assert_calls(&call(c.sip, "alice", DOMAIN, "u1", 1, 20, None), "C to alice on A");
+    assert_calls(&call_to(b.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None), "B to alice on A");
+    assert_calls(&call_to(c.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None), "C to alice on A");
     callee.assert_done();
     let listed = contacts(&b, "alice");
     assert!(listed.len() == 1 && listed[0].starts_with("edge-a "), "{listed:?}");
 
     // A TCP device: only A holds its connection; B's call goes through A.
     let mut bob = TcpDevice::register(a.sip, "bob");
-    let caller = std::thread::spawn(move || call(b.sip, "bob", DOMAIN, "u1", 1, 20, None));
+    let caller = std::thread::spawn(move || call_to(b.sip, "bob@example.com", DOMAIN, "u1", 1, 20, None));
     let seen = bob.take_call();
     assert_eq!(seen, ["INVITE", "ACK", "BYE"], "in-dialog requests reach the device too");
     assert_calls(&caller.join().unwrap(), "B to bob over A's TCP connection");
@@ -241,7 +241,7 @@ fn any_edge_reaches_a_device_registered_on_another_and_forks_across_edges() {
     assert!(eventually(5, || contacts(&b, "carol").len() == 2), "{:?}", contacts(&b, "carol"));
     let ringer = Peer::start("uas_ringing", "127.0.0.1", on_c, "u1", 1);
     let answerer = Peer::start("call_uas", "127.0.0.1", on_a, "u1", 1);
-    assert_calls(&call(b.sip, "carol", DOMAIN, "u1", 1, 20, None), "forked across edges");
+    assert_calls(&call_to(b.sip, "carol@example.com", DOMAIN, "u1", 1, 20, None), "forked across edges");
     answerer.assert_done();
     ringer.assert_done();
     assert!(b.wait_metric("sipedge_cluster_inter_edge_hops_total", &[], |v| v >= 4.0) >= 4.0);
@@ -402,12 +402,12 @@ fn a_killed_edge_fails_over_fast_and_a_restarted_one_serves_its_udp_devices() {
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     // A's UDP device is tried directly from B.
     let callee = Peer::start("call_uas", "127.0.0.1", alice, "u1", 2);
-    assert_calls(&call(b.sip, "alice", DOMAIN, "u1", 1, 20, None), "B straight to A's UDP device");
+    assert_calls(&call_to(b.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None), "B straight to A's UDP device");
     // A restarts: its UDP device is reachable through it at once.
     let (config, sip, admin) = (a.config.clone(), a.sip, a.admin);
     let a = Edge::with_config(config, sip, admin);
     assert!(eventually(5, || a.metric("sipedge_cluster_bindings_restored_total", &[]) >= 2.0));
-    assert_calls(&call(a.sip, "alice", DOMAIN, "u1", 1, 20, None), "the restarted edge to its UDP device");
+    assert_calls(&call_to(a.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None), "the restarted edge to its UDP device");
     callee.assert_done();
 }
 
@@ -420,7 +420,7 @@ fn a_redis_cluster_carries_the_same_service() {
     let alice = free_port();
     register(a.sip, "alice", DOMAIN, alice);
     let callee = Peer::start("call_uas", "127.0.0.1", alice, "u1", 1);
-    assert_calls(&call(b.sip, "alice", DOMAIN, "u1", 1, 20, None), "B to alice on A through a Redis Cluster");
+    assert_calls(&call_to(b.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None), "B to alice on A through a Redis Cluster");
     callee.assert_done();
     // AORs spread over every master's slots.
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -70,7 +70,7 @@ pub fn report(out: &Output) -> String {
     format!("{tail}\n{}", String::from_utf8_lossy(&out.stderr))
 }
 
-/// Runs the caller to completion: `calls` calls to `user` through the edge.
+/// Runs the caller to completion: `calls` calls to `user@edge` through the edge.
 pub fn call(
     edge: SocketAddr,
     user: &str,
@@ -80,8 +80,23 @@ pub fn call(
     hold_ms: u32,
     trace: Option<&PathBuf>,
 ) -> Output {
+    call_to(edge, &format!("{user}@{edge}"), domain, transport, calls, hold_ms, trace)
+}
+
+/// As `call`, to `to` (`user@host[:port]`, the Request-URI and To).
+pub fn call_to(
+    edge: SocketAddr,
+    to: &str,
+    domain: &str,
+    transport: &str,
+    calls: u32,
+    hold_ms: u32,
+    trace: Option<&PathBuf>,
+) -> Output {
+    let (user, to_domain) = to.split_once('@').expect("user@host");
     let mut cmd = Command::new("timeout");
     cmd.args(["60", "sipp", "-sf", &scenario("call_uac"), "-s", user, "-key", "domain", domain, "-t", transport])
+        .args(["-key", "to_domain", to_domain])
         .args([
             "-m",
             &calls.to_string(),
