@@ -319,6 +319,7 @@ fn cluster_values_are_checked_where_they_are_written() {
     assert_eq!(e.key, "cluster.redis", "{e}");
     let e = err(&format!("{CLUSTER_LISTENER}[cluster]\npeer_addr = \"edge-a:5060\"\n"));
     assert_eq!(e.key, "cluster.peer_addr", "{e}");
-    let seeds = format!("{CLUSTER_LISTENER}[cluster]\nredis = [\"redis://127.0.0.1:7000\", \"redis://127.0.0.1:7001\"]\n");
+    let seeds =
+        format!("{CLUSTER_LISTENER}[cluster]\nredis = [\"redis://127.0.0.1:7000\", \"redis://127.0.0.1:7001\"]\n");
     assert_eq!(Config::parse(&seeds, "t").unwrap().cluster.redis.0.len(), 2);
 }

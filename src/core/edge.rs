@@ -459,8 +459,8 @@ pub fn local_hosts(addr: SocketAddr, advertise: &str) -> Vec<Vec<u8>> {
 
 mod branch;
 mod cancel;
-mod cluster;
 mod clock;
+mod cluster;
 mod guard;
 mod hide;
 mod hygiene;

@@ -228,7 +228,10 @@ mod tests {
 
     #[test]
     fn keys_fold_scheme_and_host_case_and_prefer_instance() {
-        assert_eq!(binding_key(b"SIP:bob@EXAMPLE.com;Transport=udp", None, None), b"c:sip:bob@example.com;Transport=udp");
+        assert_eq!(
+            binding_key(b"SIP:bob@EXAMPLE.com;Transport=udp", None, None),
+            b"c:sip:bob@example.com;Transport=udp"
+        );
         assert_eq!(binding_key(b"sip:bob@h", Some(b"<urn:uuid:1>"), Some(2)), b"i:<urn:uuid:1> 2");
         assert_eq!(binding_key(b"sip:bob@h", Some(b"<urn:uuid:1>"), None), b"c:sip:bob@h");
     }

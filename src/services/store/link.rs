@@ -142,9 +142,8 @@ impl Link {
             return Ok(Vec::new());
         }
         let mut replies = self.round(cmds)?;
-        let lost: Vec<usize> = (0..replies.len())
-            .filter(|&i| matches!(&replies[i], Err(e) if e.starts_with("NOSCRIPT")))
-            .collect();
+        let lost: Vec<usize> =
+            (0..replies.len()).filter(|&i| matches!(&replies[i], Err(e) if e.starts_with("NOSCRIPT"))).collect();
         if !lost.is_empty() {
             if let Err(e) = self.load(scripts) {
                 log::warn!("store: reloading the scripts failed: {e}");
@@ -167,7 +166,9 @@ impl Link {
                 }
                 pipe.ignore_errors();
                 match pipe.query::<Value>(c)? {
-                    Value::Array(items) if items.len() == cmds.len() => Ok(items.into_iter().map(server_error).collect()),
+                    Value::Array(items) if items.len() == cmds.len() => {
+                        Ok(items.into_iter().map(server_error).collect())
+                    }
                     v => Err(RedisError::from((redis::ErrorKind::Parse, "pipeline reply", format!("{v:?}")))),
                 }
             }
