@@ -15,7 +15,7 @@ pub type Reply = Result<Value, String>;
 
 enum Conn {
     Single(redis::Connection),
-    Cluster(ClusterConnection),
+    Cluster(Box<ClusterConnection>),
 }
 
 pub struct Link {
@@ -74,7 +74,7 @@ impl Link {
                 .build()
                 .map_err(|e| describe(&e))?;
             let conn = client.get_connection().map_err(|e| describe(&e))?;
-            Link { conn: Conn::Cluster(conn), call: Call::Text }
+            Link { conn: Conn::Cluster(Box::new(conn)), call: Call::Text }
         } else {
             let url = target.urls.first().ok_or("no Redis URL")?;
             let client = redis::Client::open(url.as_str()).map_err(|e| describe(&e))?;
@@ -124,7 +124,7 @@ impl Link {
     pub fn query(&mut self, cmd: &Cmd) -> redis::RedisResult<Reply> {
         let r = match &mut self.conn {
             Conn::Single(c) => cmd.query::<Value>(c),
-            Conn::Cluster(c) => cmd.query::<Value>(c),
+            Conn::Cluster(c) => cmd.query::<Value>(&mut **c),
         };
         match r {
             Ok(v) => Ok(server_error(v)),
@@ -142,9 +142,8 @@ impl Link {
             return Ok(Vec::new());
         }
         let mut replies = self.round(cmds)?;
-        let lost: Vec<usize> = (0..replies.len())
-            .filter(|&i| matches!(&replies[i], Err(e) if e.starts_with("NOSCRIPT")))
-            .collect();
+        let lost: Vec<usize> =
+            (0..replies.len()).filter(|&i| matches!(&replies[i], Err(e) if e.starts_with("NOSCRIPT"))).collect();
         if !lost.is_empty() {
             if let Err(e) = self.load(scripts) {
                 log::warn!("store: reloading the scripts failed: {e}");
@@ -167,7 +166,9 @@ impl Link {
                 }
                 pipe.ignore_errors();
                 match pipe.query::<Value>(c)? {
-                    Value::Array(items) if items.len() == cmds.len() => Ok(items.into_iter().map(server_error).collect()),
+                    Value::Array(items) if items.len() == cmds.len() => {
+                        Ok(items.into_iter().map(server_error).collect())
+                    }
                     v => Err(RedisError::from((redis::ErrorKind::Parse, "pipeline reply", format!("{v:?}")))),
                 }
             }

@@ -87,7 +87,13 @@ impl Worker {
             match self.rx.recv_timeout(wait) {
                 Ok(a) => batch.push(a),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => {
+                    // The last index updates, before the thread ends.
+                    if !self.later.is_empty() {
+                        let _ = self.round(Vec::new());
+                    }
+                    return;
+                }
             }
             while batch.len() < BATCH {
                 match self.rx.try_recv() {
@@ -100,6 +106,10 @@ impl Worker {
             }
             if !batch.is_empty() {
                 self.serve(&mut batch);
+            }
+            // Idle: the riding commands go now rather than with the next round.
+            if self.link.is_some() && !self.later.is_empty() && self.rx.is_empty() {
+                let _ = self.round(Vec::new());
             }
             if self.link.is_some() && Instant::now() >= self.heartbeat.due {
                 self.beat();
