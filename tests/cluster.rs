@@ -407,7 +407,10 @@ fn a_killed_edge_fails_over_fast_and_a_restarted_one_serves_its_udp_devices() {
     let (config, sip, admin) = (a.config.clone(), a.sip, a.admin);
     let a = Edge::with_config(config, sip, admin);
     assert!(eventually(5, || a.metric("sipedge_cluster_bindings_restored_total", &[]) >= 2.0));
-    assert_calls(&call_to(a.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None), "the restarted edge to its UDP device");
+    assert_calls(
+        &call_to(a.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None),
+        "the restarted edge to its UDP device",
+    );
     callee.assert_done();
 }
 
@@ -420,7 +423,10 @@ fn a_redis_cluster_carries_the_same_service() {
     let alice = free_port();
     register(a.sip, "alice", DOMAIN, alice);
     let callee = Peer::start("call_uas", "127.0.0.1", alice, "u1", 1);
-    assert_calls(&call_to(b.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None), "B to alice on A through a Redis Cluster");
+    assert_calls(
+        &call_to(b.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None),
+        "B to alice on A through a Redis Cluster",
+    );
     callee.assert_done();
     // AORs spread over every master's slots.
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -452,7 +458,7 @@ fn bad_redis_leaves_a_degraded_edge_that_serves() {
     });
     let locked = Redis::start_with(free_port(), &["--requirepass", "s3cret"]);
     for url in [format!("redis://127.0.0.1:{nobody}"), format!("redis://127.0.0.1:{garbage_port}"), locked.url()] {
-        let e = edge("127.0.0.1", "edge-a", &[url.clone()], "");
+        let e = edge("127.0.0.1", "edge-a", std::slice::from_ref(&url), "");
         assert!(
             eventually(5, || {
                 http_get(e.admin, "/cluster").is_some_and(|(_, body)| body.contains("\"last_error\":\""))

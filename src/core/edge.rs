@@ -190,7 +190,7 @@ impl Edge {
             protect,
             waiting: Default::default(),
             trace: Default::default(),
-            cluster: cfg.cluster.clone().map(cluster::ClusterState::new),
+            cluster: cfg.cluster.clone().map(|c| cluster::ClusterState::new(c, now_ms)),
             cfg,
         }
     }

@@ -109,10 +109,18 @@ pub struct ClusterState {
     paced_at: u64,
     /// Edges alive (name → peer address); None until the first heartbeat.
     peers: Option<HashMap<String, SocketAddr>>,
+    /// AORs written since start, while restoring may still be going on: a
+    /// `Restore` read before such a write would bring back what it changed.
+    /// Dropped `RESTORE_WINDOW_MS` after start.
+    touched: Option<HashSet<Vec<u8>>>,
+    started_ms: u64,
 }
 
+/// How long after start a `Restore` may still arrive.
+const RESTORE_WINDOW_MS: u64 = 120_000;
+
 impl ClusterState {
-    pub fn new(cfg: ClusterConfig) -> ClusterState {
+    pub fn new(cfg: ClusterConfig, now_ms: u64) -> ClusterState {
         ClusterState {
             cfg,
             store_up: false,
@@ -122,6 +130,17 @@ impl ClusterState {
             reassert: VecDeque::new(),
             paced_at: 0,
             peers: None,
+            touched: Some(HashSet::new()),
+            started_ms: now_ms,
+        }
+    }
+
+    fn touch(&mut self, aor: &[u8], now_ms: u64) {
+        if now_ms > self.started_ms + RESTORE_WINDOW_MS {
+            self.touched = None;
+        }
+        if let Some(t) = &mut self.touched {
+            t.insert(aor.to_vec());
         }
     }
 
@@ -191,6 +210,7 @@ impl Edge {
         let result = apply(&mut self.reg.location, op, &self.reg.cfg);
         if let Some(c) = &mut self.cluster {
             self.counters.cluster.served_from_memory += 1;
+            c.touch(&op.aor, self.now_ms);
             if result.is_ok() {
                 c.note(&op.aor, &mut self.counters.cluster);
                 c.cache.remove(&op.aor);
@@ -229,6 +249,7 @@ impl Edge {
             .map(|b| BindingView { contact: b.contact().to_vec(), expires_at: b.expires_at(), q: b.q() });
         let views = views.collect();
         c.cache_put(aor, others, self.now_ms);
+        c.touch(aor, self.now_ms);
         self.reg.location.replace(aor, &mine);
         views
     }
@@ -396,6 +417,9 @@ impl Edge {
                 self.pace_reassert(out);
             }
             ClusterEvent::Restore { aor, fetched } => {
+                if c.touched.as_ref().is_some_and(|t| t.contains(&aor)) {
+                    return; // written since start: newer than what was read back
+                }
                 let (list, bad) = decode_all(&fetched, now);
                 self.counters.cluster.bad_values += bad as u64;
                 for b in list.into_iter().filter(|b| b.node == c.cfg.node && b.binding.expires_at() > now) {

@@ -249,3 +249,17 @@ fn restored_bindings_are_this_edges_and_never_older_than_memory() {
     assert_eq!(held[0].expires_at(), NOW + 3600 + 10, "the store's clock is 10 s behind this edge's");
     assert_eq!(e.counters.cluster.restored, 1);
 }
+
+#[test]
+fn a_restore_never_undoes_a_write_made_since_start() {
+    let mut e = cluster_edge();
+    store_up(&mut e);
+    let remove = register_to("bob", "example.com", "c1", 2, "Contact: <sip:bob@10.0.0.1:5070>;expires=0\r\n");
+    let (token, _) = the_ask(run_at(&mut e, NOW, udp(5070), &remove));
+    feed(&mut e, Input::Answer { token, answer: Answer::Stored(Ok(Fetched { store_now: NOW, values: Vec::new() })) });
+    // What the room read back before that removal arrives after it.
+    let old = value("edge-a", "sip:bob@10.0.0.1:5070", "10.0.0.1:5070", Transport::Udp, None);
+    let fetched = Fetched { store_now: NOW, values: vec![old] };
+    feed(&mut e, Input::Cluster(ClusterEvent::Restore { aor: b"sip:bob@example.com".to_vec(), fetched }));
+    assert!(e.registrations(b"sip:bob@example.com").is_empty());
+}
