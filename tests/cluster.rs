@@ -311,6 +311,9 @@ fn a_frozen_redis_stalls_nothing_and_loses_nothing() {
     wait_peers(&[&a, &b]);
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     assert_eq!(register_udp(&s, a.sip, "before", "before", 1, Duration::from_secs(3)), 200);
+    let alice = free_port();
+    register(a.sip, "alice", DOMAIN, alice);
+    let callee = Peer::start("call_uas", "127.0.0.1", alice, "u1", 1);
     redis.freeze();
     let started = Instant::now();
     let mut registered = Vec::new();
@@ -334,6 +337,11 @@ fn a_frozen_redis_stalls_nothing_and_loses_nothing() {
     }
     let degraded = http_get(a.admin, "/health").unwrap();
     assert!(degraded.0 == 200 && degraded.1.contains("degraded"), "{degraded:?}");
+    // Calls to bindings this edge holds go on.
+    assert_calls(&call_to(a.sip, "alice@example.com", DOMAIN, "u1", 1, 20, None), "a call while Redis is frozen");
+    callee.assert_done();
+    let cluster: serde_json::Value = serde_json::from_str(&http_get(a.admin, "/cluster").unwrap().1).unwrap();
+    assert!(cluster["journal_depth"].as_u64() >= Some(registered.len() as u64), "{cluster}");
     assert!(a.metric("sipedge_cluster_degraded", &[]) >= 1.0);
     assert!(worst_options < Duration::from_millis(200), "no shard stalls: worst OPTIONS {worst_options:?}");
     redis.thaw();
@@ -343,6 +351,20 @@ fn a_frozen_redis_stalls_nothing_and_loses_nothing() {
     }
     assert!(eventually(5, || matches!(http_get(a.admin, "/health"), Some((200, body)) if body == "ok\n")));
     assert!(a.metric("sipedge_cluster_replays_total", &[]) >= registered.len() as f64);
+}
+
+#[test]
+fn an_edge_started_before_redis_joins_when_it_comes_up() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let a = edge("127.0.0.1", "edge-a", std::slice::from_ref(&url), "");
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert_eq!(register_udp(&s, a.sip, "early", "early", 1, Duration::from_secs(3)), 200, "served from memory");
+    let redis = Redis::start_with(port, &[]);
+    let b = edge("127.0.0.2", "edge-b", &[url], "");
+    assert!(eventually(10, || contacts(&b, "early").len() == 1), "the early binding reached Redis");
+    assert!(eventually(5, || matches!(http_get(a.admin, "/health"), Some((200, body)) if body == "ok\n")));
+    drop(redis);
 }
 
 #[test]
@@ -437,11 +459,16 @@ fn a_redis_cluster_carries_the_same_service() {
     assert!(keys >= 31, "{keys}");
     assert!(cluster.nodes.iter().all(|n| n.cli(&["DBSIZE"]).trim() != "0"), "one AOR, one slot, every master used");
     // One master gone (no replica): its slots fail, the edge degrades, REGISTERs are still answered.
-    let mut nodes = cluster.nodes;
-    drop(nodes.remove(2));
+    cluster.nodes[2].freeze();
     for n in 0..30 {
         let user = format!("after{n}");
         assert_eq!(register_udp(&s, a.sip, &user, &user, 1, Duration::from_secs(3)), 200, "{user}");
+    }
+    // It comes back: what was journaled meanwhile is replayed.
+    cluster.nodes[2].thaw();
+    for n in 0..30 {
+        let user = format!("after{n}");
+        assert!(eventually(15, || contacts(&b, &user).len() == 1), "{user}: {:?}", contacts(&b, &user));
     }
 }
 

@@ -205,6 +205,7 @@ impl Edge {
                 self.counters.wire.mesh_received += 1;
                 match msg {
                     MeshMsg::Response { origin, bytes } => self.on_packet(origin, &bytes, out),
+                    MeshMsg::Request { origin, bytes } => self.on_handed_register(origin, &bytes, out),
                     MeshMsg::Ask { reply_to, token, ask } => self.serve_ask(reply_to, token, ask, out),
                     // The shard hands answers in as `Input::Answer`; one left wrapped is the same answer.
                     MeshMsg::Answer { token, answer } => self.on_answer(token, answer, out),
@@ -239,6 +240,7 @@ impl Edge {
         if self.now != self.last_tick {
             self.last_tick = self.now;
             self.reg_tick();
+            self.mid_tick(out);
             self.protect.tick(self.now_ms);
         }
     }
@@ -470,6 +472,7 @@ pub mod cluster;
 mod guard;
 mod hide;
 mod hygiene;
+pub mod mid;
 mod nat;
 mod probe;
 mod proxy;
@@ -484,6 +487,8 @@ pub use register::AuthConfig;
 mod cluster_tests;
 #[cfg(test)]
 mod guard_tests;
+#[cfg(test)]
+mod mid_tests;
 #[cfg(test)]
 mod proxy_tests;
 #[cfg(test)]

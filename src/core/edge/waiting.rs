@@ -157,7 +157,7 @@ impl Edge {
     fn answer_ask(&mut self, reply_to: u16, token: u64, ask: Ask, out: &mut Vec<Output>) {
         let answer = match ask {
             Ask::Register { op, .. } => Answer::Registered(self.apply_register(&op)),
-            Ask::Lookup { aor, .. } => Answer::Located(self.binding_targets(&aor)),
+            Ask::Lookup { aor, only, .. } => Answer::Located(self.binding_targets(&aor, only)),
             // Store asks go to the store room, never to a shard.
             Ask::Store(_) | Ask::Fetch { .. } => Answer::Unreachable,
         };
