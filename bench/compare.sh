@@ -127,6 +127,7 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       if [[ $name == cluster ]]; then
         start_redis || return 1
         redis-cli -p $REDIS_PORT FLUSHALL >/dev/null
+        REDIS_BASE=$(redis-cli -p $REDIS_PORT INFO memory | awk -F: '/^used_memory:/ {print $2+0}')
         # one key for every edge of a cluster: a fixed one here
         grep -q '^\[proxy\]' "$WORK/sipedge.toml" \
           && sed -i "/^\[proxy\]/a topology_key = \"$(printf 'ab%.0s' $(seq 32))\"" "$WORK/sipedge.toml" \
@@ -154,14 +155,18 @@ stop_server() {
   REDIS_PID=""
 }
 
-# After the cluster's equal-load run: Redis commands per operation and
-# memory per binding (Redis' own figures, read before it stops).
+# After the cluster's equal-load run: round trips to Redis per operation
+# (the edge's own count, pipelined batches), scripts run per operation,
+# and Redis memory per binding (used_memory over the empty server's, read
+# before it stops; the bindings counted with a SCAN here, off the edge).
 redis_report() { # ops
-  local ops=$1 calls keys mem
-  calls=$(redis-cli -p $REDIS_PORT INFO commandstats | awk -F'[=,:]' '/^cmdstat_/ {s += $3} END {print s+0}')
-  keys=$(redis-cli -p $REDIS_PORT DBSIZE)
+  local ops=$1 trips scripts bindings mem
+  trips=$(curl -s 127.0.0.1:9060/metrics | awk '/^sipedge_cluster_redis_round_trips_total/ {s += $2} END {print s+0}')
+  scripts=$(redis-cli -p $REDIS_PORT INFO commandstats | awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ {s += $3} END {print s+0}')
+  bindings=$(redis-cli -p $REDIS_PORT --scan --pattern 'sipedge:loc:*' | while read -r k; do redis-cli -p $REDIS_PORT HLEN "$k"; done | awk '{s += $1} END {print s+0}')
   mem=$(redis-cli -p $REDIS_PORT INFO memory | awk -F: '/^used_memory:/ {print $2+0}')
-  echo "   redis: $calls commands for $ops operations ($(jq -n "$calls / ($ops + 0.0001) * 100 | round / 100") per op), $keys keys, used_memory $mem bytes"
+  echo "   redis: $(jq -n "$trips / ($ops + 0.0001) * 100 | round / 100") round trips and $(jq -n "$scripts / ($ops + 0.0001) * 100 | round / 100") scripts per op ($trips, $scripts for $ops ops);" \
+    "$bindings bindings, $(jq -n "($mem - $REDIS_BASE) / ($bindings + 0.0001) | round") bytes each (used_memory $mem, empty $REDIS_BASE)"
 }
 
 # run_load NAME RATE DURATION OUTFILE
