@@ -96,7 +96,7 @@ fn bench(c: &mut Criterion) {
     let mut out = Vec::new();
     g.bench_function("mid-registrar, forwarded", |b| {
         b.iter(|| {
-            if n % news.len() == 0 {
+            if n.is_multiple_of(news.len()) {
                 e = edge("mid");
             }
             let (origin, bytes) = &news[n % news.len()];
