@@ -19,7 +19,6 @@
 //! by a REGISTER the edge sends itself (its answer is only counted: a core
 //! that challenges it lets the registration lapse at `upstream_expires`).
 
-use super::proxy::server_key;
 use super::proxy::Decision;
 use super::relay::Refusal;
 use super::{Edge, Output};
@@ -73,14 +72,7 @@ impl Edge {
             let msg = MeshMsg::Request { origin, bytes: msg.buf.to_vec() };
             return out.push(Output::ToShard { shard: owner, msg });
         }
-        let Some(key) = server_key(msg, ess) else {
-            return self.reject(origin, msg, Some(ess), 400, "Bad Via", out);
-        };
-        if let Some(&id) = self.proxy.servers.get(&key) {
-            self.counters.proxy.retransmissions += 1;
-            self.step(id, out, |p, cx, tx| p.server_event(cx, id, tx, |s, now, acts| s.retransmission(now, acts)));
-            return;
-        }
+        let Some(key) = self.new_server_key(origin, msg, ess, out) else { return };
         let Some(op) = self.authenticated_op(origin, msg, ess, out) else { return };
         let Some(book) = &self.reg.mid else { return };
         match book.plan(&self.reg.location, &op, self.now, true) {

@@ -54,14 +54,7 @@ impl Edge {
             Method::Cancel => return self.on_cancel(origin, msg, ess, out),
             _ => {}
         }
-        let Some(key) = server_key(msg, ess) else {
-            return self.reject(origin, msg, Some(ess), 400, "Bad Via", out);
-        };
-        if let Some(&id) = self.proxy.servers.get(&key) {
-            self.counters.proxy.retransmissions += 1;
-            self.step(id, out, |p, cx, tx| p.server_event(cx, id, tx, |s, now, acts| s.retransmission(now, acts)));
-            return;
-        }
+        let Some(key) = self.new_server_key(origin, msg, ess, out) else { return };
         let trusted = self.proxy.cfg.trusts(origin.peer.ip());
         let decision = match self.check_and_decide(origin, msg, ess, trusted, out) {
             Ok(Some(d)) => d,
@@ -77,6 +70,28 @@ impl Edge {
             Decision::Forward { targets, fork } => self.start_targets(id, targets, fork, out),
             Decision::Lookup(aor, only) => self.lookup(id, aor, only, out),
         }
+    }
+
+    /// The server transaction key of a request that starts one; None when
+    /// it was answered instead (a bad Via: 400; a retransmission: the
+    /// transaction's last answer again).
+    pub(super) fn new_server_key(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        out: &mut Vec<Output>,
+    ) -> Option<ServerKey> {
+        let Some(key) = server_key(msg, ess) else {
+            self.reject(origin, msg, Some(ess), 400, "Bad Via", out);
+            return None;
+        };
+        if let Some(&id) = self.proxy.servers.get(&key) {
+            self.counters.proxy.retransmissions += 1;
+            self.step(id, out, |p, cx, tx| p.server_event(cx, id, tx, |s, now, acts| s.retransmission(now, acts)));
+            return None;
+        }
+        Some(key)
     }
 
     /// Opens the server transaction of a request the proxy will forward:

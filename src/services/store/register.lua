@@ -9,16 +9,6 @@ local node, call_id, cseq = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local wildcard, max, replace = ARGV[4] == '1', tonumber(ARGV[5]), ARGV[6] == '1'
 local now = tonumber(redis.call('TIME')[1])
 
-local function parse(v)
-  local nl1 = string.find(v, '\n', 1, true)
-  if not nl1 then return nil end
-  local nl2 = string.find(v, '\n', nl1 + 1, true)
-  if not nl2 then return nil end
-  local e, u, c, n = string.match(string.sub(v, 1, nl1 - 1), '^(%d+) (%d+) (%d+) (%S+)$')
-  if not e then return nil end
-  return { v = v, e = tonumber(e), u = tonumber(u), c = tonumber(c), n = n, cid = string.sub(v, nl1 + 1, nl2 - 1) }
-end
-
 local live, dead = {}, {}
 local all = redis.call('HGETALL', key)
 for i = 1, #all, 2 do

@@ -29,8 +29,8 @@ pub struct Scripts {
 impl Default for Scripts {
     fn default() -> Self {
         Scripts {
-            register: Script::new(include_str!("register.lua")),
-            assert: Script::new(include_str!("assert.lua")),
+            register: Script::new(concat!(include_str!("value.lua"), include_str!("register.lua"))),
+            assert: Script::new(concat!(include_str!("value.lua"), include_str!("assert.lua"))),
             fetch: Script::new(include_str!("fetch.lua")),
         }
     }
