@@ -497,6 +497,8 @@ mod cluster_tests;
 #[cfg(test)]
 mod guard_tests;
 #[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
 mod proxy_tests;
 #[cfg(test)]
 mod register_tests;
