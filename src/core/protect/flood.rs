@@ -31,12 +31,18 @@ pub struct Flood {
     /// Requests of IPs other shards own, not reported yet.
     unreported: HashMap<IpAddr, u32>,
     last_report_ms: u64,
+    /// When the first count since the last report was made: the shard must
+    /// wake by then to report it (`take_wake`).
+    wake: Option<u64>,
 }
 
 impl Flood {
     /// One request of `ip` read on `shard` of `shards`: true when it trips the wire.
     pub fn count(&mut self, t: Trip, ip: IpAddr, shard: u16, shards: u16, now_ms: u64) -> bool {
         if ip_owner(ip, shards) != shard && (self.unreported.len() < MAX_SOURCES || self.unreported.contains_key(&ip)) {
+            if self.unreported.is_empty() {
+                self.wake = Some(self.next_report(now_ms));
+            }
             *self.unreported.entry(ip).or_insert(0) += 1;
         }
         self.counts.hit_n(ip, now_ms, t.window_ms, t.count, 1)
@@ -62,6 +68,20 @@ impl Flood {
             }
         }
         by_owner
+    }
+
+    /// When the counts not reported yet are due (None: there are none).
+    pub fn report_due(&self) -> Option<u64> {
+        (!self.unreported.is_empty()).then_some(self.last_report_ms + REPORT_MS)
+    }
+
+    fn next_report(&self, now_ms: u64) -> u64 {
+        now_ms.max(self.last_report_ms + REPORT_MS)
+    }
+
+    /// A report that became due since the last call: when (the shard wakes then).
+    pub fn take_wake(&mut self) -> Option<u64> {
+        self.wake.take()
     }
 
     pub fn prune(&mut self, now_ms: u64, window_ms: u64) {

@@ -210,6 +210,16 @@ impl Protect {
         r
     }
 
+    /// When the flood counts not reported yet are due (the shard's tick sends them).
+    pub fn report_due(&self) -> Option<u64> {
+        self.flood.report_due()
+    }
+
+    /// A flood report that became due since the last call: when.
+    pub fn take_wake(&mut self) -> Option<u64> {
+        self.flood.take_wake()
+    }
+
     /// On the shard owning `ip`: one more authentication failure; a ban at the threshold.
     pub fn auth_failed(&mut self, ip: IpAddr, now_ms: u64) -> Option<Ban> {
         let t = self.cfg.auth_failures?;

@@ -205,6 +205,9 @@ fn flood_counted_over_every_shard_and_banned_by_the_owner() {
     for p in shards.iter_mut() {
         assert!((0..24).all(|_| p.count_request(src, T0).is_none()));
     }
+    let other = (owner + 1) % 4;
+    assert_eq!(shards[other].take_wake(), Some(T0), "a report is due: the shard wakes for it");
+    assert_eq!((shards[other].take_wake(), shards[owner].take_wake()), (None, None));
     let report = |shards: &mut Vec<Protect>, now| {
         let mut bans = Vec::new();
         for s in 0..4 {
