@@ -156,7 +156,7 @@ fn register(edge: &Edge, i: usize, port: u16) -> Vec<u8> {
 fn per_aor_limit_is_the_rule_for_registers_from_many_ports() {
     let edge = Edge::start(
         4,
-        "[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nenabled = false\n\n[[protect.limit]]\nname = \"register-per-aor\"\nkey = \"aor\"\nmethods = [\"REGISTER\"]\nrate = 10\nburst = 20\n",
+        "[registrar]\ndomains = [\"127.0.0.1\"]\nmax_contacts = 100\n[auth]\nenabled = false\n\n[[protect.limit]]\nname = \"register-per-aor\"\nkey = \"aor\"\nmethods = [\"REGISTER\"]\nrate = 10\nburst = 20\n",
     );
     let many: Vec<UdpSocket> = (0..64).map(|_| socket("127.0.0.6")).collect();
     let got = burst(&many, &edge, 200, |i, port| register(&edge, i, port));

@@ -7,9 +7,10 @@
 //! never waited) and refuses the rest. On the tick, idle leases go back to
 //! their owners (`MeshMsg::LeaseReturn`).
 //!
-//! A waiter whose answer never comes (`WAIT_MS`) is dropped and counted
-//! (`Drop::LeaseLost`); a lease ask the mesh could not take fails closed:
-//! its waiters are refused as over the limit, Retry-After 1.
+//! A lease ask that gets no answer (the mesh could not take it, or
+//! `WAIT_MS` passed) fails closed: the waiters still parked are refused as
+//! over the limit (Retry-After 1). A waiter whose own wait ran out first is
+//! dropped and counted (`Drop::LeaseLost`); its client retransmits.
 
 use super::waiting::{Parked, WAIT_MS};
 use super::{Edge, Output};
