@@ -28,8 +28,9 @@ pub enum Ask {
     /// Every binding of an AOR in the shared location.
     Fetch { aor: Vec<u8> },
     /// Up to `want` tokens of the bucket of `key` under rate-limit rule
-    /// `rule`, from shard `shard` that owns it (`core::protect`, leases).
-    Lease { shard: u16, rule: u16, key: Vec<u8>, want: u32 },
+    /// `rule`, from shard `shard` that owns it (`core::protect`, leases);
+    /// `returning`: what the asker's expired lease left, given back.
+    Lease { shard: u16, rule: u16, key: Vec<u8>, want: u32, returning: u32 },
 }
 
 impl Ask {

@@ -4,8 +4,8 @@
 //! for a lease (`Ask::Lease`, parked as `Parked::Lease`); the owner serves
 //! lease asks from its bucket; the answer admits the waiters it has tokens
 //! for (each goes on through the rules after that one, then on as if it had
-//! never waited) and refuses the rest. On the tick, idle leases go back to
-//! their owners (`MeshMsg::LeaseReturn`).
+//! never waited) and refuses the rest. On the tick, what expired leases
+//! left goes back to the owners (`MeshMsg::LeaseReturn`).
 //!
 //! A lease ask that gets no answer (the mesh could not take it, or
 //! `WAIT_MS` passed) fails closed: the waiters still parked are refused as
@@ -42,13 +42,14 @@ impl Edge {
     }
 
     fn ask_lease(&mut self, rule: usize, key: Vec<u8>, a: LeaseAsk, out: &mut Vec<Output>) {
-        let ask = Ask::Lease { shard: a.owner, rule: rule as u16, key: key.clone(), want: a.want };
+        let ask =
+            Ask::Lease { shard: a.owner, rule: rule as u16, key: key.clone(), want: a.want, returning: a.returning };
         self.ask(Parked::Lease { rule, key }, ask, out);
     }
 
     /// On a key's owner: a lease for another shard, from the key's bucket.
-    pub(super) fn grant_lease(&mut self, rule: u16, key: &[u8], want: u32) -> (u32, u64) {
-        self.protect.grant(rule as usize, key, want, self.now_ms)
+    pub(super) fn grant_lease(&mut self, rule: u16, key: &[u8], want: u32, returning: u32) -> (u32, u64) {
+        self.protect.grant(rule as usize, key, want, returning, self.now_ms)
     }
 
     /// The answer to a lease ask (None: it will not come).
@@ -90,7 +91,7 @@ impl Edge {
         self.counters.wire.drops.add(Drop::LeaseLost);
     }
 
-    /// Once a second: the protection's housekeeping; idle leases go back to their owners.
+    /// Once a second: the protection's housekeeping; what expired leases left goes back to the owners.
     pub(super) fn protect_tick(&mut self, out: &mut Vec<Output>) {
         for back in self.protect.tick(self.now_ms) {
             self.counters.wire.mesh_sent += 1;

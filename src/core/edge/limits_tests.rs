@@ -2,7 +2,7 @@
 //! edges with the mesh delivered by hand (`proxy_tests::Net`). A key gets
 //! its rule's figures from one port or many; requests wait for a lease in
 //! flight and go on when it comes; a lease that never comes drops its
-//! waiters, counted; a flood spread over every shard is banned at the
+//! waiters, counted; expired leases go back to the owner; a flood spread over every shard is banned at the
 //! threshold.
 
 use super::guard_tests::options;
@@ -113,7 +113,7 @@ fn a_lease_that_never_comes_drops_its_waiters_counted() {
 }
 
 #[test]
-fn idle_leases_go_home_and_the_trusted_core_is_never_limited() {
+fn expired_leases_go_home_and_the_trusted_core_is_never_limited() {
     let mut net = net(per_ip(0.001, 8.0), 2);
     let owner = owner_of("203.0.113.5", 2);
     net.deliver(1 - owner, "203.0.113.5:5060", &options(1, ""));

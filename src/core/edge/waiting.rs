@@ -169,8 +169,8 @@ impl Edge {
         let answer = match ask {
             Ask::Register { op, .. } => Answer::Registered(self.apply_register(&op)),
             Ask::Lookup { aor, .. } => Answer::Located(self.binding_targets(&aor)),
-            Ask::Lease { rule, key, want, .. } => {
-                let (tokens, wait_ms) = self.grant_lease(rule, &key, want);
+            Ask::Lease { rule, key, want, returning, .. } => {
+                let (tokens, wait_ms) = self.grant_lease(rule, &key, want, returning);
                 Answer::Leased { tokens, wait_ms }
             }
             // Store asks go to the store room, never to a shard.

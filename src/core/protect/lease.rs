@@ -4,25 +4,30 @@
 //!
 //! - On the owner a request takes a token from the bucket: no message.
 //! - Elsewhere it takes one from the shard's lease of that key. When the
-//!   lease is empty the shard asks the owner for a batch (`LeaseAsk`,
-//!   `batch()` tokens: burst/shards, at least 1, at most `MAX_BATCH`) and
-//!   the request waits (parked by the edge); requests for the same key that
-//!   arrive meanwhile queue behind that one ask. The owner takes what it
-//!   has, up to the batch, from the real bucket (`grant`), so whatever the
-//!   spread the edge never admits more than `burst + rate × t` for a key.
+//!   lease is spent (or expired) the shard asks the owner for a batch
+//!   (`LeaseAsk`, `batch()` tokens: burst/shards, at least 1, at most
+//!   `MAX_BATCH`, handing back what an expired lease left) and the request
+//!   waits (parked by the edge); requests for the same key that arrive
+//!   meanwhile queue behind that one ask. The owner takes what it has, up
+//!   to the batch, from the real bucket (`grant`).
 //! - An answer that could not give every waiter a token says the bucket is
 //!   empty and when its next token comes: the waiters left are over the
 //!   limit, and the shard refuses the key locally until then (no message
 //!   per refused request during a flood).
-//! - A lease not spent from for `LEASE_IDLE_MS` goes back to the owner
-//!   (`tick`, `MeshMsg::LeaseReturn`), so no key's tokens stay stranded on
-//!   a shard its traffic left.
+//! - A lease is good for `LEASE_TTL_MS` from its answer. Tokens it did not
+//!   spend by then go back to the owner, with the next ask or on the
+//!   shard's per-second tick (`MeshMsg::LeaseReturn`), so no key's tokens
+//!   stay stranded on a shard its traffic left.
 //!
-//! Tolerance: never more than configured (every admitted request spent a
-//! token of the owner's bucket). Fewer by at most the unspent leases:
-//! (shards − 1) × batch tokens for at most `LEASE_IDLE_MS` plus a tick, and
-//! a refusal held on a shard until the owner's next token may end up to one
-//! token's time late when another shard returns a lease meanwhile.
+//! Tolerance. Every admitted request spent a token the owner took from the
+//! key's bucket, at most `LEASE_TTL_MS` before (tokens are taken from the
+//! bucket when lent, spent later): in any window of `t` seconds the edge
+//! admits at most `burst + rate × (t + 0.2)`, and never more than the
+//! tokens the bucket gave out in all. It admits fewer than a single bucket
+//! would by at most the tokens lent and unspent: (shards − 1) × batch, for
+//! at most `LEASE_TTL_MS` plus a tick; and a refusal held on a shard until
+//! the owner's next token may end late when another shard gives tokens
+//! back meanwhile.
 
 use super::bucket::Bucket;
 use super::rules::Rule;
@@ -32,14 +37,16 @@ use std::collections::HashMap;
 
 /// The most tokens one lease asks for.
 pub const MAX_BATCH: u32 = 64;
-/// A lease not spent from for this long goes back to its owner.
-pub const LEASE_IDLE_MS: u64 = 1_000;
+/// How long a lease is good for, from its answer; what is left then goes back to the owner.
+pub const LEASE_TTL_MS: u64 = 200;
 
 /// A batch of tokens to ask the owner of a key for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeaseAsk {
     pub owner: u16,
     pub want: u32,
+    /// Unspent tokens of an expired lease, handed back with the ask.
+    pub returning: u32,
 }
 
 /// What a shard holds of a key it does not own.
@@ -52,7 +59,8 @@ struct Lease {
     waiters: Vec<u64>,
     /// The owner had none left: refused here until then.
     denied_until_ms: u64,
-    last_used_ms: u64,
+    /// The tokens are not spent from then on, but given back.
+    expires_ms: u64,
 }
 
 impl Lease {
@@ -97,7 +105,7 @@ pub struct Returned {
 pub struct KeyView {
     pub shard: u16,
     pub owner: bool,
-    /// In the bucket (on the owner) or the lease (elsewhere).
+    /// In the bucket (on the owner) or the lease, expired or not (elsewhere).
     pub tokens: f64,
 }
 
@@ -165,16 +173,16 @@ impl Limits {
         if lease.busy() {
             return Take::Wait(None);
         }
-        if lease.tokens > 0 {
+        if lease.tokens > 0 && now_ms < lease.expires_ms {
             lease.tokens -= 1;
-            lease.last_used_ms = now_ms;
             return Take::Ok;
         }
         if lease.denied_until_ms > now_ms {
             return Take::Over(secs(lease.denied_until_ms - now_ms));
         }
         lease.asking = true;
-        Take::Wait(Some(LeaseAsk { owner, want }))
+        let returning = std::mem::take(&mut lease.tokens);
+        Take::Wait(Some(LeaseAsk { owner, want, returning }))
     }
 
     /// A request parked under `waiter` until the lease ask of `key` is answered.
@@ -184,14 +192,18 @@ impl Limits {
         }
     }
 
-    /// On the owner: up to `want` tokens of `key` for another shard, and 0
-    /// or the milliseconds until the bucket has a token again.
-    pub fn grant(&mut self, i: usize, rule: &Rule, key: &[u8], want: u32, now_ms: u64) -> (u32, u64) {
+    /// On the owner: takes back `returning` unspent tokens, then lends up
+    /// to `want` tokens of `key` to another shard; (tokens, 0 or the
+    /// milliseconds until the bucket has a token again).
+    pub fn grant(&mut self, i: usize, rule: &Rule, key: &[u8], want: u32, returning: u32, now_ms: u64) -> (u32, u64) {
         let Some(map) = self.owned.get_mut(i) else { return (0, 1_000) };
         if map.len() >= MAX_KEYS && !map.contains_key(key) {
             map.retain(|_, b| !b.is_full(now_ms, rule.rate, rule.burst));
         }
         let bucket = map.entry(key.to_vec()).or_insert_with(|| Bucket::full(rule.burst, now_ms));
+        if returning > 0 {
+            bucket.give_back(returning, now_ms, rule.rate, rule.burst);
+        }
         bucket.take_up_to(want, now_ms, rule.rate, rule.burst)
     }
 
@@ -216,7 +228,7 @@ impl Limits {
         let n = (tokens as usize).min(waiters.len());
         let rest = waiters.split_off(n);
         l.tokens += tokens - n as u32;
-        l.last_used_ms = now_ms;
+        l.expires_ms = now_ms + LEASE_TTL_MS;
         let mut r = Resumed { pass: waiters, ..Default::default() };
         if wait_ms > 0 {
             l.denied_until_ms = now_ms + wait_ms;
@@ -224,7 +236,7 @@ impl Limits {
             r.over = rest;
         } else if !rest.is_empty() {
             l.asking = true;
-            r.ask = Some(LeaseAsk { owner, want: want.max(rest.len() as u32) });
+            r.ask = Some(LeaseAsk { owner, want: want.max(rest.len() as u32), returning: 0 });
             l.waiters = rest;
         }
         r
@@ -237,7 +249,7 @@ impl Limits {
         }
     }
 
-    /// Forgets full buckets and spent leases; idle leases go back to their owners.
+    /// Forgets full buckets and spent leases; expired ones go back to their owners.
     pub fn tick(&mut self, rules: &[Rule], now_ms: u64) -> Vec<Returned> {
         for (map, r) in self.owned.iter_mut().zip(rules) {
             map.retain(|_, b| !b.is_full(now_ms, r.rate, r.burst));
@@ -249,7 +261,7 @@ impl Limits {
                 if l.busy() {
                     return true;
                 }
-                if l.tokens > 0 && now_ms.saturating_sub(l.last_used_ms) >= LEASE_IDLE_MS {
+                if l.tokens > 0 && now_ms >= l.expires_ms {
                     let owner = owner::shard_of(key, shards) as u16;
                     back.push(Returned { owner, rule, key: key.clone(), tokens: l.tokens });
                     return false;

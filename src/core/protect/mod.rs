@@ -17,8 +17,9 @@
 //!   leases, batches of tokens the owner takes from that bucket, and ask
 //!   for more when theirs is spent (the request waits for the answer,
 //!   parked like a cross-shard lookup). No message per request; never more
-//!   than `burst + rate × t` for a key; fewer by at most the tokens leased
-//!   out and unspent, which go back after a second idle (`lease.rs`).
+//!   than `burst + rate × (t + 0.2 s)` in any window of `t` s (a lease is
+//!   good for 0.2 s), fewer by at most the tokens lent and not spent yet,
+//!   which go back to the owner when their lease expires (`lease.rs`).
 //! - Authentication failures are rare, so they are counted exactly: each
 //!   failure goes to the shard owning the source IP, which bans at the
 //!   threshold whatever ports the guesser spreads over.
@@ -45,7 +46,7 @@ mod window;
 pub use bans::{Ban, BanList, BanReason};
 pub use bucket::Bucket;
 pub use flood::{ip_key, ip_owner, Flood, REPORT_MS};
-pub use lease::{KeyView, LeaseAsk, Limits, Resumed, Returned, Take, LEASE_IDLE_MS, MAX_BATCH};
+pub use lease::{KeyView, LeaseAsk, Limits, Resumed, Returned, Take, LEASE_TTL_MS, MAX_BATCH};
 pub use rules::{event_package, Action, Facts, Rule, RuleKey};
 pub use scanner::{contains_ci, Scanners};
 pub use window::WindowCounts;
@@ -294,12 +295,13 @@ impl Protect {
         self.limits.wait(rule, key, waiter)
     }
 
-    /// On a key's owner: a lease of up to `want` tokens for another shard;
-    /// (tokens, 0 or ms until the bucket has one again).
-    pub fn grant(&mut self, rule: usize, key: &[u8], want: u32, now_ms: u64) -> (u32, u64) {
+    /// On a key's owner: takes back the `returning` tokens of an expired
+    /// lease and lends up to `want` to another shard; (tokens, 0 or ms
+    /// until the bucket has one again).
+    pub fn grant(&mut self, rule: usize, key: &[u8], want: u32, returning: u32, now_ms: u64) -> (u32, u64) {
         let Some(r) = self.cfg.rules.get(rule) else { return (0, 1_000) };
         self.stats.lease_grants += 1;
-        self.limits.grant(rule, r, key, want, now_ms)
+        self.limits.grant(rule, r, key, want, returning, now_ms)
     }
 
     /// The owner's answer to a lease ask (None: none came): which waiters
@@ -334,7 +336,7 @@ impl Protect {
     }
 
     /// Once a second: forgets expired bans, passed windows and full buckets;
-    /// the leases idle for a second, to give back to their owners.
+    /// the unspent tokens of expired leases, to give back to their owners.
     pub fn tick(&mut self, now_ms: u64) -> Vec<Returned> {
         self.bans.expire(now_ms);
         if let Some(t) = self.cfg.flood {

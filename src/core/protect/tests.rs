@@ -81,7 +81,7 @@ impl Edge {
                 self.shards[s].wait(rule, &key, w);
                 let mut ask = ask.expect("nothing else in flight");
                 loop {
-                    let granted = self.shards[ask.owner as usize].grant(rule, &key, ask.want, now);
+                    let granted = self.shards[ask.owner as usize].grant(rule, &key, ask.want, ask.returning, now);
                     let (r, _) = self.shards[s].leased(rule, &key, Some(granted), now);
                     match r.ask {
                         Some(again) => ask = again,
@@ -145,7 +145,7 @@ fn a_key_spread_over_every_shard_gets_the_same() {
 }
 
 #[test]
-fn idle_leases_go_back_to_the_owner() {
+fn expired_leases_go_back_to_the_owner() {
     let cfg = ProtectConfig { rules: vec![rule("ip", RuleKey::Ip, 10.0, 20.0)], ..Default::default() };
     let mut edge = Edge::new(cfg, 4);
     let f = facts("198.51.100.8", b"INVITE");
@@ -155,15 +155,37 @@ fn idle_leases_go_back_to_the_owner() {
     let view = |e: &Edge, s: usize, now| e.shards[s].view("ip", "198.51.100.8", now).unwrap();
     assert_eq!(view(&edge, other, T0), KeyView { shard: other as u16, owner: false, tokens: 4.0 });
     assert_eq!(view(&edge, owner, T0).tokens, 15.0);
-    assert_eq!((0..100).filter(|_| edge.request(owner, &f, T0)).count(), 15, "4 are leased out");
-    edge.tick(T0 + 500);
-    assert_eq!(view(&edge, other, T0 + 500).tokens, 4.0, "not idle for a second yet");
-    edge.tick(T0 + 1000);
+    assert_eq!((0..100).filter(|_| edge.request(owner, &f, T0)).count(), 15, "4 are lent out");
+    edge.tick(T0 + 100);
+    assert!(edge.request(other, &f, T0 + 150), "spent within its time");
+    assert_eq!(view(&edge, other, T0 + 150).tokens, 3.0);
+    edge.tick(T0 + LEASE_TTL_MS);
     assert_eq!(view(&edge, other, T0 + 1000).tokens, 0.0);
     assert_eq!(edge.shards[other].stats.lease_returns, 1);
-    assert_eq!((0..100).filter(|_| edge.request(owner, &f, T0 + 1000)).count(), 14, "10 refilled + 4 back");
+    assert_eq!((0..100).filter(|_| edge.request(owner, &f, T0 + 1000)).count(), 13, "10 refilled + 3 back");
     assert!(edge.shards[owner].view("nope", "198.51.100.8", T0).is_none());
     assert!(edge.shards[owner].view("ip", "not an ip", T0).is_none());
+}
+
+#[test]
+fn an_expired_lease_is_not_spent_but_handed_back_with_the_next_ask() {
+    let cfg = ProtectConfig { rules: vec![rule("ip", RuleKey::Ip, 10.0, 20.0)], ..Default::default() };
+    let mut edge = Edge::new(cfg, 4);
+    let f = facts("198.51.100.9", b"INVITE");
+    let owner = edge_key_owner(&f, 4);
+    let other = (owner + 1) % 4;
+    assert!(edge.request(other, &f, T0));
+    assert_eq!((0..100).filter(|_| edge.request(owner, &f, T0)).count(), 15);
+    // 300 ms later the lease (4 left) has expired: the ask hands them back.
+    let Verdict::Wait { rule: 0, key, ask: Some(ask) } = edge.shards[other].limit(&f, T0 + 300, 0) else { panic!() };
+    assert_eq!(ask, LeaseAsk { owner: owner as u16, want: 5, returning: 4 });
+    edge.shards[other].wait(0, &key, 1);
+    let granted = edge.shards[owner].grant(0, &key, ask.want, ask.returning, T0 + 300);
+    assert_eq!(granted, (5, 0), "3 refilled + 4 back, 5 lent");
+    let (r, _) = edge.shards[other].leased(0, &key, Some(granted), T0 + 300);
+    assert_eq!(r.pass, vec![1]);
+    let view = |e: &Edge, s: usize| e.shards[s].view("ip", "198.51.100.9", T0 + 300).unwrap().tokens;
+    assert_eq!((view(&edge, owner).round(), view(&edge, other)), (2.0, 4.0));
 }
 
 #[test]
@@ -174,16 +196,20 @@ fn requests_queue_behind_one_ask_and_an_empty_owner_refuses_the_rest() {
     let owner = crate::core::owner::shard_of(b"sip:alice@example.com", 2);
     let (o, s) = (owner, 1 - owner);
     let Verdict::Wait { rule: 0, key, ask: Some(ask) } = shards[s].limit(&f, T0, 0) else { panic!() };
-    assert_eq!(ask, LeaseAsk { owner: o as u16, want: 4 });
+    assert_eq!(ask, LeaseAsk { owner: o as u16, want: 4, returning: 0 });
     shards[s].wait(0, &key, 1);
     for w in 2..=10 {
         assert_eq!(shards[s].limit(&f, T0, 0), Verdict::Wait { rule: 0, key: key.clone(), ask: None }, "queued");
         shards[s].wait(0, &key, w);
     }
-    let granted = shards[o].grant(0, &key, 4, T0);
+    let granted = shards[o].grant(0, &key, 4, 0, T0);
     let (r, _) = shards[s].leased(0, &key, Some(granted), T0);
-    assert_eq!((r.pass, r.ask), (vec![1, 2, 3, 4], Some(LeaseAsk { owner: o as u16, want: 6 })), "ask for the rest");
-    let granted = shards[o].grant(0, &key, 6, T0);
+    assert_eq!(
+        (r.pass, r.ask),
+        (vec![1, 2, 3, 4], Some(LeaseAsk { owner: o as u16, want: 6, returning: 0 })),
+        "ask for the rest"
+    );
+    let granted = shards[o].grant(0, &key, 6, 0, T0);
     let (r, action) = shards[s].leased(0, &key, Some(granted), T0);
     assert_eq!((r.pass, r.over, r.retry_after, r.ask), (vec![5, 6, 7, 8], vec![9, 10], 1, None));
     assert_eq!(action, Action::Reject);
