@@ -22,7 +22,8 @@
 //! Tolerance. Every admitted request spent a token the owner took from the
 //! key's bucket, at most `LEASE_TTL_MS` before (tokens are taken from the
 //! bucket when lent, spent later): in any window of `t` seconds the edge
-//! admits at most `burst + rate × (t + 0.2)`, and never more than the
+//! admits at most `burst + rate × (t + 0.2)` (plus the mesh hop of the
+//! answer, which the lease's time starts after), and never more than the
 //! tokens the bucket gave out in all. It admits fewer than a single bucket
 //! would by at most the tokens lent and unspent: (shards − 1) × batch, for
 //! at most `LEASE_TTL_MS` plus a tick; and a refusal held on a shard until
