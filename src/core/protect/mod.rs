@@ -235,8 +235,11 @@ impl Protect {
         ip_owner(ip, self.shards)
     }
 
+    /// A ban of `ip`, unless it is allowlisted or banned already (a shard
+    /// that saw a flood alone banned it, and the owner then counts the
+    /// same requests in that shard's report: one ban, not two).
     fn decide(&mut self, ip: IpAddr, reason: BanReason, t: Trip, now_ms: u64) -> Option<Ban> {
-        if self.allowed(ip) {
+        if self.allowed(ip) || self.bans.contains(ip, now_ms) {
             return None;
         }
         let ban = Ban { ip, reason, expires_at_ms: now_ms + t.ban_ms, shard: self.shard };

@@ -259,6 +259,21 @@ fn flood_counted_over_every_shard_and_banned_by_the_owner() {
 }
 
 #[test]
+fn a_flood_one_shard_banned_alone_is_not_banned_again_by_the_owner() {
+    let cfg = ProtectConfig { flood: Some(Trip { count: 10, window_ms: 2000, ban_ms: 60_000 }), ..Default::default() };
+    let mut shards: Vec<Protect> = (0..2).map(|s| Protect::new(cfg.clone(), s, 2)).collect();
+    let src = ip("203.0.113.51");
+    let owner = shards[0].ip_owner(src) as usize;
+    let other = 1 - owner;
+    let ban = (0..10).find_map(|_| shards[other].count_request(src, T0)).expect("seen alone: banned at once");
+    shards[owner].learn(ban);
+    for (_, counts) in shards[other].flood_reports(T0 + REPORT_MS) {
+        assert!(counts.into_iter().all(|(ip, n)| shards[owner].flood_reported(ip, n, T0 + REPORT_MS).is_none()));
+    }
+    assert_eq!(shards[owner].stats.bans_total.get(BanReason::Flood), 0, "one ban, decided once");
+}
+
+#[test]
 fn keys_and_filters() {
     let mut by_event = rule("presence", RuleKey::Event, 0.001, 2.0);
     by_event.methods = vec![b"SUBSCRIBE".to_vec()];
