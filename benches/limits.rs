@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i += 1;
                 let r = shards[s].count_request(black_box(ip), T0 + i / 1000);
-                if i % 10_000 == 0 {
+                if i.is_multiple_of(10_000) {
                     // A report every 10 ms of the clock, as the shard's tick sends it.
                     black_box(shards[s].flood_reports(T0 + i / 1000));
                 }
