@@ -15,6 +15,8 @@
 # traces RULE, e.g. OPTIONS: every request, through `sipedge ctl trace add`),
 # BASE_BIN=PATH with "base" in SERVERS (another sipedge binary, e.g. the
 # previous commit's, run the same way in the same run: its column is "base").
+# "kamailio-redis" in SERVERS: Kamailio with usrloc written through to a
+# real redis-server (db_redis, db_mode 1), Redis on CPU 0 as for "cluster".
 # "cluster" in SERVERS: sipedge with [cluster] on, its location in a real
 # redis-server (on CPU 0 beside the generator: this machine has two); after
 # its equal-load run the script prints Redis commands per operation (from
@@ -64,7 +66,8 @@ need_apt=()
 command -v kamailio >/dev/null || need_apt+=(kamailio)
 command -v sipp >/dev/null || need_apt+=(sip-tester)
 command -v jq >/dev/null || need_apt+=(jq)
-[[ $SERVERS == *cluster* ]] && { command -v redis-server >/dev/null || need_apt+=(redis-server redis-tools); }
+[[ $SERVERS == *cluster* || $SERVERS == *redis* ]] && { command -v redis-server >/dev/null || need_apt+=(redis-server redis-tools); }
+[[ $SERVERS == *kamailio-redis* && ! -f /usr/lib/x86_64-linux-gnu/kamailio/modules/db_redis.so ]] && need_apt+=(kamailio-redis-modules)
 if ((${#need_apt[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
@@ -104,7 +107,7 @@ write_users "$USERS" "$WORK/users.txt"
 start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
   local name=$1
   case $name in
-    kamailio)
+    kamailio|kamailio-redis)
       local defs=()
       case $BASE in
         options) defs=(-A WITH_OPTIONS);;
@@ -113,6 +116,13 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
         call) defs=(-A WITH_CALL);;
       esac
       [[ $TRANSPORT == tls ]] && defs+=(-A WITH_TLS)
+      if [[ $name == kamailio-redis ]]; then
+        start_redis || return 1
+        redis-cli -p $REDIS_PORT FLUSHALL >/dev/null
+        redis-cli -p $REDIS_PORT HSET version:entry::location table_name location table_version 9 >/dev/null
+        REDIS_BASE=$(redis-cli -p $REDIS_PORT INFO memory | awk -F: '/^used_memory:/ {print $2+0}')
+        defs+=(-A WITH_REDIS)
+      fi
       start_kamailio "$WORK/kamailio.log" 512 "${defs[@]}"
       SERVER_PID=$!; TARGET=127.0.0.1:5080; PROBE=$TARGET
       [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5081;;
@@ -127,6 +137,7 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       if [[ $name == cluster ]]; then
         start_redis || return 1
         redis-cli -p $REDIS_PORT FLUSHALL >/dev/null
+        REDIS_BASE=$(redis-cli -p $REDIS_PORT INFO memory | awk -F: '/^used_memory:/ {print $2+0}')
         # one key for every edge of a cluster: a fixed one here
         grep -q '^\[proxy\]' "$WORK/sipedge.toml" \
           && sed -i "/^\[proxy\]/a topology_key = \"$(printf 'ab%.0s' $(seq 32))\"" "$WORK/sipedge.toml" \
@@ -154,14 +165,25 @@ stop_server() {
   REDIS_PID=""
 }
 
-# After the cluster's equal-load run: Redis commands per operation and
-# memory per binding (Redis' own figures, read before it stops).
-redis_report() { # ops
-  local ops=$1 calls keys mem
-  calls=$(redis-cli -p $REDIS_PORT INFO commandstats | awk -F'[=,:]' '/^cmdstat_/ {s += $3} END {print s+0}')
-  keys=$(redis-cli -p $REDIS_PORT DBSIZE)
+# After the cluster's equal-load run: round trips to Redis per operation
+# (the edge's own count, pipelined batches), scripts run per operation,
+# and Redis memory per binding (used_memory over the empty server's, read
+# before it stops; the bindings counted with a SCAN here, off the edge).
+redis_report() { # server ops
+  local name=$1 ops=$2 trips commands bindings mem
+  commands=$(redis-cli -p $REDIS_PORT INFO commandstats | awk -F'[=,:]' '/^cmdstat_/ && !/cmdstat_(info|config|scan|hlen|dbsize)/ {s += $3} END {print s+0}')
+  if [[ $name == cluster ]]; then
+    # pipelined: the edge counts its round trips; scripts run inside count as commands
+    trips=$(curl -s 127.0.0.1:9060/metrics | awk '/^sipedge_cluster_redis_round_trips_total/ {s += $2} END {print s+0}')
+    bindings=$(redis-cli -p $REDIS_PORT --scan --pattern 'sipedge:loc:*' | while read -r k; do redis-cli -p $REDIS_PORT HLEN "$k"; done | awk '{s += $1} END {print s+0}')
+  else
+    # db_redis: one command per round trip; one hash per contact
+    trips=$commands
+    bindings=$(redis-cli -p $REDIS_PORT --scan --pattern 'location:entry::*' | wc -l)
+  fi
   mem=$(redis-cli -p $REDIS_PORT INFO memory | awk -F: '/^used_memory:/ {print $2+0}')
-  echo "   redis: $calls commands for $ops operations ($(jq -n "$calls / ($ops + 0.0001) * 100 | round / 100") per op), $keys keys, used_memory $mem bytes"
+  echo "   redis ($name): $(jq -n "$trips / ($ops + 0.0001) * 100 | round / 100") round trips and $(jq -n "$commands / ($ops + 0.0001) * 100 | round / 100") commands per op ($trips, $commands for $ops ops);" \
+    "$bindings bindings, $(jq -n "($mem - $REDIS_BASE) / ($bindings + 0.0001) | round") bytes each (used_memory $mem, empty $REDIS_BASE)"
 }
 
 # run_load NAME RATE DURATION OUTFILE
@@ -227,9 +249,9 @@ echo "== equal load: $COMMON ops/s for ${FIXED_S}s each"
 for s in $SERVERS; do
   [[ -z ${PEAK[$s]:-} ]] && continue
   if start_server "$s"; then
-    [[ $s == cluster ]] && redis-cli -p $REDIS_PORT CONFIG RESETSTAT >/dev/null
+    [[ $s == cluster || $s == kamailio-redis ]] && redis-cli -p $REDIS_PORT CONFIG RESETSTAT >/dev/null
     run_load "$s" "$COMMON" "$FIXED_S" "$WORK/$s-fixed.json"
-    [[ $s == cluster ]] && redis_report "$(jq -r '.ok' "$WORK/$s-fixed.json")"
+    [[ $s == cluster || $s == kamailio-redis ]] && redis_report "$s" "$(jq -r '.ok' "$WORK/$s-fixed.json")"
     stop_server
   fi
 done

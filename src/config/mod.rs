@@ -164,6 +164,28 @@ impl Config {
                 return Err(at(pos, format!("protect.limit[{i}].name"), "every limit needs a name of its own".into()));
             }
         }
+        let reg_at = || text.find("[registrar]").unwrap_or(0);
+        if r.mode == RegistrarMode::Mid {
+            if r.upstream.is_empty() {
+                return Err(at(
+                    reg_at(),
+                    "registrar.upstream".into(),
+                    "mode = \"mid\" needs the core registrar".into(),
+                ));
+            }
+            if r.device_expires.get() >= r.upstream_expires.get() {
+                let message = "device_expires must be shorter than upstream_expires".into();
+                return Err(at(reg_at(), "registrar.device_expires".into(), message));
+            }
+            if let Some(j) = r.upstream.iter().position(|u| u.transport.is_websocket()) {
+                let message = "the edge opens no WebSocket connections: an upstream is udp, tcp or tls".into();
+                return Err(at(reg_at(), format!("registrar.upstream[{j}].transport"), message));
+            }
+            if self.cluster.enabled {
+                let message = "a mid-registrar sharing its location through [cluster] is not built yet".into();
+                return Err(at(reg_at(), "registrar.mode".into(), message));
+            }
+        }
         let cluster_at = || text.find("[cluster]").unwrap_or(0);
         if let Some((key, message)) = self.cluster.missing() {
             return Err(at(cluster_at(), key.into(), message.into()));

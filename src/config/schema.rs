@@ -293,6 +293,23 @@ pub enum OnMaxContacts {
     ReplaceOldest,
 }
 
+/// `registrar.mode`: keep registrations here, or in front of a core registrar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegistrarMode {
+    Local,
+    Mid,
+}
+
+/// `registrar.throttle` (mid mode): one upstream registration per device
+/// contact, or one per AOR (the edge forks calls itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Throttle {
+    Contact,
+    Aor,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Registrar {
@@ -303,6 +320,14 @@ pub struct Registrar {
     pub max_contacts: Bounded<1, 1000>,
     pub on_max_contacts: OnMaxContacts,
     pub flow_timer_secs: Bounded<10, 3600>,
+    pub mode: RegistrarMode,
+    /// Mid mode: the core registrar, tried in order (failover on `proxy.failover_on`).
+    pub upstream: Vec<super::Upstream>,
+    /// Mid mode: the expiry devices get.
+    pub device_expires: Bounded<10, 86400>,
+    /// Mid mode: the expiry the core gets.
+    pub upstream_expires: Bounded<60, 604800>,
+    pub throttle: Throttle,
 }
 
 impl Default for Registrar {
@@ -315,6 +340,11 @@ impl Default for Registrar {
             max_contacts: Bounded(10),
             on_max_contacts: OnMaxContacts::Reject,
             flow_timer_secs: Bounded(120),
+            mode: RegistrarMode::Local,
+            upstream: Vec::new(),
+            device_expires: Bounded(60),
+            upstream_expires: Bounded(3600),
+            throttle: Throttle::Contact,
         }
     }
 }

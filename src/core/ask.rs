@@ -21,8 +21,9 @@ use super::registrar::{BindingView, RegisterOp, Reject};
 pub enum Ask {
     /// Apply an authenticated REGISTER to an AOR that shard `shard` owns.
     Register { shard: u16, op: Box<RegisterOp> },
-    /// The bindings of an AOR that shard `shard` owns, as targets to fork to.
-    Lookup { shard: u16, aor: Vec<u8> },
+    /// The bindings of an AOR that shard `shard` owns, as targets to fork to
+    /// (`only`: the one a mid-registrar tag names).
+    Lookup { shard: u16, aor: Vec<u8>, only: Option<u64> },
     /// One atomic update of one AOR in the shared location (`[cluster]`).
     Store(Box<StoreWrite>),
     /// Every binding of an AOR in the shared location.

@@ -225,6 +225,7 @@ pub struct ProxyStats {
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
     pub cluster: super::edge::cluster::ClusterStats,
+    pub mid: super::edge::mid::MidStats,
     pub wire: WireStats,
     pub registrar: RegistrarStats,
     pub proxy: ProxyStats,

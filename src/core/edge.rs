@@ -205,6 +205,7 @@ impl Edge {
                 self.counters.wire.mesh_received += 1;
                 match msg {
                     MeshMsg::Response { origin, bytes } => self.on_packet(origin, &bytes, out),
+                    MeshMsg::Request { origin, bytes } => self.on_handed_register(origin, &bytes, out),
                     MeshMsg::Ask { reply_to, token, ask } => self.serve_ask(reply_to, token, ask, out),
                     // The shard hands answers in as `Input::Answer`; one left wrapped is the same answer.
                     MeshMsg::Answer { token, answer } => self.on_answer(token, answer, out),
@@ -244,6 +245,7 @@ impl Edge {
         if self.now != self.last_tick {
             self.last_tick = self.now;
             self.reg_tick();
+            self.mid_tick(out);
             self.protect_tick(out);
         }
     }
@@ -482,6 +484,7 @@ mod guard;
 mod hide;
 mod hygiene;
 mod limits;
+pub mod mid;
 mod nat;
 mod probe;
 mod proxy;
@@ -498,6 +501,8 @@ mod cluster_tests;
 mod guard_tests;
 #[cfg(test)]
 mod limits_tests;
+#[cfg(test)]
+mod mid_tests;
 #[cfg(test)]
 mod proxy_tests;
 #[cfg(test)]

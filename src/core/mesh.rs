@@ -15,6 +15,9 @@ pub enum MeshMsg {
     /// A SIP response that arrived on the wrong shard: its top Via branch
     /// names the shard holding the transaction.
     Response { origin: Origin, bytes: Vec<u8> },
+    /// A request for this shard to handle as if it had received it: a
+    /// REGISTER for an AOR it owns, in mid-registrar mode.
+    Request { origin: Origin, bytes: Vec<u8> },
     /// A question the core of shard `reply_to` asked this shard (a REGISTER
     /// for an AOR it owns, a lookup of one); the answer goes back to it.
     Ask { reply_to: u16, token: u64, ask: Ask },

@@ -8,11 +8,12 @@
 //! exist only under `cfg(test)`) to the embedded default, so a fixture
 //! cannot drift from `default.toml` unnoticed.
 
-use crate::config::{Config, Forking, LimitAction, LimitKey, OnMaxContacts};
+use crate::config::{Config, Forking, LimitAction, LimitKey, OnMaxContacts, RegistrarMode, Throttle};
 use crate::core::protect::{Action, ProtectConfig, Rule, RuleKey, Scanners, Trip};
 use crate::core::proxy::hygiene::Hygiene;
 use crate::core::proxy::route::{Route, RouteUpstream};
 use crate::core::proxy::state::ProxyConfig;
+use crate::core::registrar::mid::MidConfig;
 use crate::core::registrar::RegistrarConfig;
 use crate::core::transaction::Timers;
 use crate::core::{edge, AuthConfig, EdgeConfig};
@@ -29,7 +30,10 @@ pub fn edge_config(config: &Config, shard: u16, shards: u16, auth: Option<AuthCo
         registrar: registrar_config(&config.registrar),
         auth,
         listeners: Vec::new(),
-        proxy: proxy_config(&config.proxy, &config.hygiene),
+        proxy: ProxyConfig {
+            registrar_upstreams: registrar_upstreams(&config.registrar),
+            ..proxy_config(&config.proxy, &config.hygiene)
+        },
         protect: protect_config(config),
         cluster: cluster_config(&config.cluster),
     };
@@ -74,6 +78,7 @@ fn proxy_config(p: &crate::config::Proxy, h: &crate::config::Hygiene) -> ProxyCo
         probe_interval_ms: p.probe_interval_secs.get() * 1000,
         timer_c_ms: p.invite_timeout_secs.get() * 1000,
         routes: p.route.iter().map(route).collect(),
+        registrar_upstreams: Vec::new(),
         hygiene: Hygiene {
             codecs: crate::sip::sdp::CodecFilter::new(
                 &h.codecs.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
@@ -149,7 +154,25 @@ fn registrar_config(r: &crate::config::Registrar) -> RegistrarConfig {
         max_contacts: r.max_contacts.get() as usize,
         replace_oldest: r.on_max_contacts == OnMaxContacts::ReplaceOldest,
         flow_timer: r.flow_timer_secs.get() as u32,
+        mid: (r.mode == RegistrarMode::Mid).then(|| MidConfig {
+            device_expires: r.device_expires.get() as u32,
+            upstream_expires: r.upstream_expires.get() as u32,
+            per_aor: r.throttle == Throttle::Aor,
+        }),
     }
+}
+
+/// The core registrar a mid-registrar forwards to, in order (the first
+/// takes every first attempt, the others are failovers).
+fn registrar_upstreams(r: &crate::config::Registrar) -> Vec<RouteUpstream> {
+    if r.mode != RegistrarMode::Mid {
+        return Vec::new();
+    }
+    r.upstream
+        .iter()
+        .enumerate()
+        .map(|(i, u)| RouteUpstream { transport: u.transport.into(), addr: u.addr, weight: u32::from(i == 0) })
+        .collect()
 }
 
 #[cfg(test)]

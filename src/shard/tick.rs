@@ -144,8 +144,14 @@ fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     publish::shard(shard.id, &edge.counters.wire, &io, &tcp);
     publish::handshakes(shard.id, &flows.tls_failures, &flows.ws_refused);
     publish::registrar(shard.id, &edge.counters.registrar, edge.registrations_active());
+    if let Some(n) = edge.mid_upstreams() {
+        publish::mid(shard.id, &edge.counters.mid, n);
+    }
     if let Some(c) = edge.cluster() {
         publish::cluster(shard.id, c, &edge.counters.cluster);
+        if let Some(store) = &shard.store {
+            store.handle.report_journal(shard.id, c.journal_depth());
+        }
     }
     publish::proxy(shard.id, &edge.counters.proxy, edge.transactions(), edge.timers_pending());
     publish::protect(shard.id, edge.protect_stats(), edge.rule_names(), &edge.bans_active());

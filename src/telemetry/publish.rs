@@ -103,6 +103,23 @@ pub fn cluster(id: u16, c: &crate::core::edge::cluster::ClusterState, n: &crate:
     }
 }
 
+/// The mid-registrar of one shard (`registrar.mode = "mid"`).
+pub fn mid(id: u16, n: &crate::core::edge::mid::MidStats, upstream_active: usize) {
+    let s = id.to_string();
+    gauge!("sipedge_mid_upstream_registrations", "shard" => s.clone()).set(upstream_active as f64);
+    let counts = [
+        ("sipedge_mid_absorbed_total", n.absorbed),
+        ("sipedge_mid_forwarded_total", n.forwarded),
+        ("sipedge_mid_accepted_total", n.accepted),
+        ("sipedge_mid_refused_total", n.refused),
+        ("sipedge_mid_core_failures_total", n.core_failures),
+        ("sipedge_mid_deregistrations_total", n.deregistrations),
+    ];
+    for (name, v) in counts {
+        counter!(name, "shard" => s.clone()).absolute(v);
+    }
+}
+
 /// Handshakes of one shard that failed: TLS by cause, WebSocket upgrades
 /// refused by reason.
 pub fn handshakes<T: Reason, W: Reason>(id: u16, tls_failures: &Tally<T>, ws_refused: &Tally<W>) {

@@ -32,11 +32,14 @@ impl Edge {
     ) {
         let (code, method) = (resp.code, resp.cseq_method);
         let branch = resp.top_via.branch().unwrap_or_default();
+        let method = String::from_utf8_lossy(method.as_bytes());
+        if method == "REGISTER" && self.is_dereg_answer(msg) {
+            return; // a de-registration's answer: nothing waits for it
+        }
         let (proxy, mut cx) = self.proxy_cx(out);
         if proxy.on_probe_answer(&mut cx, branch) {
             return;
         }
-        let method = String::from_utf8_lossy(method.as_bytes());
         let Some((id, part)) = proxy.client_of(branch, &method) else {
             if code / 100 == 2 && method == "INVITE" {
                 // A 2xx retransmission after the transaction ended: relay it (§16.7, RFC 6026).
@@ -399,7 +402,12 @@ impl ProxyState {
     }
 
     /// Sends `bytes` (a response with code `code`) to the transaction's sender.
-    fn answer_upstream(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, code: u16, bytes: Vec<u8>) {
+    pub(super) fn answer_upstream(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, code: u16, bytes: Vec<u8>) {
+        if code >= 200 && tx.mid.is_some() {
+            // The mid-registrar decides what the device gets (`Edge::step` hands it over).
+            tx.held = Some((code, bytes));
+            return;
+        }
         if code >= 200 {
             super::traced::trace_final(cx, tx, code);
         }

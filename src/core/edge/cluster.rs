@@ -370,7 +370,7 @@ impl Edge {
     /// This edge's bindings of `aor` and the cached ones of other edges,
     /// highest q first.
     fn shared_targets(&mut self, aor: &[u8]) -> Vec<Target> {
-        let mut list = self.local_targets(aor);
+        let mut list = self.local_targets(aor, None);
         if let Some(c) = &self.cluster {
             if let Some((others, _)) = c.cache.get(aor) {
                 for b in others.iter().filter(|b| b.binding.expires_at() > self.now) {

@@ -35,8 +35,9 @@ use std::collections::VecDeque;
 pub(super) enum Decision {
     /// Try these in order (failover), or all at once when `fork`.
     Forward { targets: Vec<Target>, fork: bool },
-    /// A user of a local domain: ask the AOR's owner for its bindings.
-    Lookup(Vec<u8>),
+    /// A user of a local domain: ask the AOR's owner for its bindings
+    /// (only the one whose mid-registrar tag is given, when one is).
+    Lookup(Vec<u8>, Option<u64>),
 }
 
 impl Edge {
@@ -67,6 +68,28 @@ impl Edge {
             Ok(None) => return, // answered (challenge)
             Err((code, reason)) => return self.reject(origin, msg, Some(ess), code, reason, out),
         };
+        let (id, no_codec_left) = self.open_tx(origin, msg, ess, key, trusted, out);
+        if no_codec_left {
+            self.counters.proxy.sdp_rejected += 1;
+            return self.answer_locally(id, 488, "Not Acceptable Here", out);
+        }
+        match decision {
+            Decision::Forward { targets, fork } => self.start_targets(id, targets, fork, out),
+            Decision::Lookup(aor, only) => self.lookup(id, aor, only, out),
+        }
+    }
+
+    /// Opens the server transaction of a request the proxy will forward:
+    /// its id, and whether its SDP had no allowed codec left.
+    pub(super) fn open_tx(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        key: ServerKey,
+        trusted: bool,
+        out: &mut Vec<Output>,
+    ) -> (Id, bool) {
         let in_dialog = ess.to.tag().is_some();
         let dialog_creating = !in_dialog && matches!(ess.method, Method::Invite | Method::Subscribe | Method::Refer);
         let invite = ess.method == Method::Invite;
@@ -110,19 +133,14 @@ impl Edge {
             record_route: dialog_creating && self.proxy.cfg.record_route,
             lookup: None,
             started_ms: Some(self.now_ms),
+            mid: None,
+            held: None,
         };
         let id = self.proxy.txs.insert(tx);
         self.proxy.servers.insert(key, id);
         self.counters.proxy.transactions += 1;
         self.step(id, out, |p, cx, tx| p.run_server(cx, id, tx, acts));
-        if no_codec_left {
-            self.counters.proxy.sdp_rejected += 1;
-            return self.answer_locally(id, 488, "Not Acceptable Here", out);
-        }
-        match decision {
-            Decision::Forward { targets, fork } => self.start_targets(id, targets, fork, out),
-            Decision::Lookup(aor) => self.lookup(id, aor, out),
-        }
+        (id, no_codec_left)
     }
 
     /// §16.3 checks and the routing decision. `Ok(None)`: already answered.
@@ -246,8 +264,11 @@ impl Edge {
             let hop = hop_of_uri(&ruri).ok_or((404, "Unresolvable Request-URI"))?;
             return forward(self.direct_target(ruri_raw.to_vec(), hop));
         }
+        if let Some(found) = self.mid_target(&ruri, &hop) {
+            return found;
+        }
         if ruri.user.is_some() && self.reg.enabled() && self.serves_domain(ruri.host) {
-            return Ok(Decision::Lookup(aor_of(&ruri)));
+            return Ok(Decision::Lookup(aor_of(&ruri), None));
         }
         if to_us {
             return Err((501, "Not Implemented"));
@@ -326,16 +347,16 @@ impl Edge {
 
     /// A user of a local domain: its bindings, from this shard, or asked
     /// of the AOR's owner (the transaction waits in `Edge::waiting`).
-    fn lookup(&mut self, id: Id, aor: Vec<u8>, out: &mut Vec<Output>) {
+    fn lookup(&mut self, id: Id, aor: Vec<u8>, only: Option<u64>, out: &mut Vec<Output>) {
         let owner = owner::shard_of(&aor, self.cfg.shards as usize) as u16;
         if owner == self.cfg.shard && self.cluster.is_some() {
             return self.locate_shared(aor, super::waiting::Seeker::Here(id), out);
         }
         if owner == self.cfg.shard {
-            let targets = self.binding_targets(&aor);
+            let targets = self.binding_targets(&aor, only);
             return self.start_targets(id, targets, true, out);
         }
-        let token = self.ask(Parked::Lookup(id), Ask::Lookup { shard: owner, aor }, out);
+        let token = self.ask(Parked::Lookup(id), Ask::Lookup { shard: owner, aor, only }, out);
         if let Some(tx) = self.proxy.txs.get_mut(id) {
             tx.lookup = Some(token);
         }
@@ -364,26 +385,31 @@ impl Edge {
     /// Targets for every binding of `aor`, highest q first: the Contact as
     /// Request-URI, its Path as Route, sent to where the REGISTER came from
     /// (the NAT's public side) or on the connection it came on.
-    pub(super) fn binding_targets(&self, aor: &[u8]) -> Vec<Target> {
-        let mut list = self.local_targets(aor);
+    pub(super) fn binding_targets(&self, aor: &[u8], only: Option<u64>) -> Vec<Target> {
+        let mut list = self.local_targets(aor, only);
         list.sort_by_key(|(q, _)| std::cmp::Reverse(*q));
         list.into_iter().map(|(_, t)| t).collect()
     }
 
-    /// This shard's bindings of `aor` as targets, with their q-values.
-    pub(super) fn local_targets(&self, aor: &[u8]) -> Vec<(u16, Target)> {
+    /// This shard's bindings of `aor` as targets, with their q-values
+    /// (only the binding a mid-registrar tag names, when one is given).
+    pub(super) fn local_targets(&self, aor: &[u8], only: Option<u64>) -> Vec<(u16, Target)> {
         self.reg
             .location
             .get(aor)
             .iter()
             .filter(|b| b.expires_at() > self.now)
+            .filter(|b| only.is_none_or(|t| crate::core::registrar::mid::binding_tag(aor, b) == t))
             .filter_map(|b| {
                 let routes: Vec<Vec<u8>> = b.path().map(|p| p.to_vec()).collect();
                 let hop = match routes.first() {
                     Some(r) => hop_of_uri(&parse_name_addr(r).ok()?.uri)?,
                     None => NextHop { transport: b.transport(), addr: b.source(), flow: b.flow() },
                 };
-                Some((b.q(), Target { uri: b.contact().to_vec(), routes, hop, upstream: None, inside: false }))
+                // A binding registered from a trusted address (a mid-registrar
+                // edge, a PBX of the core) is inside: no NAT alias, no hiding.
+                let inside = self.proxy.cfg.trusts(b.source().ip());
+                Some((b.q(), Target { uri: b.contact().to_vec(), routes, hop, upstream: None, inside }))
             })
             .collect()
     }

@@ -70,6 +70,7 @@ pub(super) fn config() -> EdgeConfig {
             max_contacts: 5,
             replace_oldest: false,
             flow_timer: 120,
+            mid: None,
         },
         auth: None,
         listeners: vec![Listener::new(Transport::Udp, edge, "")],

@@ -46,6 +46,8 @@ pub(crate) struct RegState {
     pub(super) cfg: RegistrarConfig,
     pub location: Location,
     auth: Option<Auth>,
+    /// The mid-registrar's book of what the core holds (mid mode only).
+    pub mid: Option<crate::core::registrar::mid::MidBook>,
 }
 
 impl RegState {
@@ -55,7 +57,8 @@ impl RegState {
             verifier.set_algorithms(&a.algorithms);
             Auth { users: a.users.clone(), key: NonceKey::new(a.secret), verifier, algorithms: a.algorithms.clone() }
         });
-        RegState { cfg: cfg.registrar.clone(), location: Location::new(now), auth }
+        let mid = cfg.registrar.mid.clone().map(|m| crate::core::registrar::mid::MidBook::new(m, now));
+        RegState { cfg: cfg.registrar.clone(), location: Location::new(now), auth, mid }
     }
 
     pub fn enabled(&self) -> bool {
@@ -117,28 +120,10 @@ impl Edge {
                 out,
             );
         }
-        let check = DigestCheck {
-            header: HeaderName::Authorization,
-            method: b"REGISTER",
-            realm: ess.to.uri.host,
-            user: ess.to.uri.user,
-            from: origin.peer.ip(),
-        };
-        if let Err(why) = self.authenticate(msg, &check, out) {
-            return match why {
-                Unauthenticated::Forbidden(reason) => {
-                    self.answer_register(origin, msg, Some(ess), self.now_ms, Err(Reject::new(403, reason)), out)
-                }
-                Unauthenticated::Challenge { stale } => {
-                    self.counters.registrar.results.add(RegisterResult::Unauthorized);
-                    self.challenge(origin, msg, ess, 401, check.realm, stale, out)
-                }
-            };
+        if self.reg.mid.is_some() {
+            return self.on_mid_register(origin, msg, ess, out);
         }
-        let op = match request::prepare(msg, ess, origin, self.now, &self.reg.cfg) {
-            Ok(op) => op,
-            Err(r) => return self.answer_register(origin, msg, Some(ess), self.now_ms, Err(r), out),
-        };
+        let Some(op) = self.authenticated_op(origin, msg, ess, out) else { return };
         let owner = owner::shard_of(&op.aor, self.cfg.shards as usize) as u16;
         if owner == self.cfg.shard && self.cluster.is_some() {
             let requester = Requester::Here { origin, request: Stored::of(msg), since_ms: self.now_ms };
@@ -150,6 +135,44 @@ impl Edge {
         }
         let parked = Parked::Register { origin, request: Stored::of(msg), since_ms: self.now_ms };
         self.ask(parked, Ask::Register { shard: owner, op: Box::new(op) }, out);
+    }
+
+    /// A REGISTER's digest check (when the edge authenticates devices) and
+    /// its `RegisterOp`; None when it was answered instead (challenge,
+    /// refusal, a bad request).
+    pub(super) fn authenticated_op(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: &Essentials<'_>,
+        out: &mut Vec<Output>,
+    ) -> Option<RegisterOp> {
+        let check = DigestCheck {
+            header: HeaderName::Authorization,
+            method: b"REGISTER",
+            realm: ess.to.uri.host,
+            user: ess.to.uri.user,
+            from: origin.peer.ip(),
+        };
+        if let Err(why) = self.authenticate(msg, &check, out) {
+            match why {
+                Unauthenticated::Forbidden(reason) => {
+                    self.answer_register(origin, msg, Some(ess), self.now_ms, Err(Reject::new(403, reason)), out)
+                }
+                Unauthenticated::Challenge { stale } => {
+                    self.counters.registrar.results.add(RegisterResult::Unauthorized);
+                    self.challenge(origin, msg, ess, 401, check.realm, stale, out)
+                }
+            }
+            return None;
+        }
+        match request::prepare(msg, ess, origin, self.now, &self.reg.cfg) {
+            Ok(op) => Some(op),
+            Err(r) => {
+                self.answer_register(origin, msg, Some(ess), self.now_ms, Err(r), out);
+                None
+            }
+        }
     }
 
     /// On the owner: apply a REGISTER another shard authenticated.
@@ -175,7 +198,7 @@ impl Edge {
         self.reg.location.expire(self.now);
     }
 
-    fn answer_register(
+    pub(super) fn answer_register(
         &mut self,
         origin: Origin,
         msg: &Message<'_>,

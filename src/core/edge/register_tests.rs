@@ -23,6 +23,7 @@ pub(super) fn reg_cfg() -> RegistrarConfig {
         max_contacts: 3,
         replace_oldest: false,
         flow_timer: 120,
+        mid: None,
     }
 }
 

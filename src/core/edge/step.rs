@@ -70,9 +70,13 @@ impl Edge {
         let (proxy, mut cx) = self.proxy_cx(out);
         let r = f(proxy, &mut cx, &mut tx);
         let ended = tx.server.is_terminated();
+        let held = tx.held.take().and_then(|answer| Some((tx.mid.take()?, answer)));
         self.proxy.txs.put_back(id, tx);
         if ended {
             self.drop_tx(id);
+        }
+        if let Some((forwarded, (code, bytes))) = held {
+            self.on_core_answer(id, *forwarded, code, bytes, out);
         }
         Some(r)
     }

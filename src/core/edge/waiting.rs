@@ -168,7 +168,7 @@ impl Edge {
     fn answer_ask(&mut self, reply_to: u16, token: u64, ask: Ask, out: &mut Vec<Output>) {
         let answer = match ask {
             Ask::Register { op, .. } => Answer::Registered(self.apply_register(&op)),
-            Ask::Lookup { aor, .. } => Answer::Located(self.binding_targets(&aor)),
+            Ask::Lookup { aor, only, .. } => Answer::Located(self.binding_targets(&aor, only)),
             Ask::Lease { rule, key, want, returning, .. } => {
                 let (tokens, wait_ms) = self.grant_lease(rule, &key, want, returning);
                 Answer::Leased { tokens, wait_ms }

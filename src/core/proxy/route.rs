@@ -72,6 +72,8 @@ struct RouteEntry {
     prefix: Vec<u8>,
     /// Indices into `Routes::upstreams`.
     upstreams: Vec<usize>,
+    /// Chosen by `select` (the mid-registrar's route is not: only REGISTERs go there).
+    selectable: bool,
 }
 
 /// One upstream of the core, as this shard sees it.
@@ -87,12 +89,21 @@ pub struct Upstream {
 pub struct Routes {
     routes: Vec<RouteEntry>,
     pub upstreams: Vec<Upstream>,
+    /// The core registrar's route (`registrar.mode = "mid"`).
+    registrar: Option<usize>,
 }
 
 impl Routes {
-    pub fn new(cfg: &[Route]) -> Routes {
+    /// The configured routes, and the core registrar's upstreams when the
+    /// edge is a mid-registrar (probed and failed over like any others).
+    pub fn new(cfg: &[Route], registrar: &[RouteUpstream]) -> Routes {
         let mut r = Routes::default();
-        for route in cfg {
+        let core = (!registrar.is_empty()).then(|| Route {
+            domain: Vec::new(),
+            prefix: Vec::new(),
+            upstreams: registrar.to_vec(),
+        });
+        for (n, route) in cfg.iter().chain(core.as_ref()).enumerate() {
             let mut idx = Vec::new();
             for u in &route.upstreams {
                 let hop = NextHop { transport: u.transport, addr: u.addr, flow: None };
@@ -105,13 +116,23 @@ impl Routes {
                 };
                 idx.push(i);
             }
+            let selectable = n < cfg.len();
             r.routes.push(RouteEntry {
                 domain: route.domain.to_ascii_lowercase(),
                 prefix: route.prefix.clone(),
                 upstreams: idx,
+                selectable,
             });
+            if !selectable {
+                r.registrar = Some(n);
+            }
         }
         r
+    }
+
+    /// The core registrar's route, when the edge is a mid-registrar.
+    pub fn registrar(&self) -> Option<usize> {
+        self.registrar
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,7 +143,9 @@ impl Routes {
     pub fn select(&self, ruri: &Uri<'_>) -> Option<usize> {
         let user = ruri.user.unwrap_or(if ruri.scheme == Scheme::Tel { ruri.host } else { b"" });
         self.routes.iter().position(|r| {
-            (r.domain.is_empty() || r.domain.eq_ignore_ascii_case(ruri.host)) && user.starts_with(&r.prefix)
+            r.selectable
+                && (r.domain.is_empty() || r.domain.eq_ignore_ascii_case(ruri.host))
+                && user.starts_with(&r.prefix)
         })
     }
 
@@ -196,10 +219,13 @@ mod tests {
 
     #[test]
     fn first_matching_route_and_failover_order() {
-        let mut r = Routes::new(&[
-            route("Carrier.example", "", &[("10.0.0.1:5060", 1)]),
-            route("", "+1", &[("10.0.0.2:5060", 1), ("10.0.0.3:5060", 0)]),
-        ]);
+        let mut r = Routes::new(
+            &[
+                route("Carrier.example", "", &[("10.0.0.1:5060", 1)]),
+                route("", "+1", &[("10.0.0.2:5060", 1), ("10.0.0.3:5060", 0)]),
+            ],
+            &[],
+        );
         fn u(s: &str) -> crate::sip::Uri<'_> {
             parse_uri(s.as_bytes()).unwrap()
         }
@@ -214,7 +240,7 @@ mod tests {
 
     #[test]
     fn weights_share_first_attempts() {
-        let r = Routes::new(&[route("", "", &[("10.0.0.1:5060", 3), ("10.0.0.2:5060", 1)])]);
+        let r = Routes::new(&[route("", "", &[("10.0.0.1:5060", 3), ("10.0.0.2:5060", 1)])], &[]);
         let firsts: Vec<usize> =
             (0..4000u64).map(|h| r.plan(0, crate::core::owner::fnv1a(&[&h.to_le_bytes()]))[0]).collect();
         let a = firsts.iter().filter(|&&i| i == 0).count();

@@ -6,7 +6,7 @@
 //! The decisions are `ProxyState` methods in `core::edge` (`proxy`,
 //! `branch`, `relay`, `probe`; how one step runs is `core::edge::step`).
 
-use super::route::{NextHop, Route, Routes};
+use super::route::{NextHop, Route, RouteUpstream, Routes};
 use super::table::{Id, Table};
 use super::token::TokenKey;
 use crate::core::net::Cidr;
@@ -35,6 +35,8 @@ pub struct ProxyConfig {
     /// Timer C: how long an INVITE branch may ring without a final answer.
     pub timer_c_ms: u64,
     pub routes: Vec<Route>,
+    /// The core registrar's upstreams (`registrar.mode = "mid"`), in order.
+    pub registrar_upstreams: Vec<RouteUpstream>,
     pub hygiene: super::hygiene::Hygiene,
 }
 
@@ -59,6 +61,7 @@ impl Default for ProxyConfig {
             probe_interval_ms: 0,
             timer_c_ms: 180_000,
             routes: Vec::new(),
+            registrar_upstreams: Vec::new(),
             hygiene: Default::default(),
         }
     }
@@ -146,6 +149,11 @@ pub struct Tx {
     /// When the request arrived, until its first final answer is traced
     /// (`core::trace`; taken then, so a fork's later 2xx is not).
     pub started_ms: Option<u64>,
+    /// A REGISTER the mid-registrar forwarded to the core: its final answer
+    /// is held (`held`) for the edge to decide what the device gets.
+    pub mid: Option<Box<crate::core::registrar::mid::Forwarded>>,
+    /// The final answer held for `mid`: (code, bytes as they would be relayed).
+    pub held: Option<(u16, Vec<u8>)>,
 }
 
 impl Tx {
@@ -214,7 +222,7 @@ impl ProxyState {
     pub fn new(cfg: ProxyConfig, now_ms: u64) -> ProxyState {
         let mut seed = [0u8; 12];
         let _ = getrandom::getrandom(&mut seed);
-        let routes = Routes::new(&cfg.routes);
+        let routes = Routes::new(&cfg.routes, &cfg.registrar_upstreams);
         ProxyState {
             token: TokenKey::new(cfg.topology_key, seed),
             cfg,

@@ -10,6 +10,7 @@
 
 pub mod apply;
 pub mod date;
+pub mod mid;
 pub mod reply;
 pub mod request;
 
@@ -28,6 +29,8 @@ pub struct RegistrarConfig {
     pub replace_oldest: bool,
     /// Seconds advertised in Flow-Timer for outbound registrations.
     pub flow_timer: u32,
+    /// A mid-registrar in front of a core registrar; None = the registrar is here.
+    pub mid: Option<mid::MidConfig>,
 }
 
 /// A test fixture, not the product's default (that is `config`'s): the
@@ -44,6 +47,7 @@ impl Default for RegistrarConfig {
             max_contacts: 10,
             replace_oldest: false,
             flow_timer: 120,
+            mid: None,
         }
     }
 }

@@ -36,6 +36,7 @@ use crate::core::{Answer, Ask};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use metrics::counter;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -79,6 +80,8 @@ pub struct ClusterStatus {
     pub peers: Vec<(String, String, u64)>,
     /// Asks waiting in the queue to the Redis thread.
     pub queue_depth: usize,
+    /// AORs the shards journaled while Redis was away, not yet replayed.
+    pub journal_depth: usize,
 }
 
 /// Asks taken from the queue into one pipeline at most.
@@ -90,6 +93,8 @@ pub struct StoreHandle {
     tx: Sender<(u16, u64, Ask)>,
     status: Arc<Mutex<ClusterStatus>>,
     target: Arc<Target>,
+    /// Each shard's journal depth, as it last reported it (on its tick).
+    journals: Arc<Vec<AtomicUsize>>,
     /// The threads run while a handle does (`watch` holds it weakly).
     _alive: Arc<()>,
 }
@@ -119,7 +124,15 @@ impl StoreHandle {
     pub fn status(&self) -> ClusterStatus {
         let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
         s.queue_depth = self.tx.len();
+        s.journal_depth = self.journals.iter().map(|j| j.load(Ordering::Relaxed)).sum();
         s
+    }
+
+    /// A shard's journal depth, for `status` (once per tick, not per message).
+    pub fn report_journal(&self, shard: u16, depth: usize) {
+        if let Some(j) = self.journals.get(shard as usize) {
+            j.store(depth, Ordering::Relaxed);
+        }
     }
 
     /// Every stored value of `aor`, read on the caller's thread within the
@@ -169,5 +182,6 @@ pub fn start(cfg: &config::Cluster, shards: usize) -> StoreRoom {
     if let Err(e) = std::thread::Builder::new().name("sipedge-watch".into()).spawn(move || watcher.run()) {
         log::error!("store: cannot start its watcher thread: {e}");
     }
-    StoreRoom { handle: StoreHandle { tx, status, target, _alive: alive }, ends: shard_ends }
+    let journals = Arc::new((0..shards).map(|_| AtomicUsize::new(0)).collect());
+    StoreRoom { handle: StoreHandle { tx, status, target, journals, _alive: alive }, ends: shard_ends }
 }
