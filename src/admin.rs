@@ -4,7 +4,8 @@
 //! serving, saying "degraded" while Redis is away), `GET /registrations/{aor}`
 //! (asked of the shard owning the AOR, or of Redis with `[cluster]` on),
 //! `POST /reload` (subscribers file, TLS certificates), `GET /bans` and
-//! `DELETE /bans/{ip}` (asked of every shard), `GET /cluster` (the store
+//! `DELETE /bans/{ip}` (asked of every shard), `GET /limits/{rule}/{key}`
+//! (a rate-limit key's tokens, asked of every shard), `GET /cluster` (the store
 //! room's view: Redis state, edges alive, queue and journal), `GET /trace`, `POST` and
 //! `DELETE /trace/{rule}` (the per-request trace log's rules). It reaches
 //! shard state only through `control`.
@@ -31,6 +32,7 @@ pub fn start(
         for req in server.incoming_requests() {
             let (shards, store) = status.lock().map(|s| (s.last_seen.len(), s.cluster.clone())).unwrap_or((1, None));
             let answer = bans::route(req.method(), req.url(), shards, &control)
+                .or_else(|| limits::route(req.method(), req.url(), shards, &control))
                 .or_else(|| registrations::route(req.method(), req.url(), &control, store.as_ref()))
                 .or_else(|| trace::route(req.method(), req.url(), &control));
             let (code, ctype, body) =
@@ -91,6 +93,7 @@ fn route(
 }
 
 mod bans;
+mod limits;
 mod registrations;
 mod trace;
 

@@ -83,6 +83,8 @@ pub enum Request {
     Bans { reply: Sender<Vec<crate::core::protect::Ban>> },
     /// Lift a ban on every shard; one answer per shard (was there one).
     Unban { ip: std::net::IpAddr, reply: Sender<bool> },
+    /// What every shard holds of a rate-limit key (rule name, key as text); one answer per shard.
+    Limit { rule: String, key: String, reply: Sender<Option<crate::core::protect::KeyView>> },
     /// Add (true) or remove (false) a trace rule on every shard, or just
     /// list them (None); the rules in force, or why the change was refused.
     Trace { change: Option<(bool, TraceRule)>, reply: Sender<Result<Vec<TraceRule>, String>> },
@@ -280,6 +282,11 @@ fn serve_until_signal(
                 Ok(Request::Unban { ip, reply }) => {
                     for s in shards {
                         let _ = s.try_send(Command::Unban { ip, reply: reply.clone() });
+                    }
+                }
+                Ok(Request::Limit { rule, key, reply }) => {
+                    for s in shards {
+                        let _ = s.try_send(Command::Limit { rule: rule.clone(), key: key.clone(), reply: reply.clone() });
                     }
                 }
                 Ok(Request::Trace { change, reply }) => {

@@ -51,8 +51,8 @@ impl Default for Protect {
     }
 }
 
-/// `[protect.flood]`: a source IP sending `requests` in `window_secs` (as
-/// one shard sees it) is banned for `ban_secs`; `requests = 0` turns it off.
+/// `[protect.flood]`: a source IP sending `requests` in `window_secs` (over
+/// every shard) is banned for `ban_secs`; `requests = 0` turns it off.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Flood {

@@ -28,13 +28,17 @@ pub enum Ask {
     Store(Box<StoreWrite>),
     /// Every binding of an AOR in the shared location.
     Fetch { aor: Vec<u8> },
+    /// Up to `want` tokens of the bucket of `key` under rate-limit rule
+    /// `rule`, from shard `shard` that owns it (`core::protect`, leases);
+    /// `returning`: what the asker's expired lease left, given back.
+    Lease { shard: u16, rule: u16, key: Vec<u8>, want: u32, returning: u32 },
 }
 
 impl Ask {
     /// The shard an ask is for; None: the shared store's.
     pub fn shard(&self) -> Option<u16> {
         match self {
-            Ask::Register { shard, .. } | Ask::Lookup { shard, .. } => Some(*shard),
+            Ask::Register { shard, .. } | Ask::Lookup { shard, .. } | Ask::Lease { shard, .. } => Some(*shard),
             Ask::Store(_) | Ask::Fetch { .. } => None,
         }
     }
@@ -51,6 +55,9 @@ pub enum Answer {
     Stored(Written),
     /// To `Ask::Fetch`.
     Fetched(Fetched),
+    /// To `Ask::Lease`: the tokens lent, and 0, or the milliseconds until
+    /// the owner's bucket has a token again (it is empty now).
+    Leased { tokens: u32, wait_ms: u64 },
     /// The asked party could not be reached (its queue was full, the store
     /// is down or missed its deadline): no other answer will come.
     Unreachable,

@@ -57,6 +57,8 @@ crate::reasons! {
         Scanner => "scanner",
         AckOverSizeLimit => "ack over size limit",
         RateLimited => "rate limited",
+        /// A request waiting for a rate-limit lease whose answer never came.
+        LeaseLost => "rate limit lease lost",
         NoMatchingTransaction => "no matching transaction",
         UndeliverableUnscannable => "undeliverable, unscannable",
         Undeliverable => "undeliverable",

@@ -10,8 +10,8 @@
 //! Responses are routed home by the shard named in their Via branch
 //! (see `owner`) and find their client transaction there. Work that waits
 //! for an answer from outside the core (another shard's registrar or
-//! location table) is parked in one table and asked for with `Output::Ask`
-//! (`waiting.rs`).
+//! location table, a lease of rate-limit tokens) is parked in one table and
+//! asked for with `Output::Ask` (`waiting.rs`).
 //!
 //! Time: `handle` and `tick` take the shard's monotonic milliseconds. The
 //! edge adds the unix offset it was given at start, once, so everything
@@ -221,6 +221,10 @@ impl Edge {
                     MeshMsg::Undeliverable { bytes } => self.on_undeliverable(&bytes, out),
                     MeshMsg::AuthFailed { ip } => self.on_auth_failed(ip, out),
                     MeshMsg::Ban(ban) => self.protect.learn(ban),
+                    MeshMsg::FloodCounts(counts) => self.on_flood_counts(counts, out),
+                    MeshMsg::LeaseReturn { rule, key, tokens } => {
+                        self.protect.give_back(rule as usize, &key, tokens, self.now_ms)
+                    }
                 }
             }
             Input::Undeliverable(bytes) => self.on_undeliverable(bytes, out),
@@ -237,11 +241,12 @@ impl Edge {
         self.proxy_tick(out);
         self.expire_waiting(out);
         self.pace_reassert(out);
+        self.report_floods(out);
         if self.now != self.last_tick {
             self.last_tick = self.now;
             self.reg_tick();
             self.mid_tick(out);
-            self.protect.tick(self.now_ms);
+            self.protect_tick(out);
         }
     }
 
@@ -342,26 +347,32 @@ impl Edge {
             }
             return self.reject(origin, msg, Some(&ess), 416, "Unsupported URI Scheme", out);
         }
-        if self.rate_limit(origin, msg, &ess, out).is_err() {
+        if self.rate_limit(origin, msg, &ess, 0, out).is_err() {
             return;
         }
+        self.admitted(origin, msg, &ess, out)
+    }
+
+    /// A valid request the protection let through (at once, or after
+    /// waiting for a rate-limit lease: `limits.rs`).
+    fn admitted(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
         if let Some(tags) = msg.header(HeaderName::ProxyRequire) {
             // No extension is supported by this proxy yet (RFC 3261 §16.3 step 4).
             let extra = [("Unsupported", tags)];
-            return self.respond(origin, msg, Some(&ess), 420, "Bad Extension", &extra, out);
+            return self.respond(origin, msg, Some(ess), 420, "Bad Extension", &extra, out);
         }
         if ess.method == Method::Register && self.reg.enabled() {
-            return self.on_register(origin, msg, &ess, out);
+            return self.on_register(origin, msg, ess, out);
         }
-        let to_self = self.is_local(&ess);
+        let to_self = self.is_local(ess);
         if ess.method == Method::Options && to_self {
             let allow = if self.reg.enabled() { ALLOW_REGISTRAR } else { ALLOW };
             let supported: &[u8] = if self.reg.enabled() { b"path, outbound" } else { b"" };
             let extra: [(&str, &[u8]); 3] =
                 [("Allow", allow), ("Accept", b"application/sdp"), ("Supported", supported)];
-            return self.respond(origin, msg, Some(&ess), 200, "OK", &extra, out);
+            return self.respond(origin, msg, Some(ess), 200, "OK", &extra, out);
         }
-        self.on_proxy_request(origin, msg, &ess, out)
+        self.on_proxy_request(origin, msg, ess, out)
     }
 
     /// Is the Request-URI the edge itself (one of its hosts, and its port)?
@@ -472,6 +483,7 @@ pub mod cluster;
 mod guard;
 mod hide;
 mod hygiene;
+mod limits;
 pub mod mid;
 mod nat;
 mod probe;
@@ -487,6 +499,8 @@ pub use register::AuthConfig;
 mod cluster_tests;
 #[cfg(test)]
 mod guard_tests;
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod mid_tests;
 #[cfg(test)]

@@ -35,4 +35,9 @@ pub enum MeshMsg {
     AuthFailed { ip: IpAddr },
     /// A ban decided by one shard, for every other.
     Ban(super::protect::Ban),
+    /// Requests per source IP read since the last report, for the shard
+    /// owning those IPs (the flood tripwire counts over every shard).
+    FloodCounts(Vec<(IpAddr, u32)>),
+    /// Tokens of a rate-limit lease not spent, back to the key's owner.
+    LeaseReturn { rule: u16, key: Vec<u8>, tokens: u32 },
 }

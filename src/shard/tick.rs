@@ -28,6 +28,8 @@ pub enum Command {
     Trace(std::sync::Arc<crate::core::trace::TraceFilter>),
     /// Lift the ban of an address; whether there was one, to `reply`.
     Unban { ip: std::net::IpAddr, reply: crossbeam_channel::Sender<bool> },
+    /// What this shard holds of a rate-limit key, to `reply` (every shard is asked; the admin adds up).
+    Limit { rule: String, key: String, reply: crossbeam_channel::Sender<Option<crate::core::protect::KeyView>> },
 }
 
 /// Shard → control thread.
@@ -113,6 +115,9 @@ fn command(shard: &Shard, c: Command) {
         }
         Command::Unban { ip, reply } => {
             let _ = reply.try_send(shard.edge.borrow_mut().lift_ban(ip));
+        }
+        Command::Limit { rule, key, reply } => {
+            let _ = reply.try_send(shard.edge.borrow().limit_view(&rule, &key));
         }
     }
 }

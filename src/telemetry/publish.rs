@@ -174,6 +174,10 @@ pub fn protect<'a>(
     reasons("sipedge_oversize_total", &s, &p.oversize);
     counter!("sipedge_scanner_drops_total", "shard" => s.clone()).absolute(p.scanner_drops);
     counter!("sipedge_udp_to_tcp_total", "shard" => s.clone()).absolute(p.udp_to_tcp);
+    for (kind, n) in [("ask", p.lease_asks), ("grant", p.lease_grants), ("return", p.lease_returns)] {
+        counter!("sipedge_ratelimit_lease_messages_total", "shard" => s.clone(), "kind" => kind).absolute(n);
+    }
+    counter!("sipedge_flood_reports_total", "shard" => s.clone()).absolute(p.flood_reports);
 }
 
 fn reasons<R: Reason>(name: &'static str, shard: &str, r: &Tally<R>) {

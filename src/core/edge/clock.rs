@@ -14,7 +14,8 @@ impl Edge {
 
     /// When `tick` next has work, on the caller's clock: the earliest
     /// transaction timer, parked work's expiry, probe due or overdue, and
-    /// the next whole second (binding expiry, bans, rate-limit windows).
+    /// the next whole second (binding expiry, bans, rate-limit windows),
+    /// flood counts due to other shards.
     pub fn next_deadline(&self) -> u64 {
         let mut at = (self.now + 1) * 1000;
         if let Some(slot) = self.proxy.wheel.next_due() {
@@ -29,13 +30,18 @@ impl Edge {
         if let Some(t) = self.reassert_deadline() {
             at = at.min(t);
         }
+        if let Some(t) = self.protect.report_due() {
+            at = at.min(t);
+        }
         at.saturating_sub(self.unix_offset_ms)
     }
 
-    /// The earliest transaction timer scheduled since the last call, on the
-    /// caller's clock: a shard sleeping past it must wake sooner. O(1).
+    /// The earliest transaction timer (or flood report) scheduled since the
+    /// last call, on the caller's clock: a shard sleeping past it must wake
+    /// sooner. O(1).
     pub fn take_wake(&mut self) -> Option<u64> {
         let at = std::mem::replace(&mut self.proxy.soonest_ms, u64::MAX);
+        let at = self.protect.take_wake().map_or(at, |r| r.min(at));
         (at != u64::MAX).then(|| at.saturating_sub(self.unix_offset_ms))
     }
 }

@@ -3,15 +3,16 @@
 //! source not allowlisted is dropped when its User-Agent names a scanner,
 //! counted towards the flood tripwire, refused (513) over its method's size
 //! limit and put through the rate-limit rules (503 with Retry-After, or
-//! dropped); authentication failures go to the shard owning the source IP,
-//! and bans are told to every shard.
+//! dropped, or parked for a lease of the key's tokens: `limits.rs`);
+//! authentication failures and flood counts go to the shard owning the
+//! source IP, and bans are told to every shard.
 
 use super::{Edge, Output};
 use crate::core::counters::{Drop, MethodName};
 use crate::core::mesh::MeshMsg;
-use crate::core::protect::{event_package, Ban, Facts, Verdict};
+use crate::core::protect::{event_package, Action, Ban, Facts, Verdict};
 use crate::core::registrar::request::aor_of;
-use crate::core::{owner, Origin};
+use crate::core::Origin;
 use crate::sip::{Essentials, HeaderName, Message, Method};
 use std::net::IpAddr;
 
@@ -56,13 +57,14 @@ impl Edge {
         Ok(())
     }
 
-    /// The rate-limit rules, for a valid request (ACKs belong to
-    /// transactions already admitted and are not limited).
+    /// The rate-limit rules from rule `from` on, for a valid request (ACKs
+    /// belong to transactions already admitted and are not limited).
     pub(super) fn rate_limit(
         &mut self,
         origin: Origin,
         msg: &Message<'_>,
         ess: &Essentials<'_>,
+        from: usize,
         out: &mut Vec<Output>,
     ) -> Result<(), Stop> {
         let ip = origin.peer.ip();
@@ -78,24 +80,33 @@ impl Edge {
             event: msg.header(HeaderName::Event).map(event_package),
             user_agent: msg.header(HeaderName::UserAgent),
         };
-        match self.protect.limit(&facts, self.now_ms) {
-            Verdict::Pass => Ok(()),
-            Verdict::Drop { .. } => {
-                self.counters.wire.drops.add(Drop::RateLimited);
-                Err(Stop)
-            }
+        match self.protect.limit(&facts, self.now_ms, from) {
+            Verdict::Pass => return Ok(()),
+            Verdict::Wait { rule, key, ask } => self.wait_for_lease(origin, msg, rule, key, ask, out),
+            Verdict::Drop { .. } => self.refuse(origin, msg, Some(ess), Action::Drop, 0, out),
             Verdict::Reject { retry_after, .. } => {
+                self.refuse(origin, msg, Some(ess), Action::Reject, retry_after, out)
+            }
+        }
+        Err(Stop)
+    }
+
+    /// A request over a rate limit: dropped, or 503 with Retry-After.
+    pub(super) fn refuse(
+        &mut self,
+        origin: Origin,
+        msg: &Message<'_>,
+        ess: Option<&Essentials<'_>>,
+        action: Action,
+        retry_after: u32,
+        out: &mut Vec<Output>,
+    ) {
+        match action {
+            Action::Drop => self.counters.wire.drops.add(Drop::RateLimited),
+            Action::Reject => {
                 let secs = retry_after.to_string();
-                self.respond(
-                    origin,
-                    msg,
-                    Some(ess),
-                    503,
-                    "Service Unavailable",
-                    &[("Retry-After", secs.as_bytes())],
-                    out,
-                );
-                Err(Stop)
+                let extra = [("Retry-After", secs.as_bytes())];
+                self.respond(origin, msg, ess, 503, "Service Unavailable", &extra, out);
             }
         }
     }
@@ -106,7 +117,7 @@ impl Edge {
         if self.protect.cfg.auth_failures.is_none() || self.protect.allowed(ip) {
             return;
         }
-        let owner = owner::shard_of(&ip_key(ip), self.cfg.shards as usize) as u16;
+        let owner = self.protect.ip_owner(ip);
         if owner != self.cfg.shard {
             self.counters.wire.mesh_sent += 1;
             return out.push(Output::ToShard { shard: owner, msg: MeshMsg::AuthFailed { ip } });
@@ -120,6 +131,24 @@ impl Edge {
     pub(super) fn on_auth_failed(&mut self, ip: IpAddr, out: &mut Vec<Output>) {
         if let Some(ban) = self.protect.auth_failed(ip, self.now_ms) {
             self.tell_ban(ban, out);
+        }
+    }
+
+    /// Flood counts of other shards' IPs, to their owners (every tick;
+    /// `core::protect` says when a batch is due).
+    pub(super) fn report_floods(&mut self, out: &mut Vec<Output>) {
+        for (owner, counts) in self.protect.flood_reports(self.now_ms) {
+            self.counters.wire.mesh_sent += 1;
+            out.push(Output::ToShard { shard: owner, msg: MeshMsg::FloodCounts(counts) });
+        }
+    }
+
+    /// Another shard's flood counts, on the owner of their IPs.
+    pub(super) fn on_flood_counts(&mut self, counts: Vec<(IpAddr, u32)>, out: &mut Vec<Output>) {
+        for (ip, n) in counts {
+            if let Some(ban) = self.protect.flood_reported(ip, n, self.now_ms) {
+                self.tell_ban(ban, out);
+            }
         }
     }
 
@@ -153,13 +182,5 @@ impl Edge {
     /// Names of the rate-limit rules, in config order.
     pub fn rule_names(&self) -> impl Iterator<Item = &str> {
         self.protect.cfg.rules.iter().map(|r| r.name.as_str())
-    }
-}
-
-/// The bytes an IP is owned by.
-fn ip_key(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
     }
 }

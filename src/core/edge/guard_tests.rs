@@ -26,7 +26,7 @@ fn request(method: &str, ruri: &str, id: u32, extra: &str, body: &str) -> Vec<u8
     .into_bytes()
 }
 
-fn options(id: u32, extra: &str) -> Vec<u8> {
+pub(super) fn options(id: u32, extra: &str) -> Vec<u8> {
     request("OPTIONS", &format!("sip:{EDGE}"), id, extra, "")
 }
 

@@ -4,9 +4,11 @@
 //! or does not come in time (expiry), and how it serves the asks other
 //! shards send it over the mesh.
 //!
-//! Today two kinds of work wait: a REGISTER authenticated here whose AOR
-//! another shard owns (`register.rs`), and a request for a user whose
-//! bindings another shard holds (`proxy.rs`). Both wait `WAIT_MS` at most.
+//! Work that waits: a REGISTER authenticated here whose AOR another shard
+//! owns (`register.rs`), a request for a user whose bindings another shard
+//! holds (`proxy.rs`), the shared store's work (`cluster.rs`), and a request
+//! waiting for a lease of rate-limit tokens (`limits.rs`). All wait
+//! `WAIT_MS` at most.
 //! A REGISTER that gets no answer is counted (`registrar.lost`, `sipedge_register_lost_total`) and dropped,
 //! so the client's retransmission tries again; a lookup that gets none
 //! ends its transaction with 500 "Location Lookup Failed".
@@ -35,6 +37,10 @@ pub(crate) enum Parked {
     Fetch { seeker: Seeker, aor: Vec<u8> },
     /// An AOR re-asserted to the shared store.
     Reassert { aor: Vec<u8> },
+    /// A request waiting for a lease of its key under a rate-limit rule (`limits.rs`).
+    Limited { origin: Origin, request: Stored },
+    /// The lease ask of a key those requests wait for.
+    Lease { rule: usize, key: Vec<u8> },
 }
 
 /// Who waits for a REGISTER's result on the AOR's owner.
@@ -76,6 +82,9 @@ impl Edge {
             (Parked::Store { requester, op }, answer) => self.on_stored(&op, requester, answer, out),
             (Parked::Fetch { seeker, aor }, answer) => self.on_fetched(seeker, &aor, answer, out),
             (Parked::Reassert { aor }, answer) => self.on_reasserted(aor, answer),
+            (Parked::Lease { rule, key }, Answer::Leased { tokens, wait_ms }) => {
+                self.on_leased(rule, key, Some((tokens, wait_ms)), out)
+            }
             // Unreachable, or an answer to some other question: no answer.
             (work, _) => self.unanswered(work, out),
         }
@@ -93,6 +102,8 @@ impl Edge {
         match work {
             Parked::Register { .. } => self.counters.registrar.lost += 1,
             Parked::Lookup(id) => self.lookup_failed(id, out),
+            Parked::Limited { .. } => self.lease_lost(),
+            Parked::Lease { rule, key } => self.on_leased(rule, key, None, out),
             // The store did not answer in time: served from memory.
             work @ (Parked::Store { .. } | Parked::Fetch { .. } | Parked::Reassert { .. }) => {
                 self.on_answer_late(work, out)
@@ -105,7 +116,7 @@ impl Edge {
             Parked::Store { requester, op } => self.on_stored(&op, requester, Answer::Unreachable, out),
             Parked::Fetch { seeker, aor } => self.on_fetched(seeker, &aor, Answer::Unreachable, out),
             Parked::Reassert { aor } => self.on_reasserted(aor, Answer::Unreachable),
-            Parked::Register { .. } | Parked::Lookup(_) => {}
+            Parked::Register { .. } | Parked::Lookup(_) | Parked::Limited { .. } | Parked::Lease { .. } => {}
         }
     }
 
@@ -158,6 +169,10 @@ impl Edge {
         let answer = match ask {
             Ask::Register { op, .. } => Answer::Registered(self.apply_register(&op)),
             Ask::Lookup { aor, only, .. } => Answer::Located(self.binding_targets(&aor, only)),
+            Ask::Lease { rule, key, want, returning, .. } => {
+                let (tokens, wait_ms) = self.grant_lease(rule, &key, want, returning);
+                Answer::Leased { tokens, wait_ms }
+            }
             // Store asks go to the store room, never to a shard.
             Ask::Store(_) | Ask::Fetch { .. } => Answer::Unreachable,
         };

@@ -30,6 +30,29 @@ impl Bucket {
         Err(wait.clamp(1.0, u32::MAX as f64) as u32)
     }
 
+    /// Takes up to `n` whole tokens at once (a lease for another shard):
+    /// how many it took, and 0 when a whole token is left, else the
+    /// milliseconds until the next one is there (the bucket is empty).
+    pub fn take_up_to(&mut self, n: u32, now_ms: u64, rate: f64, burst: f64) -> (u32, u64) {
+        self.refill(now_ms, rate, burst);
+        let took = (self.tokens.floor().max(0.0) as u32).min(n);
+        self.tokens -= took as f64;
+        let wait_ms = if self.tokens >= 1.0 { 0 } else { ((1.0 - self.tokens) / rate * 1000.0).ceil().max(1.0) as u64 };
+        (took, wait_ms)
+    }
+
+    /// Takes back `n` tokens a lease did not spend (never above `burst`).
+    pub fn give_back(&mut self, n: u32, now_ms: u64, rate: f64, burst: f64) {
+        self.refill(now_ms, rate, burst);
+        self.tokens = (self.tokens + n as f64).min(burst);
+    }
+
+    /// The tokens there at `now_ms`.
+    pub fn tokens(&self, now_ms: u64, rate: f64, burst: f64) -> f64 {
+        let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
+        (self.tokens + elapsed * rate).min(burst)
+    }
+
     /// Would it be full at `now_ms`? A full bucket is the same as none, so it can be forgotten.
     pub fn is_full(&self, now_ms: u64, rate: f64, burst: f64) -> bool {
         let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;

@@ -30,6 +30,19 @@ impl RuleKey {
             RuleKey::Global => "global",
         }
     }
+
+    /// A key of this kind written as text (an IP address, an AOR, an Event
+    /// package, a User-Agent, a method), as `Rule::key_of` would make it.
+    pub fn parse(self, text: &str) -> Option<Vec<u8>> {
+        let mut key = Vec::new();
+        match self {
+            RuleKey::Ip => super::flood::ip_key(text.parse().ok()?, &mut key),
+            RuleKey::Aor | RuleKey::UserAgent => key.extend_from_slice(text.as_bytes()),
+            RuleKey::Event => key.extend(text.bytes().map(|b| b.to_ascii_lowercase())),
+            RuleKey::Global => key.extend(text.bytes().map(|b| b.to_ascii_uppercase())),
+        }
+        (!key.is_empty()).then_some(key)
+    }
 }
 
 /// Over the limit: answer 503 with Retry-After, or say nothing.
@@ -84,10 +97,7 @@ impl Rule {
     pub fn key_of(&self, f: &Facts<'_>, buf: &mut Vec<u8>) -> bool {
         buf.clear();
         match self.key {
-            RuleKey::Ip => match f.ip {
-                IpAddr::V4(a) => buf.extend_from_slice(&a.octets()),
-                IpAddr::V6(a) => buf.extend_from_slice(&a.octets()),
-            },
+            RuleKey::Ip => super::flood::ip_key(f.ip, buf),
             RuleKey::Aor => buf.extend_from_slice(match f.aor {
                 Some(a) => a,
                 None => return false,

@@ -30,7 +30,7 @@ fn with(cfg: ProtectConfig) -> Protect {
 }
 
 fn passes(p: &mut Protect, f: &Facts<'_>, now: u64, n: usize) -> usize {
-    (0..n).filter(|_| p.limit(f, now) == Verdict::Pass).count()
+    (0..n).filter(|_| p.limit(f, now, 0) == Verdict::Pass).count()
 }
 
 #[test]
@@ -58,17 +58,219 @@ fn per_ip_rule_limits_each_source_apart() {
     assert_eq!(p.tracked(), 0, "full buckets are forgotten");
 }
 
+/// Shards of one edge whose lease asks are served by the owner at once
+/// (what the mesh does, by hand).
+struct Edge {
+    shards: Vec<Protect>,
+    waiter: u64,
+}
+
+impl Edge {
+    fn new(cfg: ProtectConfig, n: u16) -> Edge {
+        Edge { shards: (0..n).map(|s| Protect::new(cfg.clone(), s, n)).collect(), waiter: 0 }
+    }
+
+    /// One request read by shard `s`: admitted?
+    fn request(&mut self, s: usize, f: &Facts<'_>, now: u64) -> bool {
+        match self.shards[s].limit(f, now, 0) {
+            Verdict::Pass => true,
+            Verdict::Reject { .. } | Verdict::Drop { .. } => false,
+            Verdict::Wait { rule, key, ask } => {
+                self.waiter += 1;
+                let w = self.waiter;
+                self.shards[s].wait(rule, &key, w);
+                let mut ask = ask.expect("nothing else in flight");
+                loop {
+                    let granted = self.shards[ask.owner as usize].grant(rule, &key, ask.want, ask.returning, now);
+                    let (r, _) = self.shards[s].leased(rule, &key, Some(granted), now);
+                    match r.ask {
+                        Some(again) => ask = again,
+                        None => return r.pass.contains(&w),
+                    }
+                }
+            }
+        }
+    }
+
+    /// `n` requests spread over the shards in turn, from `first`: how many were admitted.
+    fn spread(&mut self, first: usize, f: &Facts<'_>, now: u64, n: usize) -> usize {
+        let k = self.shards.len();
+        (0..n).filter(|i| self.request((first + i) % k, f, now)).count()
+    }
+
+    fn tick(&mut self, now: u64) {
+        for s in 0..self.shards.len() {
+            for back in self.shards[s].tick(now) {
+                self.shards[back.owner as usize].give_back(back.rule, &back.key, back.tokens, now);
+            }
+        }
+    }
+}
+
+fn edge_key_owner(f: &Facts<'_>, n: u16) -> usize {
+    let mut key = Vec::new();
+    ip_key(f.ip, &mut key);
+    crate::core::owner::shard_of(&key, n as usize)
+}
+
 #[test]
-fn rate_and_burst_are_split_over_shards() {
-    // Two shards: each enforces half, so over both a key never gets more than configured.
-    let cfg = ProtectConfig { rules: vec![rule("ip", RuleKey::Ip, 10.0, 10.0)], ..Default::default() };
-    let mut shards: Vec<Protect> = (0..2).map(|s| Protect::new(cfg.clone(), s, 2)).collect();
+fn one_shard_of_four_gets_the_whole_rule_through_leases() {
+    let cfg = ProtectConfig { rules: vec![rule("ip", RuleKey::Ip, 10.0, 20.0)], ..Default::default() };
+    let mut edge = Edge::new(cfg, 4);
     let f = facts("198.51.100.7", b"INVITE");
-    let total: usize = shards.iter_mut().map(|p| passes(p, &f, T0, 100)).sum();
-    assert_eq!(total, 10);
-    let later: usize = shards.iter_mut().map(|p| passes(p, &f, T0 + 1000, 100)).sum();
-    assert_eq!(later, 10, "10/s over the edge: 5/s per shard");
-    assert_eq!(passes(&mut shards[0], &f, T0 + 2000, 100), 5, "one shard alone gets half");
+    let owner = edge_key_owner(&f, 4);
+    let other = (owner + 1) % 4;
+    assert_eq!(edge.spread(other, &f, T0, 1) + (0..199).filter(|_| edge.request(other, &f, T0)).count(), 20);
+    assert_eq!(edge.shards[other].stats.lease_asks, 4, "4 leases of 20/4; the last said the bucket was empty");
+    assert_eq!(edge.shards[owner].stats.lease_grants, 4);
+    assert_eq!(edge.shards[other].stats.rule_hits, vec![180]);
+    assert_eq!((0..50).filter(|_| edge.request(other, &f, T0 + 50)).count(), 0, "refused here, no ask");
+    assert_eq!(edge.shards[other].stats.lease_asks, 4);
+    assert_eq!((0..50).filter(|_| edge.request(other, &f, T0 + 1000)).count(), 10, "10/s");
+    assert_eq!((0..50).filter(|_| edge.request(owner, &f, T0 + 2000)).count(), 10, "the owner, 10/s too");
+}
+
+#[test]
+fn a_key_spread_over_every_shard_gets_the_same() {
+    for n in [1u16, 2, 4, 7] {
+        let cfg = ProtectConfig { rules: vec![rule("ip", RuleKey::Ip, 10.0, 20.0)], ..Default::default() };
+        let mut edge = Edge::new(cfg, n);
+        let f = facts("203.0.113.77", b"OPTIONS");
+        assert_eq!(edge.spread(0, &f, T0, 200), 20, "{n} shards: the burst");
+        let later = edge.spread(1, &f, T0 + 1000, 200);
+        assert_eq!(later, 10, "{n} shards: 10/s");
+        let total: u64 = edge.shards.iter().map(|p| p.stats.rule_hits[0]).sum();
+        assert_eq!(total, 400 - 30);
+    }
+}
+
+#[test]
+fn expired_leases_go_back_to_the_owner() {
+    let cfg = ProtectConfig { rules: vec![rule("ip", RuleKey::Ip, 10.0, 20.0)], ..Default::default() };
+    let mut edge = Edge::new(cfg, 4);
+    let f = facts("198.51.100.8", b"INVITE");
+    let owner = edge_key_owner(&f, 4);
+    let other = (owner + 2) % 4;
+    assert!(edge.request(other, &f, T0));
+    let view = |e: &Edge, s: usize, now| e.shards[s].view("ip", "198.51.100.8", now).unwrap();
+    assert_eq!(view(&edge, other, T0), KeyView { shard: other as u16, owner: false, tokens: 4.0 });
+    assert_eq!(view(&edge, owner, T0).tokens, 15.0);
+    assert_eq!((0..100).filter(|_| edge.request(owner, &f, T0)).count(), 15, "4 are lent out");
+    edge.tick(T0 + 100);
+    assert!(edge.request(other, &f, T0 + 150), "spent within its time");
+    assert_eq!(view(&edge, other, T0 + 150).tokens, 3.0);
+    edge.tick(T0 + LEASE_TTL_MS);
+    assert_eq!(view(&edge, other, T0 + 1000).tokens, 0.0);
+    assert_eq!(edge.shards[other].stats.lease_returns, 1);
+    assert_eq!((0..100).filter(|_| edge.request(owner, &f, T0 + 1000)).count(), 13, "10 refilled + 3 back");
+    assert!(edge.shards[owner].view("nope", "198.51.100.8", T0).is_none());
+    assert!(edge.shards[owner].view("ip", "not an ip", T0).is_none());
+}
+
+#[test]
+fn an_expired_lease_is_not_spent_but_handed_back_with_the_next_ask() {
+    let cfg = ProtectConfig { rules: vec![rule("ip", RuleKey::Ip, 10.0, 20.0)], ..Default::default() };
+    let mut edge = Edge::new(cfg, 4);
+    let f = facts("198.51.100.9", b"INVITE");
+    let owner = edge_key_owner(&f, 4);
+    let other = (owner + 1) % 4;
+    assert!(edge.request(other, &f, T0));
+    assert_eq!((0..100).filter(|_| edge.request(owner, &f, T0)).count(), 15);
+    // 300 ms later the lease (4 left) has expired: the ask hands them back.
+    let Verdict::Wait { rule: 0, key, ask: Some(ask) } = edge.shards[other].limit(&f, T0 + 300, 0) else { panic!() };
+    assert_eq!(ask, LeaseAsk { owner: owner as u16, want: 5, returning: 4 });
+    edge.shards[other].wait(0, &key, 1);
+    let granted = edge.shards[owner].grant(0, &key, ask.want, ask.returning, T0 + 300);
+    assert_eq!(granted, (5, 0), "3 refilled + 4 back, 5 lent");
+    let (r, _) = edge.shards[other].leased(0, &key, Some(granted), T0 + 300);
+    assert_eq!(r.pass, vec![1]);
+    let view = |e: &Edge, s: usize| e.shards[s].view("ip", "198.51.100.9", T0 + 300).unwrap().tokens;
+    assert_eq!((view(&edge, owner).round(), view(&edge, other)), (2.0, 4.0));
+}
+
+#[test]
+fn requests_queue_behind_one_ask_and_an_empty_owner_refuses_the_rest() {
+    let cfg = ProtectConfig { rules: vec![rule("aor", RuleKey::Aor, 1.0, 8.0)], ..Default::default() };
+    let mut shards: Vec<Protect> = (0..2).map(|s| Protect::new(cfg.clone(), s, 2)).collect();
+    let f = Facts { aor: Some(b"sip:alice@example.com"), ..facts("192.0.2.1", b"REGISTER") };
+    let owner = crate::core::owner::shard_of(b"sip:alice@example.com", 2);
+    let (o, s) = (owner, 1 - owner);
+    let Verdict::Wait { rule: 0, key, ask: Some(ask) } = shards[s].limit(&f, T0, 0) else { panic!() };
+    assert_eq!(ask, LeaseAsk { owner: o as u16, want: 4, returning: 0 });
+    shards[s].wait(0, &key, 1);
+    for w in 2..=10 {
+        assert_eq!(shards[s].limit(&f, T0, 0), Verdict::Wait { rule: 0, key: key.clone(), ask: None }, "queued");
+        shards[s].wait(0, &key, w);
+    }
+    let granted = shards[o].grant(0, &key, 4, 0, T0);
+    let (r, _) = shards[s].leased(0, &key, Some(granted), T0);
+    assert_eq!(
+        (r.pass, r.ask),
+        (vec![1, 2, 3, 4], Some(LeaseAsk { owner: o as u16, want: 6, returning: 0 })),
+        "ask for the rest"
+    );
+    let granted = shards[o].grant(0, &key, 6, 0, T0);
+    let (r, action) = shards[s].leased(0, &key, Some(granted), T0);
+    assert_eq!((r.pass, r.over, r.retry_after, r.ask), (vec![5, 6, 7, 8], vec![9, 10], 1, None));
+    assert_eq!(action, Action::Reject);
+    assert_eq!(shards[s].stats.rule_hits, vec![2]);
+    assert!(matches!(shards[s].limit(&f, T0 + 500, 0), Verdict::Reject { retry_after: 1, .. }), "held off");
+    assert!(matches!(shards[s].limit(&f, T0 + 1000, 0), Verdict::Wait { ask: Some(_), .. }), "asks again");
+    shards[s].wait(0, &key, 11);
+    let (r, _) = shards[s].leased(0, &key, None, T0 + 1000);
+    assert_eq!((r.over, r.retry_after), (vec![11], 1), "no answer: refused");
+}
+
+#[test]
+fn flood_counted_over_every_shard_and_banned_by_the_owner() {
+    let cfg = ProtectConfig { flood: Some(Trip { count: 100, window_ms: 2000, ban_ms: 60_000 }), ..Default::default() };
+    let mut shards: Vec<Protect> = (0..4).map(|s| Protect::new(cfg.clone(), s, 4)).collect();
+    let src = ip("203.0.113.50");
+    let owner = shards[0].ip_owner(src) as usize;
+    // 24 from each shard: 96 in all, no ban.
+    for p in shards.iter_mut() {
+        assert!((0..24).all(|_| p.count_request(src, T0).is_none()));
+    }
+    let other = (owner + 1) % 4;
+    assert_eq!(shards[other].take_wake(), Some(T0), "a report is due: the shard wakes for it");
+    assert_eq!((shards[other].take_wake(), shards[owner].take_wake()), (None, None));
+    let report = |shards: &mut Vec<Protect>, now| {
+        let mut bans = Vec::new();
+        for s in 0..4 {
+            for (to, counts) in shards[s].flood_reports(now) {
+                assert_eq!(to as usize, owner);
+                bans.extend(counts.into_iter().filter_map(|(ip, n)| shards[to as usize].flood_reported(ip, n, now)));
+            }
+        }
+        bans
+    };
+    assert!(report(&mut shards, T0 + REPORT_MS).is_empty());
+    assert_eq!(shards[owner].stats.flood_reports, 0, "the owner reports to nobody");
+    assert_eq!(shards[(owner + 1) % 4].stats.flood_reports, 1);
+    assert!(report(&mut shards, T0 + REPORT_MS + 1).is_empty(), "nothing new, nothing sent");
+    // Four more, on the shards that are not the owner: the 100th trips the wire.
+    for s in (0..4).filter(|&s| s != owner) {
+        assert!(shards[s].count_request(src, T0 + 20).is_none());
+    }
+    assert!(shards[owner].count_request(src, T0 + 20).is_none());
+    let bans = report(&mut shards, T0 + 2 * REPORT_MS);
+    assert_eq!(bans.len(), 1, "at the threshold over all shards, not at 4x it");
+    assert_eq!((bans[0].reason, bans[0].shard as usize), (BanReason::Flood, owner));
+}
+
+#[test]
+fn a_flood_one_shard_banned_alone_is_not_banned_again_by_the_owner() {
+    let cfg = ProtectConfig { flood: Some(Trip { count: 10, window_ms: 2000, ban_ms: 60_000 }), ..Default::default() };
+    let mut shards: Vec<Protect> = (0..2).map(|s| Protect::new(cfg.clone(), s, 2)).collect();
+    let src = ip("203.0.113.51");
+    let owner = shards[0].ip_owner(src) as usize;
+    let other = 1 - owner;
+    let ban = (0..10).find_map(|_| shards[other].count_request(src, T0)).expect("seen alone: banned at once");
+    shards[owner].learn(ban);
+    for (_, counts) in shards[other].flood_reports(T0 + REPORT_MS) {
+        assert!(counts.into_iter().all(|(ip, n)| shards[owner].flood_reported(ip, n, T0 + REPORT_MS).is_none()));
+    }
+    assert_eq!(shards[owner].stats.bans_total.get(BanReason::Flood), 0, "one ban, decided once");
 }
 
 #[test]
@@ -90,7 +292,7 @@ fn keys_and_filters() {
         1,
         "one bucket per package, any source, case-blind"
     );
-    assert!(matches!(p.limit(&sub(b"presence", "192.0.2.3"), T0), Verdict::Reject { rule: 0, .. }));
+    assert!(matches!(p.limit(&sub(b"presence", "192.0.2.3"), T0, 0), Verdict::Reject { rule: 0, .. }));
     assert_eq!(passes(&mut p, &sub(b"dialog", "192.0.2.3"), T0, 2), 2);
     assert_eq!(passes(&mut p, &facts("192.0.2.3", b"NOTIFY"), T0, 5), 5, "methods filter; no event, no bucket");
 
@@ -99,9 +301,9 @@ fn keys_and_filters() {
     assert_eq!(passes(&mut p, &ua(b"ACME phone 2.0"), T0, 3), 1, "one bucket per User-Agent value");
     assert_eq!(passes(&mut p, &ua(b"Other"), T0, 3), 3, "pattern does not match");
 
-    assert_eq!(p.limit(&facts("192.0.2.4", b"OPTIONS"), T0), Verdict::Pass);
+    assert_eq!(p.limit(&facts("192.0.2.4", b"OPTIONS"), T0, 0), Verdict::Pass);
     assert_eq!(
-        p.limit(&facts("192.0.2.5", b"OPTIONS"), T0),
+        p.limit(&facts("192.0.2.5", b"OPTIONS"), T0, 0),
         Verdict::Drop { rule: 2 },
         "global: one bucket per method for everyone"
     );

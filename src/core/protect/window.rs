@@ -18,6 +18,11 @@ impl WindowCounts {
     /// Counts one event of `ip` at `now_ms`; true when this one reaches `limit`
     /// within `window_ms` (the window then starts over).
     pub fn hit(&mut self, ip: IpAddr, now_ms: u64, window_ms: u64, limit: u32) -> bool {
+        self.hit_n(ip, now_ms, window_ms, limit, 1)
+    }
+
+    /// Counts `n` events of `ip` at once (another shard's report).
+    pub fn hit_n(&mut self, ip: IpAddr, now_ms: u64, window_ms: u64, limit: u32, n: u32) -> bool {
         if self.windows.len() >= MAX_SOURCES && !self.windows.contains_key(&ip) {
             self.prune(now_ms, window_ms);
             if self.windows.len() >= MAX_SOURCES {
@@ -28,7 +33,7 @@ impl WindowCounts {
         if now_ms.saturating_sub(w.0) >= window_ms {
             *w = (now_ms, 0);
         }
-        w.1 += 1;
+        w.1 = w.1.saturating_add(n);
         if w.1 >= limit {
             self.windows.remove(&ip);
             return true;
