@@ -65,6 +65,9 @@ crate::reasons! {
         UndeliverableTransactionGone => "undeliverable, transaction gone",
         LocationLookupLost => "location lookup lost",
         AckNotRoutable => "ack not routable",
+        /// The ACK of a 3xx–6xx the edge answered itself without a
+        /// transaction (a 407 challenge, a refusal): taken, nothing to relay.
+        AckOfOwnAnswer => "ack of the edge's own answer",
         StatelessForwardRefused => "stateless forward refused",
         Late2xxWithoutVia => "late 2xx without a Via",
         Late2xxBadVia => "late 2xx with a bad Via",

@@ -162,10 +162,13 @@ pub struct Edge {
     pub(crate) cluster: Option<cluster::ClusterState>,
 }
 
-/// Methods the edge serves itself today (the Allow header), without and
-/// with the registrar.
-const ALLOW: &[u8] = b"OPTIONS";
-const ALLOW_REGISTRAR: &[u8] = b"OPTIONS, REGISTER";
+/// Methods the edge handles (the Allow header of its answers to OPTIONS):
+/// OPTIONS to itself, every method its proxy relays, and REGISTER when the
+/// registrar is on.
+const ALLOW: &[u8] =
+    b"INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, INFO, UPDATE, PRACK, REFER, PUBLISH";
+const ALLOW_REGISTRAR: &[u8] =
+    b"INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, INFO, UPDATE, PRACK, REFER, PUBLISH, REGISTER";
 
 impl Edge {
     /// A shard's edge at `clock_ms` of the caller's monotonic clock, whose
@@ -453,7 +456,22 @@ fn send_response(counters: &mut Counters, origin: Origin, code: u16, bytes: Vec<
 /// stateless answers stay consistent: FNV-1a over Call-ID, From tag, CSeq.
 pub(crate) fn to_tag(msg: &Message<'_>) -> [u8; 16] {
     let part = |name| msg.header(name).unwrap_or_default();
-    let h = owner::fnv1a(&[part(HeaderName::CallId), part(HeaderName::From), part(HeaderName::CSeq)]);
+    tag_of(part(HeaderName::CallId), part(HeaderName::From), part(HeaderName::CSeq))
+}
+
+/// The To tag the edge gave the INVITE an ACK acknowledges (its CSeq with
+/// the method INVITE): the ACK of an answer the edge wrote itself carries it.
+pub(crate) fn own_answer_tag(ack: &Message<'_>) -> [u8; 16] {
+    let part = |name| ack.header(name).unwrap_or_default();
+    let cseq = part(HeaderName::CSeq);
+    let number = cseq.split(|c| c.is_ascii_whitespace()).next().unwrap_or_default();
+    let mut invite = number.to_vec();
+    invite.extend_from_slice(b" INVITE");
+    tag_of(part(HeaderName::CallId), part(HeaderName::From), &invite)
+}
+
+fn tag_of(call_id: &[u8], from: &[u8], cseq: &[u8]) -> [u8; 16] {
+    let h = owner::fnv1a(&[call_id, from, cseq]);
     let mut tag = [0u8; 16];
     for (i, t) in tag.iter_mut().enumerate() {
         *t = b"0123456789abcdef"[((h >> (60 - 4 * i)) & 0xf) as usize];

@@ -450,6 +450,10 @@ impl Edge {
                 return;
             }
         }
+        if ess.to.tag() == Some(&super::own_answer_tag(msg)[..]) {
+            // The ACK of a challenge or refusal the edge sent without state.
+            return self.counters.wire.drops.add(Drop::AckOfOwnAnswer);
+        }
         let trusted = self.proxy.cfg.trusts(origin.peer.ip());
         match self.decide(origin, msg, ess, trusted) {
             Ok(Decision::Forward { targets, .. }) if !targets.is_empty() => {

@@ -57,7 +57,13 @@ fn options_to_the_edge_is_answered_200_with_capabilities() {
     let mut e = edge(0, 1);
     let (dest, text) = answer(&run(&mut e, udp(40000), &request("OPTIONS", "sip:127.0.0.1:5060", "")));
     assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
-    for h in ["Allow: OPTIONS", "Accept: application/sdp", "Supported:", "Call-ID: call-1", "CSeq: 7 OPTIONS"] {
+    for h in [
+        "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY",
+        "Accept: application/sdp",
+        "Supported:",
+        "Call-ID: call-1",
+        "CSeq: 7 OPTIONS",
+    ] {
         assert!(text.contains(h), "missing {h}: {text}");
     }
     // rport filled and received added (RFC 3581), answer to the source port.
@@ -291,4 +297,20 @@ fn an_earlier_transaction_timer_moves_the_deadline_and_asks_for_a_wake() {
     let mut out = Vec::new();
     e.tick(NOW * 1000 + 510, &mut out);
     assert_eq!(e.next_deadline(), (NOW + 1) * 1000, "fired: back to the next second");
+}
+
+#[test]
+fn the_ack_of_an_answer_the_edge_wrote_itself_is_taken_as_such() {
+    let mut e = edge(0, 1);
+    // An INVITE with a Route the edge does not allow from outside: 403, no transaction.
+    let invite = request("INVITE", "sip:b@example.com", "Route: <sip:192.0.2.9;lr>\r\n");
+    let (_, text) = answer(&run(&mut e, udp(5070), &invite));
+    assert!(text.starts_with("SIP/2.0 403"), "{text}");
+    let tag = text.split("\r\n").find(|l| l.starts_with("To:")).and_then(|l| l.split("tag=").nth(1)).unwrap();
+    let ack = String::from_utf8(request("ACK", "sip:b@example.com", ""))
+        .unwrap()
+        .replace("To: <sip:b@example.com>", &format!("To: <sip:b@example.com>;tag={tag}"));
+    assert!(run(&mut e, udp(5070), ack.as_bytes()).is_empty());
+    assert_eq!(e.counters.wire.drops.get(crate::core::counters::Drop::AckOfOwnAnswer), 1);
+    assert_eq!(e.counters.wire.drops.get(crate::core::counters::Drop::AckNotRoutable), 0);
 }

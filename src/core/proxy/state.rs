@@ -218,6 +218,14 @@ pub struct ProxyState {
     pub soonest_ms: u64,
 }
 
+/// Where a shard's branch numbers start: a random 32-bit point shifted up,
+/// so a restarted edge never reuses a branch of its last life.
+fn branch_start() -> u64 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::getrandom(&mut b);
+    u64::from(u32::from_le_bytes(b)) << 16
+}
+
 impl ProxyState {
     pub fn new(cfg: ProxyConfig, now_ms: u64) -> ProxyState {
         let mut seed = [0u8; 12];
@@ -230,7 +238,8 @@ impl ProxyState {
             servers: HashMap::new(),
             clients: HashMap::new(),
             wheel: Wheel::new(now_ms / WHEEL_MS, 4096),
-            seq: 0,
+            // From a random point: branches stay unique across restarts (RFC 3261 §8.1.1.7).
+            seq: branch_start(),
             routes,
             probes: HashMap::new(),
             next_probe_ms: now_ms,
