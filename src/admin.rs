@@ -69,6 +69,10 @@ fn route(
                 (Some(why), _) => (503, TEXT, format!("{why}\n")),
             }
         }
+        (Get, path) if path.starts_with("/profiles/match") => {
+            let st = status.lock().unwrap_or_else(|p| p.into_inner());
+            profile_match(&st.profiles, path)
+        }
         (Get, "/cluster") => {
             let st = status.lock().unwrap_or_else(|p| p.into_inner());
             match &st.cluster {
@@ -90,6 +94,28 @@ fn route(
         (Get, _) => (404, TEXT, "not found\n".into()),
         _ => (405, TEXT, "method not allowed\n".into()),
     }
+}
+
+/// `GET /profiles/match?ua=…&ip=…[&transport=udp]`: which profile a device
+/// would get (JSON `{"profile": name}` or `null`), 400 without a valid ip.
+fn profile_match(profiles: &crate::core::profile::Profiles, path: &str) -> (u16, &'static str, String) {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    let param = |name: &str| {
+        query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| percent_decode(v)))
+    };
+    let Some(ip) = param("ip").and_then(|ip| ip.parse().ok()) else {
+        return (400, "text/plain; charset=utf-8", "ip=ADDRESS is needed (ua= and transport= are optional)\n".into());
+    };
+    let transport = match param("transport").as_deref().unwrap_or("udp") {
+        "tcp" => crate::core::Transport::Tcp,
+        "tls" => crate::core::Transport::Tls,
+        "ws" => crate::core::Transport::Ws,
+        "wss" => crate::core::Transport::Wss,
+        _ => crate::core::Transport::Udp,
+    };
+    let ua = param("ua");
+    let name = profiles.matching(ua.as_deref().map(str::as_bytes), ip, transport).map(|i| profiles.0[i].name.clone());
+    (200, "application/json", serde_json::json!({ "profile": name }).to_string())
 }
 
 mod bans;

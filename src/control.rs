@@ -3,8 +3,8 @@
 //! turns SIGTERM/SIGINT into an orderly stop. Everything between the main
 //! thread and the shards goes through bounded crossbeam channels.
 
-use crate::config::{Config, DigestAlgorithm};
-use crate::core::auth::{Algorithm, Users};
+use crate::config::Config;
+use crate::core::auth::Users;
 use crate::core::trace::{TraceFilter, TraceRule};
 use crate::core::{owner, AuthConfig};
 use crate::shard::{self, Command, Report, ShardSpec};
@@ -28,6 +28,8 @@ pub struct Status {
     pub hep: Vec<Arc<hep_sender::Stats>>,
     /// The store room (None: `[cluster]` off).
     pub cluster: Option<crate::services::store::StoreHandle>,
+    /// The profiles, for `GET /profiles/match`.
+    pub profiles: crate::core::profile::Profiles,
 }
 
 impl Status {
@@ -111,16 +113,7 @@ fn auth_config(config: &Config) -> Result<Option<AuthConfig>, String> {
             s
         }
     };
-    let algorithms = config
-        .auth
-        .algorithms
-        .iter()
-        .map(|a| match a {
-            DigestAlgorithm::Md5 => Algorithm::Md5,
-            DigestAlgorithm::Sha256 => Algorithm::Sha256,
-            DigestAlgorithm::Sha512_256 => Algorithm::Sha512_256,
-        })
-        .collect();
+    let algorithms = config.auth.algorithms.iter().map(|&a| shard::build::algorithm(a)).collect();
     Ok(Some(AuthConfig {
         users: load_users(config)?,
         secret,
@@ -169,6 +162,7 @@ pub fn run(mut config: Config, start_admin: StartAdmin) -> Result<(), String> {
         stopping: false,
         hep: hep_stats,
         cluster: None,
+        profiles: shard::build::profiles(&config),
     }));
     let mut store_ends = Vec::new();
     if config.cluster.enabled {

@@ -5,8 +5,10 @@
 //! the connection Bob registered on, owned by whichever shard accepted it.
 //!
 //! baresip 1.0 (libre) cannot answer a SHA-256 challenge (it gives up with
-//! ENOSYS instead of using the MD5 one offered beside it), so this edge
-//! offers MD5 only: what an operator with such phones configures.
+//! ENOSYS instead of using the MD5 one offered beside it). The edge runs the
+//! shipped default (SHA-256 first, MD5 beside it) with one `[[profile]]` for
+//! baresip's User-Agent offering it MD5 only; the profile's metric shows it
+//! matched.
 
 mod common;
 use common::tls::*;
@@ -70,7 +72,8 @@ fn two_baresip_phones_register_over_tls_and_call_each_other() {
     let tls = free_port();
     let extra = format!(
         "\n[[listen]]\ntransport = \"tls\"\naddr = \"127.0.0.1:{tls}\"\ncertificates = [{{ cert = \"{}\", key = \"{}\" }}]\n\n\
-         [registrar]\ndomains = [\"127.0.0.1\"]\n\n[auth]\nusers_file = \"{}\"\nalgorithms = [\"MD5\"]\n",
+         [registrar]\ndomains = [\"127.0.0.1\"]\n\n[auth]\nusers_file = \"{}\"\n\n\
+         [[profile]]\nname = \"baresip\"\nuser_agent = [\"baresip\"]\nauth_algorithms = [\"MD5\"]\n",
         cert.0.display(),
         cert.1.display(),
         users.display()
@@ -109,4 +112,5 @@ fn two_baresip_phones_register_over_tls_and_call_each_other() {
         "the INVITE was challenged (407)"
     );
     assert_eq!(edge.metric("sipedge_flow_failures_total", &[]), 0.0);
+    assert!(edge.metric("sipedge_profile_requests_total", &["profile=\"baresip\""]) > 0.0, "the profile matched");
 }

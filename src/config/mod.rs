@@ -10,6 +10,7 @@ mod cluster;
 mod hep;
 mod hygiene;
 mod method;
+mod profile;
 mod protect;
 mod proxy;
 mod schema;
@@ -19,6 +20,7 @@ pub use cluster::{Cluster, NodeName, RedisUrls};
 pub use hep::{AorPattern, Collector, Hep, Ratio};
 pub use hygiene::{Codec, Hygiene, Media};
 pub use method::MethodName;
+pub use profile::Profile;
 pub use protect::{AuthBan, Flood, Limit, LimitAction, LimitKey, Protect, Rate};
 pub use proxy::{Cidr, Code, Forking, Proxy, Route, Upstream};
 pub use schema::*;
@@ -184,6 +186,16 @@ impl Config {
             if self.cluster.enabled {
                 let message = "a mid-registrar sharing its location through [cluster] is not built yet".into();
                 return Err(at(reg_at(), "registrar.mode".into(), message));
+            }
+        }
+        let mut profile_names = std::collections::HashSet::new();
+        for (i, p) in self.profile.iter().enumerate() {
+            let pos = nth_table(text, "[[profile]]", i);
+            if let Some((key, message)) = p.problem(&self.auth.algorithms) {
+                return Err(at(pos, format!("profile[{i}].{key}"), message));
+            }
+            if !profile_names.insert(p.name.as_str()) {
+                return Err(at(pos, format!("profile[{i}].name"), format!("a second profile named {:?}", p.name)));
             }
         }
         let cluster_at = || text.find("[cluster]").unwrap_or(0);

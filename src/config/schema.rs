@@ -47,6 +47,9 @@ pub struct Config {
     pub protect: super::Protect,
     #[serde(default)]
     pub cluster: super::Cluster,
+    /// Device and carrier profiles, first match wins (none by default).
+    #[serde(default)]
+    pub profile: Vec<super::Profile>,
 }
 
 /// `[tls]`: what is not per listener. Certificates of listeners are in

@@ -74,8 +74,10 @@ fn the_embedded_file_shows_every_key() {
         "cluster",
     ];
     for t in &schema_keys("") {
-        assert!(doc.contains_key(t.as_str()), "default.toml has no [{t}]");
+        // `[[profile]]` is an array of tables, a commented example by default.
+        assert!(doc.contains_key(t.as_str()) != (t == "profile"), "default.toml has no [{t}]");
     }
+    assert!(DEFAULT_TOML.contains("# [[profile]]"), "the profile example");
     for table in tables {
         let shown = table.split('.').fold(&doc, |t, k| t[k].as_table().unwrap_or_else(|| panic!("[{table}]")));
         let keys = schema_keys(table);
@@ -322,4 +324,18 @@ fn cluster_values_are_checked_where_they_are_written() {
     let seeds =
         format!("{CLUSTER_LISTENER}[cluster]\nredis = [\"redis://127.0.0.1:7000\", \"redis://127.0.0.1:7001\"]\n");
     assert_eq!(Config::parse(&seeds, "t").unwrap().cluster.redis.0.len(), 2);
+}
+
+#[test]
+fn a_profile_cannot_offer_what_the_edge_does_not_accept_and_must_match_on_something() {
+    let base = "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n[auth]\nalgorithms = [\"SHA-256\"]\n";
+    let e =
+        err(&format!("{base}[[profile]]\nname = \"old\"\nuser_agent = [\"baresip\"]\nauth_algorithms = [\"MD5\"]\n"));
+    assert_eq!((e.key.as_str(), e.line), ("profile[0].auth_algorithms", 6), "{e}");
+    let e = err(&format!("{base}[[profile]]\nname = \"any\"\n"));
+    assert_eq!(e.key, "profile[0].user_agent", "{e}");
+    let two = format!("{base}[[profile]]\nname = \"a\"\nsources = [\"10.0.0.0/8\"]\n[[profile]]\nname = \"a\"\ntransports = [\"tls\"]\n");
+    assert_eq!(err(&two).key, "profile[1].name");
+    let ok = format!("{base}[[profile]]\nname = \"tls\"\ntransports = [\"tls\"]\nauth_algorithms = [\"SHA-256\"]\n");
+    assert_eq!(Config::parse(&ok, "t").unwrap().profile.len(), 1);
 }

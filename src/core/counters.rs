@@ -227,6 +227,8 @@ pub struct ProxyStats {
 /// Per-shard counters of the core, by component.
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
+    /// Requests per `[[profile]]` matched (by index; empty without profiles).
+    pub profiles: Vec<u64>,
     pub cluster: super::edge::cluster::ClusterStats,
     pub mid: super::edge::mid::MidStats,
     pub wire: WireStats,

@@ -50,6 +50,8 @@ pub struct EdgeConfig {
     pub protect: crate::core::protect::ProtectConfig,
     /// The shared location; None = a single edge.
     pub cluster: Option<cluster::ClusterConfig>,
+    /// Device and carrier profiles (`[[profile]]`), in order.
+    pub profiles: crate::core::profile::Profiles,
 }
 
 /// One listener as the edge names itself on it.
@@ -183,7 +185,7 @@ impl Edge {
         protect.allow.extend(cfg.proxy.trusted.iter().copied());
         let protect = crate::core::protect::Protect::new(protect, cfg.shard, cfg.shards);
         Edge {
-            counters: Counters::default(),
+            counters: Counters { profiles: vec![0; cfg.profiles.0.len()], ..Counters::default() },
             now,
             now_ms,
             unix_offset_ms,
@@ -251,6 +253,11 @@ impl Edge {
             self.mid_tick(out);
             self.protect_tick(out);
         }
+    }
+
+    /// The profiles' names, in order (metric labels).
+    pub fn profile_names(&self) -> Vec<&str> {
+        self.cfg.profiles.0.iter().map(|p| p.name.as_str()).collect()
     }
 
     /// Transactions in progress on this shard.
@@ -333,6 +340,12 @@ impl Edge {
         }
         if msg.buf.len() > self.cfg.max_message_bytes {
             return self.reject(origin, msg, None, 513, "Message Too Large", out);
+        }
+        if !self.cfg.profiles.is_empty() {
+            let ua = msg.header(sip::HeaderName::UserAgent);
+            if let Some(i) = self.cfg.profiles.matching(ua, origin.peer.ip(), origin.transport) {
+                self.counters.profiles[i] += 1;
+            }
         }
         let ess = match sip::check_request(msg) {
             Ok(e) => e,

@@ -16,6 +16,7 @@ pub mod mesh;
 pub mod net;
 pub mod owner;
 pub mod pending;
+pub mod profile;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;

@@ -8,7 +8,9 @@
 //! exist only under `cfg(test)`) to the embedded default, so a fixture
 //! cannot drift from `default.toml` unnoticed.
 
-use crate::config::{Config, Forking, LimitAction, LimitKey, OnMaxContacts, RegistrarMode, Throttle};
+use crate::config::{Config, DigestAlgorithm, Forking, LimitAction, LimitKey, OnMaxContacts, RegistrarMode, Throttle};
+use crate::core::auth::Algorithm;
+use crate::core::profile::{Profile, Profiles};
 use crate::core::protect::{Action, ProtectConfig, Rule, RuleKey, Scanners, Trip};
 use crate::core::proxy::hygiene::Hygiene;
 use crate::core::proxy::route::{Route, RouteUpstream};
@@ -36,6 +38,7 @@ pub fn edge_config(config: &Config, shard: u16, shards: u16, auth: Option<AuthCo
         },
         protect: protect_config(config),
         cluster: cluster_config(&config.cluster),
+        profiles: profiles(config),
     };
     for l in &config.listen {
         cfg.local_hosts.extend(edge::local_hosts(l.addr, &l.advertise));
@@ -43,6 +46,32 @@ pub fn edge_config(config: &Config, shard: u16, shards: u16, auth: Option<AuthCo
         cfg.listeners.push(edge::Listener::new(l.transport.into(), l.addr, &l.advertise));
     }
     cfg
+}
+
+/// A digest algorithm as the core names it.
+pub fn algorithm(a: DigestAlgorithm) -> Algorithm {
+    match a {
+        DigestAlgorithm::Md5 => Algorithm::Md5,
+        DigestAlgorithm::Sha256 => Algorithm::Sha256,
+        DigestAlgorithm::Sha512_256 => Algorithm::Sha512_256,
+    }
+}
+
+/// `[[profile]]` as the core matches it (User-Agent substrings lower-cased).
+pub fn profiles(config: &Config) -> Profiles {
+    Profiles(
+        config
+            .profile
+            .iter()
+            .map(|p| Profile {
+                name: p.name.clone(),
+                user_agent: p.user_agent.iter().map(|s| s.to_ascii_lowercase().into_bytes()).collect(),
+                sources: p.sources.clone(),
+                transports: p.transports.iter().map(|&t| t.into()).collect(),
+                auth_algorithms: p.auth_algorithms.iter().map(|&a| algorithm(a)).collect(),
+            })
+            .collect(),
+    )
 }
 
 /// The core's view of `[cluster]`; None when off. A REGISTER or lookup

@@ -103,6 +103,14 @@ pub fn cluster(id: u16, c: &crate::core::edge::cluster::ClusterState, n: &crate:
     }
 }
 
+/// Requests per profile of one shard.
+pub fn profiles(id: u16, names: &[&str], counts: &[u64]) {
+    let s = id.to_string();
+    for (name, n) in names.iter().zip(counts) {
+        counter!("sipedge_profile_requests_total", "shard" => s.clone(), "profile" => name.to_string()).absolute(*n);
+    }
+}
+
 /// The mid-registrar of one shard (`registrar.mode = "mid"`).
 pub fn mid(id: u16, n: &crate::core::edge::mid::MidStats, upstream_active: usize) {
     let s = id.to_string();

@@ -36,6 +36,7 @@ fn cluster_edge() -> Edge {
             cache_ms: 60_000,
             reassert_per_sec: 1000,
         }),
+        profiles: Default::default(),
     };
     Edge::new(cfg, NOW * 1000, 0)
 }

@@ -43,6 +43,7 @@ fn mid_edge(per_aor: bool) -> Edge {
             ..ProxyConfig::default()
         },
         cluster: None,
+        profiles: Default::default(),
     };
     Edge::new(cfg, NOW * 1000, 0)
 }

@@ -81,6 +81,7 @@ pub(super) fn config() -> EdgeConfig {
             ..ProxyConfig::default()
         },
         cluster: None,
+        profiles: Default::default(),
     }
 }
 

@@ -282,7 +282,9 @@ impl Edge {
         };
         let to_tag = super::to_tag(msg);
         let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
-        let challenges = self.challenges(realm, stale);
+        let ua = msg.header(HeaderName::UserAgent);
+        let profile = self.cfg.profiles.matching(ua, origin.peer.ip(), origin.transport);
+        let challenges = self.challenges(realm, stale, profile);
         let extra: Vec<(&str, &[u8])> = challenges.iter().map(|c| (header, c.as_slice())).collect();
         sip::write_response(
             msg,
@@ -299,12 +301,17 @@ impl Edge {
         self.send(origin, Some(ess), since, code, bytes, out)
     }
 
-    /// One challenge value per configured algorithm, sharing one fresh nonce.
-    fn challenges(&self, realm: &[u8], stale: bool) -> Vec<Vec<u8>> {
+    /// One challenge value per algorithm offered (the matching profile's,
+    /// else the configured ones), sharing one fresh nonce.
+    fn challenges(&self, realm: &[u8], stale: bool, profile: Option<usize>) -> Vec<Vec<u8>> {
         let Some(auth) = &self.reg.auth else { return Vec::new() };
         let mut nonce = Vec::with_capacity(64);
         auth.key.issue(self.now, &mut nonce);
-        auth.algorithms
+        let offered = match profile.map(|i| &self.cfg.profiles.0[i].auth_algorithms) {
+            Some(list) if !list.is_empty() => list,
+            _ => &auth.algorithms,
+        };
+        offered
             .iter()
             .map(|&alg| {
                 let mut v = Vec::with_capacity(160);

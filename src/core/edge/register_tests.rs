@@ -41,6 +41,7 @@ fn edge_with(shard: u16, shards: u16, registrar: RegistrarConfig, auth: Option<A
             listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
             proxy: Default::default(),
             cluster: None,
+            profiles: Default::default(),
         },
         NOW * 1000,
         0,
@@ -1011,4 +1012,31 @@ fn password_guessing_is_banned_on_every_shard() {
             "banned: no answer at all"
         );
     }
+}
+
+/// A profile for a User-Agent narrows the challenges offered to it; other
+/// devices get the configured list (SHA-256 first).
+#[test]
+fn a_profile_offers_its_algorithms_to_its_devices_only() {
+    use crate::core::profile::{Profile, Profiles};
+    let mut e = auth_edge();
+    e.cfg.profiles = Profiles(vec![Profile {
+        name: "old".into(),
+        user_agent: vec![b"baresip".to_vec()],
+        sources: Vec::new(),
+        transports: Vec::new(),
+        auth_algorithms: vec![Algorithm::Md5],
+    }]);
+    e.counters.profiles = vec![0];
+    let old =
+        register_to("alice", REALM, "p1", 1, "Contact: <sip:alice@10.0.0.1:5070>\r\nUser-Agent: baresip v1.0.0\r\n");
+    let text = send(&mut e, NOW, udp(5070), &old);
+    let offered = headers(&text, "WWW-Authenticate");
+    assert!(offered.len() == 1 && offered[0].contains("algorithm=MD5"), "{text}");
+    let other =
+        register_to("alice", REALM, "p2", 1, "Contact: <sip:alice@10.0.0.1:5071>\r\nUser-Agent: Yealink SIP-T46U\r\n");
+    let text = send(&mut e, NOW, udp(5071), &other);
+    let offered = headers(&text, "WWW-Authenticate");
+    assert!(offered.len() > 1 && offered[0].contains("algorithm=SHA-256"), "{text}");
+    assert_eq!(e.counters.profiles, vec![1]);
 }

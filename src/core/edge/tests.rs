@@ -17,6 +17,7 @@ fn edge(shard: u16, shards: u16) -> Edge {
             listeners: vec![Listener::new(Transport::Udp, "127.0.0.1:5060".parse().unwrap(), "")],
             proxy: Default::default(),
             cluster: None,
+            profiles: Default::default(),
         },
         NOW * 1000,
         0,

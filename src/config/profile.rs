@@ -1,0 +1,51 @@
+//! `[[profile]]`: device and carrier profiles, matched in order on what a
+//! request says about its sender (User-Agent substrings, source networks,
+//! transport); the first that matches decides. Today a profile sets the
+//! digest algorithms the edge offers those devices (`auth_algorithms`,
+//! chosen among `auth.algorithms`: a profile can narrow or reorder what is
+//! offered, never add what the edge would not accept). Checked where it is
+//! written, like the rest of the config.
+
+use super::{Cidr, DigestAlgorithm, Transport};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Shown in metrics and `/profiles/match`; unique.
+    pub name: String,
+    /// Matches when the User-Agent contains one of these (any case).
+    #[serde(default)]
+    pub user_agent: Vec<String>,
+    /// Matches when the source address is in one of these networks.
+    #[serde(default)]
+    pub sources: Vec<Cidr>,
+    /// Matches when the request came over one of these transports.
+    #[serde(default)]
+    pub transports: Vec<Transport>,
+    /// The digest challenges offered, in order (a subset of `auth.algorithms`); empty = the global list.
+    #[serde(default)]
+    pub auth_algorithms: Vec<DigestAlgorithm>,
+}
+
+impl Profile {
+    /// What is wrong with it against the rest of the config, as (key, message).
+    pub fn problem(&self, accepted: &[DigestAlgorithm]) -> Option<(&'static str, String)> {
+        if self.name.is_empty() {
+            return Some(("name", "every profile needs a name".into()));
+        }
+        if self.user_agent.is_empty() && self.sources.is_empty() && self.transports.is_empty() {
+            return Some(("user_agent", "a profile needs user_agent, sources or transports to match on".into()));
+        }
+        if self.user_agent.iter().any(String::is_empty) {
+            return Some(("user_agent", "an empty substring would match every device".into()));
+        }
+        if let Some(a) = self.auth_algorithms.iter().find(|a| !accepted.contains(a)) {
+            return Some((
+                "auth_algorithms",
+                format!("{a:?} is not in auth.algorithms: a profile cannot offer what the edge does not accept"),
+            ));
+        }
+        None
+    }
+}

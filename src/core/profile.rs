@@ -1,0 +1,77 @@
+//! Device and carrier profiles (`[[profile]]`), as the core matches them:
+//! in order, the first whose every given matcher holds (User-Agent
+//! substring, any case; source network; transport). What a profile changes
+//! is read by the code it concerns (today: the digest challenges offered,
+//! `edge::register`). Matching runs only when profiles are configured.
+
+use super::auth::Algorithm;
+use super::net::Cidr;
+use super::Transport;
+use std::net::IpAddr;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub name: String,
+    /// Lower-cased substrings.
+    pub user_agent: Vec<Vec<u8>>,
+    pub sources: Vec<Cidr>,
+    pub transports: Vec<Transport>,
+    /// Challenges offered, in order; empty = the global list.
+    pub auth_algorithms: Vec<Algorithm>,
+}
+
+impl Profile {
+    fn matches(&self, ua: Option<&[u8]>, ip: IpAddr, transport: Transport) -> bool {
+        let ua_ok = self.user_agent.is_empty()
+            || ua.is_some_and(|ua| {
+                self.user_agent.iter().any(|s| ua.windows(s.len()).any(|w| w.eq_ignore_ascii_case(s)))
+            });
+        ua_ok
+            && (self.sources.is_empty() || self.sources.iter().any(|c| c.contains(ip)))
+            && (self.transports.is_empty() || self.transports.contains(&transport))
+    }
+}
+
+/// The configured profiles, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profiles(pub Vec<Profile>);
+
+impl Profiles {
+    /// The index of the first profile matching a sender, if any.
+    pub fn matching(&self, ua: Option<&[u8]>, ip: IpAddr, transport: Transport) -> Option<usize> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.iter().position(|p| p.matches(ua, ip, transport))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str, ua: &[&str], sources: &[&str]) -> Profile {
+        Profile {
+            name: name.into(),
+            user_agent: ua.iter().map(|s| s.to_ascii_lowercase().into_bytes()).collect(),
+            sources: sources.iter().map(|s| Cidr::parse(s).unwrap()).collect(),
+            transports: Vec::new(),
+            auth_algorithms: vec![Algorithm::Md5],
+        }
+    }
+
+    #[test]
+    fn the_first_profile_whose_every_matcher_holds_decides() {
+        let p = Profiles(vec![profile("office", &["yealink"], &["10.0.0.0/8"]), profile("old", &["baresip"], &[])]);
+        let ip = |s: &str| s.parse().unwrap();
+        assert_eq!(p.matching(Some(b"Yealink SIP-T46U"), ip("10.1.2.3"), Transport::Udp), Some(0));
+        assert_eq!(p.matching(Some(b"Yealink SIP-T46U"), ip("192.0.2.1"), Transport::Udp), None, "both must hold");
+        assert_eq!(p.matching(Some(b"baresip v1.0.0 (x86_64/linux)"), ip("192.0.2.1"), Transport::Tls), Some(1));
+        assert_eq!(p.matching(None, ip("192.0.2.1"), Transport::Udp), None);
+        assert_eq!(Profiles::default().matching(Some(b"baresip"), ip("192.0.2.1"), Transport::Udp), None);
+    }
+}
