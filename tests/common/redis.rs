@@ -100,6 +100,17 @@ impl Drop for Redis {
     }
 }
 
+/// A free port for a cluster node: its bus listens on port + 10000, which
+/// must exist and be free too.
+fn cluster_port() -> u16 {
+    loop {
+        let p = free_port();
+        if p < 55000 && std::net::TcpListener::bind(("127.0.0.1", p + 10000)).is_ok() {
+            return p;
+        }
+    }
+}
+
 /// Three masters of a Redis Cluster on loopback (no replicas).
 pub struct RedisCluster {
     pub nodes: Vec<Redis>,
@@ -108,7 +119,7 @@ pub struct RedisCluster {
 impl RedisCluster {
     pub fn start() -> RedisCluster {
         let nodes: Vec<Redis> = (0..3)
-            .map(|_| Redis::start_with(free_port(), &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]))
+            .map(|_| Redis::start_with(cluster_port(), &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]))
             .collect();
         let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
         let out = Command::new("redis-cli")

@@ -435,10 +435,23 @@ impl Edge {
         }
     }
 
-    /// Re-asserts the next AORs due, at `reassert_per_sec`.
+    /// Re-asserts the next AORs due, at `reassert_per_sec`. AORs journaled
+    /// while the store counts as up (one answer lost or late, a re-assert
+    /// that failed) join the queue here, so none waits for the store's next
+    /// down-and-up to be written.
     pub(super) fn pace_reassert(&mut self, out: &mut Vec<Output>) {
         let Some(c) = &mut self.cluster else { return };
-        if !c.store_up || c.reassert.is_empty() {
+        if !c.store_up {
+            return;
+        }
+        if c.journal_overflowed {
+            c.journal.clear();
+            c.journal_overflowed = false;
+            c.reassert = self.reg.location.aor_keys().into();
+        } else if !c.journal.is_empty() {
+            c.reassert.extend(c.journal.drain());
+        }
+        if c.reassert.is_empty() {
             return;
         }
         let elapsed = self.now_ms.saturating_sub(c.paced_at).max(1);
@@ -471,7 +484,8 @@ impl Edge {
     /// When pacing must run again (ms of the core's clock).
     pub(super) fn reassert_deadline(&self) -> Option<u64> {
         let c = self.cluster.as_ref()?;
-        (c.store_up && !c.reassert.is_empty()).then_some(self.now_ms + 100)
+        let due = !c.reassert.is_empty() || !c.journal.is_empty() || c.journal_overflowed;
+        (c.store_up && due).then_some(self.now_ms + 100)
     }
 }
 

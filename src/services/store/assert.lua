@@ -8,12 +8,7 @@ local key = KEYS[1]
 local node = ARGV[1]
 local now = tonumber(redis.call('TIME')[1])
 
-local live, removes = {}, {}
-local all = redis.call('HGETALL', key)
-for i = 1, #all, 2 do
-  local b = parse(all[i + 1])
-  if b and b.e > now then live[all[i]] = b else removes[#removes + 1] = all[i] end
-end
+local live, removes = split(key, now)
 
 local listed = {}
 for i = 2, #ARGV, 5 do listed[ARGV[i]] = true end

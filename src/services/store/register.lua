@@ -9,12 +9,7 @@ local node, call_id, cseq = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local wildcard, max, replace = ARGV[4] == '1', tonumber(ARGV[5]), ARGV[6] == '1'
 local now = tonumber(redis.call('TIME')[1])
 
-local live, dead = {}, {}
-local all = redis.call('HGETALL', key)
-for i = 1, #all, 2 do
-  local b = parse(all[i + 1])
-  if b and b.e > now then live[all[i]] = b else dead[#dead + 1] = all[i] end
-end
+local live, dead = split(key, now)
 
 local function values()
   local out = { now }

@@ -11,3 +11,15 @@ local function parse(v)
   if not e then return nil end
   return { v = v, e = tonumber(e), u = tonumber(u), c = tonumber(c), n = n, cid = string.sub(v, nl1 + 1, nl2 - 1) }
 end
+
+-- The AOR's values split at `now`: the live ones by key, and the keys of
+-- the dead ones (expired, or unreadable).
+local function split(key, now)
+  local live, dead = {}, {}
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    local b = parse(all[i + 1])
+    if b and b.e > now then live[all[i]] = b else dead[#dead + 1] = all[i] end
+  end
+  return live, dead
+end
