@@ -215,7 +215,10 @@ fn a_flood_over_64_ports_and_four_shards_is_banned_at_the_threshold() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let got = answers(&many, 300);
-    assert!((50..=75).contains(&got.len()), "answered until the ban at 50 over all shards, not 200: {}", got.len());
+    // The request that reaches the threshold may itself be the first one
+    // dropped (49), and the counts of other shards arrive within a report
+    // (10 ms: about 10 more at this rate): far from 4 × 50.
+    assert!((49..=75).contains(&got.len()), "answered until the ban at 50 over all shards, not 200: {}", got.len());
     assert!(edge.wait_metric("sipedge_bans_total", &["reason=\"flood\""], |v| v >= 1.0) >= 1.0);
     assert!(edge.metric("sipedge_flood_reports_total", &[]) > 0.0);
     for i in 0..8 {
