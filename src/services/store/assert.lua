@@ -38,16 +38,4 @@ end
 if #removes > 0 then redis.call('HDEL', key, unpack(removes)) end
 if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
 
-local last = 0
-local out = { now }
-for _, b in pairs(live) do
-  if b.e > last then last = b.e end
-  out[#out + 1] = b.v
-end
-if last == 0 then
-  redis.call('DEL', key)
-else
-  redis.call('PEXPIREAT', key, (last + 60) * 1000)
-end
-redis.call('PUBLISH', 'sipedge:inval', node .. ' ' .. string.sub(key, 14, -2))
-return out
+return finish(key, node, now, live)

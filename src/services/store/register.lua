@@ -68,12 +68,4 @@ else
   if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
 end
 
-local last = 0
-for _, b in pairs(live) do if b.e > last then last = b.e end end
-if last == 0 then
-  redis.call('DEL', key)
-else
-  redis.call('PEXPIREAT', key, (last + 60) * 1000)
-end
-redis.call('PUBLISH', 'sipedge:inval', node .. ' ' .. string.sub(key, 14, -2))
-return values()
+return finish(key, node, now, live)

@@ -1,5 +1,6 @@
--- The stored value's parts (core/location/shared.rs): prepended to the
--- scripts that read values (register.lua, assert.lua) by scripts.rs.
+-- What register.lua and assert.lua share, prepended to them by scripts.rs:
+-- reading a stored value (core/location/shared.rs), splitting an AOR's
+-- values at now, and finishing a change.
 -- "<expires_at> <updated> <cseq> <node>\n<call-id>\n<json>" -> a table, or
 -- nil when it does not parse (such a value counts as dead).
 local function parse(v)
@@ -22,4 +23,21 @@ local function split(key, now)
     if b and b.e > now then live[all[i]] = b else dead[#dead + 1] = all[i] end
   end
   return live, dead
+end
+
+-- After a change: the key lives 60 s past its last binding (or goes when it
+-- has none), the other edges hear of it, and the answer is {now, value...}.
+local function finish(key, node, now, live)
+  local last, out = 0, { now }
+  for _, b in pairs(live) do
+    if b.e > last then last = b.e end
+    out[#out + 1] = b.v
+  end
+  if last == 0 then
+    redis.call('DEL', key)
+  else
+    redis.call('PEXPIREAT', key, (last + 60) * 1000)
+  end
+  redis.call('PUBLISH', 'sipedge:inval', node .. ' ' .. string.sub(key, 14, -2))
+  return out
 end
