@@ -455,6 +455,21 @@ fn listener_of(listeners: &[Listener], index: u16, transport: Transport) -> &Lis
         .unwrap_or(&listeners[0])
 }
 
+/// The index of the listener a message to `hop` leaves by: same transport
+/// and address family, else same transport, else the first.
+fn listener_index_toward(listeners: &[Listener], hop: &crate::core::proxy::route::NextHop) -> u16 {
+    let pos = listeners
+        .iter()
+        .position(|l| l.transport == hop.transport && l.v6 == hop.addr.is_ipv6())
+        .or_else(|| listeners.iter().position(|l| l.transport == hop.transport));
+    pos.unwrap_or(0) as u16
+}
+
+/// The listener a message to `hop` leaves by.
+fn listener_toward<'a>(listeners: &'a [Listener], hop: &crate::core::proxy::route::NextHop) -> &'a Listener {
+    listener_of(listeners, listener_index_toward(listeners, hop), hop.transport)
+}
+
 /// Sends a response to where the request it answers came from, counted.
 fn send_response(counters: &mut Counters, origin: Origin, code: u16, bytes: Vec<u8>, out: &mut Vec<Output>) {
     let dest = match (origin.transport, origin.flow) {

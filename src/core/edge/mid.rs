@@ -161,7 +161,7 @@ impl Edge {
         if op.wildcard {
             return msg.buf.to_vec();
         }
-        let l = self.cfg.listeners.iter().find(|l| l.transport == hop.transport).unwrap_or(&self.cfg.listeners[0]);
+        let l = super::listener_toward(&self.cfg.listeners, &hop);
         let edge = format!("{}:{}", String::from_utf8_lossy(&l.host), l.port);
         let (user, domain) = user_and_domain(&op.aor);
         let live = self.reg.location.get(&op.aor).iter().filter(|b| b.expires_at() > self.now).count();
@@ -257,7 +257,7 @@ impl Edge {
         for (tag, up) in gone {
             let Some(&i) = self.proxy.routes.plan(route, tag).first() else { continue };
             let hop = self.proxy.routes.upstreams[i].hop;
-            let l = self.cfg.listeners.iter().find(|l| l.transport == hop.transport).unwrap_or(&self.cfg.listeners[0]);
+            let l = super::listener_toward(&self.cfg.listeners, &hop);
             let host = String::from_utf8_lossy(&l.host).into_owned();
             let edge = format!("{host}:{}", l.port);
             let (user, domain) = user_and_domain(&up.aor);

@@ -94,12 +94,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn listener_index_for(&self, hop: &NextHop) -> u16 {
-        let ls = self.listeners;
-        let pos = ls
-            .iter()
-            .position(|l| l.transport == hop.transport && l.v6 == hop.addr.is_ipv6())
-            .or_else(|| ls.iter().position(|l| l.transport == hop.transport));
-        pos.unwrap_or(0) as u16
+        super::listener_index_toward(self.listeners, hop)
     }
 
     /// Sends a response to the sender of a request (see `Edge::send`).
