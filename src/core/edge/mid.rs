@@ -100,8 +100,7 @@ impl Edge {
         let result = apply(&mut self.reg.location, &op, &self.reg.cfg);
         if result.is_ok() {
             if accepted {
-                let before = book.tags_of(&op.aor);
-                book.accepted(&op, &before, self.now);
+                book.accepted(&op, self.now);
             } else {
                 book.refreshed(&op, self.now);
             }
@@ -143,12 +142,11 @@ impl Edge {
             return self.reject(origin, msg, None, 500, "Server Internal Error", out);
         };
         self.counters.mid.forwarded += 1;
-        let tags_before = self.reg.mid.as_ref().map(|b| b.tags_of(&op.aor)).unwrap_or_default();
         // Opened as from inside: the contacts are the edge's own, so no NAT
         // alias and no topology-hiding token is put on them.
         let (id, _) = self.open_tx(origin, &view, &forward_ess, key, true, out);
         if let Some(tx) = self.proxy.txs.get_mut(id) {
-            tx.mid = Some(Box::new(Forwarded { op, tags_before }));
+            tx.mid = Some(Box::new(Forwarded { op }));
         }
         self.start_targets(id, targets, false, out);
     }

@@ -86,8 +86,6 @@ pub fn parse_tag(v: &[u8]) -> Option<u64> {
 #[derive(Debug)]
 pub struct Forwarded {
     pub op: RegisterOp,
-    /// The AOR's tags in the book before it (a wildcard removes them all).
-    pub tags_before: Vec<u64>,
 }
 
 /// What the core holds for one tag.
@@ -161,10 +159,11 @@ impl MidBook {
     }
 
     /// The core accepted `op`: what it now holds.
-    pub fn accepted(&mut self, op: &RegisterOp, tags_before: &[u64], now: u64) {
+    pub fn accepted(&mut self, op: &RegisterOp, now: u64) {
         if op.wildcard {
-            for t in tags_before {
-                self.entries.remove(t);
+            // The only scan of the book: a wildcard removes every tag of its AOR.
+            for t in self.tags_of(&op.aor) {
+                self.entries.remove(&t);
             }
             return;
         }
