@@ -30,11 +30,15 @@ pub fn start(
     let server = Server::http(addr).map_err(|e| std::io::Error::other(format!("admin listener {addr}: {e}")))?;
     std::thread::Builder::new().name("admin".into()).spawn(move || {
         for req in server.incoming_requests() {
-            let (shards, store) = status.lock().map(|s| (s.last_seen.len(), s.cluster.clone())).unwrap_or((1, None));
+            let (shards, store, resolver) = status
+                .lock()
+                .map(|s| (s.last_seen.len(), s.cluster.clone(), s.resolver.clone()))
+                .unwrap_or((1, None, None));
             let answer = bans::route(req.method(), req.url(), shards, &control)
                 .or_else(|| limits::route(req.method(), req.url(), shards, &control))
                 .or_else(|| registrations::route(req.method(), req.url(), &control, store.as_ref()))
-                .or_else(|| trace::route(req.method(), req.url(), &control));
+                .or_else(|| trace::route(req.method(), req.url(), &control))
+                .or_else(|| dns::route(req.method(), req.url(), resolver.as_ref()));
             let (code, ctype, body) =
                 answer.unwrap_or_else(|| route(req.method(), req.url(), &prom, &status, &control));
             let header = Header::from_bytes("Content-Type", ctype).expect("static header");
@@ -119,6 +123,7 @@ fn profile_match(profiles: &crate::core::profile::Profiles, path: &str) -> (u16,
 }
 
 mod bans;
+mod dns;
 mod limits;
 mod registrations;
 mod trace;

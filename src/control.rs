@@ -28,6 +28,8 @@ pub struct Status {
     pub hep: Vec<Arc<hep_sender::Stats>>,
     /// The store room (None: `[cluster]` off).
     pub cluster: Option<crate::services::store::StoreHandle>,
+    /// The resolver room (`/dns/{name}`).
+    pub resolver: Option<crate::services::resolver::ResolverHandle>,
     /// The profiles, for `GET /profiles/match`.
     pub profiles: crate::core::profile::Profiles,
 }
@@ -162,6 +164,7 @@ pub fn run(mut config: Config, start_admin: StartAdmin) -> Result<(), String> {
         stopping: false,
         hep: hep_stats,
         cluster: None,
+        resolver: None,
         profiles: shard::build::profiles(&config),
     }));
     let mut store_ends = Vec::new();
@@ -170,6 +173,9 @@ pub fn run(mut config: Config, start_admin: StartAdmin) -> Result<(), String> {
         store_ends = room.ends.into_iter().map(|end| Some((room.handle.clone(), end))).collect();
         status.lock().map_err(|_| "status lock")?.cluster = Some(room.handle);
     }
+    let dns = crate::services::resolver::start(&config.dns, n);
+    let mut dns_ends: Vec<_> = dns.ends.into_iter().map(|end| Some((dns.handle.clone(), end))).collect();
+    status.lock().map_err(|_| "status lock")?.resolver = Some(dns.handle);
     let (request_tx, request_rx) = bounded::<Request>(16);
     start_admin(config.admin.addr, prom, status.clone(), request_tx).map_err(|e| e.to_string())?;
 
@@ -193,6 +199,7 @@ pub fn run(mut config: Config, start_admin: StartAdmin) -> Result<(), String> {
             reuseport: reuseport.clone(),
             hep: taps[id].take(),
             store: store_ends.get_mut(id).and_then(Option::take),
+            resolver: dns_ends.get_mut(id).and_then(Option::take),
         };
         handles.push(shard::spawn(spec).map_err(|e| format!("cannot start shard {id} on CPU {}: {e}", cpus[id]))?);
     }

@@ -7,6 +7,7 @@
 
 mod bounded;
 mod cluster;
+mod dns;
 mod hep;
 mod hygiene;
 mod method;
@@ -17,6 +18,7 @@ mod schema;
 
 pub use bounded::Bounded;
 pub use cluster::{Cluster, NodeName, RedisUrls};
+pub use dns::{Dns, Family, HostName, Named, UpstreamAddr};
 pub use hep::{AorPattern, Collector, Hep, Ratio};
 pub use hygiene::{Codec, Hygiene, Media};
 pub use method::MethodName;
@@ -114,7 +116,8 @@ impl Config {
         }
         for (i, r) in self.proxy.route.iter().enumerate() {
             let pos = nth_table(text, "[[proxy.route]]", i);
-            if let Some(j) = r.upstreams.iter().position(|u| u.transport != Transport::Tls && !u.server_name.is_empty())
+            if let Some(j) =
+                r.upstreams.iter().position(|u| u.transport() != Transport::Tls && !u.server_name.is_empty())
             {
                 return Err(at(
                     pos,
@@ -129,10 +132,28 @@ impl Config {
                     "a route needs at least one upstream".into(),
                 ));
             }
-            if let Some(j) = r.upstreams.iter().position(|u| u.transport.is_websocket()) {
+            if let Some(j) = r.upstreams.iter().position(|u| u.transport().is_websocket()) {
                 let message = "the edge opens no WebSocket connections: an upstream is udp, tcp or tls".into();
                 return Err(at(pos, format!("proxy.route[{i}].upstreams[{j}].transport"), message));
             }
+            for (j, u) in r.upstreams.iter().enumerate() {
+                if let (UpstreamAddr::Name(n), Some(t)) = (&u.addr, u.transport) {
+                    if n.transport.is_some_and(|nt| nt != t) {
+                        let message = "the URI's transport parameter and the transport key disagree".into();
+                        return Err(at(pos, format!("proxy.route[{i}].upstreams[{j}].transport"), message));
+                    }
+                }
+            }
+        }
+        let dns = &self.dns;
+        let timer_b_ms = 64 * self.proxy.t1_ms.get();
+        if dns.budget_ms.get() * 2 > timer_b_ms {
+            let message = format!("a lookup's budget must be at most half of Timer B (64·T1 = {timer_b_ms} ms)");
+            return Err(at(text.find("[dns]").unwrap_or(0), "dns.budget_ms".into(), message));
+        }
+        if dns.ttl_min_secs.get() > dns.ttl_max_secs.get() {
+            let message = "need ttl_min_secs <= ttl_max_secs".into();
+            return Err(at(text.find("[dns]").unwrap_or(0), "dns.ttl_min_secs".into(), message));
         }
         for (i, l) in self.listen.iter().enumerate() {
             if !l.transport.is_tls() && !l.client_ca.is_empty() {
@@ -179,9 +200,13 @@ impl Config {
                 let message = "device_expires must be shorter than upstream_expires".into();
                 return Err(at(reg_at(), "registrar.device_expires".into(), message));
             }
-            if let Some(j) = r.upstream.iter().position(|u| u.transport.is_websocket()) {
+            if let Some(j) = r.upstream.iter().position(|u| u.transport().is_websocket()) {
                 let message = "the edge opens no WebSocket connections: an upstream is udp, tcp or tls".into();
                 return Err(at(reg_at(), format!("registrar.upstream[{j}].transport"), message));
+            }
+            if let Some(j) = r.upstream.iter().position(|u| u.addr.literal().is_none()) {
+                let message = "the core registrar is an IP:port (names are resolved for routes only)".into();
+                return Err(at(reg_at(), format!("registrar.upstream[{j}].addr"), message));
             }
             if self.cluster.enabled {
                 let message = "a mid-registrar sharing its location through [cluster] is not built yet".into();

@@ -3,10 +3,10 @@
 //! hiding. Every value is checked while it is read, so a bad one is refused
 //! with its line and key like any other.
 
+use super::dns::UpstreamAddr;
 use super::{Bounded, Secret, Transport};
 use serde::{de, Deserialize, Deserializer};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 /// Address blocks are the core's type; this room only reads them from text.
 pub use crate::core::net::Cidr;
@@ -89,9 +89,11 @@ pub struct Route {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upstream {
-    pub addr: SocketAddr,
-    #[serde(default = "udp")]
-    pub transport: Transport,
+    /// `IP:port`, or a name resolved per request (`[dns]`, RFC 3263).
+    pub addr: UpstreamAddr,
+    /// udp when not given (for a name: NAPTR and SRV choose).
+    #[serde(default)]
+    pub transport: Option<Transport>,
     /// Share of first attempts among the route's upstreams; 0 = backup only.
     #[serde(default = "one")]
     pub weight: Bounded<0, 1000>,
@@ -101,8 +103,19 @@ pub struct Upstream {
     pub server_name: String,
 }
 
-fn udp() -> Transport {
-    Transport::Udp
+impl Upstream {
+    /// The transport of an upstream given by address (UDP unless set); a
+    /// name's, when its URI or `transport` key gives one.
+    pub fn transport(&self) -> Transport {
+        let named = match &self.addr {
+            UpstreamAddr::Name(n) => n.transport,
+            UpstreamAddr::Addr(_) => None,
+        };
+        self.transport.or(named).unwrap_or(match &self.addr {
+            UpstreamAddr::Name(n) if n.secure => Transport::Tls,
+            _ => Transport::Udp,
+        })
+    }
 }
 
 fn one() -> Bounded<0, 1000> {

@@ -47,6 +47,8 @@ pub struct Config {
     pub protect: super::Protect,
     #[serde(default)]
     pub cluster: super::Cluster,
+    #[serde(default)]
+    pub dns: super::Dns,
     /// Device and carrier profiles, first match wins (none by default).
     #[serde(default)]
     pub profile: Vec<super::Profile>,
@@ -128,6 +130,13 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// The transport a name (a URI's `transport` parameter) spells, any case.
+    pub fn from_name(name: &str) -> Option<Transport> {
+        [Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss]
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(name))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "udp",

@@ -15,6 +15,7 @@
 use super::location::shared::{Fetched, StoreWrite, Written};
 use super::proxy::state::Target;
 use super::registrar::{BindingView, RegisterOp, Reject};
+use super::resolve::{Dest, Failure, Resolved};
 
 /// A question for someone outside the core.
 #[derive(Debug)]
@@ -32,14 +33,17 @@ pub enum Ask {
     /// `rule`, from shard `shard` that owns it (`core::protect`, leases);
     /// `returning`: what the asker's expired lease left, given back.
     Lease { shard: u16, rule: u16, key: Vec<u8>, want: u32, returning: u32 },
+    /// The targets of a SIP destination given by name (RFC 3263), from the
+    /// resolver room.
+    Resolve(Dest),
 }
 
 impl Ask {
-    /// The shard an ask is for; None: the shared store's.
+    /// The shard an ask is for; None: an I/O room's (the store's, the resolver's).
     pub fn shard(&self) -> Option<u16> {
         match self {
             Ask::Register { shard, .. } | Ask::Lookup { shard, .. } | Ask::Lease { shard, .. } => Some(*shard),
-            Ask::Store(_) | Ask::Fetch { .. } => None,
+            Ask::Store(_) | Ask::Fetch { .. } | Ask::Resolve(_) => None,
         }
     }
 }
@@ -58,6 +62,8 @@ pub enum Answer {
     /// To `Ask::Lease`: the tokens lent, and 0, or the milliseconds until
     /// the owner's bucket has a token again (it is empty now).
     Leased { tokens: u32, wait_ms: u64 },
+    /// To `Ask::Resolve`: the name's candidates, or why there are none.
+    Resolved(Result<Resolved, Failure>),
     /// The asked party could not be reached (its queue was full, the store
     /// is down or missed its deadline): no other answer will come.
     Unreachable,

@@ -204,6 +204,10 @@ pub struct ProxyStats {
     pub branch_timeouts: u64,
     /// Failovers to the next upstream.
     pub failovers: u64,
+    /// Targets whose name gave no address (DNS failed, no records).
+    pub dns_failed_targets: u64,
+    /// Resolved targets failed over and blocklisted: [timeout or transport error, 503].
+    pub dns_failovers: [u64; 2],
     /// CANCELs sent to branches.
     pub cancels_sent: u64,
     /// 407 challenges sent.

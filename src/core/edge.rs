@@ -271,6 +271,11 @@ impl Edge {
         self.proxy.wheel.len()
     }
 
+    /// The shard's names, and how many targets are blocklisted now.
+    pub fn names(&self) -> (&crate::core::resolve::Names<crate::core::proxy::table::Id>, usize) {
+        (&self.proxy.names, self.proxy.names.blocked_now(self.now_ms))
+    }
+
     /// The listener `index`, or the first of `transport`.
     pub(crate) fn listener(&self, index: u16, transport: Transport) -> &Listener {
         listener_of(&self.cfg.listeners, index, transport)
@@ -531,6 +536,7 @@ mod hide;
 mod hygiene;
 mod limits;
 pub mod mid;
+mod names;
 mod nat;
 mod probe;
 mod proxy;
@@ -549,6 +555,8 @@ mod guard_tests;
 mod limits_tests;
 #[cfg(test)]
 mod mid_tests;
+#[cfg(test)]
+mod names_tests;
 #[cfg(test)]
 mod proxy_tests;
 #[cfg(test)]

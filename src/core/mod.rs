@@ -20,6 +20,7 @@ pub mod profile;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;
+pub mod resolve;
 pub mod timer;
 pub mod trace;
 pub mod transaction;

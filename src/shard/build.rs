@@ -8,7 +8,10 @@
 //! exist only under `cfg(test)`) to the embedded default, so a fixture
 //! cannot drift from `default.toml` unnoticed.
 
-use crate::config::{Config, DigestAlgorithm, Forking, LimitAction, LimitKey, OnMaxContacts, RegistrarMode, Throttle};
+use crate::config::{
+    Config, DigestAlgorithm, Family, Forking, LimitAction, LimitKey, OnMaxContacts, RegistrarMode, Throttle,
+    UpstreamAddr,
+};
 use crate::core::auth::Algorithm;
 use crate::core::profile::{Profile, Profiles};
 use crate::core::protect::{Action, ProtectConfig, Rule, RuleKey, Scanners, Trip};
@@ -17,6 +20,7 @@ use crate::core::proxy::route::{Route, RouteUpstream};
 use crate::core::proxy::state::ProxyConfig;
 use crate::core::registrar::mid::MidConfig;
 use crate::core::registrar::RegistrarConfig;
+use crate::core::resolve::{Dest, NamesConfig};
 use crate::core::transaction::Timers;
 use crate::core::{edge, AuthConfig, EdgeConfig};
 
@@ -34,7 +38,7 @@ pub fn edge_config(config: &Config, shard: u16, shards: u16, auth: Option<AuthCo
         listeners: Vec::new(),
         proxy: ProxyConfig {
             registrar_upstreams: registrar_upstreams(&config.registrar),
-            ..proxy_config(&config.proxy, &config.hygiene)
+            ..proxy_config(&config.proxy, &config.hygiene, &config.dns)
         },
         protect: protect_config(config),
         cluster: cluster_config(&config.cluster),
@@ -92,7 +96,7 @@ fn cluster_config(c: &crate::config::Cluster) -> Option<edge::cluster::ClusterCo
 
 /// The core's proxy settings from `[proxy]` and `[hygiene]` (the control
 /// thread has put a random topology key in when none is configured).
-fn proxy_config(p: &crate::config::Proxy, h: &crate::config::Hygiene) -> ProxyConfig {
+fn proxy_config(p: &crate::config::Proxy, h: &crate::config::Hygiene, d: &crate::config::Dns) -> ProxyConfig {
     ProxyConfig {
         record_route: p.record_route,
         serial: p.forking == Forking::Serial,
@@ -108,6 +112,14 @@ fn proxy_config(p: &crate::config::Proxy, h: &crate::config::Hygiene) -> ProxyCo
         timer_c_ms: p.invite_timeout_secs.get() * 1000,
         routes: p.route.iter().map(route).collect(),
         registrar_upstreams: Vec::new(),
+        names: NamesConfig {
+            stale_ms: d.stale_secs.get() * 1000,
+            failure_ms: d.failure_ms.get(),
+            entries: d.cache_entries.get() as usize,
+            blocklist_ms: d.blocklist_secs.get() * 1000,
+            prefer_v6: d.prefer == Family::Ipv6,
+        },
+        dns_wait_ms: dns_wait_ms(d),
         hygiene: Hygiene {
             codecs: crate::sip::sdp::CodecFilter::new(
                 &h.codecs.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
@@ -119,17 +131,32 @@ fn proxy_config(p: &crate::config::Proxy, h: &crate::config::Hygiene) -> ProxyCo
     }
 }
 
+/// How long a request waits for a name: the resolver's budget, and a
+/// margin for its answer to come back.
+pub fn dns_wait_ms(d: &crate::config::Dns) -> u64 {
+    d.budget_ms.get() + 250
+}
+
 /// One `[[proxy.route]]` as the core matches it (domain lower-cased).
 fn route(r: &crate::config::Route) -> Route {
     Route {
         domain: r.domain.to_ascii_lowercase().into_bytes(),
         prefix: r.prefix.as_bytes().to_vec(),
-        upstreams: r
-            .upstreams
-            .iter()
-            .map(|u| RouteUpstream { transport: u.transport.into(), addr: u.addr, weight: u.weight.get() as u32 })
-            .collect(),
+        upstreams: r.upstreams.iter().map(|u| upstream(u, u.weight.get() as u32)).collect(),
     }
+}
+
+/// An upstream as the core reaches it: an address, or a name.
+fn upstream(u: &crate::config::Upstream, weight: u32) -> RouteUpstream {
+    let (addr, name) = match &u.addr {
+        UpstreamAddr::Addr(a) => (*a, None),
+        UpstreamAddr::Name(n) => {
+            let transport = u.transport.or(n.transport).map(Into::into);
+            let dest = Dest::named(&n.host, n.port, transport, n.secure);
+            (std::net::SocketAddr::from(([0, 0, 0, 0], 0)), dest)
+        }
+    };
+    RouteUpstream { transport: u.transport().into(), addr, name, weight }
 }
 
 /// The core's protection settings from `[protect]` (the edge adds
@@ -197,11 +224,7 @@ fn registrar_upstreams(r: &crate::config::Registrar) -> Vec<RouteUpstream> {
     if r.mode != RegistrarMode::Mid {
         return Vec::new();
     }
-    r.upstream
-        .iter()
-        .enumerate()
-        .map(|(i, u)| RouteUpstream { transport: u.transport.into(), addr: u.addr, weight: u32::from(i == 0) })
-        .collect()
+    r.upstream.iter().enumerate().map(|(i, u)| upstream(u, u32::from(i == 0))).collect()
 }
 
 #[cfg(test)]
@@ -217,7 +240,7 @@ mod tests {
         let c = Config::embedded();
         let registrar = registrar_config(&c.registrar);
         assert_eq!(RegistrarConfig { domains: registrar.domains.clone(), ..RegistrarConfig::default() }, registrar);
-        let proxy = proxy_config(&c.proxy, &c.hygiene);
+        let proxy = proxy_config(&c.proxy, &c.hygiene, &c.dns);
         assert_eq!(ProxyConfig { probe_interval_ms: proxy.probe_interval_ms, ..ProxyConfig::default() }, proxy);
         assert_eq!(Timers::default(), proxy.timers);
         assert_eq!(Hygiene::default(), proxy.hygiene);
@@ -234,7 +257,12 @@ mod tests {
         let e = edge_config(&c, 1, 4, None);
         assert_eq!((e.shard, e.shards, e.listeners.len(), e.local_ports.as_slice()), (1, 4, 1, &[5060][..]));
         assert_eq!(e.proxy.trusted, [Cidr::parse("10.0.0.0/8").unwrap()]);
-        let up = |addr: &str, transport, weight| RouteUpstream { transport, addr: addr.parse().unwrap(), weight };
+        let up = |addr: &str, transport, weight| RouteUpstream {
+            transport,
+            addr: addr.parse().unwrap(),
+            name: None,
+            weight,
+        };
         let want = Route {
             domain: b"carrier.example".to_vec(),
             prefix: b"+1".to_vec(),

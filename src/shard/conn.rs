@@ -322,8 +322,11 @@ async fn connect_tls(
         return None;
     };
     let upstreams = shard.config.proxy.route.iter().flat_map(|r| &r.upstreams);
-    let name =
-        upstreams.filter(|u| u.addr == peer).map(|u| u.server_name.as_str()).find(|n| !n.is_empty()).unwrap_or("");
+    let name = upstreams
+        .filter(|u| u.addr.literal() == Some(peer))
+        .map(|u| u.server_name.as_str())
+        .find(|n| !n.is_empty())
+        .unwrap_or("");
     let name = crate::tls::client::server_name(name, peer).ok()?;
     let connector = futures_rustls::TlsConnector::from(config);
     handshake(shard, true, async { connector.connect(name, stream).await }).await

@@ -49,6 +49,8 @@ pub struct ShardSpec {
     pub hep: Option<crate::telemetry::hep_sender::Tap>,
     /// This shard's link to the store room (None: `[cluster]` off).
     pub store: Option<(crate::services::store::StoreHandle, crate::services::store::ShardEnd)>,
+    /// This shard's link to the resolver room (DNS).
+    pub resolver: Option<(crate::services::resolver::ResolverHandle, crate::services::resolver::ShardEnd)>,
 }
 
 /// Bytes of io_uring-registered memory per executor: sipedge does no
@@ -97,10 +99,13 @@ pub struct Shard {
     pub hep: Option<crate::telemetry::hep_sender::Tap>,
     /// The store room (None: `[cluster]` off); its doorbell is served by its own task.
     pub store: Option<services::StoreLink>,
+    /// The resolver room; its doorbell is served by its own task.
+    pub resolver: Option<services::ResolverLink>,
 }
 
 async fn run(spec: ShardSpec) {
-    let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, reuseport, hep, store, .. } = spec;
+    let ShardSpec { id, shards, config, mesh, commands, reports, auth, tls, reuseport, hep, store, resolver, .. } =
+        spec;
     let edge_cfg = build::edge_config(&config, id, shards, auth);
     let (udp, tcp) = match reuseport.bind_all(&config, id as usize) {
         Ok(s) => s,
@@ -113,6 +118,7 @@ async fn run(spec: ShardSpec) {
     let (outbox, inboxes) = mesh.connect(id).await;
     let (alarm, ring) = clock::Alarm::new();
     let mut bell = None;
+    let mut dns_bell = None;
     let shard = Rc::new(Shard {
         id,
         config,
@@ -130,9 +136,18 @@ async fn run(spec: ShardSpec) {
             bell = Some(end.doorbell);
             services::StoreLink { handle, events: end.events }
         }),
+        resolver: resolver.map(|(handle, end)| {
+            dns_bell = Some(end.doorbell);
+            services::ResolverLink { handle, events: end.events }
+        }),
     });
     if let Some(bell) = bell {
-        glommio::spawn_local(services::serve_store(shard.clone(), bell)).detach();
+        let serve = services::serve_room(shard.clone(), bell, services::store_events, services::store_input);
+        glommio::spawn_local(serve).detach();
+    }
+    if let Some(bell) = dns_bell {
+        let serve = services::serve_room(shard.clone(), bell, services::resolver_events, services::resolver_input);
+        glommio::spawn_local(serve).detach();
     }
     for (i, s) in shard.udp.iter().enumerate() {
         if let Some(sock) = s {

@@ -4,16 +4,17 @@
 //! An ask that names a shard (the owner of an AOR) travels the mesh as
 //! `MeshMsg::Ask`; that shard's core serves it and its `MeshMsg::Answer`
 //! comes back through the mesh inbox. A store ask (`[cluster]`) goes to the
-//! store room's bounded queue; its answers and the room's news come back on
-//! this shard's own queue, announced by a byte on its doorbell
-//! (`serve_store`). An ask that cannot be handed over (a full mesh batch,
-//! a full store queue, no store) is answered `Answer::Unreachable` at once,
-//! so the work parked for it does not wait out its expiry. DNS asks will be
-//! routed the same way.
+//! store room's bounded queue, a resolve ask to the resolver room's; their
+//! answers (and the store's news) come back on this shard's own queue per
+//! room, announced by a byte on that room's doorbell (`serve_room`). An
+//! ask that cannot be handed over (a full mesh batch, a full queue, no
+//! store) is answered `Answer::Unreachable` at once, so the work parked
+//! for it does not wait out its expiry.
 
 use super::mesh::Outbox;
 use super::Shard;
 use crate::core::{Answer, Ask, Input, MeshMsg};
+use crate::services::resolver::{Answered, ResolverHandle};
 use crate::services::store::{StoreEvent, StoreHandle};
 use futures_lite::AsyncReadExt;
 use std::os::fd::{FromRawFd, IntoRawFd};
@@ -25,10 +26,19 @@ pub struct StoreLink {
     pub events: crossbeam_channel::Receiver<StoreEvent>,
 }
 
+/// A shard's link to the resolver room.
+pub struct ResolverLink {
+    pub handle: ResolverHandle,
+    pub events: crossbeam_channel::Receiver<Answered>,
+}
+
 /// Sends the core's ask `token` on its way.
 pub fn route(shard: &Rc<Shard>, token: u64, ask: Ask) {
     let Some(to) = ask.shard() else {
-        let taken = shard.store.as_ref().is_some_and(|s| s.handle.ask(shard.id, token, ask));
+        let taken = match ask {
+            Ask::Resolve(_) => shard.resolver.as_ref().is_some_and(|r| r.handle.ask(shard.id, token, ask)),
+            ask => shard.store.as_ref().is_some_and(|s| s.handle.ask(shard.id, token, ask)),
+        };
         if !taken {
             let s = shard.clone();
             glommio::spawn_local(async move { unreachable(&s, vec![token]).await }).detach();
@@ -64,9 +74,15 @@ pub async fn unreachable(shard: &Rc<Shard>, tokens: Vec<u64>) {
     }
 }
 
-/// Feeds the store room's answers and news to the core, woken by the
-/// room's doorbell byte; drains everything queued per wake-up.
-pub async fn serve_store(shard: Rc<Shard>, doorbell: std::os::unix::net::UnixStream) {
+/// Feeds a room's answers (and news) to the core, woken by the room's
+/// doorbell byte; drains everything queued per wake-up. `events` finds the
+/// room's queue on the shard, `input` makes an event the core's input.
+pub async fn serve_room<E>(
+    shard: Rc<Shard>,
+    doorbell: std::os::unix::net::UnixStream,
+    events: fn(&Shard) -> Option<&crossbeam_channel::Receiver<E>>,
+    input: fn(E) -> Input<'static>,
+) {
     let Ok(()) = doorbell.set_nonblocking(true) else { return };
     // SAFETY: the descriptor was just released by `into_raw_fd` and is owned by nothing else.
     let mut bell = unsafe { glommio::net::UnixStream::from_raw_fd(doorbell.into_raw_fd()) };
@@ -76,15 +92,32 @@ pub async fn serve_store(shard: Rc<Shard>, doorbell: std::os::unix::net::UnixStr
             Ok(0) | Err(_) => return, // the room is gone
             Ok(_) => {}
         }
-        let Some(link) = &shard.store else { return };
-        let events: Vec<StoreEvent> = link.events.try_iter().collect();
+        let Some(queue) = events(&shard) else { return };
+        let queued: Vec<E> = queue.try_iter().collect();
         let now = super::clock::now_ms();
-        for event in events {
-            let input = match event {
-                StoreEvent::Answer { token, answer } => Input::Answer { token, answer },
-                StoreEvent::Cluster(e) => Input::Cluster(e),
-            };
-            super::io::feed(&shard, now, input).await;
+        for event in queued {
+            super::io::feed(&shard, now, input(event)).await;
         }
     }
+}
+
+/// The store room's queue and what its events are for the core.
+pub fn store_events(shard: &Shard) -> Option<&crossbeam_channel::Receiver<StoreEvent>> {
+    shard.store.as_ref().map(|l| &l.events)
+}
+
+pub fn store_input(event: StoreEvent) -> Input<'static> {
+    match event {
+        StoreEvent::Answer { token, answer } => Input::Answer { token, answer },
+        StoreEvent::Cluster(e) => Input::Cluster(e),
+    }
+}
+
+/// The resolver room's queue and what its answers are for the core.
+pub fn resolver_events(shard: &Shard) -> Option<&crossbeam_channel::Receiver<Answered>> {
+    shard.resolver.as_ref().map(|l| &l.events)
+}
+
+pub fn resolver_input(a: Answered) -> Input<'static> {
+    Input::Answer { token: a.token, answer: a.answer }
 }

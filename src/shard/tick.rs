@@ -155,6 +155,8 @@ fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
         }
     }
     publish::proxy(shard.id, &edge.counters.proxy, edge.transactions(), edge.timers_pending());
+    let (names, blocked) = edge.names();
+    publish::dns(shard.id, &names.stats, names.len(), blocked, &edge.counters.proxy);
     publish::protect(shard.id, edge.protect_stats(), edge.rule_names(), &edge.bans_active());
     drop((edge, stats));
     let mut h = shard.hist.borrow_mut();

@@ -131,6 +131,23 @@ pub(crate) fn split_hostport(b: &[u8]) -> Result<HostPort<'_>, UriError> {
 }
 
 /// Parse a URI as it appears on the request line or inside `<>`.
+/// RFC 1123 host name: dot-separated labels of letters, digits and
+/// hyphens, not starting or ending with a hyphen, and not all-numeric at
+/// the top (so `10.0.0.1` is not a name).
+pub fn is_host_name(host: &str) -> bool {
+    let ok_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(ok_label)
+        && !host.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|c| c.is_ascii_digit()))
+}
+
 pub fn parse_uri(b: &[u8]) -> Result<Uri<'_>, UriError> {
     if b.is_empty() {
         return Err(UriError::Empty);
@@ -212,6 +229,16 @@ pub fn parse_uri(b: &[u8]) -> Result<Uri<'_>, UriError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names() {
+        assert!(is_host_name("a-b.example"));
+        assert!(is_host_name("_sip._udp.example"));
+        assert!(!is_host_name("-a.example"));
+        assert!(!is_host_name("a..example"));
+        assert!(!is_host_name("10.0.0.1"));
+        assert!(!is_host_name("a b"));
+    }
 
     #[test]
     fn sip_full() {

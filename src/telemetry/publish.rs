@@ -162,6 +162,35 @@ pub fn proxy(id: u16, c: &crate::core::counters::ProxyStats, in_progress: usize,
     reasons("sipedge_sdp_unfiltered_total", &s, &c.sdp_unfiltered);
 }
 
+/// What one shard keeps of names (`core::resolve::names`) and what its
+/// resolved targets did.
+pub fn dns(
+    id: u16,
+    n: &crate::core::resolve::names::NameStats,
+    names: usize,
+    blocked: usize,
+    p: &crate::core::counters::ProxyStats,
+) {
+    let s = id.to_string();
+    gauge!("sipedge_dns_cached_names", "shard" => s.clone()).set(names as f64);
+    gauge!("sipedge_dns_blocklisted_targets", "shard" => s.clone()).set(blocked as f64);
+    for (result, v) in [("hit", n.hits), ("miss", n.misses), ("stale", n.stale_served), ("failed", n.failed)] {
+        counter!("sipedge_dns_cache_total", "shard" => s.clone(), "result" => result).absolute(v);
+    }
+    for (name, v) in [
+        ("sipedge_dns_waits_merged_total", n.merged),
+        ("sipedge_dns_refreshes_total", n.refreshes),
+        ("sipedge_dns_evicted_total", n.evicted),
+        ("sipedge_dns_blocklisted_total", n.blocklisted),
+        ("sipedge_dns_failed_targets_total", p.dns_failed_targets),
+    ] {
+        counter!(name, "shard" => s.clone()).absolute(v);
+    }
+    for (reason, v) in ["timeout", "503"].into_iter().zip(p.dns_failovers) {
+        counter!("sipedge_dns_failovers_total", "shard" => s.clone(), "reason" => reason).absolute(v);
+    }
+}
+
 /// Protection figures of one shard: rate-limit hits by rule, bans it
 /// decided (active, by reason, and in total), scanner drops, size refusals
 /// and requests moved from UDP to TCP.

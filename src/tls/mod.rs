@@ -38,7 +38,7 @@ impl TlsSet {
             .iter()
             .map(|l| l.transport.is_tls().then(|| server_config(l, key_log.clone())).transpose())
             .collect::<Result<Vec<_>, String>>()?;
-        let outgoing = config.proxy.route.iter().flat_map(|r| &r.upstreams).any(|u| u.transport == Transport::Tls);
+        let outgoing = config.proxy.route.iter().flat_map(|r| &r.upstreams).any(|u| u.transport() == Transport::Tls);
         let client = outgoing.then(|| client::client_config(&config.tls, key_log.clone())).transpose()?;
         Ok(TlsSet { servers, client })
     }

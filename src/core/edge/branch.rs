@@ -129,9 +129,12 @@ impl ProxyState {
     }
 
     /// Forwards the transaction's request to `target` as a new branch.
-    fn start_branch(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, mut target: Target) {
+    pub(super) fn start_branch(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, mut target: Target) {
         if tx.server.is_terminated() || tx.branches.len() >= u8::MAX as usize / 2 {
             return;
+        }
+        if let Some(dest) = target.name.take() {
+            return self.start_named(cx, id, tx, target, *dest);
         }
         self.seq += 1;
         let f = Forward {
@@ -356,7 +359,12 @@ impl ProxyState {
             }
             return;
         }
-        let upstream = tx.branches[b].target.upstream.is_some();
+        let target = &tx.branches[b].target;
+        let upstream = target.upstream.is_some() || target.resolved;
+        if target.resolved && self.cfg.failover_on.contains(&code) {
+            let target = target.clone();
+            self.blocklist_failed(cx, &target, code, msg);
+        }
         let bytes = msg.map(|m| self.upstream_response(cx, tx, b, m));
         let better = match &tx.best {
             None => true,
@@ -383,7 +391,7 @@ impl ProxyState {
     }
 
     /// When every branch has its final answer: send the best one (§16.7 step 6).
-    fn finish_if_settled(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) {
+    pub(super) fn finish_if_settled(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) {
         if !tx.settled() || tx.server.is_final() {
             return;
         }

@@ -497,13 +497,13 @@ fn remote_target(c: &ClusterState, b: &SharedBinding) -> Option<(Target, bool)> 
     if c.alive(&b.node) {
         let edge = b.edge.as_deref()?;
         let hop = parse_uri(edge.as_bytes()).ok().as_ref().and_then(hop_of_uri)?;
-        let t = Target { uri: edge.as_bytes().to_vec(), routes: Vec::new(), hop, upstream: None, inside: true };
+        let t = Target::at(edge.as_bytes().to_vec(), Vec::new(), hop, None, true);
         return Some((t, true));
     }
     if binding.transport() != Transport::Udp || binding.path().next().is_some() {
         return None;
     }
     let hop = NextHop { transport: Transport::Udp, addr: binding.source(), flow: None };
-    let t = Target { uri: binding.contact().to_vec(), routes: Vec::new(), hop, upstream: None, inside: false };
+    let t = Target::at(binding.contact().to_vec(), Vec::new(), hop, None, false);
     Some((t, false))
 }

@@ -124,12 +124,8 @@ impl Edge {
         let order = self.proxy.routes.plan(route, owner::fnv1a(&[&op.call_id]));
         let targets: Vec<Target> = order
             .into_iter()
-            .map(|i| Target {
-                uri: ess.ruri_raw(msg).to_vec(),
-                routes: Vec::new(),
-                hop: self.proxy.routes.upstreams[i].hop,
-                upstream: Some(i),
-                inside: true,
+            .map(|i| {
+                Target::at(ess.ruri_raw(msg).to_vec(), Vec::new(), self.proxy.routes.upstreams[i].hop, Some(i), true)
             })
             .collect();
         let Some(first) = targets.first().map(|t| t.hop) else { return };

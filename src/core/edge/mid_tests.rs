@@ -25,7 +25,7 @@ fn mid_edge(per_aor: bool) -> Edge {
         flow_timer: 120,
         mid: Some(MidConfig { device_expires: 60, upstream_expires: 3600, per_aor }),
     };
-    let core = RouteUpstream { transport: Transport::Udp, addr: CORE.parse().unwrap(), weight: 1 };
+    let core = RouteUpstream { transport: Transport::Udp, addr: CORE.parse().unwrap(), name: None, weight: 1 };
     let cfg = EdgeConfig {
         shard: 0,
         shards: 1,

@@ -39,6 +39,9 @@ impl ProxyState {
         }
         self.next_probe_ms = now + interval;
         for u in 0..self.routes.upstreams.len() {
+            if self.routes.upstreams[u].name.is_some() {
+                continue; // a name's addresses fail over per request instead
+            }
             let hop = self.routes.upstreams[u].hop;
             self.seq += 1;
             let mut branch = Vec::with_capacity(32);

@@ -20,12 +20,13 @@ use super::waiting::Parked;
 use super::{Edge, Output};
 use crate::core::ask::Ask;
 use crate::core::counters::Drop;
-use crate::core::proxy::route::{hop_of_uri, NextHop};
+use crate::core::proxy::route::{hop_of_uri, hop_or_name, placeholder, NextHop};
 use crate::core::proxy::state::{Part, ProxyState, Target, TimerKey, Tx};
 use crate::core::proxy::table::Id;
 use crate::core::proxy::token::PARAM;
 use crate::core::proxy::{route_plan, Hop};
 use crate::core::registrar::request::aor_of;
+use crate::core::resolve::Dest;
 use crate::core::transaction::{Action, Msg, ServerKey, ServerTx};
 use crate::core::{owner, Origin, Transport};
 use crate::sip::{self, parse_name_addr, parse_uri, Essentials, HeaderName, Message, Method, Stored};
@@ -253,7 +254,7 @@ impl Edge {
                 return Err((403, "Relaying Denied"));
             }
             let uri = parse_name_addr(route).map_err(|_| (400, "Bad Route header"))?.uri;
-            let hop = hop_of_uri(&uri).ok_or((404, "Unresolvable Route"))?;
+            let hop = hop_or_name(&uri).ok_or((404, "Unresolvable Route"))?;
             return forward(self.direct_target(ruri_raw.to_vec(), hop));
         }
         let to_us = ruri.user.is_none() && hop.uri_is_us(&ruri);
@@ -270,13 +271,13 @@ impl Edge {
                 return Err((403, "Not a dialog of this edge"));
             }
             if let Some((uri, hop)) = super::nat::alias_target(ruri_raw) {
-                return forward(self.direct_target(uri, hop));
+                return forward(self.direct_target(uri, (hop, None)));
             }
             if hop.uri_is_us(&ruri) {
                 // In a dialog, addressed to the edge, with no Route and no token: not ours.
                 return Err((481, "Call/Transaction Does Not Exist"));
             }
-            let hop = hop_of_uri(&ruri).ok_or((404, "Unresolvable Request-URI"))?;
+            let hop = hop_or_name(&ruri).ok_or((404, "Unresolvable Request-URI"))?;
             return forward(self.direct_target(ruri_raw.to_vec(), hop));
         }
         if let Some(found) = self.mid_target(&ruri, &hop) {
@@ -291,25 +292,36 @@ impl Edge {
         if !trusted && !self.serves_domain(ess.from.uri.host) {
             return Err((403, "Relaying Denied"));
         }
-        let Some(route) = self.proxy.routes.select(&ruri) else { return Err((404, "No Route")) };
+        let Some(route) = self.proxy.routes.select(&ruri) else {
+            // No route to the core: a Request-URI naming another domain is
+            // resolved (RFC 3263) and reached directly.
+            return match Dest::of_uri(&ruri) {
+                Some(d) => forward(self.direct_target(ruri_raw.to_vec(), (placeholder(&d), Some(Box::new(d))))),
+                None => Err((404, "No Route")),
+            };
+        };
         let order = self.proxy.routes.plan(route, owner::fnv1a(&[ess.call_id]));
         let targets = order
             .into_iter()
-            .map(|i| Target {
-                uri: ruri_raw.to_vec(),
-                routes: Vec::new(),
-                hop: self.proxy.routes.upstreams[i].hop,
-                upstream: Some(i),
-                inside: true,
+            .map(|i| {
+                let u = &self.proxy.routes.upstreams[i];
+                let mut t = Target::at(ruri_raw.to_vec(), Vec::new(), u.hop, Some(i), true);
+                if let Some(d) = &u.name {
+                    // A named upstream is not marked down: its addresses fail over.
+                    (t.name, t.upstream) = (Some(Box::new(d.clone())), None);
+                }
+                t
             })
             .collect();
         Ok(Decision::Forward { targets, fork: false })
     }
 
-    /// A target reached straight at `hop`, no Route set, no upstream: inside
-    /// when `hop` is the operator's core.
-    fn direct_target(&self, uri: Vec<u8>, hop: NextHop) -> Target {
-        Target { uri, routes: Vec::new(), hop, upstream: None, inside: self.proxy.cfg.trusts(hop.addr.ip()) }
+    /// A target reached straight at `hop` (or a name), no Route set, no
+    /// upstream: inside when `hop` is the operator's core (for a name,
+    /// decided per address once resolved).
+    fn direct_target(&self, uri: Vec<u8>, (hop, name): (NextHop, Option<Box<Dest>>)) -> Target {
+        let inside = name.is_none() && self.proxy.cfg.trusts(hop.addr.ip());
+        Target { name, ..Target::at(uri, Vec::new(), hop, None, inside) }
     }
 
     fn token_target(&self, t: crate::core::proxy::token::DialogTarget) -> Result<Target, Refusal> {
@@ -324,11 +336,13 @@ impl Edge {
                     Some(r) => parse_name_addr(r).map_err(|_| (400, "Bad dialog route"))?.uri,
                     None => parse_uri(&t.uri).map_err(|_| (400, "Bad dialog target"))?,
                 };
-                hop_of_uri(&first).ok_or((404, "Unresolvable dialog target"))?
+                // The dialog's inside route set: the core's side.
+                let (hop, name) = hop_or_name(&first).ok_or((404, "Unresolvable dialog target"))?;
+                return Ok(Target { name, ..Target::at(t.uri, t.routes, hop, None, true) });
             }
         };
-        let inside = self.proxy.cfg.trusts(hop.addr.ip()) || t.dest.is_none();
-        Ok(Target { uri: t.uri, routes: t.routes, hop, upstream: None, inside })
+        let inside = self.proxy.cfg.trusts(hop.addr.ip());
+        Ok(Target::at(t.uri, t.routes, hop, None, inside))
     }
 
     /// The edge as seen by the listener `origin` arrived on.
@@ -424,7 +438,7 @@ impl Edge {
                 // A binding registered from a trusted address (a mid-registrar
                 // edge, a PBX of the core) is inside: no NAT alias, no hiding.
                 let inside = self.proxy.cfg.trusts(b.source().ip());
-                Some((b.q(), Target { uri: b.contact().to_vec(), routes, hop, upstream: None, inside }))
+                Some((b.q(), Target::at(b.contact().to_vec(), routes, hop, None, inside)))
             })
             .collect()
     }
@@ -456,9 +470,17 @@ impl Edge {
         }
         let trusted = self.proxy.cfg.trusts(origin.peer.ip());
         match self.decide(origin, msg, ess, trusted) {
-            Ok(Decision::Forward { targets, .. }) if !targets.is_empty() => {
+            Ok(Decision::Forward { mut targets, .. }) if !targets.is_empty() => {
+                let mut target = targets.swap_remove(0);
+                if let Some(dest) = target.name.take() {
+                    // A stateless ACK cannot wait: a name only when known.
+                    let Some((transport, addr)) = self.proxy.names.peek(self.now_ms, &dest) else {
+                        return self.counters.wire.drops.add(Drop::AckNotRoutable);
+                    };
+                    target.hop = NextHop { transport, addr, flow: None };
+                }
                 let (proxy, mut cx) = self.proxy_cx(out);
-                proxy.forward_stateless(&mut cx, origin, msg, &targets[0]);
+                proxy.forward_stateless(&mut cx, origin, msg, &target);
             }
             _ => self.counters.wire.drops.add(Drop::AckNotRoutable),
         }

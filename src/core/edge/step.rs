@@ -78,6 +78,7 @@ impl Edge {
         if let Some((forwarded, (code, bytes))) = held {
             self.on_core_answer(id, *forwarded, code, bytes, out);
         }
+        self.ask_names(out);
         Some(r)
     }
 }

@@ -19,6 +19,7 @@ use crate::core::mesh::MeshMsg;
 use crate::core::proxy::state::Target;
 use crate::core::proxy::table::Id;
 use crate::core::registrar::{BindingView, RegisterOp, Reject};
+use crate::core::resolve::{Dest, Failure};
 use crate::core::Origin;
 use crate::sip::Stored;
 
@@ -41,6 +42,9 @@ pub(crate) enum Parked {
     Limited { origin: Origin, request: Stored },
     /// The lease ask of a key those requests wait for.
     Lease { rule: usize, key: Vec<u8> },
+    /// A name's lookup; the transactions waiting for it are the name's
+    /// waiters in `ProxyState::names` (`names.rs`).
+    Resolve(Dest),
 }
 
 /// Who waits for a REGISTER's result on the AOR's owner.
@@ -85,25 +89,31 @@ impl Edge {
             (Parked::Lease { rule, key }, Answer::Leased { tokens, wait_ms }) => {
                 self.on_leased(rule, key, Some((tokens, wait_ms)), out)
             }
+            (Parked::Resolve(dest), Answer::Resolved(result)) => self.on_resolved(&dest, result, out),
             // Unreachable, or an answer to some other question: no answer.
-            (work, _) => self.unanswered(work, out),
+            (work, _) => self.unanswered(work, false, out),
         }
     }
 
     /// Parked work whose answer is overdue, the oldest first.
     pub(super) fn expire_waiting(&mut self, out: &mut Vec<Output>) {
         for work in self.waiting.expire(self.now_ms) {
-            self.unanswered(work, out);
+            self.unanswered(work, true, out);
         }
     }
 
-    /// Work whose question will get no answer.
-    fn unanswered(&mut self, work: Parked, out: &mut Vec<Output>) {
+    /// Work whose question will get no answer (`expired`: not in time).
+    fn unanswered(&mut self, work: Parked, expired: bool, out: &mut Vec<Output>) {
         match work {
             Parked::Register { .. } => self.counters.registrar.lost += 1,
             Parked::Lookup(id) => self.lookup_failed(id, out),
             Parked::Limited { .. } => self.lease_lost(),
             Parked::Lease { rule, key } => self.on_leased(rule, key, None, out),
+            // The resolver could not be reached, or took longer than the budget.
+            Parked::Resolve(dest) => {
+                let failure = if expired { Failure::Budget } else { Failure::Unreachable };
+                self.on_resolved(&dest, Err(failure), out)
+            }
             // The store did not answer in time: served from memory.
             work @ (Parked::Store { .. } | Parked::Fetch { .. } | Parked::Reassert { .. }) => {
                 self.on_answer_late(work, out)
@@ -116,7 +126,11 @@ impl Edge {
             Parked::Store { requester, op } => self.on_stored(&op, requester, Answer::Unreachable, out),
             Parked::Fetch { seeker, aor } => self.on_fetched(seeker, &aor, Answer::Unreachable, out),
             Parked::Reassert { aor } => self.on_reasserted(aor, Answer::Unreachable),
-            Parked::Register { .. } | Parked::Lookup(_) | Parked::Limited { .. } | Parked::Lease { .. } => {}
+            Parked::Register { .. }
+            | Parked::Lookup(_)
+            | Parked::Limited { .. }
+            | Parked::Lease { .. }
+            | Parked::Resolve(_) => {}
         }
     }
 
@@ -173,8 +187,8 @@ impl Edge {
                 let (tokens, wait_ms) = self.grant_lease(rule, &key, want, returning);
                 Answer::Leased { tokens, wait_ms }
             }
-            // Store asks go to the store room, never to a shard.
-            Ask::Store(_) | Ask::Fetch { .. } => Answer::Unreachable,
+            // Store and resolver asks go to their rooms, never to a shard.
+            Ask::Store(_) | Ask::Fetch { .. } | Ask::Resolve(_) => Answer::Unreachable,
         };
         self.counters.wire.mesh_sent += 1;
         out.push(Output::ToShard { shard: reply_to, msg: MeshMsg::Answer { token, answer } });

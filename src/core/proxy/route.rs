@@ -10,8 +10,13 @@
 //! upstream is marked down when a request to it or a probe times out, and
 //! up again when anything answers.
 //!
-//! Hosts must be IP literals (or `localhost`): there is no DNS on the shard.
+//! An upstream or a URI host may be a name: its target is then a
+//! placeholder until the branch starts and the shard's `core::resolve`
+//! names (or the resolver room) give its addresses. A named upstream is
+//! not probed and not marked down: its addresses fail over among
+//! themselves (RFC 3263 §4.3) and the blocklist keeps a dead one last.
 
+use crate::core::resolve::Dest;
 use crate::core::{FlowId, Transport};
 use crate::sip::{Scheme, Uri};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -58,13 +63,29 @@ pub struct Route {
     pub upstreams: Vec<RouteUpstream>,
 }
 
-/// One upstream of a configured route: where, and its share of first
-/// attempts (0 = backup only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One upstream of a configured route: where (an address, or a name to
+/// resolve), and its share of first attempts (0 = backup only).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteUpstream {
     pub transport: Transport,
     pub addr: SocketAddr,
+    pub name: Option<Dest>,
     pub weight: u32,
+}
+
+/// Where a request goes before DNS: an address, or a name whose addresses
+/// come when the branch starts (`hop` is then a placeholder).
+pub fn hop_or_name(uri: &Uri<'_>) -> Option<(NextHop, Option<Box<Dest>>)> {
+    if let Some(hop) = hop_of_uri(uri) {
+        return Some((hop, None));
+    }
+    let dest = Dest::of_uri(uri)?;
+    Some((placeholder(&dest), Some(Box::new(dest))))
+}
+
+/// The hop a named target has until it is resolved (never sent to).
+pub fn placeholder(dest: &Dest) -> NextHop {
+    NextHop { transport: dest.default_transport(), addr: SocketAddr::from(([0, 0, 0, 0], 0)), flow: None }
 }
 
 struct RouteEntry {
@@ -80,6 +101,8 @@ struct RouteEntry {
 #[derive(Clone, Debug)]
 pub struct Upstream {
     pub hop: NextHop,
+    /// A named upstream: resolved per request, never probed.
+    pub name: Option<Dest>,
     pub weight: u32,
     pub up: bool,
 }
@@ -106,11 +129,14 @@ impl Routes {
         for (n, route) in cfg.iter().chain(core.as_ref()).enumerate() {
             let mut idx = Vec::new();
             for u in &route.upstreams {
-                let hop = NextHop { transport: u.transport, addr: u.addr, flow: None };
-                let i = match r.upstreams.iter().position(|x| x.hop == hop) {
+                let hop = match &u.name {
+                    Some(d) => placeholder(d),
+                    None => NextHop { transport: u.transport, addr: u.addr, flow: None },
+                };
+                let i = match r.upstreams.iter().position(|x| x.hop == hop && x.name == u.name) {
                     Some(i) => i,
                     None => {
-                        r.upstreams.push(Upstream { hop, weight: u.weight, up: true });
+                        r.upstreams.push(Upstream { hop, name: u.name.clone(), weight: u.weight, up: true });
                         r.upstreams.len() - 1
                     }
                 };
@@ -177,7 +203,7 @@ impl Routes {
 
     /// The upstream a response or timeout came from, by address.
     pub fn find(&self, addr: SocketAddr) -> Option<usize> {
-        self.upstreams.iter().position(|u| u.hop.addr == addr)
+        self.upstreams.iter().position(|u| u.name.is_none() && u.hop.addr == addr)
     }
 
     /// Records the health of an upstream; true when it changed.
@@ -201,7 +227,7 @@ mod tests {
     fn route(domain: &str, prefix: &str, upstreams: &[(&str, u32)]) -> Route {
         let upstreams = upstreams
             .iter()
-            .map(|(a, w)| RouteUpstream { transport: Transport::Udp, addr: a.parse().unwrap(), weight: *w })
+            .map(|(a, w)| RouteUpstream { transport: Transport::Udp, addr: a.parse().unwrap(), name: None, weight: *w })
             .collect();
         Route { domain: domain.as_bytes().to_vec(), prefix: prefix.as_bytes().to_vec(), upstreams }
     }
@@ -212,7 +238,10 @@ mod tests {
         assert_eq!((h.transport, h.addr), (Transport::Tcp, "10.0.0.1:5080".parse().unwrap()));
         let h = hop_of_uri(&parse_uri(b"sip:[2001:db8::1]").unwrap()).unwrap();
         assert_eq!(h.addr, "[2001:db8::1]:5060".parse().unwrap());
-        assert!(hop_of_uri(&parse_uri(b"sip:bob@example.com").unwrap()).is_none(), "no DNS");
+        assert!(hop_of_uri(&parse_uri(b"sip:bob@example.com").unwrap()).is_none(), "a name is not a hop");
+        let (_, name) = hop_or_name(&parse_uri(b"sip:bob@Example.com;transport=tcp").unwrap()).unwrap();
+        assert_eq!(name.unwrap().to_string(), "sip:example.com;transport=tcp");
+        assert!(hop_or_name(&parse_uri(b"sip:10.0.0.1").unwrap()).unwrap().1.is_none());
         assert!(hop_of_uri(&parse_uri(b"sip:10.0.0.1;transport=sctp").unwrap()).is_none());
         assert!(hop_of_uri(&parse_uri(b"tel:+123").unwrap()).is_none());
     }

@@ -10,6 +10,7 @@ use super::route::{NextHop, Route, RouteUpstream, Routes};
 use super::table::{Id, Table};
 use super::token::TokenKey;
 use crate::core::net::Cidr;
+use crate::core::resolve::{Dest, Names, NamesConfig};
 use crate::core::timer::Wheel;
 use crate::core::transaction::{ClientKey, ClientTx, ServerKey, ServerTx, TimerName, Timers};
 use crate::core::Origin;
@@ -38,6 +39,10 @@ pub struct ProxyConfig {
     /// The core registrar's upstreams (`registrar.mode = "mid"`), in order.
     pub registrar_upstreams: Vec<RouteUpstream>,
     pub hygiene: super::hygiene::Hygiene,
+    /// What a shard keeps of names (`[dns]`).
+    pub names: NamesConfig,
+    /// How long a request waits for a name: the lookup budget and a margin.
+    pub dns_wait_ms: u64,
 }
 
 /// A test fixture, not the product's default (that is `config`'s, shown in
@@ -63,6 +68,8 @@ impl Default for ProxyConfig {
             routes: Vec::new(),
             registrar_upstreams: Vec::new(),
             hygiene: Default::default(),
+            names: NamesConfig::default(),
+            dns_wait_ms: 2_250,
         }
     }
 }
@@ -89,6 +96,18 @@ pub struct Target {
     pub upstream: Option<usize>,
     /// The target is inside the operator's network (topology hiding).
     pub inside: bool,
+    /// A name to resolve before the branch starts (`hop` is a placeholder).
+    pub name: Option<Box<Dest>>,
+    /// One of a name's addresses: a 503, a timeout or a transport error
+    /// moves on to the next (RFC 3263 §4.3) and blocklists this one.
+    pub resolved: bool,
+}
+
+impl Target {
+    /// A target with no name to resolve.
+    pub fn at(uri: Vec<u8>, routes: Vec<Vec<u8>>, hop: NextHop, upstream: Option<usize>, inside: bool) -> Target {
+        Target { uri, routes, hop, upstream, inside, name: None, resolved: false }
+    }
 }
 
 /// A CANCEL this edge sent for a branch: its own client transaction.
@@ -216,6 +235,8 @@ pub struct ProxyState {
     pub next_probe_ms: u64,
     /// The earliest timer scheduled since the shard last asked (`Edge::take_wake`).
     pub soonest_ms: u64,
+    /// Names resolved, in flight, failed; targets blocklisted.
+    pub names: Names<Id>,
 }
 
 /// Where a shard's branch numbers start: a random 32-bit point shifted up,
@@ -231,7 +252,9 @@ impl ProxyState {
         let mut seed = [0u8; 12];
         let _ = getrandom::getrandom(&mut seed);
         let routes = Routes::new(&cfg.routes, &cfg.registrar_upstreams);
+        let names = Names::new(cfg.names.clone(), u64::from_le_bytes(seed[..8].try_into().unwrap_or_default()));
         ProxyState {
+            names,
             token: TokenKey::new(cfg.topology_key, seed),
             cfg,
             txs: Table::default(),

@@ -10,8 +10,8 @@
 //! Files: `link` (the connection), `scripts` (+ `*.lua`, what is run in
 //! Redis), `worker` (the thread: batches, answers, up/down edges),
 //! `heartbeat` (liveness, peers, data-loss detection), `restore` (reading
-//! this node's bindings back at start), `watch` (pub/sub invalidations),
-//! `ends` (the shards' channels and doorbells).
+//! this node's bindings back at start), `watch` (pub/sub invalidations);
+//! the shards' channels and doorbells are `services::ends`.
 //!
 //! What a shard sees, in order on its channel: at the first contact with
 //! Redis `StoreUp { lost_data: false }` (or `StoreDown` when the first try
@@ -22,7 +22,6 @@
 //! time the invalidation subscription is (re)made; an `Invalidate` for
 //! each change of an AOR by another edge.
 
-mod ends;
 mod heartbeat;
 mod link;
 mod restore;
@@ -33,9 +32,8 @@ mod worker;
 use crate::config;
 use crate::core::location::shared::{ClusterEvent, Fetched};
 use crate::core::{Answer, Ask};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 use metrics::counter;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,14 +49,19 @@ pub enum StoreEvent {
     Cluster(ClusterEvent),
 }
 
-/// One shard's end: its events, and the doorbell the room writes a byte to
-/// after queueing events (the shard reads it to wake, then drains `events`).
-/// Both halves of the doorbell are nonblocking; the room writes one byte
-/// after each event and ignores a full socket buffer (the bell already
-/// rings), so the shard reads every byte it can, then drains `events`.
-pub struct ShardEnd {
-    pub events: Receiver<StoreEvent>,
-    pub doorbell: UnixStream,
+/// One shard's end of the store room.
+pub type ShardEnd = super::ends::ShardEnd<StoreEvent>;
+
+/// The room's side of the shards' ends.
+type Ends = super::ends::Ends<StoreEvent>;
+
+impl Ends {
+    /// `ev` to every shard.
+    fn broadcast(&self, ev: ClusterEvent) {
+        for shard in 0..self.shards() {
+            self.send(shard, StoreEvent::Cluster(ev.clone()));
+        }
+    }
 }
 
 /// The room as `main` gets it: the handle every shard (and the admin face)
@@ -152,7 +155,7 @@ impl StoreHandle {
 pub fn start(cfg: &config::Cluster, shards: usize) -> StoreRoom {
     let queue = cfg.queue.get() as usize;
     let (tx, rx) = crossbeam_channel::bounded(queue);
-    let (ends, shard_ends) = ends::Ends::new(shards, queue + BATCH + 1024);
+    let (ends, shard_ends) = Ends::new(shards, queue + BATCH + 1024, "sipedge_cluster_answers_dropped_total");
     let ends = Arc::new(ends);
     let status = Arc::new(Mutex::new(ClusterStatus { node: cfg.node.0.clone(), ..ClusterStatus::default() }));
     let target = Arc::new(Target {

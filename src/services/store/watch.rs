@@ -6,9 +6,9 @@
 //! `FlushCache` (invalidations may have been missed meanwhile). Reconnects
 //! with backoff; ends when every `StoreHandle` has gone.
 
-use super::ends::Ends;
 use super::link::{describe, Target};
 use super::scripts::CHANNEL;
+use super::Ends;
 use super::StoreEvent;
 use crate::core::location::shared::ClusterEvent;
 use crate::core::owner::shard_of;

@@ -6,11 +6,11 @@
 //! shard `StoreDown` once; while down, asks are answered `Unreachable` at
 //! once and the link is tried again every `RETRY`.
 
-use super::ends::Ends;
 use super::heartbeat::Heartbeat;
 use super::link::{describe, Link, Reply, Target};
 use super::restore::Restore;
 use super::scripts::{self, Call, Scripts};
+use super::Ends;
 use super::{ClusterStatus, StoreEvent, BATCH};
 use crate::core::location::shared::ClusterEvent;
 use crate::core::{Answer, Ask};

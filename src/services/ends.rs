@@ -1,26 +1,34 @@
-//! The shards' side of the room's answers: one bounded channel and one
-//! doorbell per shard. A full channel is a counted drop
-//! (`sipedge_cluster_answers_dropped_total`); the shard's pending table
-//! expires what it waited for. The doorbell is one half of a nonblocking
-//! `UnixStream::pair()`: a byte written after every event; a full socket
-//! buffer means the bell already rings and is fine.
+//! A room's side of its answers to the shards: one bounded channel and one
+//! doorbell per shard, for events of the room's own type. A full channel
+//! is a counted drop (the room's `dropped` counter); the shard's pending
+//! table expires what it waited for. The doorbell is one half of a
+//! nonblocking `UnixStream::pair()`: a byte written after every event; a
+//! full socket buffer means the bell already rings and is fine. The
+//! shard's side is `shard::services::serve_room`.
 
-use super::{ShardEnd, StoreEvent};
-use crate::core::location::shared::ClusterEvent;
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use metrics::counter;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 
-pub struct Ends {
-    txs: Vec<Sender<StoreEvent>>,
-    bells: Vec<UnixStream>,
+/// One shard's end: its events, and the doorbell the room writes a byte to
+/// after queueing events (the shard reads it to wake, then drains `events`).
+pub struct ShardEnd<E> {
+    pub events: Receiver<E>,
+    pub doorbell: UnixStream,
 }
 
-impl Ends {
+pub struct Ends<E> {
+    txs: Vec<Sender<E>>,
+    bells: Vec<UnixStream>,
+    /// The counter of events dropped on a full channel.
+    dropped: &'static str,
+}
+
+impl<E> Ends<E> {
     /// The room's ends and the shards' ends, `capacity` events per shard.
-    pub fn new(shards: usize, capacity: usize) -> (Ends, Vec<ShardEnd>) {
-        let mut ends = Ends { txs: Vec::new(), bells: Vec::new() };
+    pub fn new(shards: usize, capacity: usize, dropped: &'static str) -> (Ends<E>, Vec<ShardEnd<E>>) {
+        let mut ends = Ends { txs: Vec::new(), bells: Vec::new(), dropped };
         let mut shard_ends = Vec::new();
         for _ in 0..shards {
             let (tx, events) = crossbeam_channel::bounded(capacity);
@@ -39,9 +47,9 @@ impl Ends {
     }
 
     /// Queues `ev` for `shard` and rings its bell; false when dropped.
-    pub fn send(&self, shard: usize, ev: StoreEvent) -> bool {
+    pub fn send(&self, shard: usize, ev: E) -> bool {
         let Some(tx) = self.txs.get(shard) else {
-            counter!("sipedge_cluster_answers_dropped_total").increment(1);
+            counter!(self.dropped).increment(1);
             return false;
         };
         match tx.try_send(ev) {
@@ -50,18 +58,11 @@ impl Ends {
                 true
             }
             Err(TrySendError::Full(_)) => {
-                counter!("sipedge_cluster_answers_dropped_total").increment(1);
+                counter!(self.dropped).increment(1);
                 false
             }
             // The shard has gone (shutting down).
             Err(TrySendError::Disconnected(_)) => false,
-        }
-    }
-
-    /// `ev` to every shard.
-    pub fn broadcast(&self, ev: ClusterEvent) {
-        for shard in 0..self.shards() {
-            self.send(shard, StoreEvent::Cluster(ev.clone()));
         }
     }
 
