@@ -3,7 +3,7 @@
 # openssl for certificates and TLS clients, tshark to decrypt a capture,
 # baresip as a TLS softphone, chromium and JsSIP for the browser over
 # WebSocket, promtool of Debian's prometheus for the alert rules,
-# redis-server and redis-cli for the cluster),
+# redis-server and redis-cli for the cluster, dnsmasq as the DNS server),
 # then builds and runs every test (unit, vectors, integration against the
 # real binary on loopback).
 set -euo pipefail
@@ -20,6 +20,7 @@ command -v baresip >/dev/null || need+=(baresip-core)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-cli >/dev/null || need+=(redis-tools)
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

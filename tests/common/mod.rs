@@ -2,6 +2,7 @@
 //! and talks to it over real sockets. Every instance is killed on drop.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod redis;
 pub mod sipp;
 pub mod tls;

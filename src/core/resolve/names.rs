@@ -195,12 +195,13 @@ impl<W> Names<W> {
         std::mem::take(&mut self.asks)
     }
 
-    /// `addr` failed: tried last for `for_ms` (the configured time when None).
+    /// `addr` failed: tried last for `for_ms` (a Retry-After, at most an
+    /// hour), else for the configured time.
     pub fn block(&mut self, now: u64, addr: SocketAddr, for_ms: Option<u64>) {
         if self.blocked.len() >= 4096 {
             self.blocked.retain(|_, until| *until > now);
         }
-        let until = now + for_ms.unwrap_or(self.cfg.blocklist_ms).min(self.cfg.blocklist_ms.max(1) * 10);
+        let until = now + for_ms.map_or(self.cfg.blocklist_ms, |ms| ms.min(3_600_000));
         let was = self.blocked.insert(addr, until);
         self.stats.blocklisted += u64::from(was.is_none_or(|w| w <= now));
     }
@@ -299,12 +300,12 @@ mod tests {
         let d = dest("core.example");
         assert_eq!(n.lookup(0, &d, 1), Lookup::Wait);
         assert_eq!(n.lookup(1, &d, 2), Lookup::Wait);
-        assert_eq!(n.take_asks(), [d.clone()], "merged");
+        assert_eq!(n.take_asks(), std::slice::from_ref(&d), "merged");
         assert_eq!(n.answered(5, &d, Ok(resolved(1000, &[1]))), [1, 2]);
         assert_eq!(first(n.lookup(6, &d, 3)), 1);
         assert!(n.take_asks().is_empty(), "fresh: no query");
         assert_eq!(first(n.lookup(900, &d, 4)), 1, "served while refreshed");
-        assert_eq!(n.take_asks(), [d.clone()], "refreshed before expiry");
+        assert_eq!(n.take_asks(), std::slice::from_ref(&d), "refreshed before expiry");
         assert_eq!(first(n.lookup(950, &d, 5)), 1);
         assert!(n.take_asks().is_empty(), "one refresh at a time");
         assert_eq!(n.answered(960, &d, Ok(resolved(1000, &[2]))), Vec::<u32>::new());

@@ -138,9 +138,13 @@ pub fn priority(rank: u32, srv_priority: u16) -> u32 {
 }
 
 /// The addresses to try for one request, in order: priorities ascending;
-/// within one, RFC 2782's weighted draw (zero weights first in the list,
-/// then a running sum against a random number in `0..=total`), every
-/// candidate's addresses in turn (`prefer_v6`: AAAA before A).
+/// within one, RFC 2782's weighted draw (a running sum against a random
+/// number), every candidate's addresses in turn (`prefer_v6`: AAAA before
+/// A). The random number is drawn in `1..=total`, not RFC 2782's
+/// `0..=total`: that 0 hands the list's first entry one extra share (with
+/// weights 1 and 3 listed in that order, 40 % instead of 25 %, measured
+/// against a real server in `tests/dns.rs`). Zero weights therefore go
+/// after every weighted target of their priority, in list order.
 pub fn order(candidates: &[Candidate], prefer_v6: bool, mut rand: impl FnMut() -> u32) -> Vec<(Transport, SocketAddr)> {
     let mut sorted: Vec<&Candidate> = candidates.iter().collect();
     sorted.sort_by_key(|c| c.priority);
@@ -150,10 +154,9 @@ pub fn order(candidates: &[Candidate], prefer_v6: bool, mut rand: impl FnMut() -
         let p = sorted[i].priority;
         let mut group: Vec<&Candidate> = sorted[i..].iter().take_while(|c| c.priority == p).copied().collect();
         i += group.len();
-        group.sort_by_key(|c| c.weight != 0);
         while !group.is_empty() {
             let total: u32 = group.iter().map(|c| u32::from(c.weight)).sum();
-            let pick = if total == 0 { 0 } else { rand() % (total + 1) };
+            let pick = if total == 0 { 0 } else { 1 + rand() % total };
             let mut sum = 0;
             let at = group
                 .iter()
@@ -251,20 +254,18 @@ mod tests {
             seed ^= seed << 5;
             seed
         };
-        let mut first_is_1 = 0;
         for _ in 0..1000 {
             let o = order(&c, false, &mut rand);
             assert_eq!(o.len(), 3);
+            assert_eq!(o[0].1.ip(), IpAddr::from([10, 0, 0, 1]), "weight 100 before weight 0");
             assert_eq!(o[2].1.ip(), IpAddr::from([10, 0, 0, 3]), "priority 20 last");
-            first_is_1 += usize::from(o[0].1.ip() == IpAddr::from([10, 0, 0, 1]));
         }
-        // Weight 0 beside weight 100: picked first only when the draw is 0 (1 in 101).
-        assert!(first_is_1 > 950, "{first_is_1}");
     }
 
     #[test]
     fn weights_share_first_picks() {
-        let c = [cand(0, 60, 1), cand(0, 30, 2), cand(0, 10, 3)];
+        // The light one first in the list: the order of the records must not matter.
+        let c = [cand(0, 10, 3), cand(0, 30, 2), cand(0, 60, 1)];
         let mut x = 99u64;
         let mut rand = || {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
