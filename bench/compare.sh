@@ -17,6 +17,10 @@
 # previous commit's, run the same way in the same run: its column is "base").
 # "kamailio-redis" in SERVERS: Kamailio with usrloc written through to a
 # real redis-server (db_redis, db_mode 1), Redis on CPU 0 as for "cluster".
+# "named" in SERVERS (call): sipedge with its upstream given by name
+# (`sip:uas.bench.test;transport=udp`: SRV, then A/AAAA) from a real
+# dnsmasq on 127.0.0.53 (CPU 0, TTL 60 s); after its equal-load run the
+# script prints DNS queries per 1,000 calls and the resolver's lookup time.
 # "cluster" in SERVERS: sipedge with [cluster] on, its location in a real
 # redis-server (on CPU 0 beside the generator: this machine has two); after
 # its equal-load run the script prints Redis commands per operation (from
@@ -67,6 +71,7 @@ command -v kamailio >/dev/null || need_apt+=(kamailio)
 command -v sipp >/dev/null || need_apt+=(sip-tester)
 command -v jq >/dev/null || need_apt+=(jq)
 [[ $SERVERS == *cluster* || $SERVERS == *redis* ]] && { command -v redis-server >/dev/null || need_apt+=(redis-server redis-tools); }
+[[ $SERVERS == *named* && ! -x /usr/sbin/dnsmasq ]] && need_apt+=(dnsmasq-base)
 [[ $SERVERS == *kamailio-redis* && ! -f /usr/lib/x86_64-linux-gnu/kamailio/modules/db_redis.so ]] && need_apt+=(kamailio-redis-modules)
 if ((${#need_apt[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -81,6 +86,8 @@ fi
 SERVER_PID=""
 REDIS_PID=""
 REDIS_PORT=6391
+DNS_PID=""
+DNS_ADDR=127.0.0.53:5353
 cleanup() {
   stop_server
   rm -rf "$WORK"
@@ -91,6 +98,27 @@ start_redis() {
   REDIS_PID=$!
   for _ in $(seq 1 50); do redis-cli -p $REDIS_PORT PING >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "  (redis-server did not start)"; return 1
+}
+
+# dnsmasq for the "named" server: the generator's UAS (127.0.0.1:5070) as
+# SRV records of uas.bench.test, every query logged.
+start_dns() {
+  printf 'port=%s\nlisten-address=%s\nbind-interfaces\nno-resolv\nno-hosts\nuser=root\npid-file=\nlog-queries\nlog-facility=%s\nlocal-ttl=60\nlocal=/bench.test/\nsrv-host=_sip._udp.uas.bench.test,uas.bench.test,5070,10,1\nsrv-host=_sip._tcp.uas.bench.test,uas.bench.test,5070,10,1\nhost-record=uas.bench.test,127.0.0.1\n' \
+    "${DNS_ADDR##*:}" "${DNS_ADDR%:*}" "$WORK/dns-queries.log" >"$WORK/dnsmasq.conf"
+  : >"$WORK/dns-queries.log"
+  taskset -c 0 /usr/sbin/dnsmasq -k --conf-file="$WORK/dnsmasq.conf" >"$WORK/dnsmasq.out" 2>&1 &
+  DNS_PID=$!
+  sleep 0.3
+}
+
+# After the named server's equal-load run: DNS queries per 1,000 calls and
+# the resolver's mean lookup time (its sipedge_dns_resolve_seconds summary).
+dns_report() { # ops
+  local queries sum count
+  queries=$(grep -c 'query\[' "$WORK/dns-queries.log" || true)
+  read -r sum count < <(curl -s 127.0.0.1:9060/metrics | awk '/^sipedge_dns_resolve_seconds_sum/ {s += $2} /^sipedge_dns_resolve_seconds_count/ {c += $2} END {print s+0, c+0}')
+  echo "   dns (named): $queries queries for $1 calls ($(jq -n "$queries / ($1 + 0.0001) * 1000 * 100 | round / 100") per 1,000);" \
+    "$count lookups, mean $(jq -n "$sum / ($count + 0.0001) * 1e6 | round") us each (cold, off the shard)"
 }
 
 # The [cluster] table the "cluster" server runs with.
@@ -126,7 +154,7 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       start_kamailio "$WORK/kamailio.log" 512 "${defs[@]}"
       SERVER_PID=$!; TARGET=127.0.0.1:5080; PROBE=$TARGET
       [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5081;;
-    sipedge|base|cluster)
+    sipedge|base|cluster|named)
       local bin=$SIPEDGE
       [[ $name == base ]] && bin=${BASE_BIN:-}
       [[ -x $bin ]] || { echo "  (no $name binary: ${bin:-set BASE_BIN})"; return 1; }
@@ -143,6 +171,12 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
           && sed -i "/^\[proxy\]/a topology_key = \"$(printf 'ab%.0s' $(seq 32))\"" "$WORK/sipedge.toml" \
           || printf '\n[proxy]\ntopology_key = "%s"\n' "$(printf 'ab%.0s' $(seq 32))" >>"$WORK/sipedge.toml"
         cluster_table >>"$WORK/sipedge.toml"
+      fi
+      if [[ $name == named ]]; then
+        [[ $BASE == call ]] || { echo "  (named: call only)"; return 1; }
+        start_dns
+        sed -i 's|addr = "127.0.0.1:5070"|addr = "sip:uas.bench.test"|' "$WORK/sipedge.toml"
+        printf '\n[dns]\nservers = ["%s"]\n' "$DNS_ADDR" >>"$WORK/sipedge.toml"
       fi
       taskset -c 1 "$bin" run --config "$WORK/sipedge.toml" >"$WORK/$name.log" 2>&1 &
       SERVER_PID=$!; TARGET=127.0.0.1:5060; PROBE=$TARGET
@@ -163,6 +197,8 @@ stop_server() {
   SERVER_PID=""
   stop_pid "$REDIS_PID"
   REDIS_PID=""
+  stop_pid "$DNS_PID"
+  DNS_PID=""
 }
 
 # After the cluster's equal-load run: round trips to Redis per operation
@@ -252,6 +288,7 @@ for s in $SERVERS; do
     [[ $s == cluster || $s == kamailio-redis ]] && redis-cli -p $REDIS_PORT CONFIG RESETSTAT >/dev/null
     run_load "$s" "$COMMON" "$FIXED_S" "$WORK/$s-fixed.json"
     [[ $s == cluster || $s == kamailio-redis ]] && redis_report "$s" "$(jq -r '.ok' "$WORK/$s-fixed.json")"
+    [[ $s == named ]] && dns_report "$(jq -r '.ok' "$WORK/$s-fixed.json")"
     stop_server
   fi
 done
