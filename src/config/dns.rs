@@ -27,7 +27,7 @@ pub struct Dns {
     /// Tries per query (each server in turn).
     pub attempts: Bounded<1, 5>,
     /// Whole lookup (NAPTR, SRV, A/AAAA) at most this long; past it the
-    /// request gets its final answer (503). Well under Timer B.
+    /// request gets its final answer (503). At most Timer B (64·T1).
     pub budget_ms: Bounded<50, 16000>,
     /// TTL floor and ceiling, seconds.
     pub ttl_min_secs: Bounded<1, 86400>,

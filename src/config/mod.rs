@@ -147,8 +147,8 @@ impl Config {
         }
         let dns = &self.dns;
         let timer_b_ms = 64 * self.proxy.t1_ms.get();
-        if dns.budget_ms.get() * 2 > timer_b_ms {
-            let message = format!("a lookup's budget must be at most half of Timer B (64·T1 = {timer_b_ms} ms)");
+        if dns.budget_ms.get() > timer_b_ms {
+            let message = format!("a lookup's budget must end before Timer B (64·T1 = {timer_b_ms} ms): lower it");
             return Err(at(text.find("[dns]").unwrap_or(0), "dns.budget_ms".into(), message));
         }
         if dns.ttl_min_secs.get() > dns.ttl_max_secs.get() {

@@ -339,3 +339,30 @@ fn a_profile_cannot_offer_what_the_edge_does_not_accept_and_must_match_on_someth
     let ok = format!("{base}[[profile]]\nname = \"tls\"\ntransports = [\"tls\"]\nauth_algorithms = [\"SHA-256\"]\n");
     assert_eq!(Config::parse(&ok, "t").unwrap().profile.len(), 1);
 }
+
+#[test]
+fn upstreams_by_name_and_the_dns_table_are_checked_with_their_line() {
+    let ok = Config::parse(
+        &format!("{ONE_LISTENER}[[proxy.route]]\nupstreams = [{{ addr = \"sip:core.example.net\" }}, {{ addr = \"trunk.example:5080\", transport = \"tcp\" }}]\n[dns]\nservers = [\"127.0.0.53:53\"]\n[dns.static]\n\"core.example.net\" = [\"10.0.0.10:5060\"]\n"),
+        "t.toml",
+    )
+    .unwrap();
+    assert!(matches!(&ok.proxy.route[0].upstreams[0].addr, UpstreamAddr::Name(n) if n.host == "core.example.net"));
+    assert_eq!(ok.proxy.route[0].upstreams[1].transport(), Transport::Tcp);
+    assert_eq!(ok.dns.statics.len(), 1);
+    let e = err(&format!("{ONE_LISTENER}[[proxy.route]]\nupstreams = [{{ addr = \"core..example\" }}]\n"));
+    assert_eq!((e.line, e.key.as_str()), (5, "proxy.route[0].upstreams[0].addr"), "{e}");
+    let e = err(&format!(
+        "{ONE_LISTENER}[[proxy.route]]\nupstreams = [{{ addr = \"sip:core.example;transport=tcp\", transport = \"udp\" }}]\n"
+    ));
+    assert_eq!(e.key, "proxy.route[0].upstreams[0].transport", "{e}");
+    let e = err(&format!("{ONE_LISTENER}[proxy]\nt1_ms = 20\n[dns]\nbudget_ms = 2000\n"));
+    assert_eq!(e.key, "dns.budget_ms", "{e}");
+    let e = err(&format!("{ONE_LISTENER}[dns]\nservers = [\"dns.example\"]\n"));
+    assert_eq!((e.line, e.key.as_str()), (5, "dns.servers[0]"), "{e}");
+    let e = err(&format!("{ONE_LISTENER}[dns.static]\n\"not a name\" = [\"10.0.0.1:5060\"]\n"));
+    assert_eq!(e.line, 5, "{e}");
+    let e =
+        err(&format!("{ONE_LISTENER}[registrar]\nmode = \"mid\"\nupstream = [{{ addr = \"core.example.net\" }}]\n"));
+    assert_eq!(e.key, "registrar.upstream[0].addr", "{e}");
+}
