@@ -4,7 +4,7 @@
 //! may be written as. Every value is checked while it is read.
 
 use super::Bounded;
-use super::Transport;
+use crate::core::resolve::Dest;
 use crate::sip::is_host_name;
 use serde::{de, Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -89,27 +89,11 @@ impl<'de> Deserialize<'de> for HostName {
 
 /// Where an upstream is: `IP:port` as before, or a name — `host`,
 /// `host:port`, `sip:host[:port][;transport=…]`, `sips:host` — resolved by
-/// RFC 3263 per request.
+/// RFC 3263 per request (the core's `Dest`: config knows the core's types).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamAddr {
     Addr(SocketAddr),
-    Name(Named),
-}
-
-/// An upstream given by name: lower-cased host, and what its URI said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Named {
-    pub host: String,
-    pub port: Option<u16>,
-    pub transport: Option<Transport>,
-    pub secure: bool,
-}
-
-impl Named {
-    fn new(host: &str, port: Option<u16>, transport: Option<Transport>, secure: bool) -> Option<Named> {
-        let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-        (is_host_name(&host) && host != "localhost").then_some(Named { host, port, transport, secure })
-    }
+    Name(Dest),
 }
 
 impl UpstreamAddr {
@@ -138,25 +122,20 @@ fn parse_upstream(s: &str) -> Option<UpstreamAddr> {
         return Some(UpstreamAddr::Addr(a));
     }
     let lower = s.to_ascii_lowercase();
-    if lower.starts_with("sip:") || lower.starts_with("sips:") {
-        let uri = crate::sip::parse_uri(s.as_bytes()).ok()?;
-        if uri.user.is_some() {
+    let uri = if lower.starts_with("sip:") || lower.starts_with("sips:") {
+        s.to_string()
+    } else {
+        // host[:port]: only digits after the colon
+        if s.rsplit_once(':').is_some_and(|(_, p)| p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit())) {
             return None;
         }
-        let transport = match uri.param("transport") {
-            Some(Some(t)) => Some(Transport::from_name(std::str::from_utf8(t).ok()?)?),
-            None => None,
-            _ => return None,
-        };
-        let host = std::str::from_utf8(uri.host).ok()?;
-        return Named::new(host, uri.port, transport, uri.scheme == crate::sip::Scheme::Sips).map(UpstreamAddr::Name);
-    }
-    let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) if !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) => (h, Some(p.parse::<u16>().ok()?)),
-        Some(_) => return None,
-        None => (s, None),
+        format!("sip:{s}")
     };
-    Named::new(host, port, None, false).map(UpstreamAddr::Name)
+    let uri = crate::sip::parse_uri(uri.as_bytes()).ok()?;
+    if uri.user.is_some() {
+        return None;
+    }
+    Dest::of_uri(&uri).map(UpstreamAddr::Name)
 }
 
 #[cfg(test)]
@@ -177,7 +156,7 @@ mod tests {
         let UpstreamAddr::Name(d) = up("sips:trunk.carrier.example").unwrap() else { panic!() };
         assert!(d.secure);
         let UpstreamAddr::Name(d) = up("sip:core.example.net;transport=TCP").unwrap() else { panic!() };
-        assert_eq!(d.transport, Some(Transport::Tcp));
+        assert_eq!(d.transport, Some(crate::core::Transport::Tcp));
         for bad in ["", "10.0.0.1", "core..example", "sip:bob@core.example", "sip:10.0.0.1", "host:99999", "tel:+1"] {
             assert!(up(bad).is_err(), "{bad}");
         }

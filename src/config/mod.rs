@@ -18,7 +18,7 @@ mod schema;
 
 pub use bounded::Bounded;
 pub use cluster::{Cluster, NodeName, RedisUrls};
-pub use dns::{Dns, Family, HostName, Named, UpstreamAddr};
+pub use dns::{Dns, Family, HostName, UpstreamAddr};
 pub use hep::{AorPattern, Collector, Hep, Ratio};
 pub use hygiene::{Codec, Hygiene, Media};
 pub use method::MethodName;
@@ -138,7 +138,7 @@ impl Config {
             }
             for (j, u) in r.upstreams.iter().enumerate() {
                 if let (UpstreamAddr::Name(n), Some(t)) = (&u.addr, u.transport) {
-                    if n.transport.is_some_and(|nt| nt != t) {
+                    if n.transport.is_some_and(|nt| nt != t.into()) {
                         let message = "the URI's transport parameter and the transport key disagree".into();
                         return Err(at(pos, format!("proxy.route[{i}].upstreams[{j}].transport"), message));
                     }

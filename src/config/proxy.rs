@@ -105,16 +105,13 @@ pub struct Upstream {
 
 impl Upstream {
     /// The transport of an upstream given by address (UDP unless set); a
-    /// name's, when its URI or `transport` key gives one.
+    /// name's, when its URI or `transport` key gives one (TLS for `sips:`).
     pub fn transport(&self) -> Transport {
         let named = match &self.addr {
-            UpstreamAddr::Name(n) => n.transport,
+            UpstreamAddr::Name(n) => n.transport.map(Transport::of).or(n.secure.then_some(Transport::Tls)),
             UpstreamAddr::Addr(_) => None,
         };
-        self.transport.or(named).unwrap_or(match &self.addr {
-            UpstreamAddr::Name(n) if n.secure => Transport::Tls,
-            _ => Transport::Udp,
-        })
+        self.transport.or(named).unwrap_or(Transport::Udp)
     }
 }
 

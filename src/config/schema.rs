@@ -130,11 +130,15 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// The transport a name (a URI's `transport` parameter) spells, any case.
-    pub fn from_name(name: &str) -> Option<Transport> {
-        [Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Ws, Transport::Wss]
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(name))
+    /// The configured spelling of the core's transport.
+    pub fn of(t: crate::core::Transport) -> Transport {
+        match t {
+            crate::core::Transport::Udp => Transport::Udp,
+            crate::core::Transport::Tcp => Transport::Tcp,
+            crate::core::Transport::Tls => Transport::Tls,
+            crate::core::Transport::Ws => Transport::Ws,
+            crate::core::Transport::Wss => Transport::Wss,
+        }
     }
 
     pub fn as_str(self) -> &'static str {

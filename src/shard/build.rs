@@ -151,9 +151,8 @@ fn upstream(u: &crate::config::Upstream, weight: u32) -> RouteUpstream {
     let (addr, name) = match &u.addr {
         UpstreamAddr::Addr(a) => (*a, None),
         UpstreamAddr::Name(n) => {
-            let transport = u.transport.or(n.transport).map(Into::into);
-            let dest = Dest::named(&n.host, n.port, transport, n.secure);
-            (std::net::SocketAddr::from(([0, 0, 0, 0], 0)), dest)
+            let dest = Dest { transport: u.transport.map(Into::into).or(n.transport), ..n.clone() };
+            (std::net::SocketAddr::from(([0, 0, 0, 0], 0)), Some(dest))
         }
     };
     RouteUpstream { transport: u.transport().into(), addr, name, weight }
