@@ -333,6 +333,7 @@ fn a_dead_or_refusing_dns_server_costs_the_budget_at_most_and_never_delays_other
     let finals = std::thread::spawn(move || {
         reader.set_read_timeout(Some(Duration::from_secs(4))).unwrap();
         let (mut finals, mut buf) = (0, [0u8; 4096]);
+        let _ = socket2::SockRef::from(&reader).set_recv_buffer_size(1 << 20);
         while let Ok(n) = reader.recv(&mut buf) {
             let c = code(&String::from_utf8_lossy(&buf[..n]));
             assert_eq!(c, 503, "{}", String::from_utf8_lossy(&buf[..n]));
@@ -350,8 +351,8 @@ fn a_dead_or_refusing_dns_server_costs_the_budget_at_most_and_never_delays_other
              From: <sip:alice@sipedge.test>;tag=h{i}\r\nTo: <{ruri}>\r\nCall-ID: hang-{i}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
         );
         flood.send_to(req.as_bytes(), edge.sip).unwrap();
-        if i % 10 == 9 {
-            // 1,000 in about 150 ms: all hang together, none lost in a socket buffer.
+        if i % 5 == 4 {
+            // 1,000 in about 250 ms: all hang together.
             std::thread::sleep(Duration::from_millis(1));
         }
     }
@@ -372,8 +373,12 @@ fn a_dead_or_refusing_dns_server_costs_the_budget_at_most_and_never_delays_other
     assert_eq!(rtts.len(), 100, "every OPTIONS answered");
     let p99 = rtts[98];
     assert!(p99 < Duration::from_millis(20), "OPTIONS p99 {p99:?} while 1,000 lookups hang");
-    assert_eq!(finals.join().unwrap(), 1000, "every request that needed a name got 503");
-    assert!(edge.wait_metric("sipedge_dns_failed_targets_total", &[], |v| v >= 1000.0) >= 1000.0);
+    // Every request the edge read (UDP may lose a few on a loaded machine)
+    // got its 503, and each was a lookup that failed.
+    let finals = finals.join().unwrap();
+    let read = edge.wait_metric("sipedge_requests_received_total", &["method=\"MESSAGE\""], |v| v >= 1001.0) - 1.0;
+    assert!(finals >= 990 && finals as f64 == read, "{finals} answers for {read} requests read of 1,000 sent");
+    assert_eq!(edge.wait_metric("sipedge_dns_failed_targets_total", &[], |v| v >= read + 1.0), read + 1.0);
 
     let edge = start_edge(&[refusing_server()], "");
     let (status, took) = message(&edge, "sip:bob@core.sipedge.test", "refused", Duration::from_secs(5)).unwrap();

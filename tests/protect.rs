@@ -246,3 +246,54 @@ fn oversize_refused_513() {
     assert_eq!(codes(&s), vec![513]);
     assert_eq!(edge.wait_metric("sipedge_oversize_total", &["reason=\"OPTIONS\""], |v| v >= 1.0), 1.0);
 }
+
+#[test]
+fn bans_and_unbans_are_logged_one_line_each_and_a_storm_is_cut_short() {
+    let (port, admin) = (free_port(), free_port());
+    let config = format!(
+        "[server]\nshards = 1\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{port}\"\n[admin]\naddr = \"127.0.0.1:{admin}\"\n\
+         [log]\nlevel = \"warn\"\n[protect.flood]\nrequests = 20\nwindow_secs = 10\nban_secs = 1\n"
+    );
+    let log_path = std::env::temp_dir().join(format!("sipedge-banlog-{}-{port}", std::process::id()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let edge = Edge::with_config_logging(
+        config,
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        format!("127.0.0.1:{admin}").parse().unwrap(),
+        std::process::Stdio::from(log),
+    );
+    let read = || std::fs::read_to_string(&log_path).unwrap();
+    let attacker = socket("127.0.0.4");
+    for i in 0..30 {
+        options_from(&attacker, &edge, &format!("l{i}"), "");
+    }
+    codes(&attacker);
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while !read().contains("unban 127.0.0.4: its flood ban ran out") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = read();
+    assert!(text.contains("ban 127.0.0.4 for 1 s: flood"), "{text}");
+    assert!(text.contains("unban 127.0.0.4: its flood ban ran out"), "{text}");
+    for i in 0..30 {
+        options_from(&attacker, &edge, &format!("m{i}"), "");
+    }
+    codes(&attacker);
+    assert_eq!(http_delete(edge.admin, "/bans/127.0.0.4").unwrap().0, 200);
+    assert!(read().contains("unban 127.0.0.4: lifted through the admin API"), "{}", read());
+
+    // 60 addresses banned at once: 20 lines, then one line for the rest.
+    let storm: Vec<UdpSocket> = (1..=60).map(|i| socket(&format!("127.0.1.{i}"))).collect();
+    for s in &storm {
+        for i in 0..21 {
+            options_from(s, &edge, &format!("s{i}"), "");
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1_500));
+    let text = read();
+    let lines = text.lines().filter(|l| l.contains(" ban 127.0.1.")).count();
+    assert!((1..=20).contains(&lines), "{lines} ban lines of 60 bans:\n{text}");
+    assert!(text.contains("more ban lines left out"), "{text}");
+    assert!(edge.wait_metric("sipedge_bans_total", &["reason=\"flood\""], |v| v >= 62.0) >= 62.0);
+    let _ = std::fs::remove_file(&log_path);
+}

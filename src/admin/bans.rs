@@ -48,6 +48,7 @@ pub fn route(method: &tiny_http::Method, url: &str, shards: usize, control: &Sen
                 }
             }
             Some(if lifted {
+                log::warn!(target: crate::telemetry::ban_log::TARGET, "unban {ip}: lifted through the admin API");
                 (200, TEXT, format!("lifted the ban of {ip}\n"))
             } else {
                 (404, TEXT, format!("{ip} is not banned\n"))

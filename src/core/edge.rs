@@ -140,6 +140,8 @@ pub enum Output {
     Close(FlowId),
     /// A finished transaction an operator asked to see (`core::trace`).
     Trace(Box<crate::core::trace::Trace>),
+    /// A ban decided or ended, for the log (the shard rate-limits the lines).
+    Ban(crate::core::protect::BanNews),
 }
 
 pub struct Edge {

@@ -101,6 +101,8 @@ pub struct Shard {
     pub store: Option<services::StoreLink>,
     /// The resolver room; its doorbell is served by its own task.
     pub resolver: Option<services::ResolverLink>,
+    /// Ban lines, at most so many a second.
+    pub ban_log: RefCell<crate::telemetry::ban_log::BanLog>,
 }
 
 async fn run(spec: ShardSpec) {
@@ -136,6 +138,7 @@ async fn run(spec: ShardSpec) {
             bell = Some(end.doorbell);
             services::StoreLink { handle, events: end.events }
         }),
+        ban_log: RefCell::default(),
         resolver: resolver.map(|(handle, end)| {
             dns_bell = Some(end.doorbell);
             services::ResolverLink { handle, events: end.events }

@@ -123,6 +123,8 @@ fn command(shard: &Shard, c: Command) {
 }
 
 fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
+    // A second of ban lines over its budget gets its summary line here too.
+    shard.ban_log.borrow_mut().roll(super::clock::now_ms() + super::clock::unix_offset_ms());
     let flows = shard.flows.borrow();
     let tcp = publish::TcpStats {
         open: flows.len(),

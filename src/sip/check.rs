@@ -33,6 +33,7 @@ crate::reasons! {
         NotAResponse => "Not a response",
         VersionNotSupported => "Version Not Supported",
         BadSipVersion => "Bad SIP version",
+        TrailingWhitespace => "Trailing whitespace in Request-Line",
         BadStatusCode => "Bad status code",
         BadRequestUri => "Bad Request-URI",
         MissingVia => "Missing Via",
@@ -178,7 +179,10 @@ pub fn check_request<'a>(m: &Message<'a>) -> Result<Essentials<'a>, Malformed> {
         return Err(bad(400, Invalid::NotARequest));
     };
     if !is_sip_version(version) {
-        return Err(if looks_like_version(version) {
+        let trimmed = version.trim_ascii_end();
+        return Err(if trimmed.len() < version.len() && is_sip_version(trimmed) {
+            bad(400, Invalid::TrailingWhitespace)
+        } else if looks_like_version(version) {
             bad(505, Invalid::VersionNotSupported)
         } else {
             bad(400, Invalid::BadSipVersion)
@@ -304,6 +308,8 @@ Content-Length: 0\r\n\r\n";
         let e = c(OK.replace("SIP/2.0\r\n", "SIP/7.0\r\n"));
         assert_eq!((e.code, e.answerable), (505, true));
         assert_eq!(c(OK.replace("SIP/2.0\r\n", "SIP/2.0x\r\n")).code, 400);
+        let e = c(OK.replacen("SIP/2.0\r\n", "SIP/2.0  \r\n", 1));
+        assert_eq!((e.code, e.reason, e.answerable), (400, Invalid::TrailingWhitespace, true), "RFC 4475 trws");
         assert_eq!(c(OK.replace("7 OPTIONS", "7 INVITE")).reason, Invalid::CSeqMethodMismatch);
         assert_eq!(c(OK.replace("7 OPTIONS", "2147483648 OPTIONS")).reason, Invalid::BadCSeq);
         assert_eq!(c(OK.replace("7 OPTIONS", "7OPTIONS")).reason, Invalid::BadCSeq);

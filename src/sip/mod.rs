@@ -35,7 +35,9 @@ pub use header::HeaderName;
 pub use header_pattern::{HeaderPattern, HeaderPatterns};
 pub use method::Method;
 pub use response::write_response;
-pub use scan::{frame_len, scan, Framing, Header, Message, ScanError, Span, StartLine, Status, Values, MAX_HEADERS};
+pub use scan::{
+    frame_len, scan, split_list, Framing, Header, Message, ScanError, Span, StartLine, Status, Values, MAX_HEADERS,
+};
 pub use stored::Stored;
 pub use uri::{is_host_name, parse_uri, Scheme, Uri, UriError};
 pub use via::{parse_via, write_stamped_via, Via, ViaError};

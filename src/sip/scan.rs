@@ -359,9 +359,12 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, ScanError> {
         Ok(StartLine::Response { code, reason, version })
     } else {
         // Request-Line = Method SP Request-URI SP SIP-Version
+        // Trailing SP after the version stays in `version` (RFC 4475
+        // §3.1.2.10): the check answers it 400 rather than silence.
         let sp1 = line.iter().position(|&c| c == b' ').ok_or(ScanError::BadStartLine)?;
-        let sp2 = line.iter().rposition(|&c| c == b' ').ok_or(ScanError::BadStartLine)?;
-        if sp2 <= sp1 + 1 || sp1 == 0 || sp2 + 1 >= line.len() {
+        let end = line.iter().rposition(|&c| c != b' ').ok_or(ScanError::BadStartLine)?;
+        let sp2 = line[..end].iter().rposition(|&c| c == b' ').ok_or(ScanError::BadStartLine)?;
+        if sp2 <= sp1 + 1 || sp1 == 0 {
             return Err(ScanError::BadStartLine);
         }
         let method = &line[..sp1];

@@ -4,6 +4,7 @@
 //! Shards count in plain integers (`core::Counters`) and publish on a tick;
 //! nothing here is touched per message.
 
+pub mod ban_log;
 pub mod hep;
 pub mod hep_filter;
 pub mod hep_sender;

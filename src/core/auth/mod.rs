@@ -57,6 +57,8 @@ crate::reasons! {
         /// Wrong password (or unknown user): counts towards a ban.
         BadResponse => "bad response",
         NonceReuse => "nonce reuse",
+        /// A nonce that already carried a wrong response, used again.
+        BurnedNonce => "nonce burned by a wrong response",
         NotOwner => "user does not own the AOR",
     }
 }

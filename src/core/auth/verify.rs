@@ -12,8 +12,14 @@
 //! 5. `qop` present → "missing qop"; equal to `auth` → "unsupported qop";
 //!    `cnonce` present and non-empty → "missing cnonce"; `nc` present →
 //!    "missing nc", non-zero → "bad nc".
-//! 6. response = `KD(HA1, nonce:nc:cnonce:qop:HA2)`, `HA2 = H(method:uri)`,
-//!    compared in constant time (hex either case) → "bad response".
+//! 6. the nonce did not carry a wrong response before → "nonce burned by
+//!    a wrong response"; response = `KD(HA1, nonce:nc:cnonce:qop:HA2)`,
+//!    `HA2 = H(method:uri)`, compared in constant time (hex either case) →
+//!    "bad response", and the nonce is burned: whoever guesses must fetch a
+//!    fresh challenge for every guess, a round trip each, even from an
+//!    allowlisted address that is never banned. (Someone who sees a
+//!    client's nonce can burn it; the client then gets a fresh challenge
+//!    and retries: one round trip, never a way in.)
 //! 7. nonce age: past its lifetime (or > 60 s ahead) → `Stale`. Only a
 //!    correct response earns `Stale` (RFC 7616 §3.3: the client then retries
 //!    with the new nonce without asking its user again).
@@ -62,6 +68,9 @@ pub enum Verdict<'a> {
     /// Refused; the reason says why (for metrics and logs, not for the peer).
     Reject(AuthFailure),
 }
+
+/// The `nc` of a nonce that carried a wrong response: no later one passes.
+const BURNED: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug)]
 struct Seen {
@@ -163,6 +172,9 @@ impl Verifier {
             return Verdict::Reject(AuthFailure::BadNc);
         }
 
+        if self.seen.get(&nonce.id).is_some_and(|s| s.nc == BURNED) {
+            return Verdict::Reject(AuthFailure::BurnedNonce);
+        }
         let username = unq(creds.username);
         let mut ha1 = [0u8; 64];
         let ha1_len = match users.ha1(&username, &realm, alg, &mut ha1) {
@@ -181,11 +193,21 @@ impl Verifier {
             qop,
             &mut want,
         );
+        let stale = NonceKey::is_stale(nonce.ts, now, self.lifetime_secs);
         if !response_matches(&want[..n], creds.response) {
+            if !stale {
+                self.purge(now);
+                match self.seen.get_mut(&nonce.id) {
+                    Some(s) => s.nc = BURNED,
+                    None => {
+                        self.track(nonce.id, nonce.ts, BURNED);
+                    }
+                }
+            }
             return Verdict::Reject(AuthFailure::BadResponse);
         }
 
-        if NonceKey::is_stale(nonce.ts, now, self.lifetime_secs) {
+        if stale {
             return Verdict::Stale;
         }
         self.purge(now);
@@ -196,10 +218,16 @@ impl Verifier {
             s.nc = nc;
             return Verdict::Ok { username: creds.username };
         }
-        if nonce.ts < self.floor {
+        if nonce.ts < self.floor || !self.track(nonce.id, nonce.ts, nc) {
             // Possibly evicted: cannot tell a first use from a replay.
             return Verdict::Stale;
         }
+        Verdict::Ok { username: creds.username }
+    }
+
+    /// Remembers nonce `id` (issued at `ts`) with `nc`, evicting the oldest
+    /// when full; false when the nonce is older than what eviction forgot.
+    fn track(&mut self, id: u128, ts: u64, nc: u32) -> bool {
         if self.seen.len() >= self.max_tracked {
             if let Some(old) = self.order.pop_front() {
                 if let Some(s) = self.seen.remove(&old) {
@@ -207,13 +235,13 @@ impl Verifier {
                     self.evicted += 1;
                 }
             }
-            if nonce.ts < self.floor {
-                return Verdict::Stale;
+            if ts < self.floor {
+                return false;
             }
         }
-        self.seen.insert(nonce.id, Seen { ts: nonce.ts, nc });
-        self.order.push_back(nonce.id);
-        Verdict::Ok { username: creds.username }
+        self.seen.insert(id, Seen { ts, nc });
+        self.order.push_back(id);
+        true
     }
 
     /// Drops entries at the front of the queue whose nonce is past its
@@ -488,13 +516,32 @@ mod tests {
     }
 
     #[test]
-    fn a_wrong_response_does_not_burn_the_nc() {
+    fn a_wrong_response_burns_the_nonce_so_every_guess_needs_a_fresh_challenge() {
         let (u, k, mut v) = setup();
         let n = nonce(&k, NOW);
         let bad = Phone { user: "alice", pw: "guess", alg: None, uri: "sip:example.com" };
-        assert_eq!(run(&mut v, &u, &k, &bad.header(&n, 99, "c"), NOW), Verdict::Reject(AuthFailure::BadResponse));
-        assert_eq!(v.tracked(), 0);
-        assert!(matches!(run(&mut v, &u, &k, &alice(None).header(&n, 1, "c"), NOW), Verdict::Ok { .. }));
+        assert_eq!(run(&mut v, &u, &k, &bad.header(&n, 1, "c"), NOW), Verdict::Reject(AuthFailure::BadResponse));
+        assert_eq!(run(&mut v, &u, &k, &bad.header(&n, 2, "c"), NOW), Verdict::Reject(AuthFailure::BurnedNonce));
+        assert_eq!(
+            run(&mut v, &u, &k, &alice(None).header(&n, 3, "c"), NOW),
+            Verdict::Reject(AuthFailure::BurnedNonce),
+            "even the right password: fetch a fresh nonce"
+        );
+        let fresh = nonce(&k, NOW + 1);
+        assert!(matches!(run(&mut v, &u, &k, &alice(None).header(&fresh, 1, "c"), NOW + 1), Verdict::Ok { .. }));
+        // A nonce in use is burned too; a stale one is not remembered.
+        assert_eq!(
+            run(&mut v, &u, &k, &bad.header(&fresh, 2, "c"), NOW + 1),
+            Verdict::Reject(AuthFailure::BadResponse)
+        );
+        assert_eq!(
+            run(&mut v, &u, &k, &alice(None).header(&fresh, 3, "c"), NOW + 1),
+            Verdict::Reject(AuthFailure::BurnedNonce)
+        );
+        let before = v.tracked();
+        let old = nonce(&k, NOW - 10_000);
+        assert_eq!(run(&mut v, &u, &k, &bad.header(&old, 1, "c"), NOW), Verdict::Reject(AuthFailure::BadResponse));
+        assert_eq!(v.tracked(), before);
     }
 
     #[test]
@@ -504,7 +551,9 @@ mod tests {
         let wrong_pw = Phone { user: "alice", pw: "nope", alg: Some(Algorithm::Sha256), uri: "sip:example.com" };
         let ghost = Phone { user: "mallory", pw: "nope", alg: Some(Algorithm::Sha256), uri: "sip:example.com" };
         let ghost_empty = Phone { user: "", pw: "", alg: None, uri: "sip:example.com" };
-        let (h1, h2, h3) = (wrong_pw.header(&n, 1, "c"), ghost.header(&n, 1, "c"), ghost_empty.header(&n, 1, "c"));
+        // Each on a nonce of its own: a wrong response burns its nonce.
+        let (n2, n3) = (nonce(&k, NOW - 1), nonce(&k, NOW - 2));
+        let (h1, h2, h3) = (wrong_pw.header(&n, 1, "c"), ghost.header(&n2, 1, "c"), ghost_empty.header(&n3, 1, "c"));
         let a = run(&mut v, &u, &k, &h1, NOW);
         let b = run(&mut v, &u, &k, &h2, NOW);
         let c = run(&mut v, &u, &k, &h3, NOW);
@@ -529,7 +578,8 @@ mod tests {
 
     #[test]
     fn each_rejection_reason() {
-        let (u, k, mut v) = setup();
+        let (u, k, _) = setup();
+        let mut v;
         let n = nonce(&k, NOW);
         let good = alice(None).header(&n, 1, "c");
         let cases: Vec<(String, &str)> = vec![
@@ -547,6 +597,8 @@ mod tests {
             (good.replace(&format!("nonce=\"{}\"", n), "nonce=\"\""), "unknown nonce"),
         ];
         for (h, why) in &cases {
+            // A fresh replay memory per case: a bad response burns its nonce.
+            v = Verifier::new(300, 1000);
             let got = match run(&mut v, &u, &k, h, NOW) {
                 Verdict::Reject(r) => r.label(),
                 _ => "accepted",
@@ -554,11 +606,13 @@ mod tests {
             assert_eq!(got, *why, "{}", h);
         }
         // The method is part of HA2.
+        v = Verifier::new(300, 1000);
         let c = parse_credentials(good.as_bytes()).unwrap();
         assert_eq!(v.verify(&u, &k, b"INVITE", &c, REALMS, NOW), Verdict::Reject(AuthFailure::BadResponse));
         // Served realms are the caller's choice.
         assert_eq!(v.verify(&u, &k, b"REGISTER", &c, &[b"other.net"], NOW), Verdict::Reject(AuthFailure::WrongRealm));
         // Restricting algorithms.
+        v = Verifier::new(300, 1000);
         v.set_algorithms(&[Algorithm::Sha256, Algorithm::Sha512_256]);
         assert_eq!(run(&mut v, &u, &k, &good, NOW), Verdict::Reject(AuthFailure::AlgorithmNotOffered));
         let sha = alice(Some(Algorithm::Sha256)).header(&n, 1, "c");

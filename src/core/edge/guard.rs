@@ -152,12 +152,14 @@ impl Edge {
         }
     }
 
-    /// A ban this shard decided, for every other shard.
+    /// A ban this shard decided, for every other shard
+    /// (and for the log: one line, from the shard that decided it).
     fn tell_ban(&mut self, ban: Ban, out: &mut Vec<Output>) {
         for s in (0..self.cfg.shards).filter(|&s| s != self.cfg.shard) {
             self.counters.wire.mesh_sent += 1;
             out.push(Output::ToShard { shard: s, msg: MeshMsg::Ban(ban) });
         }
+        out.push(Output::Ban(crate::core::protect::BanNews::Banned(ban)));
     }
 
     /// Bans in force on this shard (every shard holds every ban).

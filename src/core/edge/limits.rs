@@ -98,6 +98,9 @@ impl Edge {
             let msg = MeshMsg::LeaseReturn { rule: back.rule as u16, key: back.key, tokens: back.tokens };
             out.push(Output::ToShard { shard: back.owner, msg });
         }
+        for ban in self.protect.take_ended() {
+            out.push(Output::Ban(crate::core::protect::BanNews::Ended(ban)));
+        }
     }
 
     /// What this shard holds of a rate-limit key (`GET /limits/{rule}/{key}`

@@ -358,6 +358,7 @@ impl Edge {
             in_host: &l.host,
             in_port: l.port,
             record_route,
+            source: None,
         }
     }
 

@@ -898,9 +898,10 @@ fn alice_cannot_register_bobs_aor() {
 #[test]
 fn unknown_user_and_wrong_password_look_the_same() {
     let mut e = auth_edge();
-    let nonce = fresh_nonce(&mut e, NOW);
+    // A nonce each: a wrong response burns its nonce.
+    let (nonce, other) = (fresh_nonce(&mut e, NOW), fresh_nonce(&mut e, NOW));
     let wrong = digest(Algorithm::Sha256, "alice", "guess", &nonce, "sip:127.0.0.1", 1, "c0ffee");
-    let unknown = digest(Algorithm::Sha256, "mallory", "guess", &nonce, "sip:127.0.0.1", 2, "c0ffee");
+    let unknown = digest(Algorithm::Sha256, "mallory", "guess", &other, "sip:127.0.0.1", 2, "c0ffee");
     // Same AOR (To) so only the credentials differ.
     let a = send(&mut e, NOW + 1, udp(5070), &auth_register("alice", "a6", 2, Some(&wrong)));
     let b = send(&mut e, NOW + 1, udp(5070), &auth_register("alice", "a6", 2, Some(&unknown)));
@@ -1039,4 +1040,19 @@ fn a_profile_offers_its_algorithms_to_its_devices_only() {
     let offered = headers(&text, "WWW-Authenticate");
     assert!(offered.len() > 1 && offered[0].contains("algorithm=SHA-256"), "{text}");
     assert_eq!(e.counters.profiles, vec![1]);
+}
+
+#[test]
+fn a_nonce_that_carried_a_wrong_password_is_answered_with_a_fresh_challenge() {
+    let mut e = auth_edge();
+    let nonce = fresh_nonce(&mut e, NOW);
+    let wrong = digest(Algorithm::Sha256, "alice", "guess", &nonce, "sip:127.0.0.1", 1, "c0ffee");
+    let right = digest(Algorithm::Sha256, "alice", "secret", &nonce, "sip:127.0.0.1", 2, "c0ffee");
+    let a = send(&mut e, NOW + 1, udp(5070), &auth_register("alice", "a7", 2, Some(&wrong)));
+    assert_eq!(status_line(&a), "SIP/2.0 401 Unauthorized", "{a}");
+    let b = send(&mut e, NOW + 1, udp(5070), &auth_register("alice", "a7", 3, Some(&right)));
+    assert_eq!(status_line(&b), "SIP/2.0 401 Unauthorized", "the right password on a burned nonce: {b}");
+    assert!(!headers(&b, "WWW-Authenticate")[0].contains(&nonce), "a fresh nonce: {b}");
+    assert_eq!(e.counters.registrar.auth_failures.get(AuthFailure::BurnedNonce), 1);
+    assert!(e.registrations(b"sip:alice@127.0.0.1").is_empty());
 }

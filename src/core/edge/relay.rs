@@ -55,6 +55,7 @@ impl ProxyState {
             in_host: &lin.host,
             in_port: lin.port,
             record_route: f.record_route,
+            source: Some(f.origin.peer),
         };
         let path: Vec<&[u8]> = target.routes.iter().map(Vec::as_slice).collect();
         let mut bytes = Vec::with_capacity(msg.buf.len() + 256);

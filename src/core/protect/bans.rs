@@ -25,22 +25,24 @@ pub struct Ban {
     pub shard: u16,
 }
 
+/// What an operator reads in the log: a ban decided (on the shard that
+/// decided it) or ended (its time ran out; lifted by hand is the admin
+/// face's line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BanNews {
+    Banned(Ban),
+    Ended(Ban),
+}
+
 #[derive(Debug, Default)]
 pub struct BanList {
     bans: HashMap<IpAddr, Ban>,
 }
 
 impl BanList {
-    /// Is `ip` banned at `now_ms`? An expired ban is forgotten here.
+    /// Is `ip` banned at `now_ms`? (An expired ban waits for `expire`.)
     pub fn contains(&mut self, ip: IpAddr, now_ms: u64) -> bool {
-        match self.bans.get(&ip) {
-            Some(b) if b.expires_at_ms > now_ms => true,
-            Some(_) => {
-                self.bans.remove(&ip);
-                false
-            }
-            None => false,
-        }
+        self.bans.get(&ip).is_some_and(|b| b.expires_at_ms > now_ms)
     }
 
     /// Adds or extends a ban (the later expiry wins).
@@ -58,8 +60,17 @@ impl BanList {
         self.bans.remove(&ip).is_some()
     }
 
-    pub fn expire(&mut self, now_ms: u64) {
-        self.bans.retain(|_, b| b.expires_at_ms > now_ms);
+    /// Forgets the bans that ran out; which they were.
+    pub fn expire(&mut self, now_ms: u64) -> Vec<Ban> {
+        let mut ended = Vec::new();
+        self.bans.retain(|_, b| {
+            let keep = b.expires_at_ms > now_ms;
+            if !keep {
+                ended.push(*b);
+            }
+            keep
+        });
+        ended
     }
 
     /// Bans in force at `now_ms`.

@@ -43,7 +43,7 @@ mod rules;
 mod scanner;
 mod window;
 
-pub use bans::{Ban, BanList, BanReason};
+pub use bans::{Ban, BanList, BanNews, BanReason};
 pub use bucket::Bucket;
 pub use flood::{ip_key, ip_owner, Flood, REPORT_MS};
 pub use lease::{KeyView, LeaseAsk, Limits, Resumed, Returned, Take, LEASE_TTL_MS, MAX_BATCH};
@@ -148,6 +148,8 @@ pub struct Protect {
     flood: Flood,
     auth: WindowCounts,
     pub bans: BanList,
+    /// Bans this shard decided that ran out, for the log (`take_ended`).
+    ended: Vec<Ban>,
     pub stats: ProtectStats,
     key: Vec<u8>,
 }
@@ -164,6 +166,7 @@ impl Protect {
             flood: Flood::default(),
             auth: WindowCounts::default(),
             bans: BanList::default(),
+            ended: Vec::new(),
             stats,
             key: Vec::new(),
         }
@@ -338,10 +341,16 @@ impl Protect {
         Some(self.limits.view(i, r, &key, now_ms))
     }
 
+    /// Bans this shard decided that ran out since the last call.
+    pub fn take_ended(&mut self) -> Vec<Ban> {
+        std::mem::take(&mut self.ended)
+    }
+
     /// Once a second: forgets expired bans, passed windows and full buckets;
     /// the unspent tokens of expired leases, to give back to their owners.
     pub fn tick(&mut self, now_ms: u64) -> Vec<Returned> {
-        self.bans.expire(now_ms);
+        let shard = self.shard;
+        self.ended.extend(self.bans.expire(now_ms).into_iter().filter(|b| b.shard == shard));
         if let Some(t) = self.cfg.flood {
             self.flood.prune(now_ms, t.window_ms);
         }

@@ -129,6 +129,20 @@ fn push_record_route(s: &mut Vec<u8>, transport: &str, host: &[u8], port: u16) {
 /// listeners (`host:port` or `in_host:in_port`) and a branch made by
 /// `write_branch`. A legitimate spiral back through the edge is therefore
 /// refused too; telling the two apart needs a request hash in the branch.
+/// The sender's Via line with its first value stamped for `src`, when that
+/// changes it (a sent-by other than the source address, or an empty rport):
+/// the line's index and its new value (the other values of the line kept).
+fn stamped_top_via(msg: &Message<'_>, src: std::net::SocketAddr) -> Option<(usize, Vec<u8>)> {
+    let line = msg.position(HeaderName::Via)?;
+    let value = msg.headers()[line].value;
+    let first = crate::sip::split_list(msg.buf, value).next()?;
+    let mut out = Vec::with_capacity(value.len() + 32);
+    out.extend_from_slice(&msg.buf[value.start as usize..first.start as usize]);
+    crate::sip::write_stamped_via(first.of(msg.buf), src.ip(), src.port(), &mut out);
+    out.extend_from_slice(&msg.buf[first.end as usize..value.end as usize]);
+    (out.as_slice() != value.of(msg.buf)).then_some((line, out))
+}
+
 pub fn forward_request(
     msg: &Message<'_>,
     target_uri: &[u8],
@@ -182,9 +196,13 @@ pub fn forward_request(
         push_decimal(&mut s, n as u64);
     }
     let s = &s[..];
+    let stamped = hop.source.and_then(|src| stamped_top_via(msg, src));
 
     let mut e = Editor::new(msg);
     e.set_request_uri(plan.request_uri.unwrap_or(target_uri));
+    if let Some((line, value)) = &stamped {
+        e.replace_value(*line, value);
+    }
     e.insert_header_first("Via", &s[..via_end]);
     if rr_out_end > via_end {
         e.insert_header_first("Record-Route", &s[via_end..rr_out_end]);

@@ -60,6 +60,10 @@ pub struct Hop<'a> {
     pub in_port: u16,
     /// Add Record-Route (the caller decides: dialog-creating requests).
     pub record_route: bool,
+    /// Where the request came from: the sender's Via gets `received` (and
+    /// its empty `rport` filled) when its sent-by differs (§18.2.1, RFC
+    /// 3581 §4), so the next hop sees what the edge saw. None: left as is.
+    pub source: Option<std::net::SocketAddr>,
 }
 
 /// Why a request is not forwarded; the caller answers with [`Refuse::code`].

@@ -16,6 +16,7 @@ fn hop() -> Hop<'static> {
         in_host: b"203.0.113.1",
         in_port: 5060,
         record_route: true,
+        source: None,
     }
 }
 
@@ -494,4 +495,22 @@ fn forward_respond_strip_gives_back_the_via_set() {
         let up = parse(&up);
         assert_eq!(via_values(&up), via_values(&original), "case {case}\n{req}");
     }
+}
+
+#[test]
+fn the_senders_via_is_stamped_when_its_sent_by_is_not_where_it_came_from() {
+    let input = "INVITE sip:bob@edge.example SIP/2.0\r\n\
+Via: SIP/2.0/TCP 10.1.1.1:5060;branch=z9hG4bKa;rport, SIP/2.0/UDP inner.example;branch=z9hG4bKb\r\n\
+Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:bob@edge.example>\r\nCall-ID: st\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let src: std::net::SocketAddr = "198.51.100.7:40123".parse().unwrap();
+    let h = Hop { source: Some(src), record_route: false, ..hop() };
+    let out = fwd_with(input, "sip:bob@192.0.2.44", &[], &h).unwrap();
+    assert!(
+        out.contains("Via: SIP/2.0/TCP 10.1.1.1:5060;branch=z9hG4bKa;rport=40123;received=198.51.100.7, SIP/2.0/UDP inner.example;branch=z9hG4bKb\r\n"),
+        "{out}"
+    );
+    // Sent-by equal to the source, no rport: the Via goes on untouched.
+    let same = input.replace("10.1.1.1:5060;branch=z9hG4bKa;rport", "198.51.100.7:40123;branch=z9hG4bKa");
+    let out = fwd_with(&same, "sip:bob@192.0.2.44", &[], &h).unwrap();
+    assert!(out.contains("Via: SIP/2.0/TCP 198.51.100.7:40123;branch=z9hG4bKa, SIP/2.0/UDP"), "{out}");
 }
