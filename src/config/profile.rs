@@ -1,13 +1,17 @@
 //! `[[profile]]`: device and carrier profiles, matched in order on what a
 //! request says about its sender (User-Agent substrings, source networks,
-//! transport); the first that matches decides. Today a profile sets the
-//! digest algorithms the edge offers those devices (`auth_algorithms`,
-//! chosen among `auth.algorithms`: a profile can narrow or reorder what is
-//! offered, never add what the edge would not accept). Checked where it is
-//! written, like the rest of the config.
+//! transport); the first that matches decides. A profile sets the digest
+//! algorithms the edge offers those devices (`auth_algorithms`, chosen
+//! among `auth.algorithms`: a profile can narrow or reorder what is
+//! offered, never add what the edge would not accept), the answers those
+//! devices get per method (`map_answers`), and whether those peers are
+//! exempt from bans and limits (`exempt_from_protection`: for a profile
+//! matched by its sources only, since a User-Agent is whatever the client
+//! says). Checked where it is written, like the rest of the config.
 
-use super::{Cidr, DigestAlgorithm, Transport};
+use super::{Bounded, Cidr, Code, DigestAlgorithm, MethodName, Transport};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +30,14 @@ pub struct Profile {
     /// The digest challenges offered, in order (a subset of `auth.algorithms`); empty = the global list.
     #[serde(default)]
     pub auth_algorithms: Vec<DigestAlgorithm>,
+    /// Final answers these devices get to their requests, per method:
+    /// `{ SUBSCRIBE = { 403 = 480 } }` (before `proxy.map_answers`).
+    #[serde(default)]
+    pub map_answers: BTreeMap<MethodName, BTreeMap<Code, Bounded<300, 699>>>,
+    /// Never rate-limited or banned, like `protect.allow` (a profile
+    /// matched by `sources` alone).
+    #[serde(default)]
+    pub exempt_from_protection: bool,
 }
 
 impl Profile {
@@ -39,6 +51,12 @@ impl Profile {
         }
         if self.user_agent.iter().any(String::is_empty) {
             return Some(("user_agent", "an empty substring would match every device".into()));
+        }
+        if self.exempt_from_protection && (self.sources.is_empty() || !self.user_agent.is_empty()) {
+            return Some((
+                "exempt_from_protection",
+                "only a profile matched by sources alone may be exempt from bans and limits: a User-Agent is whatever the client says".into(),
+            ));
         }
         if let Some(a) = self.auth_algorithms.iter().find(|a| !accepted.contains(a)) {
             return Some((

@@ -366,3 +366,23 @@ fn upstreams_by_name_and_the_dns_table_are_checked_with_their_line() {
         err(&format!("{ONE_LISTENER}[registrar]\nmode = \"mid\"\nupstream = [{{ addr = \"core.example.net\" }}]\n"));
     assert_eq!(e.key, "registrar.upstream[0].addr", "{e}");
 }
+
+#[test]
+fn a_profile_matched_by_user_agent_cannot_be_exempt_from_protection() {
+    let e = err(&format!(
+        "{ONE_LISTENER}[[profile]]\nname = \"x\"\nuser_agent = [\"PBX\"]\nexempt_from_protection = true\n"
+    ));
+    assert_eq!((e.line, e.key.as_str()), (4, "profile[0].exempt_from_protection"), "{e}");
+    let e = err(&format!(
+        "{ONE_LISTENER}[[profile]]\nname = \"x\"\nsources = [\"10.0.0.0/8\"]\nuser_agent = [\"PBX\"]\nexempt_from_protection = true\n"
+    ));
+    assert_eq!(e.key, "profile[0].exempt_from_protection", "{e}");
+    let ok = Config::parse(
+        &format!("{ONE_LISTENER}[[profile]]\nname = \"pbx\"\nsources = [\"10.0.0.0/8\"]\nexempt_from_protection = true\n[profile.map_answers.SUBSCRIBE]\n403 = 480\n"),
+        "t.toml",
+    )
+    .unwrap();
+    assert!(ok.profile[0].exempt_from_protection);
+    let e = err(&format!("{ONE_LISTENER}[[profile]]\nname = \"x\"\nsources = [\"10.0.0.0/8\"]\n[profile.map_answers.SUBSCRIBE]\n200 = 480\n"));
+    assert!(e.key.starts_with("profile[0].map_answers"), "{e}");
+}

@@ -257,6 +257,15 @@ impl Edge {
         }
     }
 
+    /// The first profile matching the sender of `msg` (None without profiles).
+    pub(crate) fn profile_of(&self, origin: Origin, msg: &sip::Message<'_>) -> Option<u16> {
+        if self.cfg.profiles.is_empty() {
+            return None;
+        }
+        let ua = msg.header(sip::HeaderName::UserAgent);
+        self.cfg.profiles.matching(ua, origin.peer.ip(), origin.transport).map(|i| i as u16)
+    }
+
     /// The profiles' names, in order (metric labels).
     pub fn profile_names(&self) -> Vec<&str> {
         self.cfg.profiles.0.iter().map(|p| p.name.as_str()).collect()
@@ -348,11 +357,8 @@ impl Edge {
         if msg.buf.len() > self.cfg.max_message_bytes {
             return self.reject(origin, msg, None, 513, "Message Too Large", out);
         }
-        if !self.cfg.profiles.is_empty() {
-            let ua = msg.header(sip::HeaderName::UserAgent);
-            if let Some(i) = self.cfg.profiles.matching(ua, origin.peer.ip(), origin.transport) {
-                self.counters.profiles[i] += 1;
-            }
+        if let Some(i) = self.profile_of(origin, msg) {
+            self.counters.profiles[i as usize] += 1;
         }
         let ess = match sip::check_request(msg) {
             Ok(e) => e,

@@ -1,8 +1,10 @@
 //! Device and carrier profiles (`[[profile]]`), as the core matches them:
 //! in order, the first whose every given matcher holds (User-Agent
 //! substring, any case; source network; transport). What a profile changes
-//! is read by the code it concerns (today: the digest challenges offered,
-//! `edge::register`). Matching runs only when profiles are configured.
+//! is read by the code it concerns: the digest challenges offered
+//! (`edge::register`), the answers mapped per method (`edge::proxy`, kept
+//! on the transaction); an exempt profile's sources are allowlisted where
+//! shards are built. Matching runs only when profiles are configured.
 
 use super::auth::Algorithm;
 use super::net::Cidr;
@@ -18,9 +20,16 @@ pub struct Profile {
     pub transports: Vec<Transport>,
     /// Challenges offered, in order; empty = the global list.
     pub auth_algorithms: Vec<Algorithm>,
+    /// (method, code, the code these devices get instead).
+    pub map_answers: Vec<(Vec<u8>, u16, u16)>,
 }
 
 impl Profile {
+    /// The code a device of this profile gets for a final answer `code` to `method`.
+    pub fn mapped(&self, method: &[u8], code: u16) -> Option<u16> {
+        self.map_answers.iter().find(|(m, from, _)| m == method && *from == code).map(|(_, _, to)| *to)
+    }
+
     fn matches(&self, ua: Option<&[u8]>, ip: IpAddr, transport: Transport) -> bool {
         let ua_ok = self.user_agent.is_empty()
             || ua.is_some_and(|ua| {
@@ -61,6 +70,7 @@ mod tests {
             sources: sources.iter().map(|s| Cidr::parse(s).unwrap()).collect(),
             transports: Vec::new(),
             auth_algorithms: vec![Algorithm::Md5],
+            map_answers: vec![(b"SUBSCRIBE".to_vec(), 403, 480)],
         }
     }
 
@@ -73,5 +83,7 @@ mod tests {
         assert_eq!(p.matching(Some(b"baresip v1.0.0 (x86_64/linux)"), ip("192.0.2.1"), Transport::Tls), Some(1));
         assert_eq!(p.matching(None, ip("192.0.2.1"), Transport::Udp), None);
         assert_eq!(Profiles::default().matching(Some(b"baresip"), ip("192.0.2.1"), Transport::Udp), None);
+        assert_eq!(p.0[0].mapped(b"SUBSCRIBE", 403), Some(480));
+        assert_eq!(p.0[0].mapped(b"INVITE", 403), None, "per method");
     }
 }

@@ -73,6 +73,13 @@ pub fn profiles(config: &Config) -> Profiles {
                 sources: p.sources.clone(),
                 transports: p.transports.iter().map(|&t| t.into()).collect(),
                 auth_algorithms: p.auth_algorithms.iter().map(|&a| algorithm(a)).collect(),
+                map_answers: p
+                    .map_answers
+                    .iter()
+                    .flat_map(|(m, map)| {
+                        map.iter().map(|(from, to)| (m.0.as_bytes().to_vec(), from.0, to.get() as u16))
+                    })
+                    .collect(),
             })
             .collect(),
     )
@@ -186,7 +193,13 @@ fn protect_config(c: &Config) -> ProtectConfig {
         })
         .collect();
     ProtectConfig {
-        allow: p.allow.clone(),
+        // Exempt profiles are matched by their sources alone (checked at load).
+        allow: p
+            .allow
+            .iter()
+            .chain(c.profile.iter().filter(|p| p.exempt_from_protection).flat_map(|p| &p.sources))
+            .copied()
+            .collect(),
         scanners: Scanners::new(&p.scanners),
         flood: trip(p.flood.requests.get(), p.flood.window_secs.get(), p.flood.ban_secs.get()),
         auth_failures: trip(p.auth_ban.failures.get(), p.auth_ban.window_secs.get(), p.auth_ban.ban_secs.get()),

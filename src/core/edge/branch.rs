@@ -402,7 +402,9 @@ impl ProxyState {
         // 430 is between the edge and its flows (RFC 5626): a caller whose
         // every callee's flow failed learns the callee is unavailable.
         let code = if best.code == 430 { 480 } else { best.code };
-        let mapped = self.cfg.mapped(code);
+        let method = method_of(tx.request.as_ref().map(Stored::bytes).unwrap_or_default());
+        let profile = tx.profile.and_then(|p| cx.profiles.0.get(p as usize));
+        let mapped = profile.and_then(|p| p.mapped(method.as_bytes(), code)).unwrap_or_else(|| self.cfg.mapped(code));
         match best.bytes {
             Some(bytes) if mapped == best.code => self.answer_upstream(cx, id, tx, best.code, bytes),
             _ => self.answer_locally(cx, id, tx, mapped, reason_of(mapped)),

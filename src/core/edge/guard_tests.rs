@@ -7,7 +7,7 @@ use super::proxy_tests::{config, CORE, EDGE};
 use super::tests::NOW;
 use super::*;
 use crate::core::mesh::MeshMsg;
-use crate::core::protect::{Action, BanReason, ProtectConfig, Rule, RuleKey, Scanners, Trip};
+use crate::core::protect::{Action, BanNews, BanReason, ProtectConfig, Rule, RuleKey, Scanners, Trip};
 use crate::core::{Origin, Transport};
 
 fn edge_with(protect: ProtectConfig, shard: u16, shards: u16) -> Edge {
@@ -70,8 +70,8 @@ fn a_flood_is_banned_on_every_shard_and_dropped_unscanned() {
     }
     let out = run(&mut e, 10, src, &options(19, ""));
     let ban = match &out[..] {
-        [Output::ToShard { shard: 1, msg: MeshMsg::Ban(b) }] => *b,
-        o => panic!("expected the ban told to shard 1, got {o:?}"),
+        [Output::ToShard { shard: 1, msg: MeshMsg::Ban(b) }, Output::Ban(BanNews::Banned(logged))] if b == logged => *b,
+        o => panic!("expected the ban told to shard 1 and to the log, got {o:?}"),
     };
     assert_eq!((ban.reason, ban.shard), (BanReason::Flood, 0));
     assert!(run(&mut e, 20, src, b"garbage that would be counted as malformed").is_empty());

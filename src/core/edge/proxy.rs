@@ -151,6 +151,7 @@ impl Edge {
             started_ms: Some(self.now_ms),
             mid: None,
             held: None,
+            profile: self.profile_of(origin, msg),
         };
         let id = self.proxy.txs.insert(tx);
         self.proxy.servers.insert(key, id);

@@ -1027,6 +1027,7 @@ fn a_profile_offers_its_algorithms_to_its_devices_only() {
         sources: Vec::new(),
         transports: Vec::new(),
         auth_algorithms: vec![Algorithm::Md5],
+        map_answers: Vec::new(),
     }]);
     e.counters.profiles = vec![0];
     let old =

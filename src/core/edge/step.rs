@@ -37,6 +37,8 @@ pub(crate) struct Ctx<'a> {
     pub protect: &'a mut ProtectStats,
     /// What the operator traces (`core::trace`).
     pub trace: &'a crate::core::trace::TraceFilter,
+    /// The device profiles (a transaction keeps its sender's index).
+    pub profiles: &'a crate::core::profile::Profiles,
     pub out: &'a mut Vec<Output>,
 }
 
@@ -53,6 +55,7 @@ impl Edge {
             counters: &mut self.counters,
             protect: &mut self.protect.stats,
             trace: &self.trace,
+            profiles: &self.cfg.profiles,
             out,
         };
         (&mut self.proxy, cx)

@@ -173,6 +173,8 @@ pub struct Tx {
     pub mid: Option<Box<crate::core::registrar::mid::Forwarded>>,
     /// The final answer held for `mid`: (code, bytes as they would be relayed).
     pub held: Option<(u16, Vec<u8>)>,
+    /// The sender's device profile (`[[profile]]`), for its answer mapping.
+    pub profile: Option<u16>,
 }
 
 impl Tx {

@@ -1,0 +1,91 @@
+//! Device profiles against the real binary, with sipp: a profile for the
+//! source 127.0.0.3 maps the core's 403 to SUBSCRIBE into 480 (the seed's
+//! case: a device class that loops on 403), while a device outside the
+//! profile gets the 403 as the core sent it; an exempt profile's source is
+//! never banned, and a profile matched by User-Agent alone may not be
+//! exempt (refused at load, with its line).
+
+mod common;
+use common::sipp::*;
+use common::*;
+use std::net::UdpSocket;
+use std::time::Duration;
+
+const CORE_IP: &str = "127.0.0.2";
+
+fn subscribe(edge: &Edge, id: &str) -> u16 {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let req = format!(
+        "SUBSCRIBE sip:presence@core.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{id};rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:device@sipedge.test>;tag={id}\r\nTo: <sip:presence@core.test>\r\nCall-ID: {id}\r\n\
+         CSeq: 1 SUBSCRIBE\r\nEvent: presence\r\nExpires: 600\r\nContact: <sip:device@127.0.0.1:{port}>\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(req.as_bytes(), edge.sip).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = sock.recv(&mut buf).expect("a final answer");
+        let c = code(&String::from_utf8_lossy(&buf[..n]));
+        if c >= 200 {
+            return c;
+        }
+    }
+}
+
+#[test]
+fn a_profile_per_source_maps_the_cores_403_to_subscribe_into_480_for_its_devices_only() {
+    let core = free_port();
+    let edge = Edge::start(
+        1,
+        &format!(
+            "[registrar]\ndomains = [\"sipedge.test\"]\n[auth]\nenabled = false\n[proxy]\ntrusted = [\"{CORE_IP}\"]\nprobe_interval_secs = 0\n\
+             [[proxy.route]]\nupstreams = [{{ addr = \"{CORE_IP}:{core}\" }}]\n\
+             [[profile]]\nname = \"loopy\"\nsources = [\"127.0.0.3/32\"]\n[profile.map_answers.SUBSCRIBE]\n403 = 480\n"
+        ),
+    );
+    let refuser = Peer::start("uas_403", CORE_IP, core, "u1", 2);
+    let out = std::process::Command::new("timeout")
+        .args(["30", "sipp", "-sf", &scenario("subscribe_480"), "-s", "presence", "-key", "domain", "core.test"])
+        .args(["-t", "u1", "-m", "1", "-i", "127.0.0.3", "-p", &free_port().to_string(), "-nostdin"])
+        .args(["-timeout", "20s", "-timeout_error"])
+        .arg(edge.sip.to_string())
+        .output()
+        .expect("sipp");
+    assert!(out.status.success(), "the profile's device got 480:\n{}", report(&out));
+    assert_eq!(subscribe(&edge, "outside"), 403, "a device outside the profile gets the core's answer");
+    refuser.assert_done();
+    assert!(edge.wait_metric("sipedge_profile_requests_total", &["profile=\"loopy\""], |v| v >= 1.0) >= 1.0);
+}
+
+#[test]
+fn an_exempt_profile_is_never_banned_and_a_user_agent_profile_cannot_be_exempt() {
+    let edge = Edge::start(
+        1,
+        "[protect.flood]\nrequests = 20\nwindow_secs = 10\nban_secs = 60\n\
+         [[profile]]\nname = \"pbx\"\nsources = [\"127.0.0.3/32\"]\nexempt_from_protection = true\n",
+    );
+    let pbx = UdpSocket::bind("127.0.0.3:0").unwrap();
+    pbx.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let port = pbx.local_addr().unwrap().port();
+    let mut answered = 0;
+    for i in 0..60 {
+        pbx.send_to(&options(edge.sip, "UDP", port, &format!("x{i}")), edge.sip).unwrap();
+        let mut buf = [0u8; 2048];
+        answered += usize::from(pbx.recv(&mut buf).is_ok());
+    }
+    assert_eq!(answered, 60, "three times the flood threshold, never banned");
+    assert_eq!(edge.metric("sipedge_bans_total", &[]), 0.0);
+
+    let path = std::env::temp_dir().join(format!("sipedge-profile-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:5060\"\n\n[[profile]]\nname = \"sneaky\"\nuser_agent = [\"PBX\"]\nexempt_from_protection = true\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN).args(["check-config", path.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(":5:") && err.contains("profile[0].exempt_from_protection"), "{err}");
+    let _ = std::fs::remove_file(&path);
+}
