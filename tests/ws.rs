@@ -29,12 +29,17 @@ const PASSWORD: &str = "s3cret-ws";
 /// with one subscriber (in a users file of test `test`'s own, since tests
 /// run in parallel); `extra` is appended to the config.
 fn edge_with(test: &str, transport: &str, listen_extra: &str, extra: &str) -> (Edge, u16) {
+    edge_offering(test, transport, listen_extra, "algorithms = [\"MD5\"]", extra)
+}
+
+/// As `edge_with`, with `algorithms` the `[auth]` line of the digest challenges.
+fn edge_offering(test: &str, transport: &str, listen_extra: &str, algorithms: &str, extra: &str) -> (Edge, u16) {
     let users = test_dir(test).join("users");
     std::fs::write(&users, format!("{USER} 127.0.0.1 password={PASSWORD}\n")).unwrap();
     let port = free_port();
     let config = format!(
         "\n[[listen]]\ntransport = \"{transport}\"\naddr = \"127.0.0.1:{port}\"\n{listen_extra}\n\
-         [registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{}\"\nalgorithms = [\"MD5\"]\n{extra}",
+         [registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{}\"\n{algorithms}\n{extra}",
         users.display()
     );
     (Edge::start(2, &config), port)
@@ -287,12 +292,16 @@ fn jssip_in_chromium_registers_over_wss_and_receives_a_message_sent_over_udp() {
     let dir = test_dir("ws-browser");
     let (cert, key) = certificate(&dir, "edge", "edge.test");
     let certs = format!("certificates = [{{ cert = \"{}\", key = \"{}\" }}]", cert.display(), key.display());
-    let (edge, port) = edge_with("ws-browser", "wss", &certs, "");
+    // The shipped default (SHA-256 first) for everyone; JsSIP, which answers
+    // only MD5, gets MD5 through its profile.
+    let profile = "[[profile]]\nname = \"jssip\"\nuser_agent = [\"JsSIP\"]\nauth_algorithms = [\"MD5\"]\n";
+    let (edge, port) = edge_offering("ws-browser", "wss", &certs, "", profile);
     let browser = Browser::start(&format!("wss://127.0.0.1:{port}"), &format!("sip:{USER}@127.0.0.1"));
     let registered = browser.line(Duration::from_secs(90));
     assert_eq!(registered.as_deref(), Some("REGISTERED"), "JsSIP did not register over WSS\n{}", diagnosis(&edge));
     let (_, body) = http_get(edge.admin, &format!("/registrations/{USER}@127.0.0.1")).unwrap();
     assert!(body.contains("\"transport\":\"wss\""), "{body}");
+    assert!(edge.wait_metric("sipedge_profile_requests_total", &["profile=\"jssip\""], |v| v >= 1.0) >= 1.0);
 
     // Someone elsewhere (not a local user, so not challenged) writes to the browser's AOR over UDP.
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
