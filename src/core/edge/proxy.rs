@@ -21,7 +21,7 @@ use super::{Edge, Output};
 use crate::core::ask::Ask;
 use crate::core::counters::Drop;
 use crate::core::proxy::route::{hop_of_uri, NextHop};
-use crate::core::proxy::state::{Part, ProxyState, Target, TimerKey, Tx};
+use crate::core::proxy::state::{ProxyState, Target, Tx};
 use crate::core::proxy::table::Id;
 use crate::core::proxy::token::PARAM;
 use crate::core::proxy::{route_plan, Hop};
@@ -150,6 +150,7 @@ impl Edge {
             started_ms: Some(self.now_ms),
             mid: None,
             held: None,
+            wake: None,
         };
         let id = self.proxy.txs.insert(tx);
         self.proxy.servers.insert(key, id);
@@ -466,7 +467,8 @@ impl Edge {
 
     /// Forgets a transaction and every key that finds it.
     pub(super) fn drop_tx(&mut self, id: Id) {
-        if let Some(tx) = self.proxy.txs.remove(id) {
+        if let Some(mut tx) = self.proxy.txs.remove(id) {
+            self.proxy.unwake(&mut tx);
             self.proxy.servers.remove(&tx.key);
             for b in &tx.branches {
                 self.proxy.clients.remove(&b.key);
@@ -481,16 +483,12 @@ impl Edge {
 impl ProxyState {
     /// Runs what a server transaction asked for. Its end (`Terminated`)
     /// needs nothing here: the step that ended it forgets the transaction.
-    pub(super) fn run_server(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &Tx, acts: Vec<Action>) {
+    /// Its timers are the machine's own deadlines (`Edge::step` keeps the
+    /// wheel in step with them).
+    pub(super) fn run_server(&mut self, cx: &mut Ctx<'_>, _id: Id, tx: &Tx, acts: Vec<Action>) {
         for a in acts {
-            match a {
-                Action::Send(Msg::Response(code)) | Action::Resend(Msg::Response(code)) => {
-                    cx.send(tx.origin, code, tx.last.clone())
-                }
-                Action::SetTimer { timer, at } => {
-                    self.schedule(at, TimerKey { tx: id, part: Part::Server, name: Some(timer) })
-                }
-                _ => {}
+            if let Action::Send(Msg::Response(code)) | Action::Resend(Msg::Response(code)) = a {
+                cx.send(tx.origin, code, tx.last.clone())
             }
         }
     }

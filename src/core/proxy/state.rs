@@ -9,9 +9,11 @@
 use super::route::{NextHop, Route, RouteUpstream, Routes};
 use super::table::{Id, Table};
 use super::token::TokenKey;
+use super::wake::Wake;
 use crate::core::net::Cidr;
-use crate::core::timer::Wheel;
-use crate::core::transaction::{ClientKey, ClientTx, ServerKey, ServerTx, TimerName, Timers};
+use crate::core::split_map::SplitMap;
+use crate::core::timer::cancellable::CancellableWheel;
+use crate::core::transaction::{ClientKey, ClientTx, ServerKey, ServerTx, Timers};
 use crate::core::Origin;
 use crate::sip::Stored;
 use std::collections::{HashMap, VecDeque};
@@ -154,6 +156,8 @@ pub struct Tx {
     pub mid: Option<Box<crate::core::registrar::mid::Forwarded>>,
     /// The final answer held for `mid`: (code, bytes as they would be relayed).
     pub held: Option<(u16, Vec<u8>)>,
+    /// Its entry in the timer wheel, at its earliest deadline (`wake.rs`).
+    pub wake: Option<Wake>,
 }
 
 impl Tx {
@@ -181,21 +185,12 @@ impl Tx {
     }
 }
 
-/// Which machine of a transaction a timer or key belongs to.
+/// Which machine of a transaction a deadline or key belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Part {
     Server,
     Branch(u8),
     Cancel(u8),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TimerKey {
-    pub tx: Id,
-    pub part: Part,
-    /// A transaction machine's timer, or None: the proxy's own Timer C of
-    /// a branch (§16.6 step 11, §16.8).
-    pub name: Option<TimerName>,
 }
 
 /// Milliseconds per slot of the transaction timer wheel.
@@ -204,9 +199,10 @@ pub const WHEEL_MS: u64 = 10;
 pub struct ProxyState {
     pub cfg: ProxyConfig,
     pub txs: Table<Tx>,
-    pub servers: HashMap<ServerKey, Id>,
-    pub clients: HashMap<ClientKey, (Id, Part)>,
-    pub wheel: Wheel<TimerKey>,
+    pub servers: SplitMap<ServerKey, Id>,
+    pub clients: SplitMap<ClientKey, (Id, Part)>,
+    /// One entry per transaction with a deadline (`wake.rs`).
+    pub wheel: CancellableWheel<Id>,
     /// Branch numbers (the `<n>` of `z9hG4bK-<shard>-<n>`).
     pub seq: u64,
     pub routes: Routes,
@@ -235,9 +231,9 @@ impl ProxyState {
             token: TokenKey::new(cfg.topology_key, seed),
             cfg,
             txs: Table::default(),
-            servers: HashMap::new(),
-            clients: HashMap::new(),
-            wheel: Wheel::new(now_ms / WHEEL_MS, 4096),
+            servers: SplitMap::default(),
+            clients: SplitMap::default(),
+            wheel: CancellableWheel::new(now_ms / WHEEL_MS, 4096),
             // From a random point: branches stay unique across restarts (RFC 3261 §8.1.1.7).
             seq: branch_start(),
             routes,
@@ -245,11 +241,5 @@ impl ProxyState {
             next_probe_ms: now_ms,
             soonest_ms: u64::MAX,
         }
-    }
-
-    pub fn schedule(&mut self, at_ms: u64, key: TimerKey) {
-        let slot = at_ms.div_ceil(WHEEL_MS);
-        self.soonest_ms = self.soonest_ms.min(slot * WHEEL_MS);
-        self.wheel.schedule(slot, key);
     }
 }

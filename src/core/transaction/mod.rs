@@ -150,6 +150,11 @@ impl Armed {
         }
     }
 
+    /// Every armed timer and its deadline, in `TimerName` order.
+    pub(crate) fn deadlines(&self) -> Deadlines {
+        Deadlines { armed: *self, next: 0 }
+    }
+
     /// True (and disarms it) when `timer` is armed and due at `now`.
     pub(crate) fn fire(&mut self, timer: TimerName, now: u64) -> bool {
         match self.at[timer as usize] {
@@ -160,6 +165,31 @@ impl Armed {
             }
             _ => false,
         }
+    }
+}
+
+/// The timers a machine has armed and their deadlines (ms), in
+/// `TimerName` order: what a timer store keyed by transaction (the proxy's
+/// wheel holds one entry per transaction, at its earliest deadline) wakes
+/// the machine for. A copy: it borrows nothing and allocates nothing.
+#[derive(Clone, Debug)]
+pub struct Deadlines {
+    armed: Armed,
+    next: usize,
+}
+
+impl Iterator for Deadlines {
+    type Item = (TimerName, u64);
+
+    fn next(&mut self) -> Option<(TimerName, u64)> {
+        while self.next < TimerName::COUNT {
+            let i = self.next;
+            self.next += 1;
+            if let off @ 1.. = self.armed.at[i] {
+                return Some((TimerName::ALL[i], self.armed.base + u64::from(off - 1)));
+            }
+        }
+        None
     }
 }
 
