@@ -133,6 +133,9 @@ impl ProxyState {
         let first: Vec<Target> = (0..start).filter_map(|_| targets.pop_front()).collect();
         // Parallel forking beyond max_branches drops the rest; failover and serial keep them.
         tx.pending = if parallel { VecDeque::new() } else { targets };
+        // Exactly as many as start now (a `Vec` of 336-byte branches would
+        // otherwise take room for four: a lingering transaction's largest part).
+        tx.branches.reserve_exact(first.len());
         for t in first {
             self.start_branch(cx, id, tx, t);
         }

@@ -86,6 +86,11 @@ impl<T> Table<T> {
         }
     }
 
+    /// Every entry in the table (not those taken out for a step).
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        (0..self.slots.len()).filter_map(|i| self.slots[i].1.as_ref())
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
