@@ -37,6 +37,14 @@ sipedge_tls_listener() {
     "$1" "$TLS_DIR" "$TLS_DIR"
 }
 
+# cpu_list LIST: the CPUs of a taskset list ("1-3,6"), one a line.
+cpu_list() {
+  local part
+  for part in ${1//,/ }; do
+    if [[ $part == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
+  done
+}
+
 # start_kamailio LOG SHM_MB -A DEFINE...: Kamailio pinned to CPU 1 in the
 # background ($! is its main process). -x tlsf: its fast allocator;
 # -DD -E: foreground, log to stderr.
