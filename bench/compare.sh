@@ -24,6 +24,11 @@
 # base and echo; Kamailio always on CPU 1), SHARDS (1: sipedge's shard
 # count, its shards on the first SHARDS of SERVER_CPUS), GEN_CPUS (0) and
 # GEN_THREADS (1: generator threads, one per CPU of GEN_CPUS).
+# RT_PRIO=N: servers and generator run SCHED_FIFO at priority N (chrt), so
+# that other work on a shared machine (builds) does not preempt them: a
+# single-threaded shard loses whole CFS time slices (ms) to a competing
+# process where Kamailio's several workers interleave; use it to measure the
+# servers rather than the neighbours, and say so beside the figures.
 # Each peak is marked "generator" when the server's CPU never reached 90 %
 # of its core in any step of the search: the generator, not the server,
 # set that peak.
@@ -58,6 +63,9 @@ SERVER_CPUS=${SERVER_CPUS:-1}
 SHARDS=${SHARDS:-1}
 GEN_CPUS=${GEN_CPUS:-0}
 GEN_THREADS=${GEN_THREADS:-1}
+RT=""
+[[ -n ${RT_PRIO:-} ]] && RT="chrt -f $RT_PRIO"
+export RT
 WARM_S=${WARM_S:-0.5}
 FIXED_S=${FIXED_S:-4}
 MAX_DOUBLINGS=${MAX_DOUBLINGS:-6}
@@ -161,11 +169,11 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
           || printf '\n[proxy]\ntopology_key = "%s"\n' "$(printf 'ab%.0s' $(seq 32))" >>"$WORK/sipedge.toml"
         cluster_table >>"$WORK/sipedge.toml"
       fi
-      taskset -c "$SERVER_CPUS" "$bin" run --config "$WORK/sipedge.toml" >"$WORK/$name.log" 2>&1 &
+      $RT taskset -c "$SERVER_CPUS" "$bin" run --config "$WORK/sipedge.toml" >"$WORK/$name.log" 2>&1 &
       SERVER_PID=$!; TARGET=127.0.0.1:5060; PROBE=$TARGET
       [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5061;;
     echo)
-      taskset -c "$SERVER_CPUS" "$BENCH" echo --listen 127.0.0.1:5099 >"$WORK/echo.log" 2>&1 &
+      $RT taskset -c "$SERVER_CPUS" "$BENCH" echo --listen 127.0.0.1:5099 >"$WORK/echo.log" 2>&1 &
       SERVER_PID=$!; TARGET=127.0.0.1:5099; PROBE=$TARGET;;
   esac
   # ready when anything answers (over UDP)
@@ -213,7 +221,7 @@ run_load() {
     call) extra+=(--uas-listen 127.0.0.1:5070)
           [[ $TRANSPORT == tcp ]] && extra+=(--ruri "sip:uas@127.0.0.1:5070;transport=tcp");;
   esac
-  taskset -c "$GEN_CPUS" "$BENCH" "$BASE" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" --threads "$GEN_THREADS" \
+  $RT taskset -c "$GEN_CPUS" "$BENCH" "$BASE" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" --threads "$GEN_THREADS" \
     --duration "$dur" --warmup "$WARM_S" --sockets 8 --timeout-ms 1000 --server-pid "$SERVER_PID" \
     --quiet --json "$out" "${extra[@]}" || echo '{"ok":0,"failure_ratio":1,"achieved_rate":0}' >"$out"
 }

@@ -50,7 +50,7 @@ cpu_list() {
 # -DD -E: foreground, log to stderr.
 start_kamailio() {
   local log=$1 shm=$2; shift 2
-  taskset -c 1 kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -x tlsf -m "$shm" -M 16 "$@" >"$log" 2>&1 &
+  ${RT:-} taskset -c 1 kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -x tlsf -m "$shm" -M 16 "$@" >"$log" 2>&1 &
 }
 
 # wait_ready NAME PID UDP_TARGET LOG: polls with OPTIONS (any answer counts)
