@@ -472,6 +472,10 @@ impl Edge {
             self.proxy.servers.remove(&tx.key);
             for b in &tx.branches {
                 self.proxy.clients.remove(&b.key);
+                if b.cancel.is_some() {
+                    // Its CANCEL's key too: that client transaction may outlive the server one.
+                    self.proxy.clients.remove(&super::cancel::cancel_key(&b.key));
+                }
             }
             if let Some(token) = tx.lookup {
                 self.waiting.cancel(token);

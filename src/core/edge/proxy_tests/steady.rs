@@ -108,3 +108,31 @@ fn a_completed_transaction_keeps_little_more_than_its_keys_state_and_final_answe
     // on completion and the branches' `Vec` sized exactly.
     assert!(bytes / txs <= 1_350, "{} bytes per transaction", bytes / txs);
 }
+
+#[test]
+fn a_cancelled_call_leaves_no_key_behind_when_its_transaction_ends_before_the_cancel() {
+    let mut net = Net::new(config());
+    net.register("bob", BOB_1, CONTACT);
+    let call = Call::new(CORE, "sip:+15550001@example.com", "sip:bob@example.com", "cancelled");
+    net.send(CORE, &call.invite("z9hG4bKcx"));
+    let inv = trying_then_forwarded(&mut net, CORE, BOB_1);
+    net.send(BOB_1, &inv.reply(180, "b", &[]));
+    assert_eq!(net.one(CORE).status(), 180);
+    net.send(CORE, &call.cancel("z9hG4bKcx"));
+    assert_eq!(net.one(CORE).status(), 200, "the CANCEL answered");
+    let cancel = net.one(BOB_1);
+    assert_eq!(cancel.method(), "CANCEL");
+    net.send(BOB_1, &cancel.reply(200, "b", &[]));
+    net.send(BOB_1, &inv.reply(487, "b", &[]));
+    assert_eq!(net.one(BOB_1).method(), "ACK");
+    let terminated = net.one(CORE);
+    assert_eq!(terminated.status(), 487);
+    net.send(CORE, &call.in_dialog(&terminated).request("ACK", "sip:bob@example.com", "z9hG4bKcx", 1, &[]));
+    net.quiet();
+    // The INVITE's Timer I and the branch CANCEL's Timer K (both T4) end
+    // together: the transaction goes first, and takes the CANCEL's key with it.
+    net.advance(4_000);
+    let e = &net.edges[0];
+    assert_eq!((e.transactions(), e.timers_pending()), (0, 0));
+    assert_eq!((e.proxy.servers.len(), e.proxy.clients.len()), (0, 0), "no key left");
+}
