@@ -27,9 +27,11 @@
 //! not armed or not yet due, so a timer store with lazy cancellation (like
 //! `core::timer::Wheel`) is safe to use: a stale firing does nothing. On
 //! entering `Terminated` the machine cancels whatever it still had armed, then
-//! says `Terminated`. The durations are milliseconds (T1 = 500 ms): the proxy
-//! keeps them in a `core::timer::Wheel` of 10 ms slots
-//! (`core::proxy::state::WHEEL_MS`), rounded up so none fires early.
+//! says `Terminated`. A caller may also skip the actions and read what is
+//! armed with `deadlines()`: the proxy does, keeping one entry per
+//! transaction, at its earliest deadline, in a wheel of 10 ms slots
+//! (`core::proxy::wake`), rounded up so none fires early. The durations are
+//! milliseconds (T1 = 500 ms).
 //!
 //! A zero duration (Timers D, I, J, K on a reliable transport, Table 4) is not
 //! scheduled: the machine takes the "timer fires" arc at once, in the same
