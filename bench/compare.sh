@@ -15,6 +15,23 @@
 # traces RULE, e.g. OPTIONS: every request, through `sipedge ctl trace add`),
 # BASE_BIN=PATH with "base" in SERVERS (another sipedge binary, e.g. the
 # previous commit's, run the same way in the same run: its column is "base").
+# SKIP_PEAK=1: no peak search, only the equal-load run at EQUAL_RATE (a
+# steady state: e.g. EQUAL_RATE=3000 WARM_S=40 FIXED_S=60; WARM_S is the
+# warm-up of every run). SAMPLE_S=N: during the equal-load run, sipedge's
+# (and base's) sipedge_timers_pending, sipedge_transactions_active and RSS
+# are sampled every N seconds and printed after the table.
+# Where things run (bench/scale.sh sets these): SERVER_CPUS (1: sipedge,
+# base and echo; Kamailio always on CPU 1), SHARDS (1: sipedge's shard
+# count, its shards on the first SHARDS of SERVER_CPUS), GEN_CPUS (0) and
+# GEN_THREADS (1: generator threads, one per CPU of GEN_CPUS).
+# RT_PRIO=N: servers and generator run SCHED_FIFO at priority N (chrt), so
+# that other work on a shared machine (builds) does not preempt them: a
+# single-threaded shard loses whole CFS time slices (ms) to a competing
+# process where Kamailio's several workers interleave; use it to measure the
+# servers rather than the neighbours, and say so beside the figures.
+# Each peak is marked "generator" when the server's CPU never reached 90 %
+# of its core in any step of the search: the generator, not the server,
+# set that peak.
 # "kamailio-redis" in SERVERS: Kamailio with usrloc written through to a
 # real redis-server (db_redis, db_mode 1), Redis on CPU 0 as for "cluster".
 # "named" in SERVERS (call): sipedge with its upstream given by name
@@ -46,6 +63,13 @@ SIPEDGE=${SIPEDGE_BIN:-$TDIR/release/sipedge}
 TRANSPORT=${TRANSPORT:-udp}
 SERVERS=${SERVERS:-"kamailio sipedge echo"}
 STEP_S=${STEP_S:-2}
+SERVER_CPUS=${SERVER_CPUS:-1}
+SHARDS=${SHARDS:-1}
+GEN_CPUS=${GEN_CPUS:-0}
+GEN_THREADS=${GEN_THREADS:-1}
+RT=""
+[[ -n ${RT_PRIO:-} ]] && RT="chrt -f $RT_PRIO"
+export RT
 WARM_S=${WARM_S:-0.5}
 FIXED_S=${FIXED_S:-4}
 MAX_DOUBLINGS=${MAX_DOUBLINGS:-6}
@@ -161,6 +185,7 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       sed "s/^algorithms = .*/algorithms = [\"$( [[ $DIGEST == sha256 ]] && echo SHA-256 || echo MD5 )\"]/" \
         "$ROOT/bench/sipedge-$BASE.toml" >"$WORK/sipedge.toml"
       [[ $TRANSPORT == tcp ]] && sed -i 's/transport = "udp" }/transport = "tcp" }/' "$WORK/sipedge.toml"
+      sed -i "s/^shards = .*/shards = $SHARDS/; s/^cores = .*/cores = [$(cpu_list "$SERVER_CPUS" | head -n "$SHARDS" | paste -sd,)]/" "$WORK/sipedge.toml"
       [[ $TRANSPORT == tls ]] && sipedge_tls_listener 127.0.0.1:5061 >>"$WORK/sipedge.toml"
       if [[ $name == cluster ]]; then
         start_redis || return 1
@@ -178,11 +203,11 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
         sed -i 's|addr = "127.0.0.1:5070"|addr = "sip:uas.bench.test"|' "$WORK/sipedge.toml"
         printf '\n[dns]\nservers = ["%s"]\n' "$DNS_ADDR" >>"$WORK/sipedge.toml"
       fi
-      taskset -c 1 "$bin" run --config "$WORK/sipedge.toml" >"$WORK/$name.log" 2>&1 &
+      $RT taskset -c "$SERVER_CPUS" "$bin" run --config "$WORK/sipedge.toml" >"$WORK/$name.log" 2>&1 &
       SERVER_PID=$!; TARGET=127.0.0.1:5060; PROBE=$TARGET
       [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5061;;
     echo)
-      taskset -c 1 "$BENCH" echo --listen 127.0.0.1:5099 >"$WORK/echo.log" 2>&1 &
+      $RT taskset -c "$SERVER_CPUS" "$BENCH" echo --listen 127.0.0.1:5099 >"$WORK/echo.log" 2>&1 &
       SERVER_PID=$!; TARGET=127.0.0.1:5099; PROBE=$TARGET;;
   esac
   # ready when anything answers (over UDP)
@@ -232,7 +257,7 @@ run_load() {
     call) extra+=(--uas-listen 127.0.0.1:5070)
           [[ $TRANSPORT == tcp ]] && extra+=(--ruri "sip:uas@127.0.0.1:5070;transport=tcp");;
   esac
-  taskset -c 0 "$BENCH" "$BASE" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" \
+  $RT taskset -c "$GEN_CPUS" "$BENCH" "$BASE" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" --threads "$GEN_THREADS" \
     --duration "$dur" --warmup "$WARM_S" --sockets 8 --timeout-ms 1000 --server-pid "$SERVER_PID" \
     --quiet --json "$out" "${extra[@]}" || echo '{"ok":0,"failure_ratio":1,"achieved_rate":0}' >"$out"
 }
@@ -259,24 +284,60 @@ find_peak() { # name -> echo peak rate (0 if none)
   echo "$good"
 }
 
+# The highest server CPU (% of its core) over NAME's peak-search steps.
+server_cpu_max() { # name
+  cat "$WORK/$1"-step-*.json 2>/dev/null | jq -s 'map(select(.server_cpu_s != null) | .server_cpu_s / .window_s * 100) | max // 0 | round'
+}
+
+# Who set NAME's peak: the server (its CPU reached 90 % in some step) or
+# the generator (the server had CPU to spare at every rate offered).
+peak_bound() { # name
+  local cpu
+  cpu=$(server_cpu_max "$1")
+  if ((cpu >= 90)); then echo "server"; else echo "generator"; fi
+}
+
+# sample_metrics NAME PID FILE: every SAMPLE_S seconds, a line "seconds
+# timers_pending transactions_active rss_kB" for a sipedge server, until killed.
+sample_metrics() {
+  local name=$1 pid=$2 file=$3 t0 m
+  t0=$(date +%s)
+  while kill -0 "$pid" 2>/dev/null; do
+    m=$(curl -s --max-time 1 127.0.0.1:9060/metrics || true)
+    printf '%s %s %s %s\n' "$(($(date +%s) - t0))" \
+      "$(awk '/^sipedge_timers_pending/ {s += $2} END {print s+0}' <<<"$m")" \
+      "$(awk '/^sipedge_transactions_active/ {s += $2} END {print s+0}' <<<"$m")" \
+      "$(ps -o rss= -p "$pid" | xargs)" >>"$file"
+    sleep "$SAMPLE_S"
+  done
+}
+
 declare -A PEAK
+declare -A BOUND
+if [[ -n ${SKIP_PEAK:-} ]]; then
+  echo "== $SCENARIO over $TRANSPORT: no peak search (SKIP_PEAK)"
+  for s in $SERVERS; do PEAK[$s]="-"; BOUND[$s]="-"; done
+  : "${EQUAL_RATE:?SKIP_PEAK needs EQUAL_RATE}"
+else
 echo "== $SCENARIO over $TRANSPORT: peak search (open loop, ${STEP_S}s steps, start $START_RATE/s)"
 for s in $SERVERS; do
   echo "-- $s"
   if start_server "$s"; then
     PEAK[$s]=$(find_peak "$s")
-    echo "   peak (<0.1% failures): ${PEAK[$s]} ops/s"
+    BOUND[$s]=$(peak_bound "$s")
+    echo "   peak (<0.1% failures): ${PEAK[$s]} ops/s, set by the ${BOUND[$s]} (server CPU at most $(server_cpu_max "$s") %)"
     stop_server
   else
     PEAK[$s]=""
   fi
 done
+fi
 
 # common rate: half of the lower of the two servers' peaks (echo excluded)
 low=""
 for s in kamailio sipedge; do
   p=${PEAK[$s]:-}
-  [[ -n $p && $p -gt 0 ]] && { [[ -z $low || $p -lt $low ]] && low=$p; }
+  [[ $p =~ ^[0-9]+$ && $p -gt 0 ]] && { [[ -z $low || $p -lt $low ]] && low=$p; }
 done
 COMMON=$(( ${low:-$START_RATE} / 2 ))
 ((COMMON < 50)) && COMMON=50
@@ -286,7 +347,13 @@ for s in $SERVERS; do
   [[ -z ${PEAK[$s]:-} ]] && continue
   if start_server "$s"; then
     [[ $s == cluster || $s == kamailio-redis ]] && redis-cli -p $REDIS_PORT CONFIG RESETSTAT >/dev/null
+    SAMPLER=""
+    if [[ -n ${SAMPLE_S:-} && ( $s == sipedge || $s == base ) ]]; then
+      sample_metrics "$s" "$SERVER_PID" "$WORK/$s-samples.txt" &
+      SAMPLER=$!
+    fi
     run_load "$s" "$COMMON" "$FIXED_S" "$WORK/$s-fixed.json"
+    [[ -n $SAMPLER ]] && { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; }
     [[ $s == cluster || $s == kamailio-redis ]] && redis_report "$s" "$(jq -r '.ok' "$WORK/$s-fixed.json")"
     [[ $s == named ]] && dns_report "$(jq -r '.ok' "$WORK/$s-fixed.json")"
     stop_server
@@ -294,7 +361,7 @@ for s in $SERVERS; do
 done
 
 # ---- table + JSON ------------------------------------------------------------
-printf '\n%-10s %12s %14s %14s %12s %10s %8s\n' server "peak ops/s" "p99 us @eq" "CPU us/op @eq" "fail @eq" "gen CPU%" "ratio"
+printf '\n%-10s %12s %10s %14s %14s %12s %10s %8s\n' server "peak ops/s" "peak by" "p99 us @eq" "CPU us/op @eq" "fail @eq" "gen CPU%" "ratio"
 kcpu=$( [[ -f $WORK/kamailio-fixed.json ]] && jq -r '.server_cpu_us_per_op // empty' "$WORK/kamailio-fixed.json" || true)
 entries=()
 for s in $SERVERS; do
@@ -307,13 +374,29 @@ for s in $SERVERS; do
   cpu=$(jq -r '.server_cpu_us_per_op // "n/a"' "$f")
   ratio="-"
   if [[ $s != kamailio && $s != echo && -n $kcpu && $cpu != n/a ]]; then ratio=$(jq -n "$cpu / $kcpu * 1000 | round / 1000"); fi
-  printf '%-10s %12s %14s %14s %11s%% %10s %8s\n' "$s" "${PEAK[$s]}" "$(jq -r .latency_us.p99 "$f")" \
+  printf '%-10s %12s %10s %14s %14s %11s%% %10s %8s\n' "$s" "${PEAK[$s]}" "${BOUND[$s]:-}" "$(jq -r .latency_us.p99 "$f")" \
     "$(printf '%.2f' "$( [[ $cpu == n/a ]] && echo 0 || echo "$cpu")")" \
     "$(jq -r '.failure_ratio * 100 | . * 1000 | round / 1000' "$f")" "$(jq -r .generator_cpu_pct "$f")" "$ratio"
+  [[ -n ${SKIP_PEAK:-} ]] && { entries+=("{\"server\":\"$s\",\"available\":true,\"equal_load\":$(cat "$f")}"); continue; }
   steps=$(jq -s 'map({configured_rate, achieved_rate, failure_ratio, p99_us: .latency_us.p99, server_cpu_us_per_op, generator_cpu_pct})' "$WORK/$s"-step-*.json)
-  entries+=("{\"server\":\"$s\",\"available\":true,\"peak_rate\":${PEAK[$s]},\"steps\":$steps,\"equal_load\":$(cat "$f")}")
+  entries+=("{\"server\":\"$s\",\"available\":true,\"peak_rate\":${PEAK[$s]},\"peak_bound\":\"${BOUND[$s]}\",\"steps\":$steps,\"equal_load\":$(cat "$f")}")
 done
-echo "(ratio = sipedge CPU us/op / kamailio CPU us/op at the equal load; p99 at the equal load = half of the lower peak)"
+echo "(ratio = sipedge CPU us/op / kamailio CPU us/op at the equal load; p99 at the equal load = half of the lower peak;"
+echo " peak by = generator when the server's CPU stayed below 90 % in every step: that peak is the generator's)"
+echo "latency at the equal load ($COMMON ops/s), us:"
+for s in $SERVERS; do
+  f=$WORK/$s-fixed.json
+  [[ -f $f ]] && printf '  %-10s p50 %s  p90 %s  p99 %s  p999 %s  max %s  (server CPU %s %%)\n' "$s" \
+    $(jq -r '.latency_us | "\(.p50) \(.p90) \(.p99) \(.p999) \(.max)"' "$f") \
+    "$(jq -r 'if .server_cpu_s then (.server_cpu_s / .window_s * 1000 | round / 10) else "n/a" end' "$f")"
+done
+for s in $SERVERS; do
+  [[ -s $WORK/$s-samples.txt ]] || continue
+  echo "$s during the equal-load run (seconds since start, incl. ${WARM_S}s warm-up): timers_pending transactions_active rss_kB"
+  sed 's/^/  /' "$WORK/$s-samples.txt"
+  mkdir -p "$ROOT/bench/results"
+  cp "$WORK/$s-samples.txt" "$ROOT/bench/results/$SCENARIO-$DATE-$s-samples.txt"
+done
 jq -n --arg scenario "$SCENARIO" --arg transport "$TRANSPORT" --arg date "$DATE" --argjson common "$COMMON" \
   --arg host "$(uname -n) $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
   --argjson servers "[$(IFS=,; echo "${entries[*]}")]" \

@@ -37,12 +37,20 @@ sipedge_tls_listener() {
     "$1" "$TLS_DIR" "$TLS_DIR"
 }
 
+# cpu_list LIST: the CPUs of a taskset list ("1-3,6"), one a line.
+cpu_list() {
+  local part
+  for part in ${1//,/ }; do
+    if [[ $part == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
+  done
+}
+
 # start_kamailio LOG SHM_MB -A DEFINE...: Kamailio pinned to CPU 1 in the
 # background ($! is its main process). -x tlsf: its fast allocator;
 # -DD -E: foreground, log to stderr.
 start_kamailio() {
   local log=$1 shm=$2; shift 2
-  taskset -c 1 kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -x tlsf -m "$shm" -M 16 "$@" >"$log" 2>&1 &
+  ${RT:-} taskset -c 1 kamailio -f "$ROOT/bench/kamailio/kamailio.cfg" -DD -E -x tlsf -m "$shm" -M 16 "$@" >"$log" 2>&1 &
 }
 
 # wait_ready NAME PID UDP_TARGET LOG: polls with OPTIONS (any answer counts)

@@ -12,6 +12,8 @@ pub mod config;
 pub mod control;
 pub mod core;
 pub mod ctl;
+#[cfg(test)]
+pub mod heap_probe;
 pub mod host;
 pub mod reason;
 pub mod services;

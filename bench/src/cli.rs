@@ -96,9 +96,13 @@ pub struct LoadArgs {
     /// Warm-up before the window, seconds (not counted)
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
-    /// UDP sockets / TCP connections (distinct source ports)
+    /// UDP sockets / TCP connections (distinct source ports), per thread
     #[arg(long, default_value_t = 8)]
     pub sockets: usize,
+    /// Generator threads, each pinned to one CPU of the process's affinity
+    /// mask, with its own sockets, users and share of the load
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// Server process: its CPU (and its children's) is measured over the window
     #[arg(long)]
     pub server_pid: Option<i32>,

@@ -64,6 +64,7 @@ struct Slot {
     t0: Instant,
 }
 
+#[derive(Clone)]
 pub struct LoadConfig {
     pub rate: Option<f64>,
     pub concurrency: usize,

@@ -1,4 +1,4 @@
-//! sipedge-bench: a single-core SIP load generator (options, register,
+//! sipedge-bench: a SIP load generator, one core or several (`--threads`), (options, register,
 //! register-auth, call over UDP, TCP or TLS; idle connections) with an
 //! in-process UAS and a UDP echo floor.
 //! See bench/README.md.
@@ -16,6 +16,7 @@ mod report;
 mod scenario;
 mod sipmsg;
 mod template;
+mod threads;
 mod tls;
 
 use clap::Parser;
@@ -23,6 +24,7 @@ use cli::{Cli, Cmd, LoadArgs, Transport};
 use engine::{FreshConns, LoadConfig, Scenario};
 use event_loop::{ClientSpec, Net};
 use scenario::uas::Uas;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -63,9 +65,25 @@ fn open_uac(net: &mut Net, a: &LoadArgs) -> std::io::Result<Vec<usize>> {
         .collect()
 }
 
-fn drive(a: &LoadArgs, net: &mut Net, scenario: &mut dyn Scenario, uas: Option<&mut Uas>) -> std::io::Result<()> {
-    let uac = open_uac(net, a)?;
-    let report = engine::run_report(&config(a), net, &uac, scenario, uas, a.transport.via());
+/// Runs the load `a` describes: on this thread, or on `--threads` pinned
+/// threads (`threads.rs`). `setup(i, net)` builds thread `i`'s scenario
+/// (and UAS) and opens its listening sockets, before its client sockets.
+fn drive<S>(a: &LoadArgs, setup: S) -> std::io::Result<()>
+where
+    S: Fn(usize, &mut Net) -> std::io::Result<threads::Parts> + Sync,
+{
+    let cfg = config(a);
+    let report = if a.threads <= 1 {
+        let mut net = Net::new()?;
+        let (mut scenario, mut uas) = setup(0, &mut net)?;
+        let uac = open_uac(&mut net, a)?;
+        engine::run_report(&cfg, &mut net, &uac, scenario.as_mut(), uas.as_mut(), a.transport.via())
+    } else {
+        threads::run(&cfg, a.threads, a.transport.via(), |i, net| {
+            let parts = setup(i, net)?;
+            Ok((open_uac(net, a)?, parts))
+        })?
+    };
     if !a.quiet {
         print!("{}", report.table());
     }
@@ -81,39 +99,45 @@ fn real_main() -> std::io::Result<()> {
         Cmd::Echo(s) => echo::serve(s.listen, s.duration),
         Cmd::Idle(a) => idle::run(&a),
         Cmd::Uas(s) => scenario::uas::serve(s.listen, s.duration),
-        Cmd::Options(a) => {
-            let mut net = Net::new()?;
-            let mut sc = scenario::options::Options::new(a.target, a.transport.via());
-            drive(&a, &mut net, &mut sc, None)
-        }
+        Cmd::Options(a) => drive(&a, |_, _| {
+            let sc: Box<dyn Scenario> = Box::new(scenario::options::Options::new(a.target, a.transport.via()));
+            Ok((sc, None))
+        }),
         Cmd::Register(r) => register(r, false),
         Cmd::RegisterAuth(r) => register(r, true),
-        Cmd::Call(c) => {
-            let mut net = Net::new()?;
-            let mut uas = match c.uas_listen {
+        Cmd::Call(c) => drive(&c.load, |i, net| {
+            // Thread i's UAS listens on the given port + i, and its calls go there.
+            let uas_listen = c.uas_listen.map(|l| SocketAddr::new(l.ip(), l.port() + i as u16));
+            let uas = match uas_listen {
                 Some(l) => {
-                    scenario::uas::listen(&mut net, l)?;
+                    scenario::uas::listen(net, l)?;
                     Some(Uas::new(l))
                 }
                 None => None,
             };
-            let uas_addr = c.uas_listen.unwrap_or(c.uas_addr);
+            let uas_addr = uas_listen.unwrap_or(c.uas_addr);
             let ruri = c.ruri.clone().unwrap_or_else(|| format!("sip:uas@{uas_addr}"));
-            let mut sc = scenario::call::Call::new(c.load.target, c.load.transport.via(), &ruri);
-            drive(&c.load, &mut net, &mut sc, uas.as_mut())
-        }
+            let sc: Box<dyn Scenario> =
+                Box::new(scenario::call::Call::new(c.load.target, c.load.transport.via(), &ruri));
+            Ok((sc, uas))
+        }),
     }
 }
 
 fn register(r: cli::RegisterArgs, auth: bool) -> std::io::Result<()> {
     let users = scenario::register::load_users(r.users.as_deref(), r.user_count)?;
-    if users.is_empty() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "users file has no users"));
+    if users.len() < r.load.threads.max(1) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "fewer users than threads"));
     }
     let domain = r.domain.clone().unwrap_or_else(|| r.load.target.ip().to_string());
-    let mut net = Net::new()?;
-    let mut sc = scenario::register::Register::new(r.load.target, r.load.transport.via(), &domain, users, auth);
-    drive(&r.load, &mut net, &mut sc, None)
+    let n = r.load.threads.max(1);
+    drive(&r.load, |i, _| {
+        // User k is thread k mod n's: no two threads register the same AOR.
+        let mine = users.iter().skip(i).step_by(n).cloned().collect();
+        let sc: Box<dyn Scenario> =
+            Box::new(scenario::register::Register::new(r.load.target, r.load.transport.via(), &domain, mine, auth));
+        Ok((sc, None))
+    })
 }
 
 fn main() -> ExitCode {

@@ -53,6 +53,23 @@ impl Stats {
             Fail::Connect => self.connect += 1,
         }
     }
+    /// Adds another thread's counts and latencies to these.
+    pub fn merge(&mut self, o: &Stats) {
+        self.started += o.started;
+        self.ok += o.ok;
+        self.timeout += o.timeout;
+        for (a, b) in self.status.iter_mut().zip(&o.status) {
+            *a += b;
+        }
+        self.send_error += o.send_error;
+        self.conn_closed += o.conn_closed;
+        self.no_slot += o.no_slot;
+        self.protocol += o.protocol;
+        self.connect += o.connect;
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.hist.add(&o.hist);
+    }
+
     pub fn failures(&self) -> u64 {
         self.timeout
             + self.status.iter().sum::<u64>()

@@ -276,8 +276,8 @@ impl Edge {
         self.proxy.txs.len()
     }
 
-    /// Transaction timers waiting in the wheel (cancelled ones included
-    /// until their slot comes round).
+    /// Transactions with a timer in the wheel (one entry each, at its
+    /// earliest deadline; none is left behind by a finished one).
     pub fn timers_pending(&self) -> usize {
         self.proxy.wheel.len()
     }

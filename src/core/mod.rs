@@ -8,6 +8,7 @@
 
 pub mod ask;
 pub mod auth;
+pub mod chunked;
 pub mod counters;
 pub mod edge;
 pub mod framing;
@@ -21,6 +22,7 @@ pub mod protect;
 pub mod proxy;
 pub mod registrar;
 pub mod resolve;
+pub mod split_map;
 pub mod timer;
 pub mod trace;
 pub mod transaction;

@@ -26,11 +26,16 @@
 //! grouped by bucket rather than sorted (expiry does not care).
 //!
 //! Cancellation is lazy: there is no `cancel`; the owner checks on firing
-//! whether the thing is still due (see `location.rs`).
+//! whether the thing is still due (see `location.rs`). Where cancelled
+//! entries would pile up (the proxy's transaction timers: a completed call's
+//! Timer C is due minutes later), [`cancellable::CancellableWheel`] takes
+//! them out at once.
 //!
 //! Memory: an entry is the key plus a `u32` due time relative to the wheel's
 //! origin (8 bytes for a `u32` key). Due times more than `u32::MAX` seconds
 //! (136 years) past the origin are clamped to that horizon.
+
+pub mod cancellable;
 
 /// One scheduled key. `due` is seconds since `Wheel::origin`.
 #[derive(Clone, Debug)]

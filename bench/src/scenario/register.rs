@@ -13,6 +13,7 @@ use crate::template::{Field, Template};
 use std::net::SocketAddr;
 use std::path::Path;
 
+#[derive(Clone)]
 pub struct User {
     pub name: String,
     pub password: String,

@@ -13,7 +13,7 @@ use super::{Edge, Output};
 use crate::core::counters::Drop;
 use crate::core::mesh::MeshMsg;
 use crate::core::proxy::ack::build_ack;
-use crate::core::proxy::state::{Best, Branch, Part, ProxyState, Target, TimerKey, Tx, WHEEL_MS};
+use crate::core::proxy::state::{Best, Branch, Part, ProxyState, Target, Tx, WHEEL_MS};
 use crate::core::proxy::table::Id;
 use crate::core::transaction::{Action, ClientKey, ClientTx, Msg, ServerTx, TimerName};
 use crate::core::{owner, Origin};
@@ -92,11 +92,21 @@ impl Edge {
     }
 
     /// Fires the transaction timers due at `now_ms` and probes the upstreams.
+    /// A transaction's wheel entry fired: each of its deadlines due goes to
+    /// its machine, earliest first (`core::proxy::wake`).
     pub(super) fn proxy_tick(&mut self, out: &mut Vec<Output>) {
-        let mut due = Vec::new();
-        self.proxy.wheel.advance(self.now_ms / WHEEL_MS, &mut due);
-        for k in due {
-            self.step(k.tx, out, |p, cx, tx| p.on_timer(cx, k.tx, tx, k.part, k.name));
+        let mut woken = Vec::new();
+        self.proxy.wheel.advance(self.now_ms / WHEEL_MS, &mut woken);
+        for id in woken {
+            self.step(id, out, |p, cx, tx| {
+                p.unwake(tx);
+                for (_, part, name) in tx.due(cx.now_ms) {
+                    if tx.server.is_terminated() {
+                        break;
+                    }
+                    p.on_timer(cx, id, tx, part, name);
+                }
+            });
         }
         let (proxy, mut cx) = self.proxy_cx(out);
         proxy.probe(&mut cx);
@@ -123,6 +133,9 @@ impl ProxyState {
         let first: Vec<Target> = (0..start).filter_map(|_| targets.pop_front()).collect();
         // Parallel forking beyond max_branches drops the rest; failover and serial keep them.
         tx.pending = if parallel { VecDeque::new() } else { targets };
+        // Exactly as many as start now (a `Vec` of 336-byte branches would
+        // otherwise take room for four: a lingering transaction's largest part).
+        tx.branches.reserve_exact(first.len());
         for t in first {
             self.start_branch(cx, id, tx, t);
         }
@@ -174,9 +187,6 @@ impl ProxyState {
             timer_c,
         });
         self.clients.insert(key, (id, Part::Branch(b)));
-        if tx.invite {
-            self.schedule(timer_c, TimerKey { tx: id, part: Part::Branch(b), name: None });
-        }
         cx.counters.proxy.branches += 1;
         self.run_client(cx, id, tx, Part::Branch(b), acts, None);
     }
@@ -298,7 +308,6 @@ impl ProxyState {
                     cx.counters.proxy.branch_timeouts += 1;
                     self.branch_response(cx, id, tx, b, 408, None);
                 }
-                Action::SetTimer { timer, at } => self.schedule(at, TimerKey { tx: id, part, name: Some(timer) }),
                 Action::Terminated => {
                     let key = if cancel {
                         br.cancel.as_ref().map(|_| super::cancel::cancel_key(&br.key))
@@ -334,7 +343,7 @@ impl ProxyState {
             br.provisional = true;
             if code > 100 && tx.invite {
                 // §16.7 step 2: every provisional but 100 restarts Timer C
-                // (the entry already in the wheel moves itself on when it fires).
+                // (the transaction's wheel entry follows after the step).
                 br.timer_c = cx.now_ms + self.cfg.timer_c_ms;
             }
             if br.cancel_wanted {

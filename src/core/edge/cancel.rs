@@ -6,7 +6,7 @@
 
 use super::step::Ctx;
 use crate::core::proxy::ack::build_cancel;
-use crate::core::proxy::state::{Cancel, Part, ProxyState, TimerKey, Tx};
+use crate::core::proxy::state::{Cancel, Part, ProxyState, Tx};
 use crate::core::proxy::table::Id;
 use crate::core::transaction::{ClientKey, ClientTx};
 use crate::sip::{self, Framing, Status};
@@ -62,21 +62,16 @@ impl ProxyState {
     }
 
     /// Timer C fired (§16.8): a branch that rang too long is cancelled; one
-    /// whose CANCEL went unanswered for 64·T1 more ends as a 408.
+    /// whose CANCEL went unanswered for 64·T1 more ends as a 408. (The
+    /// deadline is `timer_c`; the transaction's wheel entry follows it.)
     pub(super) fn timer_c(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, b: usize) {
         let br = &mut tx.branches[b];
-        if br.final_code.is_some() || br.timer_c == 0 {
+        if br.final_code.is_some() || br.timer_c == 0 || cx.now_ms < br.timer_c {
             return;
-        }
-        let key = TimerKey { tx: id, part: Part::Branch(b as u8), name: None };
-        if cx.now_ms < br.timer_c {
-            // Restarted by a provisional since it was scheduled.
-            return self.schedule(br.timer_c, key);
         }
         cx.counters.proxy.branch_timeouts += 1;
         if br.cancel.is_none() && br.provisional {
             br.timer_c = cx.now_ms + self.cfg.timers.t1x64();
-            self.schedule(br.timer_c, key);
             return self.send_cancel(cx, id, tx, b);
         }
         br.timer_c = 0;

@@ -21,7 +21,7 @@ use super::{Edge, Output};
 use crate::core::ask::Ask;
 use crate::core::counters::Drop;
 use crate::core::proxy::route::{hop_of_uri, hop_or_name, placeholder, NextHop};
-use crate::core::proxy::state::{Part, ProxyState, Target, TimerKey, Tx};
+use crate::core::proxy::state::{ProxyState, Target, Tx};
 use crate::core::proxy::table::Id;
 use crate::core::proxy::token::PARAM;
 use crate::core::proxy::{route_plan, Hop};
@@ -152,6 +152,7 @@ impl Edge {
             mid: None,
             held: None,
             profile: self.profile_of(origin, msg),
+            wake: None,
         };
         let id = self.proxy.txs.insert(tx);
         self.proxy.servers.insert(key, id);
@@ -490,10 +491,15 @@ impl Edge {
 
     /// Forgets a transaction and every key that finds it.
     pub(super) fn drop_tx(&mut self, id: Id) {
-        if let Some(tx) = self.proxy.txs.remove(id) {
+        if let Some(mut tx) = self.proxy.txs.remove(id) {
+            self.proxy.unwake(&mut tx);
             self.proxy.servers.remove(&tx.key);
             for b in &tx.branches {
                 self.proxy.clients.remove(&b.key);
+                if b.cancel.is_some() {
+                    // Its CANCEL's key too: that client transaction may outlive the server one.
+                    self.proxy.clients.remove(&super::cancel::cancel_key(&b.key));
+                }
             }
             if let Some(token) = tx.lookup {
                 self.waiting.cancel(token);
@@ -505,16 +511,12 @@ impl Edge {
 impl ProxyState {
     /// Runs what a server transaction asked for. Its end (`Terminated`)
     /// needs nothing here: the step that ended it forgets the transaction.
-    pub(super) fn run_server(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &Tx, acts: Vec<Action>) {
+    /// Its timers are the machine's own deadlines (`Edge::step` keeps the
+    /// wheel in step with them).
+    pub(super) fn run_server(&mut self, cx: &mut Ctx<'_>, _id: Id, tx: &Tx, acts: Vec<Action>) {
         for a in acts {
-            match a {
-                Action::Send(Msg::Response(code)) | Action::Resend(Msg::Response(code)) => {
-                    cx.send(tx.origin, code, tx.last.clone())
-                }
-                Action::SetTimer { timer, at } => {
-                    self.schedule(at, TimerKey { tx: id, part: Part::Server, name: Some(timer) })
-                }
-                _ => {}
+            if let Action::Send(Msg::Response(code)) | Action::Resend(Msg::Response(code)) = a {
+                cx.send(tx.origin, code, tx.last.clone())
             }
         }
     }

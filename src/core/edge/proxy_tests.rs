@@ -1314,3 +1314,4 @@ fn a_subscription_and_every_in_dialog_method_pass_through_both_ways() {
 
 mod hygiene;
 mod lookups;
+mod steady;

@@ -62,7 +62,8 @@ impl Edge {
     }
 
     /// Runs one step of transaction `id`; None when it is gone. When the
-    /// step ended its server transaction, the transaction is forgotten.
+    /// step ended its server transaction, the transaction is forgotten;
+    /// otherwise its timer wheel entry follows its deadlines (`wake.rs`).
     pub(super) fn step<R>(
         &mut self,
         id: Id,
@@ -73,6 +74,9 @@ impl Edge {
         let (proxy, mut cx) = self.proxy_cx(out);
         let r = f(proxy, &mut cx, &mut tx);
         let ended = tx.server.is_terminated();
+        if !ended {
+            self.proxy.rewake(id, &mut tx);
+        }
         let held = tx.held.take().and_then(|answer| Some((tx.mid.take()?, answer)));
         self.proxy.txs.put_back(id, tx);
         if ended {

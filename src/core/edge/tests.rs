@@ -284,23 +284,6 @@ fn the_clock_is_the_callers_plus_the_unix_offset_and_never_goes_back() {
 }
 
 #[test]
-fn an_earlier_transaction_timer_moves_the_deadline_and_asks_for_a_wake() {
-    use crate::core::proxy::state::{Part, TimerKey};
-    let mut e = edge(0, 1);
-    assert_eq!(e.take_wake(), None);
-    let mut table = crate::core::proxy::table::Table::default();
-    let tx: crate::core::proxy::table::Id = table.insert(());
-    e.proxy.schedule(NOW * 1000 + 505, TimerKey { tx, part: Part::Server, name: None });
-    // Rounded up to the wheel's 10 ms slot, never early.
-    assert_eq!(e.take_wake(), Some(NOW * 1000 + 510));
-    assert_eq!(e.take_wake(), None, "asked once");
-    assert_eq!(e.next_deadline(), NOW * 1000 + 510);
-    let mut out = Vec::new();
-    e.tick(NOW * 1000 + 510, &mut out);
-    assert_eq!(e.next_deadline(), (NOW + 1) * 1000, "fired: back to the next second");
-}
-
-#[test]
 fn the_ack_of_an_answer_the_edge_wrote_itself_is_taken_as_such() {
     let mut e = edge(0, 1);
     // An INVITE with a Route the edge does not allow from outside: 403, no transaction.

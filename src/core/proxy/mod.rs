@@ -36,6 +36,7 @@ pub mod route;
 pub mod state;
 pub mod table;
 pub mod token;
+pub mod wake;
 
 pub use forward::{forward_request, route_plan, RoutePlan};
 pub use response::strip_top_via;

@@ -3,6 +3,12 @@
 //! freed, perhaps reused) finds nothing, so lazily cancelled timers are safe.
 //! An entry can be taken out for a while and put back ([`Table::take`]):
 //! the proxy holds a transaction that way for one step.
+//!
+//! The slots live in a [`Chunked`] array: the table grows a chunk at a time
+//! and never copies its entries (a `Vec` of 200k transactions doubling
+//! stalled the shard for tens of milliseconds).
+
+use crate::core::chunked::Chunked;
 
 /// Slot index plus the generation the slot had when the entry went in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -12,14 +18,14 @@ pub struct Id {
 }
 
 pub struct Table<T> {
-    slots: Vec<(u32, Option<T>)>,
+    slots: Chunked<(u32, Option<T>)>,
     free: Vec<u32>,
     len: usize,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
-        Table { slots: Vec::new(), free: Vec::new(), len: 0 }
+        Table { slots: Chunked::default(), free: Vec::new(), len: 0 }
     }
 }
 
@@ -33,10 +39,7 @@ impl<T> Table<T> {
                 slot.1 = Some(v);
                 Id { idx, gen: slot.0 }
             }
-            None => {
-                self.slots.push((0, Some(v)));
-                Id { idx: self.slots.len() as u32 - 1, gen: 0 }
-            }
+            None => Id { idx: self.slots.push((0, Some(v))) as u32, gen: 0 },
         }
     }
 
@@ -81,6 +84,11 @@ impl<T> Table<T> {
             }
             _ => None,
         }
+    }
+
+    /// Every entry in the table (not those taken out for a step).
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        (0..self.slots.len()).filter_map(|i| self.slots[i].1.as_ref())
     }
 
     pub fn len(&self) -> usize {

@@ -23,7 +23,7 @@
 //! Calling|Completed transport error -> Terminated, TransportError
 //! ```
 
-use super::{class, terminate, Action, Armed, Class, Msg, TimerName, Timers};
+use super::{class, terminate, Action, Armed, Class, Deadlines, Msg, TimerName, Timers};
 
 /// The states of Figure 5 (+ Accepted, RFC 6026). There is no "before
 /// start" state: the machine is born by `start`, in Calling.
@@ -76,6 +76,11 @@ impl ClientInvite {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Every timer armed, with its deadline (ms).
+    pub fn deadlines(&self) -> Deadlines {
+        self.armed.deadlines()
     }
 
     pub fn is_terminated(&self) -> bool {

@@ -17,7 +17,7 @@
 //! Completed      K fires        -> Terminated
 //! ```
 
-use super::{class, terminate, Action, Armed, Class, Msg, TimerName, Timers};
+use super::{class, terminate, Action, Armed, Class, Deadlines, Msg, TimerName, Timers};
 
 /// The states of Figure 6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,6 +68,11 @@ impl ClientNonInvite {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Every timer armed, with its deadline (ms).
+    pub fn deadlines(&self) -> Deadlines {
+        self.armed.deadlines()
     }
 
     pub fn is_terminated(&self) -> bool {

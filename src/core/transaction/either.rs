@@ -5,7 +5,7 @@
 //! the method everywhere.
 
 use super::{client_invite as ci, client_non_invite as cn, server_invite as si, server_non_invite as sn};
-use super::{Action, ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, TimerName, Timers};
+use super::{Action, ClientInvite, ClientNonInvite, Deadlines, ServerInvite, ServerNonInvite, TimerName, Timers};
 
 #[derive(Clone, Debug)]
 pub enum ServerTx {
@@ -50,6 +50,15 @@ impl ServerTx {
         match self {
             ServerTx::Invite(t) => t.on(now, si::Event::Timer(name), out),
             ServerTx::NonInvite(t) => t.on(now, sn::Event::Timer(name), out),
+        }
+    }
+
+    /// Every timer armed and its deadline (ms): what the caller's timer
+    /// store must wake the machine for.
+    pub fn deadlines(&self) -> Deadlines {
+        match self {
+            ServerTx::Invite(t) => t.deadlines(),
+            ServerTx::NonInvite(t) => t.deadlines(),
         }
     }
 
@@ -109,6 +118,14 @@ impl ClientTx {
         match self {
             ClientTx::Invite(t) => t.on(now, ci::Event::Timer(name), out),
             ClientTx::NonInvite(t) => t.on(now, cn::Event::Timer(name), out),
+        }
+    }
+
+    /// Every timer armed and its deadline (ms).
+    pub fn deadlines(&self) -> Deadlines {
+        match self {
+            ClientTx::Invite(t) => t.deadlines(),
+            ClientTx::NonInvite(t) => t.deadlines(),
         }
     }
 

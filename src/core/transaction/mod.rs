@@ -27,9 +27,11 @@
 //! not armed or not yet due, so a timer store with lazy cancellation (like
 //! `core::timer::Wheel`) is safe to use: a stale firing does nothing. On
 //! entering `Terminated` the machine cancels whatever it still had armed, then
-//! says `Terminated`. The durations are milliseconds (T1 = 500 ms): the proxy
-//! keeps them in a `core::timer::Wheel` of 10 ms slots
-//! (`core::proxy::state::WHEEL_MS`), rounded up so none fires early.
+//! says `Terminated`. A caller may also skip the actions and read what is
+//! armed with `deadlines()`: the proxy does, keeping one entry per
+//! transaction, at its earliest deadline, in a wheel of 10 ms slots
+//! (`core::proxy::wake`), rounded up so none fires early. The durations are
+//! milliseconds (T1 = 500 ms).
 //!
 //! A zero duration (Timers D, I, J, K on a reliable transport, Table 4) is not
 //! scheduled: the machine takes the "timer fires" arc at once, in the same
@@ -150,6 +152,11 @@ impl Armed {
         }
     }
 
+    /// Every armed timer and its deadline, in `TimerName` order.
+    pub(crate) fn deadlines(&self) -> Deadlines {
+        Deadlines { armed: *self, next: 0 }
+    }
+
     /// True (and disarms it) when `timer` is armed and due at `now`.
     pub(crate) fn fire(&mut self, timer: TimerName, now: u64) -> bool {
         match self.at[timer as usize] {
@@ -160,6 +167,31 @@ impl Armed {
             }
             _ => false,
         }
+    }
+}
+
+/// The timers a machine has armed and their deadlines (ms), in
+/// `TimerName` order: what a timer store keyed by transaction (the proxy's
+/// wheel holds one entry per transaction, at its earliest deadline) wakes
+/// the machine for. A copy: it borrows nothing and allocates nothing.
+#[derive(Clone, Debug)]
+pub struct Deadlines {
+    armed: Armed,
+    next: usize,
+}
+
+impl Iterator for Deadlines {
+    type Item = (TimerName, u64);
+
+    fn next(&mut self) -> Option<(TimerName, u64)> {
+        while self.next < TimerName::COUNT {
+            let i = self.next;
+            self.next += 1;
+            if let off @ 1.. = self.armed.at[i] {
+                return Some((TimerName::ALL[i], self.armed.base + u64::from(off - 1)));
+            }
+        }
+        None
     }
 }
 

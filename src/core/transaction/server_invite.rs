@@ -44,7 +44,7 @@
 //! arc; the TU owns 2xx delivery there, so it is told (`TransportError`) and
 //! the transaction stays until Timer L, still absorbing INVITE retransmissions.
 
-use super::{class, terminate, Action, Armed, Class, Msg, TimerName, Timers};
+use super::{class, terminate, Action, Armed, Class, Deadlines, Msg, TimerName, Timers};
 
 /// The states of Figure 7 (+ Accepted, RFC 6026).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +98,11 @@ impl ServerInvite {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Every timer armed, with its deadline (ms).
+    pub fn deadlines(&self) -> Deadlines {
+        self.armed.deadlines()
     }
 
     pub fn is_terminated(&self) -> bool {

@@ -21,7 +21,7 @@
 //! A transport error in Trying cannot happen (nothing was sent) and is
 //! ignored; further responses from the TU in Completed are discarded.
 
-use super::{class, terminate, Action, Armed, Class, Msg, TimerName, Timers};
+use super::{class, terminate, Action, Armed, Class, Deadlines, Msg, TimerName, Timers};
 
 /// The states of Figure 8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,6 +62,11 @@ impl ServerNonInvite {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// Every timer armed, with its deadline (ms).
+    pub fn deadlines(&self) -> Deadlines {
+        self.armed.deadlines()
     }
 
     pub fn is_terminated(&self) -> bool {
