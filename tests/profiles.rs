@@ -89,3 +89,56 @@ fn an_exempt_profile_is_never_banned_and_a_user_agent_profile_cannot_be_exempt()
     assert!(err.contains(":5:") && err.contains("profile[0].exempt_from_protection"), "{err}");
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn a_profiles_header_rules_apply_on_the_wire_to_the_answers_its_devices_get() {
+    // A core that answers every request 200 with an internal header.
+    let core = UdpSocket::bind((CORE_IP, 0)).unwrap();
+    let core_addr = core.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok((n, from)) = core.recv_from(&mut buf) {
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let mut resp = String::from("SIP/2.0 200 OK\r\n");
+            for line in req.lines() {
+                let l = line.to_ascii_lowercase();
+                if ["via:", "from:", "to:", "call-id:", "cseq:"].iter().any(|h| l.starts_with(h)) {
+                    resp.push_str(line);
+                    resp.push_str(if l.starts_with("to:") { ";tag=core\r\n" } else { "\r\n" });
+                }
+            }
+            resp.push_str("X-Core-Node: core-7\r\nContent-Length: 0\r\n\r\n");
+            let _ = core.send_to(resp.as_bytes(), from);
+        }
+    });
+    let edge = Edge::start(
+        1,
+        &format!(
+            "[registrar]\ndomains = [\"sipedge.test\"]\n[auth]\nenabled = false\n[proxy]\ntrusted = [\"{CORE_IP}\"]\nprobe_interval_secs = 0\n\
+             [[proxy.route]]\nupstreams = [{{ addr = \"{core_addr}\" }}]\n\
+             [[profile]]\nname = \"carrier\"\nsources = [\"127.0.0.3/32\"]\nstrip_headers = [\"X-Core-*\"]\n\
+             [profile.add_headers]\n\"X-Served-By\" = \"edge\"\n"
+        ),
+    );
+    let answer = |ip: &str| {
+        let sock = UdpSocket::bind((ip, 0)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let port = sock.local_addr().unwrap().port();
+        let req = format!(
+            "MESSAGE sip:someone@core.test SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{port};branch=z9hG4bKh{port};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:device@sipedge.test>;tag=h\r\nTo: <sip:someone@core.test>\r\nCall-ID: h{port}\r\n\
+             CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+        );
+        sock.send_to(req.as_bytes(), edge.sip).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = sock.recv(&mut buf).expect("an answer");
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    let inside = answer("127.0.0.3");
+    assert!(inside.starts_with("SIP/2.0 200"), "{inside}");
+    assert!(!inside.contains("X-Core-Node"), "removed for the profile's device:\n{inside}");
+    assert!(inside.contains("X-Served-By: edge\r\n"), "added for the profile's device:\n{inside}");
+    let other = answer("127.0.0.1");
+    assert!(other.contains("X-Core-Node: core-7"), "untouched for anyone else:\n{other}");
+    assert!(!other.contains("X-Served-By"), "{other}");
+}

@@ -4,12 +4,14 @@
 //! algorithms the edge offers those devices (`auth_algorithms`, chosen
 //! among `auth.algorithms`: a profile can narrow or reorder what is
 //! offered, never add what the edge would not accept), the answers those
-//! devices get per method (`map_answers`), and whether those peers are
+//! devices get per method (`map_answers`) and the headers removed from or
+//! added to those answers (`strip_headers`, `add_headers`), and whether those peers are
 //! exempt from bans and limits (`exempt_from_protection`: for a profile
 //! matched by its sources only, since a User-Agent is whatever the client
 //! says). Checked where it is written, like the rest of the config.
 
 use super::{Bounded, Cidr, Code, DigestAlgorithm, MethodName, Transport};
+use crate::sip::HeaderPattern;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -38,6 +40,13 @@ pub struct Profile {
     /// matched by `sources` alone).
     #[serde(default)]
     pub exempt_from_protection: bool,
+    /// Header name patterns removed from the answers these devices get
+    /// (on top of `hygiene.strip_to_devices`; the same patterns are refused).
+    #[serde(default)]
+    pub strip_headers: Vec<HeaderPattern>,
+    /// Headers added to the answers these devices get: `{ "X-Carrier" = "acme" }`.
+    #[serde(default)]
+    pub add_headers: BTreeMap<String, String>,
 }
 
 impl Profile {
@@ -57,6 +66,14 @@ impl Profile {
                 "exempt_from_protection",
                 "only a profile matched by sources alone may be exempt from bans and limits: a User-Agent is whatever the client says".into(),
             ));
+        }
+        let token = |c: u8| c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c);
+        if let Some((name, _)) = self
+            .add_headers
+            .iter()
+            .find(|(n, v)| n.is_empty() || !n.bytes().all(token) || v.bytes().any(|c| c == b'\r' || c == b'\n'))
+        {
+            return Some(("add_headers", format!("{name:?}: a header name is a token, its value one line")));
         }
         if let Some(a) = self.auth_algorithms.iter().find(|a| !accepted.contains(a)) {
             return Some((

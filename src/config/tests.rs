@@ -386,3 +386,16 @@ fn a_profile_matched_by_user_agent_cannot_be_exempt_from_protection() {
     let e = err(&format!("{ONE_LISTENER}[[profile]]\nname = \"x\"\nsources = [\"10.0.0.0/8\"]\n[profile.map_answers.SUBSCRIBE]\n200 = 480\n"));
     assert!(e.key.starts_with("profile[0].map_answers"), "{e}");
 }
+
+#[test]
+fn a_profiles_header_rules_are_checked_with_their_line() {
+    let p = format!("{ONE_LISTENER}[[profile]]\nname = \"x\"\nsources = [\"10.0.0.0/8\"]\n");
+    let e = err(&format!("{p}strip_headers = [\"X-A-*\", \"Via\"]\n"));
+    assert_eq!((e.line, e.key.as_str()), (7, "profile[0].strip_headers[1]"), "{e}");
+    let e = err(&format!("{p}[profile.add_headers]\n\"Bad Name\" = \"v\"\n"));
+    assert_eq!((e.line, e.key.as_str()), (4, "profile[0].add_headers"), "{e}");
+    let ok =
+        Config::parse(&format!("{p}strip_headers = [\"X-A-*\"]\n[profile.add_headers]\n\"X-B\" = \"1\"\n"), "t.toml")
+            .unwrap();
+    assert_eq!(ok.profile[0].add_headers.len(), 1);
+}

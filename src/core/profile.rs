@@ -2,8 +2,9 @@
 //! in order, the first whose every given matcher holds (User-Agent
 //! substring, any case; source network; transport). What a profile changes
 //! is read by the code it concerns: the digest challenges offered
-//! (`edge::register`), the answers mapped per method (`edge::proxy`, kept
-//! on the transaction); an exempt profile's sources are allowlisted where
+//! (`edge::register`), the answers mapped per method and the headers of
+//! the answers relayed to its devices (`edge::branch`, `edge::relay`; the
+//! transaction keeps its sender's profile); an exempt profile's sources are allowlisted where
 //! shards are built. Matching runs only when profiles are configured.
 
 use super::auth::Algorithm;
@@ -22,9 +23,18 @@ pub struct Profile {
     pub auth_algorithms: Vec<Algorithm>,
     /// (method, code, the code these devices get instead).
     pub map_answers: Vec<(Vec<u8>, u16, u16)>,
+    /// Removed from the answers these devices get.
+    pub strip_headers: crate::sip::HeaderPatterns,
+    /// Added to the answers these devices get, as (name, value).
+    pub add_headers: Vec<(String, Vec<u8>)>,
 }
 
 impl Profile {
+    /// Whether the answers these devices get are edited.
+    pub fn edits_answers(&self) -> bool {
+        !self.strip_headers.is_empty() || !self.add_headers.is_empty()
+    }
+
     /// The code a device of this profile gets for a final answer `code` to `method`.
     pub fn mapped(&self, method: &[u8], code: u16) -> Option<u16> {
         self.map_answers.iter().find(|(m, from, _)| m == method && *from == code).map(|(_, _, to)| *to)
@@ -71,6 +81,8 @@ mod tests {
             transports: Vec::new(),
             auth_algorithms: vec![Algorithm::Md5],
             map_answers: vec![(b"SUBSCRIBE".to_vec(), 403, 480)],
+            strip_headers: Default::default(),
+            add_headers: Vec::new(),
         }
     }
 

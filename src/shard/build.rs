@@ -80,6 +80,8 @@ pub fn profiles(config: &Config) -> Profiles {
                         map.iter().map(|(from, to)| (m.0.as_bytes().to_vec(), from.0, to.get() as u16))
                     })
                     .collect(),
+                strip_headers: crate::sip::HeaderPatterns::new(p.strip_headers.clone()),
+                add_headers: p.add_headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())).collect(),
             })
             .collect(),
     )

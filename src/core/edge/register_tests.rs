@@ -1028,6 +1028,8 @@ fn a_profile_offers_its_algorithms_to_its_devices_only() {
         transports: Vec::new(),
         auth_algorithms: vec![Algorithm::Md5],
         map_answers: Vec::new(),
+        strip_headers: Default::default(),
+        add_headers: Vec::new(),
     }]);
     e.counters.profiles = vec![0];
     let old =

@@ -133,7 +133,10 @@ impl ProxyState {
         } else if !target.inside {
             bytes = alias_contact(&bytes, target.hop).unwrap_or(bytes);
         }
-        bytes
+        match tx.profile.and_then(|p| cx.profiles.0.get(p as usize)).filter(|p| p.edits_answers()) {
+            Some(p) => profile_headers(cx.counters, &bytes, p),
+            None => bytes,
+        }
     }
 
     /// A 2xx that matched no transaction: our Via off, on to the next Via.
@@ -193,6 +196,22 @@ impl ProxyState {
         e.write(&mut out);
         out
     }
+}
+
+/// An answer for a device of profile `p`: its `strip_headers` removed,
+/// its `add_headers` added.
+fn profile_headers(counters: &mut Counters, bytes: &[u8], p: &crate::core::profile::Profile) -> Vec<u8> {
+    let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else {
+        return bytes.to_vec();
+    };
+    let mut e = Editor::new(&msg);
+    counters.proxy.headers_removed += e.remove_matching(&p.strip_headers) as u64;
+    for (name, value) in &p.add_headers {
+        e.insert_header_first(name, value);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    e.write(&mut out);
+    out
 }
 
 impl Ctx<'_> {
