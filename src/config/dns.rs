@@ -5,7 +5,7 @@
 
 use super::Bounded;
 use crate::core::resolve::Dest;
-use crate::sip::is_host_name;
+use crate::sip::host_name;
 use serde::{de, Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -79,11 +79,7 @@ pub struct HostName(pub String);
 impl<'de> Deserialize<'de> for HostName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let h = s.strip_suffix('.').unwrap_or(&s).to_ascii_lowercase();
-        if !is_host_name(&h) {
-            return Err(de::Error::custom(format!("`{s}` is not a host name")));
-        }
-        Ok(HostName(h))
+        host_name(&s).map(HostName).ok_or_else(|| de::Error::custom(format!("`{s}` is not a host name")))
     }
 }
 

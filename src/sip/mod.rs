@@ -39,5 +39,5 @@ pub use scan::{
     frame_len, scan, split_list, Framing, Header, Message, ScanError, Span, StartLine, Status, Values, MAX_HEADERS,
 };
 pub use stored::Stored;
-pub use uri::{is_host_name, parse_uri, Scheme, Uri, UriError};
-pub use via::{parse_via, write_stamped_via, Via, ViaError};
+pub use uri::{host_name, is_host_name, parse_uri, Scheme, Uri, UriError};
+pub use via::{parse_via, wants_stamp, write_stamped_via, Via, ViaError};

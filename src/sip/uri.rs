@@ -134,6 +134,13 @@ pub(crate) fn split_hostport(b: &[u8]) -> Result<HostPort<'_>, UriError> {
 /// RFC 1123 host name: dot-separated labels of letters, digits and
 /// hyphens, not starting or ending with a hyphen, and not all-numeric at
 /// the top (so `10.0.0.1` is not a name).
+/// `s` as a host name is compared: without a trailing dot, lower-cased;
+/// None when it is not one (see [`is_host_name`]).
+pub fn host_name(s: &str) -> Option<String> {
+    let h = s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
+    is_host_name(&h).then_some(h)
+}
+
 pub fn is_host_name(host: &str) -> bool {
     let ok_label = |l: &str| {
         !l.is_empty()

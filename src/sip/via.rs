@@ -180,6 +180,12 @@ pub fn write_stamped_via(via_value: &[u8], src_ip: IpAddr, src_port: u16, out: &
     }
 }
 
+/// Does stamping for `src_ip` touch `via`: rport asked, or a sent-by other
+/// than the source address (then `received` is due)?
+pub fn wants_stamp(via: &Via<'_>, src_ip: IpAddr) -> bool {
+    via.param("rport").is_some() || !host_is(via.host, src_ip)
+}
+
 /// Is `via` what [`parse_via`] makes of `via_value`? True when it spans the
 /// very same bytes (from the first non-LWS byte to the end), so a parse of
 /// `via_value` would give it back; [`write_stamped_parsed`] can then take it.
@@ -191,8 +197,7 @@ pub(crate) fn parsed_from(via: &Via<'_>, via_value: &[u8]) -> bool {
 /// [`write_stamped_via`] with the parse already done: `via` must come from
 /// `parse_via(via_value)` (see [`parsed_from`]).
 pub(crate) fn write_stamped_parsed(via_value: &[u8], via: &Via<'_>, src_ip: IpAddr, src_port: u16, out: &mut Vec<u8>) {
-    let has_rport = via.param("rport").is_some();
-    let need_received = has_rport || !host_is(via.host, src_ip);
+    let need_received = wants_stamp(via, src_ip);
     let pstart = via_value.len() - via.params.len();
     out.extend_from_slice(&via_value[..pstart]);
     let ps = via.params;

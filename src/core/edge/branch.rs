@@ -371,8 +371,8 @@ impl ProxyState {
         let target = &tx.branches[b].target;
         let upstream = target.upstream.is_some() || target.resolved;
         if target.resolved && self.cfg.failover_on.contains(&code) {
-            let target = target.clone();
-            self.blocklist_failed(cx, &target, code, msg);
+            let addr = target.hop.addr;
+            self.blocklist_failed(cx, addr, code, msg);
         }
         let bytes = msg.map(|m| self.upstream_response(cx, tx, b, m));
         let better = match &tx.best {
@@ -411,9 +411,9 @@ impl ProxyState {
         // 430 is between the edge and its flows (RFC 5626): a caller whose
         // every callee's flow failed learns the callee is unavailable.
         let code = if best.code == 430 { 480 } else { best.code };
-        let method = method_of(tx.request.as_ref().map(Stored::bytes).unwrap_or_default());
         let profile = tx.profile.and_then(|p| cx.profiles.0.get(p as usize));
-        let mapped = profile.and_then(|p| p.mapped(method.as_bytes(), code)).unwrap_or_else(|| self.cfg.mapped(code));
+        let method = || method_of(tx.request.as_ref().map(Stored::bytes).unwrap_or_default());
+        let mapped = profile.and_then(|p| p.mapped(method().as_bytes(), code)).unwrap_or_else(|| self.cfg.mapped(code));
         match best.bytes {
             Some(bytes) if mapped == best.code => self.answer_upstream(cx, id, tx, best.code, bytes),
             _ => self.answer_locally(cx, id, tx, mapped, reason_of(mapped)),

@@ -18,6 +18,7 @@ use crate::core::proxy::state::{ProxyState, Target, Tx};
 use crate::core::proxy::table::Id;
 use crate::core::resolve::{Dest, Failure, Lookup, Resolved};
 use crate::sip::{HeaderName, Message};
+use std::net::SocketAddr;
 
 impl Edge {
     /// Sends the lookups the last step needed (one per name, merged).
@@ -92,13 +93,16 @@ impl ProxyState {
         self.finish_if_settled(cx, id, tx);
     }
 
-    /// A resolved target failed: 503 (`msg`'s Retry-After, if any, says for
-    /// how long) or no answer at all (None: timeout, transport error). Its
-    /// address goes to the back of every other request's order for a while.
-    pub(super) fn blocklist_failed(&mut self, cx: &mut Ctx<'_>, target: &Target, code: u16, msg: Option<&Message<'_>>) {
-        if !target.resolved {
-            return;
-        }
+    /// A resolved target at `addr` failed: 503 (`msg`'s Retry-After, if
+    /// any, says for how long) or no answer at all (None: timeout, transport
+    /// error). It goes to the back of every other request's order for a while.
+    pub(super) fn blocklist_failed(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        addr: SocketAddr,
+        code: u16,
+        msg: Option<&Message<'_>>,
+    ) {
         let retry_after = msg.and_then(|m| m.header(HeaderName::RetryAfter)).and_then(retry_after_secs);
         let reason = match (code, msg) {
             (_, None) => 0,
@@ -106,7 +110,7 @@ impl ProxyState {
             _ => return,
         };
         cx.counters.proxy.dns_failovers[reason] += 1;
-        self.names.block(cx.now_ms, target.hop.addr, retry_after.map(|s| s * 1000));
+        self.names.block(cx.now_ms, addr, retry_after.map(|s| s * 1000));
     }
 }
 

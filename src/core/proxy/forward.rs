@@ -136,6 +136,10 @@ fn stamped_top_via(msg: &Message<'_>, src: std::net::SocketAddr) -> Option<(usiz
     let line = msg.position(HeaderName::Via)?;
     let value = msg.headers()[line].value;
     let first = crate::sip::split_list(msg.buf, value).next()?;
+    let via = crate::sip::parse_via(first.of(msg.buf)).ok()?;
+    if !crate::sip::wants_stamp(&via, src.ip()) {
+        return None; // the common case on a relay: nothing to write, nothing allocated
+    }
     let mut out = Vec::with_capacity(value.len() + 32);
     out.extend_from_slice(&msg.buf[value.start as usize..first.start as usize]);
     crate::sip::write_stamped_via(first.of(msg.buf), src.ip(), src.port(), &mut out);

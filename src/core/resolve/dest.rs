@@ -3,7 +3,7 @@
 //! RFC 3263 reading is `select::first`.
 
 use crate::core::Transport;
-use crate::sip::{is_host_name, Scheme, Uri};
+use crate::sip::{host_name, Scheme, Uri};
 use std::fmt;
 
 /// A name to resolve, lower-cased, without a trailing dot.
@@ -36,10 +36,7 @@ impl Dest {
     /// A destination by name from its parts; None when `host` is an IP
     /// literal, `localhost` or not a valid host name.
     pub fn named(host: &str, port: Option<u16>, transport: Option<Transport>, secure: bool) -> Option<Dest> {
-        let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-        if !is_host_name(&host) || host == "localhost" {
-            return None;
-        }
+        let host = host_name(host).filter(|h| h != "localhost")?;
         if matches!(transport, Some(Transport::Ws | Transport::Wss)) {
             return None; // the edge opens no WebSocket connections
         }

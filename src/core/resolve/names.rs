@@ -126,8 +126,10 @@ impl<W> Names<W> {
     pub fn lookup(&mut self, now: u64, dest: &Dest, waiter: W) -> Lookup {
         if !self.entries.contains_key(dest) {
             self.make_room(now);
+            self.entries.insert(dest.clone(), Entry::default());
         }
-        let e = self.entries.entry(dest.clone()).or_default();
+        let e = self.entries.get_mut(dest).expect("inserted above when absent");
+        let mut draw = Draw { rng: &mut self.rng, blocked: &self.blocked, prefer_v6: self.cfg.prefer_v6, now };
         if let Some(g) = e.good.as_ref().filter(|g| now < g.fresh_until) {
             self.stats.hits += 1;
             if now >= g.refresh_at && !e.asking {
@@ -135,14 +137,12 @@ impl<W> Names<W> {
                 self.stats.refreshes += 1;
                 self.asks.push(dest.clone());
             }
-            let resolved = g.resolved.clone();
-            return Lookup::Targets(self.order(now, &resolved));
+            return Lookup::Targets(draw.order(&g.resolved));
         }
         if let Some((failure, _)) = e.bad.filter(|&(_, until)| now < until) {
             if let Some(g) = e.good.as_ref().filter(|g| now < g.stale_until) {
                 self.stats.stale_served += 1;
-                let resolved = g.resolved.clone();
-                return Lookup::Targets(self.order(now, &resolved));
+                return Lookup::Targets(draw.order(&g.resolved));
             }
             self.stats.failed += 1;
             return Lookup::Failed(failure);
@@ -161,8 +161,9 @@ impl<W> Names<W> {
     /// The first target of `dest` if it is known now (fresh or stale), with
     /// no waiting and no lookup: for what cannot wait (a stateless ACK).
     pub fn peek(&mut self, now: u64, dest: &Dest) -> Option<(Transport, SocketAddr)> {
-        let resolved = self.entries.get(dest)?.good.as_ref().filter(|g| now < g.stale_until)?.resolved.clone();
-        self.order(now, &resolved).into_iter().next()
+        let good = self.entries.get(dest)?.good.as_ref().filter(|g| now < g.stale_until)?;
+        let mut draw = Draw { rng: &mut self.rng, blocked: &self.blocked, prefer_v6: self.cfg.prefer_v6, now };
+        draw.order(&good.resolved).into_iter().next()
     }
 
     /// The resolver's answer for `dest`: remembered by the rules above; the
@@ -207,26 +208,12 @@ impl<W> Names<W> {
     }
 
     pub fn is_blocked(&self, now: u64, addr: SocketAddr) -> bool {
-        self.blocked.get(&addr).is_some_and(|&until| until > now)
+        is_blocked(&self.blocked, now, addr)
     }
 
     /// Targets blocklisted now.
     pub fn blocked_now(&self, now: u64) -> usize {
         self.blocked.values().filter(|&&until| until > now).count()
-    }
-
-    /// The order for one request: RFC 2782's draw, then blocklisted
-    /// targets moved behind the others (their order kept).
-    fn order(&mut self, now: u64, resolved: &Resolved) -> Vec<(Transport, SocketAddr)> {
-        let rng = &mut self.rng;
-        let mut list = select::order(&resolved.candidates, self.cfg.prefer_v6, || {
-            *rng ^= *rng << 13;
-            *rng ^= *rng >> 7;
-            *rng ^= *rng << 17;
-            (*rng >> 32) as u32
-        });
-        list.sort_by_key(|(_, a)| self.is_blocked(now, *a));
-        list
     }
 
     /// Keeps the table under its bound before a new name goes in.
@@ -250,6 +237,35 @@ impl<W> Names<W> {
         }
         self.stats.evicted += (before - self.entries.len()) as u64;
     }
+}
+
+/// What one request's order is drawn with, borrowed from `Names` beside
+/// the entry being read (so the answer is not copied to draw from it).
+struct Draw<'a> {
+    rng: &'a mut u64,
+    blocked: &'a HashMap<SocketAddr, u64>,
+    prefer_v6: bool,
+    now: u64,
+}
+
+impl Draw<'_> {
+    /// RFC 2782's draw, then blocklisted targets moved behind the others
+    /// (their order kept).
+    fn order(&mut self, resolved: &Resolved) -> Vec<(Transport, SocketAddr)> {
+        let rng = &mut *self.rng;
+        let mut list = select::order(&resolved.candidates, self.prefer_v6, || {
+            *rng ^= *rng << 13;
+            *rng ^= *rng >> 7;
+            *rng ^= *rng << 17;
+            (*rng >> 32) as u32
+        });
+        list.sort_by_key(|(_, a)| is_blocked(self.blocked, self.now, *a));
+        list
+    }
+}
+
+fn is_blocked(blocked: &HashMap<SocketAddr, u64>, now: u64, addr: SocketAddr) -> bool {
+    blocked.get(&addr).is_some_and(|&until| until > now)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 
 use super::{Candidate, Dest};
 use crate::core::Transport;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// The first query for a destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,9 +166,9 @@ pub fn order(candidates: &[Candidate], prefer_v6: bool, mut rand: impl FnMut() -
                 })
                 .unwrap_or(0);
             let c = group.remove(at);
-            let mut addrs: Vec<IpAddr> = c.addrs.clone();
-            addrs.sort_by_key(|a| a.is_ipv6() != prefer_v6);
-            out.extend(addrs.into_iter().map(|a| (c.transport, SocketAddr::new(a, c.port))));
+            let preferred = c.addrs.iter().filter(|a| a.is_ipv6() == prefer_v6);
+            let others = c.addrs.iter().filter(|a| a.is_ipv6() != prefer_v6);
+            out.extend(preferred.chain(others).map(|&a| (c.transport, SocketAddr::new(a, c.port))));
         }
     }
     out
@@ -177,6 +177,7 @@ pub fn order(candidates: &[Candidate], prefer_v6: bool, mut rand: impl FnMut() -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     fn dest(host: &str, port: Option<u16>, transport: Option<Transport>, secure: bool) -> Dest {
         Dest::named(host, port, transport, secure).unwrap()
