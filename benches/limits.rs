@@ -22,6 +22,7 @@ fn config(rules: bool) -> ProtectConfig {
         rate: 10_000_000.0,
         burst: 10_000_000.0,
         action: Action::Reject,
+        profile: None,
     };
     ProtectConfig {
         allow: Vec::new(),
@@ -49,7 +50,7 @@ fn limit(shards: &mut [Protect], s: usize, f: &Facts<'_>, now: u64) -> bool {
 
 fn bench(c: &mut Criterion) {
     let ip: IpAddr = "203.0.113.7".parse().unwrap();
-    let f = Facts { ip, method: b"INVITE", aor: Some(b"sip:alice@example.com"), event: None, user_agent: None };
+    let f = Facts { ip, method: b"INVITE", aor: Some(b"sip:alice@example.com"), event: None, user_agent: None, profile: None };
     let mut g = c.benchmark_group("limits");
     for (name, rules, on_owner) in
         [("no rule", false, true), ("per-ip, owner", true, true), ("per-ip, lease", true, false)]

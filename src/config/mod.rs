@@ -22,7 +22,7 @@ pub use dns::{Dns, Family, HostName, UpstreamAddr};
 pub use hep::{AorPattern, Collector, Hep, Ratio};
 pub use hygiene::{Codec, Hygiene, Media};
 pub use method::MethodName;
-pub use profile::Profile;
+pub use profile::{NatMode, Profile};
 pub use protect::{AuthBan, Flood, Limit, LimitAction, LimitKey, Protect, Rate};
 pub use proxy::{Cidr, Code, Forking, Proxy, Route, Upstream};
 pub use schema::*;
@@ -214,10 +214,19 @@ impl Config {
             }
         }
         let mut profile_names = std::collections::HashSet::new();
+        let mut profile_limits = 0;
         for (i, p) in self.profile.iter().enumerate() {
             let pos = nth_table(text, "[[profile]]", i);
-            if let Some((key, message)) = p.problem(&self.auth.algorithms) {
+            if let Some((key, message)) = p.problem(&self.auth.algorithms, &self.registrar) {
                 return Err(at(pos, format!("profile[{i}].{key}"), message));
+            }
+            for (j, l) in p.limit.iter().enumerate() {
+                if l.name.is_empty() || !names.insert(l.name.as_str()) {
+                    let pos = nth_table(text, "[[profile.limit]]", profile_limits).max(pos);
+                    let message = "every limit needs a name of its own, [protect]'s included".into();
+                    return Err(at(pos, format!("profile[{i}].limit[{j}].name"), message));
+                }
+                profile_limits += 1;
             }
             if !profile_names.insert(p.name.as_str()) {
                 return Err(at(pos, format!("profile[{i}].name"), format!("a second profile named {:?}", p.name)));

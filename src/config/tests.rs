@@ -399,3 +399,30 @@ fn a_profiles_header_rules_are_checked_with_their_line() {
             .unwrap();
     assert_eq!(ok.profile[0].add_headers.len(), 1);
 }
+
+#[test]
+fn a_profiles_terms_nat_and_limits_are_checked_with_their_line() {
+    let p = |body: &str| format!("{ONE_LISTENER}[[profile]]\nname = \"x\"\n{body}");
+    let e = err(&p("user_agent = [\"gs\"]\nmin_expires = 9000\n"));
+    assert_eq!((e.line, e.key.as_str()), (4, "profile[0].min_expires"), "min above [registrar]'s default and max: {e}");
+    assert!(e.message.contains("unset ones taken from [registrar]"), "{e}");
+    let ok = p("user_agent = [\"gs\"]\nmin_expires = 300\ndefault_expires = 300\nmax_expires = 600\nmax_contacts = 1\nflow_timer_secs = 30\nkeepalive_secs = 20\nnat = \"always\"\n");
+    let ok = Config::parse(&ok, "t").unwrap();
+    assert_eq!(ok.profile[0].expiry(&ok.registrar), (300, 300, 600));
+    let e = err(&p("user_agent = [\"gs\"]\nkeepalive_secs = 2\n"));
+    assert_eq!(e.key, "profile[0].keepalive_secs", "{e}");
+    let e = err(&p("user_agent = [\"PBX\"]\nnat = \"never\"\n"));
+    assert_eq!(
+        (e.line, e.key.as_str()),
+        (4, "profile[0].nat"),
+        "a User-Agent cannot move where registrations are reached: {e}"
+    );
+    assert!(Config::parse(&p("sources = [\"192.0.2.0/24\"]\nnat = \"never\"\n"), "t").is_ok());
+    let limit = "[[profile.limit]]\nname = \"r\"\nkey = \"ip\"\nrate = 1\nburst = 5\n";
+    let twice = format!(
+        "{ONE_LISTENER}[[protect.limit]]\nname = \"r\"\nkey = \"ip\"\nrate = 1\nburst = 5\n[[profile]]\nname = \"x\"\nuser_agent = [\"gs\"]\n{limit}"
+    );
+    let e = err(&twice);
+    assert_eq!((e.line, e.key.as_str()), (12, "profile[0].limit[0].name"), "{e}");
+    assert_eq!(Config::parse(&p(&format!("user_agent = [\"gs\"]\n{limit}")), "t").unwrap().profile[0].limit.len(), 1);
+}

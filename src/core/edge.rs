@@ -164,6 +164,8 @@ pub struct Edge {
     pub(crate) trace: std::sync::Arc<crate::core::trace::TraceFilter>,
     /// The shared location (`[cluster]`), when on.
     pub(crate) cluster: Option<cluster::ClusterState>,
+    /// UDP sources a profile's `keepalive_secs` keeps alive.
+    keepalives: keepalive::Keepalives,
 }
 
 /// Methods the edge handles (the Allow header of its answers to OPTIONS):
@@ -197,6 +199,7 @@ impl Edge {
             protect,
             waiting: Default::default(),
             trace: Default::default(),
+            keepalives: Default::default(),
             cluster: cfg.cluster.clone().map(|c| cluster::ClusterState::new(c, now_ms)),
             cfg,
         }
@@ -252,6 +255,7 @@ impl Edge {
         if self.now != self.last_tick {
             self.last_tick = self.now;
             self.reg_tick();
+            self.send_keepalives(out);
             self.mid_tick(out);
             self.protect_tick(out);
         }
@@ -264,6 +268,15 @@ impl Edge {
         }
         let ua = msg.header(sip::HeaderName::UserAgent);
         self.cfg.profiles.matching(ua, origin.peer.ip(), origin.transport).map(|i| i as u16)
+    }
+
+    /// The first profile matching the sender of `msg`, itself.
+    pub(crate) fn sender_profile(
+        &self,
+        origin: Origin,
+        msg: &sip::Message<'_>,
+    ) -> Option<&crate::core::profile::Profile> {
+        self.profile_of(origin, msg).map(|i| &self.cfg.profiles.0[i as usize])
     }
 
     /// The profiles' names, in order (metric labels).
@@ -455,7 +468,7 @@ impl Edge {
             &mut bytes,
         );
         let since = self.now_ms;
-        self.send(origin, ess, since, code, bytes, out);
+        self.send(origin, msg, ess, since, code, bytes, out);
     }
 }
 
@@ -542,6 +555,7 @@ pub mod cluster;
 mod guard;
 mod hide;
 mod hygiene;
+mod keepalive;
 mod limits;
 pub mod mid;
 mod names;
@@ -565,6 +579,8 @@ mod limits_tests;
 mod mid_tests;
 #[cfg(test)]
 mod names_tests;
+#[cfg(test)]
+mod profile_tests;
 #[cfg(test)]
 mod proxy_tests;
 #[cfg(test)]

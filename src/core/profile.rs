@@ -1,18 +1,22 @@
 //! Device and carrier profiles (`[[profile]]`), as the core matches them:
 //! in order, the first whose every given matcher holds (User-Agent
 //! substring, any case; source network; transport). What a profile changes
-//! is read by the code it concerns: the digest challenges offered
-//! (`edge::register`), the answers mapped per method and the headers of
-//! the answers relayed to its devices (`edge::branch`, `edge::relay`; the
-//! transaction keeps its sender's profile); an exempt profile's sources are allowlisted where
-//! shards are built. Matching runs only when profiles are configured.
+//! is read by the code it concerns: the digest challenges offered and the
+//! registration terms (`edge::register`), the answers mapped per method and
+//! the headers of what is sent to its peers (`edge::branch`, `edge::relay`,
+//! `edge::traced`; the transaction keeps its sender's profile), NAT
+//! (`edge::nat`, `edge::keepalive`), its rate-limit rules (appended to
+//! `[protect]`'s, scoped to it); an exempt profile's sources are
+//! allowlisted where shards are built. Matching runs only when profiles
+//! are configured.
 
 use super::auth::Algorithm;
 use super::net::Cidr;
+use super::registrar::Terms;
 use super::Transport;
 use std::net::IpAddr;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profile {
     pub name: String,
     /// Lower-cased substrings.
@@ -23,15 +27,49 @@ pub struct Profile {
     pub auth_algorithms: Vec<Algorithm>,
     /// (method, code, the code these devices get instead).
     pub map_answers: Vec<(Vec<u8>, u16, u16)>,
-    /// Removed from the answers these devices get.
+    /// Removed from the answers these devices get (and, for a profile
+    /// matched by address alone, from the requests sent to those peers).
     pub strip_headers: crate::sip::HeaderPatterns,
-    /// Added to the answers these devices get, as (name, value).
+    /// Added where `strip_headers` removes, as (name, value).
     pub add_headers: Vec<(String, Vec<u8>)>,
+    /// The registration terms of these devices (None: `[registrar]`'s).
+    pub terms: Option<Terms>,
+    /// How the edge treats these devices' NAT.
+    pub nat: Nat,
+    /// Seconds between the keepalives the edge sends to where these
+    /// devices registered from over UDP; 0 = none.
+    pub keepalive_secs: u32,
+}
+
+/// How the edge treats a device class's NAT. Every device's answers go
+/// to where its request came from and its Via is stamped (`received`,
+/// `rport` when asked) whatever this says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Nat {
+    /// A Contact that does not name the source (or a device on a
+    /// connection) gets the alias; a registration is reached at its source.
+    #[default]
+    Auto,
+    /// Also an alias on a Contact naming the source, and `rport` stamped on
+    /// the sender's Via though it did not ask (devices behind an ALG that
+    /// rewrites Contact but not Via, or that omit rport).
+    Always,
+    /// Contacts taken as they are: no alias, and a registration is reached
+    /// at its Contact's address (when an IP literal), not its source
+    /// (PBXs and trunks on public addresses that receive elsewhere).
+    Never,
 }
 
 impl Profile {
-    /// Whether the answers these devices get are edited.
-    pub fn edits_answers(&self) -> bool {
+    /// Whether this profile can name a peer the edge sends to: matched by
+    /// address (and transport) alone, since a User-Agent is only known of
+    /// a sender.
+    fn names_peers(&self) -> bool {
+        self.user_agent.is_empty() && !self.sources.is_empty()
+    }
+
+    /// Whether the messages to these peers are edited.
+    pub fn edits_headers(&self) -> bool {
         !self.strip_headers.is_empty() || !self.add_headers.is_empty()
     }
 
@@ -67,6 +105,13 @@ impl Profiles {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The profile of a peer the edge sends a request to, when its header
+    /// rules apply there: the first address-matched profile holding `ip`
+    /// (and `transport`) that edits headers.
+    pub fn of_peer(&self, ip: IpAddr, transport: Transport) -> Option<&Profile> {
+        self.0.iter().filter(|p| p.names_peers()).find(|p| p.matches(None, ip, transport)).filter(|p| p.edits_headers())
+    }
 }
 
 #[cfg(test)]
@@ -81,8 +126,7 @@ mod tests {
             transports: Vec::new(),
             auth_algorithms: vec![Algorithm::Md5],
             map_answers: vec![(b"SUBSCRIBE".to_vec(), 403, 480)],
-            strip_headers: Default::default(),
-            add_headers: Vec::new(),
+            ..Profile::default()
         }
     }
 

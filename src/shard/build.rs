@@ -9,17 +9,17 @@
 //! cannot drift from `default.toml` unnoticed.
 
 use crate::config::{
-    Config, DigestAlgorithm, Family, Forking, LimitAction, LimitKey, OnMaxContacts, RegistrarMode, Throttle,
+    Config, DigestAlgorithm, Family, Forking, LimitAction, LimitKey, NatMode, OnMaxContacts, RegistrarMode, Throttle,
     UpstreamAddr,
 };
 use crate::core::auth::Algorithm;
-use crate::core::profile::{Profile, Profiles};
+use crate::core::profile::{Nat, Profile, Profiles};
 use crate::core::protect::{Action, ProtectConfig, Rule, RuleKey, Scanners, Trip};
 use crate::core::proxy::hygiene::Hygiene;
 use crate::core::proxy::route::{Route, RouteUpstream};
 use crate::core::proxy::state::ProxyConfig;
 use crate::core::registrar::mid::MidConfig;
-use crate::core::registrar::RegistrarConfig;
+use crate::core::registrar::{RegistrarConfig, Terms};
 use crate::core::resolve::{Dest, NamesConfig};
 use crate::core::transaction::Timers;
 use crate::core::{edge, AuthConfig, EdgeConfig};
@@ -82,6 +82,23 @@ pub fn profiles(config: &Config) -> Profiles {
                     .collect(),
                 strip_headers: crate::sip::HeaderPatterns::new(p.strip_headers.clone()),
                 add_headers: p.add_headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())).collect(),
+                terms: p.sets_terms().then(|| {
+                    let r = &config.registrar;
+                    let (default, min, max) = p.expiry(r);
+                    Terms {
+                        default_expires: default as u32,
+                        min_expires: min as u32,
+                        max_expires: max as u32,
+                        max_contacts: p.max_contacts.unwrap_or(r.max_contacts).get() as u32,
+                        flow_timer: p.flow_timer_secs.unwrap_or(r.flow_timer_secs).get() as u32,
+                    }
+                }),
+                nat: match p.nat {
+                    NatMode::Auto => Nat::Auto,
+                    NatMode::Always => Nat::Always,
+                    NatMode::Never => Nat::Never,
+                },
+                keepalive_secs: p.keepalive_secs.map_or(0, |k| k.get() as u32),
             })
             .collect(),
     )
@@ -174,26 +191,9 @@ fn protect_config(c: &Config) -> ProtectConfig {
     let trip = |count: u64, window: u64, ban: u64| {
         (count > 0).then_some(Trip { count: count as u32, window_ms: window * 1000, ban_ms: ban * 1000 })
     };
-    let rules = p
-        .limit
-        .iter()
-        .map(|l| Rule {
-            name: l.name.clone(),
-            key: match l.key {
-                LimitKey::Ip => RuleKey::Ip,
-                LimitKey::Aor => RuleKey::Aor,
-                LimitKey::Event => RuleKey::Event,
-                LimitKey::UserAgent => RuleKey::UserAgent,
-                LimitKey::Global => RuleKey::Global,
-            },
-            methods: l.methods.iter().map(|m| m.0.as_bytes().to_vec()).collect(),
-            user_agent: l.user_agent.to_ascii_lowercase().into_bytes(),
-            event: l.event.to_ascii_lowercase().into_bytes(),
-            rate: l.rate.0,
-            burst: l.burst.get() as f64,
-            action: if l.action == LimitAction::Drop { Action::Drop } else { Action::Reject },
-        })
-        .collect();
+    // `[protect]`'s rules, then each profile's, scoped to its devices.
+    let scoped = c.profile.iter().enumerate().flat_map(|(i, pr)| pr.limit.iter().map(move |l| rule(l, Some(i as u16))));
+    let rules = p.limit.iter().map(|l| rule(l, None)).chain(scoped).collect();
     ProtectConfig {
         // Exempt profiles are matched by their sources alone (checked at load).
         allow: p
@@ -214,16 +214,39 @@ fn protect_config(c: &Config) -> ProtectConfig {
     }
 }
 
+/// One `[[protect.limit]]` (or a profile's `limit`) as the core checks it.
+fn rule(l: &crate::config::Limit, profile: Option<u16>) -> Rule {
+    Rule {
+        name: l.name.clone(),
+        key: match l.key {
+            LimitKey::Ip => RuleKey::Ip,
+            LimitKey::Aor => RuleKey::Aor,
+            LimitKey::Event => RuleKey::Event,
+            LimitKey::UserAgent => RuleKey::UserAgent,
+            LimitKey::Global => RuleKey::Global,
+        },
+        methods: l.methods.iter().map(|m| m.0.as_bytes().to_vec()).collect(),
+        user_agent: l.user_agent.to_ascii_lowercase().into_bytes(),
+        event: l.event.to_ascii_lowercase().into_bytes(),
+        rate: l.rate.0,
+        burst: l.burst.get() as f64,
+        action: if l.action == LimitAction::Drop { Action::Drop } else { Action::Reject },
+        profile,
+    }
+}
+
 /// The core's registrar settings from the config table.
 fn registrar_config(r: &crate::config::Registrar) -> RegistrarConfig {
     RegistrarConfig {
         domains: r.domains.iter().map(|d| d.to_ascii_lowercase().into_bytes()).collect(),
-        default_expires: r.default_expires.get() as u32,
-        min_expires: r.min_expires.get() as u32,
-        max_expires: r.max_expires.get() as u32,
-        max_contacts: r.max_contacts.get() as usize,
+        terms: Terms {
+            default_expires: r.default_expires.get() as u32,
+            min_expires: r.min_expires.get() as u32,
+            max_expires: r.max_expires.get() as u32,
+            max_contacts: r.max_contacts.get() as u32,
+            flow_timer: r.flow_timer_secs.get() as u32,
+        },
         replace_oldest: r.on_max_contacts == OnMaxContacts::ReplaceOldest,
-        flow_timer: r.flow_timer_secs.get() as u32,
         mid: (r.mode == RegistrarMode::Mid).then(|| MidConfig {
             device_expires: r.device_expires.get() as u32,
             upstream_expires: r.upstream_expires.get() as u32,

@@ -146,7 +146,7 @@ fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     publish::shard(shard.id, &edge.counters.wire, &io, &tcp);
     publish::handshakes(shard.id, &flows.tls_failures, &flows.ws_refused);
     publish::registrar(shard.id, &edge.counters.registrar, edge.registrations_active());
-    publish::profiles(shard.id, &edge.profile_names(), &edge.counters.profiles);
+    publish::profiles(shard.id, &edge.profile_names(), &edge.counters.profiles, edge.nat_keepalives());
     if let Some(n) = edge.mid_upstreams() {
         publish::mid(shard.id, &edge.counters.mid, n);
     }

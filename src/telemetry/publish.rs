@@ -103,9 +103,13 @@ pub fn cluster(id: u16, c: &crate::core::edge::cluster::ClusterState, n: &crate:
     }
 }
 
-/// Requests per profile of one shard.
-pub fn profiles(id: u16, names: &[&str], counts: &[u64]) {
+/// Requests per profile of one shard, and the NAT keepalives it sends for
+/// profiles: (addresses kept alive, keepalives sent, addresses refused).
+pub fn profiles(id: u16, names: &[&str], counts: &[u64], keepalives: (usize, u64, u64)) {
     let s = id.to_string();
+    gauge!("sipedge_nat_keepalive_peers", "shard" => s.clone()).set(keepalives.0 as f64);
+    counter!("sipedge_nat_keepalives_sent_total", "shard" => s.clone()).absolute(keepalives.1);
+    counter!("sipedge_nat_keepalive_peers_refused_total", "shard" => s.clone()).absolute(keepalives.2);
     for (name, n) in names.iter().zip(counts) {
         counter!("sipedge_profile_requests_total", "shard" => s.clone(), "profile" => name.to_string()).absolute(*n);
     }

@@ -155,6 +155,7 @@ impl ProxyState {
             inside: tx.inside,
             record_route: tx.record_route && !self.cfg.topology_hiding,
             seq: self.seq,
+            profile: tx.profile,
         };
         let copy = match tx.request.as_ref().map(Stored::view) {
             Some(msg) => self.branch_copy(cx, &f, &msg, &mut target),

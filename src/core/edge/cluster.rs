@@ -285,7 +285,7 @@ impl Edge {
             call_id: op.call_id.clone(),
             cseq: op.cseq,
             wildcard: op.wildcard,
-            max_contacts: self.reg.cfg.max_contacts as u32,
+            max_contacts: op.max_contacts,
             replace_oldest: self.reg.cfg.replace_oldest,
             contacts,
         };

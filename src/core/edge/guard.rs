@@ -79,6 +79,7 @@ impl Edge {
             aor: Some(&aor),
             event: msg.header(HeaderName::Event).map(event_package),
             user_agent: msg.header(HeaderName::UserAgent),
+            profile: self.profile_of(origin, msg),
         };
         match self.protect.limit(&facts, self.now_ms, from) {
             Verdict::Pass => return Ok(()),

@@ -108,6 +108,7 @@ fn over_a_rule_503_with_retry_after() {
         rate: 0.2,
         burst: 2.0,
         action: Action::Reject,
+        profile: None,
     };
     let mut e = edge_with(ProtectConfig { rules: vec![rule], ..Default::default() }, 0, 1);
     let src = from("203.0.113.9:5060");

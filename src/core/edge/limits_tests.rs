@@ -22,6 +22,7 @@ fn per_ip(rate: f64, burst: f64) -> ProtectConfig {
         rate,
         burst,
         action: Action::Reject,
+        profile: None,
     };
     ProtectConfig { rules: vec![rule], ..Default::default() }
 }

@@ -217,7 +217,9 @@ impl Edge {
             let code = match &result {
                 Ok(bindings) => {
                     let tag = super::to_tag(&msg);
-                    reply::write_ok(&msg, ess.as_ref(), origin.peer, &tag, bindings, self.now, &self.reg.cfg, &mut ok);
+                    let flow_timer = self.terms_of(origin, &msg).flow_timer;
+                    reply::write_ok(&msg, ess.as_ref(), origin.peer, &tag, bindings, self.now, flow_timer, &mut ok);
+                    self.keep_alive(origin, &msg, bindings);
                     200
                 }
                 Err(r) => {

@@ -8,7 +8,7 @@ use super::*;
 use crate::core::proxy::route::RouteUpstream;
 use crate::core::proxy::state::ProxyConfig;
 use crate::core::registrar::mid::MidConfig;
-use crate::core::registrar::RegistrarConfig;
+use crate::core::registrar::{RegistrarConfig, Terms};
 use crate::core::Transport;
 
 const EDGE: &str = "192.0.2.1:5060";
@@ -17,12 +17,8 @@ const CORE: &str = "10.0.0.5:5060";
 fn mid_edge(per_aor: bool) -> Edge {
     let registrar = RegistrarConfig {
         domains: vec![b"example.com".to_vec()],
-        default_expires: 3600,
-        min_expires: 10,
-        max_expires: 7200,
-        max_contacts: 5,
+        terms: Terms { default_expires: 3600, min_expires: 10, max_expires: 7200, max_contacts: 5, flow_timer: 120 },
         replace_oldest: false,
-        flow_timer: 120,
         mid: Some(MidConfig { device_expires: 60, upstream_expires: 3600, per_aor }),
     };
     let core = RouteUpstream { transport: Transport::Udp, addr: CORE.parse().unwrap(), name: None, weight: 1 };

@@ -12,8 +12,12 @@
 //! connection it opened (RFC 5626, RFC 5923), which only the shard that
 //! owns it can write, and a device's listening port is rarely reachable.
 //! (With topology hiding on, the sealed token carries the same instead.)
+//!
+//! A device profile changes this per device class (`nat`): "always" puts
+//! the alias on every Contact and stamps `rport` though the device did not
+//! ask; "never" takes Contacts as they are, a registration included.
 
-use crate::core::proxy::route::NextHop;
+use crate::core::proxy::route::{hop_of_uri, NextHop};
 use crate::core::{FlowId, Transport};
 use crate::sip::{self, parse_name_addr, Editor, Framing, HeaderName, Status};
 use std::net::{IpAddr, SocketAddr};
@@ -21,9 +25,9 @@ use std::net::{IpAddr, SocketAddr};
 const ALIAS: &str = "alias";
 
 /// `bytes` with `;alias=` appended to its first Contact URI when the
-/// Contact does not already name `source`, or `source` is a connection.
-/// None: nothing to change.
-pub(super) fn alias_contact(bytes: &[u8], source: NextHop) -> Option<Vec<u8>> {
+/// Contact does not already name `source`, or `source` is a connection, or
+/// `always` (a profile's `nat = "always"`). None: nothing to change.
+pub(super) fn alias_contact(bytes: &[u8], source: NextHop, always: bool) -> Option<Vec<u8>> {
     let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else { return None };
     let i = msg.position(HeaderName::Contact)?;
     let (value, _) = msg.values(HeaderName::Contact).next()?;
@@ -33,7 +37,7 @@ pub(super) fn alias_contact(bytes: &[u8], source: NextHop) -> Option<Vec<u8>> {
         .ok()
         .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
         == Some(addr.ip());
-    let reachable = same_host && na.uri.port.unwrap_or(5060) == addr.port() && source.flow.is_none();
+    let reachable = !always && same_host && na.uri.port.unwrap_or(5060) == addr.port() && source.flow.is_none();
     if reachable || na.uri.param(ALIAS).is_some() || !na.uri.is_sip() {
         return None;
     }
@@ -65,6 +69,16 @@ pub(super) fn alias_contact(bytes: &[u8], source: NextHop) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(bytes.len() + alias.len() + 2);
     e.write(&mut out);
     Some(out)
+}
+
+/// A registration from a device whose Contacts are taken as they are (its
+/// profile's `nat = "never"`): reached at its first Contact's address and
+/// transport (when an IP literal), not where the REGISTER came from.
+pub(super) fn reach_at_contact(op: &mut crate::core::registrar::RegisterOp) {
+    let hop = op.contacts.first().and_then(|c| sip::parse_uri(&c.uri).ok()).and_then(|u| hop_of_uri(&u));
+    if let Some(hop) = hop {
+        (op.source, op.transport, op.flow) = (hop.addr, hop.transport, None);
+    }
 }
 
 /// A Request-URI carrying an alias: the URI without it and where to send.

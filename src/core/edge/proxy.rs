@@ -361,6 +361,7 @@ impl Edge {
             in_port: l.port,
             record_route,
             source: None,
+            force_rport: false,
         }
     }
 
@@ -482,8 +483,9 @@ impl Edge {
                     };
                     target.hop = NextHop { transport, addr, flow: None };
                 }
+                let profile = self.profile_of(origin, msg);
                 let (proxy, mut cx) = self.proxy_cx(out);
-                proxy.forward_stateless(&mut cx, origin, msg, &target);
+                proxy.forward_stateless(&mut cx, origin, profile, msg, &target);
             }
             _ => self.counters.wire.drops.add(Drop::AckNotRoutable),
         }

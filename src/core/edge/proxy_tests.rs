@@ -23,7 +23,7 @@ use crate::core::auth::{Algorithm, Users};
 use crate::core::net::Cidr;
 use crate::core::proxy::route::{Route, RouteUpstream};
 use crate::core::proxy::state::ProxyConfig;
-use crate::core::registrar::RegistrarConfig;
+use crate::core::registrar::{RegistrarConfig, Terms};
 use crate::core::transaction::Timers;
 use crate::core::{Answer, Ask, Origin, Transport};
 use crate::sip::{parse_name_addr, parse_via, Framing, HeaderName as H};
@@ -64,12 +64,14 @@ pub(super) fn config() -> EdgeConfig {
         protect: Default::default(),
         registrar: RegistrarConfig {
             domains: vec![DOMAIN.as_bytes().to_vec()],
-            default_expires: 3600,
-            min_expires: 60,
-            max_expires: 7200,
-            max_contacts: 5,
+            terms: Terms {
+                default_expires: 3600,
+                min_expires: 60,
+                max_expires: 7200,
+                max_contacts: 5,
+                flow_timer: 120,
+            },
             replace_oldest: false,
-            flow_timer: 120,
             mid: None,
         },
         auth: None,

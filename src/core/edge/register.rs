@@ -16,7 +16,8 @@ use crate::core::auth::{
 };
 use crate::core::counters::RegisterResult;
 use crate::core::location::{Binding, Location};
-use crate::core::registrar::{apply::apply, reply, request, BindingView, RegisterOp, RegistrarConfig, Reject};
+use crate::core::profile::Nat;
+use crate::core::registrar::{apply::apply, reply, request, BindingView, RegisterOp, RegistrarConfig, Reject, Terms};
 use crate::core::{owner, Origin};
 use crate::sip::{self, Essentials, HeaderName, Message, Stored};
 use std::sync::Arc;
@@ -166,8 +167,15 @@ impl Edge {
             }
             return None;
         }
-        match request::prepare(msg, ess, origin, self.now, &self.reg.cfg) {
-            Ok(op) => Some(op),
+        let terms = self.terms_of(origin, msg);
+        let trust_contact = self.sender_profile(origin, msg).is_some_and(|p| p.nat == Nat::Never);
+        match request::prepare(msg, ess, origin, self.now, &self.reg.cfg, &terms) {
+            Ok(mut op) => {
+                if trust_contact {
+                    super::nat::reach_at_contact(&mut op);
+                }
+                Some(op)
+            }
             Err(r) => {
                 self.answer_register(origin, msg, Some(ess), self.now_ms, Err(r), out);
                 None
@@ -194,6 +202,11 @@ impl Edge {
         self.answer_register(origin, &msg, ess.as_ref(), since_ms, result, out);
     }
 
+    /// The registration terms of a REGISTER's sender: its profile's, else `[registrar]`'s.
+    pub(super) fn terms_of(&self, origin: Origin, msg: &Message<'_>) -> Terms {
+        self.sender_profile(origin, msg).and_then(|p| p.terms).unwrap_or(self.reg.cfg.terms)
+    }
+
     pub(super) fn reg_tick(&mut self) {
         self.reg.location.expire(self.now);
     }
@@ -211,7 +224,9 @@ impl Edge {
         let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
         let code = match &result {
             Ok(bindings) => {
-                reply::write_ok(msg, ess, origin.peer, &tag, bindings, self.now, &self.reg.cfg, &mut bytes);
+                let flow_timer = self.terms_of(origin, msg).flow_timer;
+                reply::write_ok(msg, ess, origin.peer, &tag, bindings, self.now, flow_timer, &mut bytes);
+                self.keep_alive(origin, msg, bindings);
                 200
             }
             Err(r) => {
@@ -220,7 +235,7 @@ impl Edge {
             }
         };
         self.counters.registrar.results.add(RegisterResult::of(code));
-        self.send(origin, ess, since_ms, code, bytes, out);
+        self.send(origin, msg, ess, since_ms, code, bytes, out);
     }
 
     /// RFC 3261 §22.4 / RFC 7616: finds credentials for the realm in
@@ -298,7 +313,7 @@ impl Edge {
             &mut bytes,
         );
         let since = self.now_ms;
-        self.send(origin, Some(ess), since, code, bytes, out)
+        self.send(origin, msg, Some(ess), since, code, bytes, out)
     }
 
     /// One challenge value per algorithm offered (the matching profile's,

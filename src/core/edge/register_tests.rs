@@ -7,7 +7,7 @@ use super::*;
 use crate::core::auth::{Algorithm, AuthFailure, Users};
 use crate::core::counters::RegisterResult;
 use crate::core::location::Binding;
-use crate::core::registrar::RegistrarConfig;
+use crate::core::registrar::{RegistrarConfig, Terms};
 use crate::core::{Answer, Ask, FlowId, Origin, Transport};
 use std::sync::Arc;
 
@@ -17,17 +17,13 @@ const ALICE: &str = "sip:alice@example.com";
 pub(super) fn reg_cfg() -> RegistrarConfig {
     RegistrarConfig {
         domains: vec![DOMAIN.as_bytes().to_vec()],
-        default_expires: 3600,
-        min_expires: 60,
-        max_expires: 7200,
-        max_contacts: 3,
+        terms: Terms { default_expires: 3600, min_expires: 60, max_expires: 7200, max_contacts: 3, flow_timer: 120 },
         replace_oldest: false,
-        flow_timer: 120,
         mid: None,
     }
 }
 
-fn edge_with(shard: u16, shards: u16, registrar: RegistrarConfig, auth: Option<AuthConfig>) -> Edge {
+pub(super) fn edge_with(shard: u16, shards: u16, registrar: RegistrarConfig, auth: Option<AuthConfig>) -> Edge {
     Edge::new(
         EdgeConfig {
             shard,
@@ -110,7 +106,7 @@ fn status_line(text: &str) -> &str {
 }
 
 /// Values of every header named `name` (case-insensitive), in order.
-fn headers<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+pub(super) fn headers<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
     text.split("\r\n")
         .skip(1)
         .take_while(|l| !l.is_empty())
@@ -457,7 +453,12 @@ fn removing_unknown_contacts_makes_no_room() {
 
 #[test]
 fn replace_oldest_drops_the_oldest_binding() {
-    let mut e = edge_with(0, 1, RegistrarConfig { max_contacts: 2, replace_oldest: true, ..reg_cfg() }, None);
+    let mut e = edge_with(
+        0,
+        1,
+        RegistrarConfig { terms: Terms { max_contacts: 2, ..reg_cfg().terms }, replace_oldest: true, ..reg_cfg() },
+        None,
+    );
     for i in 0..2 {
         send(
             &mut e,
@@ -684,8 +685,11 @@ fn register_on_a_foreign_shard_asks_the_owner_and_the_answer_comes_back() {
 
 #[test]
 fn a_refusal_from_the_owner_is_answered_by_the_receiving_shard() {
-    let mut edges: Vec<Edge> =
-        (0..4).map(|i| edge_with(i, 4, RegistrarConfig { max_contacts: 1, ..reg_cfg() }, None)).collect();
+    let mut edges: Vec<Edge> = (0..4)
+        .map(|i| {
+            edge_with(i, 4, RegistrarConfig { terms: Terms { max_contacts: 1, ..reg_cfg().terms }, ..reg_cfg() }, None)
+        })
+        .collect();
     let (user, aor, owner) = user_not_owned_by(0, 4);
     let reqs = [
         register_to(&user, DOMAIN, "x2", 1, &format!("Contact: <sip:{user}@10.0.0.1:5070>\r\n")),
@@ -1027,9 +1031,7 @@ fn a_profile_offers_its_algorithms_to_its_devices_only() {
         sources: Vec::new(),
         transports: Vec::new(),
         auth_algorithms: vec![Algorithm::Md5],
-        map_answers: Vec::new(),
-        strip_headers: Default::default(),
-        add_headers: Vec::new(),
+        ..Profile::default()
     }]);
     e.counters.profiles = vec![0];
     let old =

@@ -13,6 +13,7 @@ use super::{Dest, Edge, Output};
 use crate::core::counters::Counters;
 use crate::core::counters::Drop;
 use crate::core::mesh::MeshMsg;
+use crate::core::profile::Nat;
 use crate::core::proxy::route::NextHop;
 use crate::core::proxy::state::{ProxyState, Target, Tx};
 use crate::core::proxy::{forward_request, Hop};
@@ -31,6 +32,8 @@ pub(super) struct Forward {
     pub record_route: bool,
     /// The branch number (`proxy.seq`) the copy's Via carries.
     pub seq: u64,
+    /// The sender's profile (its NAT handling).
+    pub profile: Option<u16>,
 }
 
 impl ProxyState {
@@ -45,6 +48,7 @@ impl ProxyState {
     ) -> Result<Vec<u8>, Refusal> {
         let lin = cx.listener(f.origin.listener, f.origin.transport);
         let lout = cx.listener_for(&target.hop);
+        let nat = f.profile.and_then(|p| cx.profiles.0.get(p as usize)).map_or(Nat::Auto, |p| p.nat);
         let hop = Hop {
             shard: cx.shard,
             seq: f.seq,
@@ -56,6 +60,7 @@ impl ProxyState {
             in_port: lin.port,
             record_route: f.record_route,
             source: Some(f.origin.peer),
+            force_rport: nat == Nat::Always && !f.inside,
         };
         let path: Vec<&[u8]> = target.routes.iter().map(Vec::as_slice).collect();
         let mut bytes = Vec::with_capacity(msg.buf.len() + 256);
@@ -68,8 +73,11 @@ impl ProxyState {
         let source = NextHop { transport: f.origin.transport, addr: f.origin.peer, flow: f.origin.flow };
         if self.cfg.topology_hiding {
             bytes = self.hide_request(cx, &bytes, f.inside && !target.inside, (!f.inside).then_some(source));
-        } else if !f.inside {
-            bytes = alias_contact(&bytes, source).unwrap_or(bytes);
+        } else if !f.inside && nat != Nat::Never {
+            bytes = alias_contact(&bytes, source, nat == Nat::Always).unwrap_or(bytes);
+        }
+        if let Some(p) = cx.profiles.of_peer(target.hop.addr.ip(), target.hop.transport) {
+            bytes = profile_headers(cx.counters, &bytes, p);
         }
         Ok(bytes)
     }
@@ -96,9 +104,17 @@ impl ProxyState {
 
     /// A 2xx's ACK (or any request without a transaction): one copy, no
     /// state; its SDP (a late offer's answer) filtered.
-    pub(super) fn forward_stateless(&mut self, cx: &mut Ctx<'_>, origin: Origin, msg: &Message<'_>, target: &Target) {
+    pub(super) fn forward_stateless(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        origin: Origin,
+        profile: Option<u16>,
+        msg: &Message<'_>,
+        target: &Target,
+    ) {
         self.seq += 1;
-        let f = Forward { origin, inside: self.cfg.trusts(origin.peer.ip()), record_route: false, seq: self.seq };
+        let inside = self.cfg.trusts(origin.peer.ip());
+        let f = Forward { origin, inside, record_route: false, seq: self.seq, profile };
         let copy = match self.sdp_body_relayed(cx.counters, msg) {
             None => self.forward_copy(cx, &f, msg, target),
             Some(body) => {
@@ -131,9 +147,9 @@ impl ProxyState {
                 dest,
             );
         } else if !target.inside {
-            bytes = alias_contact(&bytes, target.hop).unwrap_or(bytes);
+            bytes = alias_contact(&bytes, target.hop, false).unwrap_or(bytes);
         }
-        match tx.profile.and_then(|p| cx.profiles.0.get(p as usize)).filter(|p| p.edits_answers()) {
+        match tx.profile.and_then(|p| cx.profiles.0.get(p as usize)).filter(|p| p.edits_headers()) {
             Some(p) => profile_headers(cx.counters, &bytes, p),
             None => bytes,
         }
@@ -198,9 +214,9 @@ impl ProxyState {
     }
 }
 
-/// An answer for a device of profile `p`: its `strip_headers` removed,
-/// its `add_headers` added.
-fn profile_headers(counters: &mut Counters, bytes: &[u8], p: &crate::core::profile::Profile) -> Vec<u8> {
+/// A message for a peer of profile `p` (an answer to its device, a
+/// request to its address): its `strip_headers` removed, its `add_headers` added.
+pub(super) fn profile_headers(counters: &mut Counters, bytes: &[u8], p: &crate::core::profile::Profile) -> Vec<u8> {
     let Ok(Status::Complete(msg)) = sip::scan(bytes, Framing::Datagram) else {
         return bytes.to_vec();
     };

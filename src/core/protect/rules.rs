@@ -1,6 +1,8 @@
 //! Rate-limit rules: which requests a rule applies to (methods, a
-//! User-Agent pattern, an Event package), what its bucket is keyed by, its
-//! rate and burst, and what happens over the limit.
+//! User-Agent pattern, an Event package, a profile's devices), what its
+//! bucket is keyed by, its rate and burst, and what happens over the limit.
+//! A profile's rules come after `[protect]`'s and only add limits: a
+//! request passes every rule that applies to it.
 
 use super::scanner::contains_ci;
 use std::net::IpAddr;
@@ -66,6 +68,8 @@ pub struct Rule {
     pub rate: f64,
     pub burst: f64,
     pub action: Action,
+    /// Counts only the requests of this `[[profile]]` (its own `limit`s).
+    pub profile: Option<u16>,
 }
 
 /// What the rules look at in a request.
@@ -77,6 +81,8 @@ pub struct Facts<'a> {
     pub aor: Option<&'a [u8]>,
     pub event: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
+    /// The sender's profile.
+    pub profile: Option<u16>,
 }
 
 /// The Event package of an Event header value: the token before any parameter.
@@ -90,7 +96,8 @@ impl Rule {
         let method_ok = self.methods.is_empty() || self.methods.iter().any(|m| m.as_slice() == f.method);
         let ua_ok = self.user_agent.is_empty() || f.user_agent.is_some_and(|ua| contains_ci(ua, &self.user_agent));
         let event_ok = self.event.is_empty() || f.event.is_some_and(|e| e.eq_ignore_ascii_case(&self.event));
-        method_ok && ua_ok && event_ok
+        let profile_ok = self.profile.is_none() || self.profile == f.profile;
+        method_ok && ua_ok && event_ok && profile_ok
     }
 
     /// The bucket key of a request this rule applies to; None = not counted.

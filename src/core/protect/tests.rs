@@ -18,11 +18,12 @@ fn rule(name: &str, key: RuleKey, rate: f64, burst: f64) -> Rule {
         rate,
         burst,
         action: Action::Reject,
+        profile: None,
     }
 }
 
 fn facts<'a>(from: &str, method: &'a [u8]) -> Facts<'a> {
-    Facts { ip: ip(from), method, aor: None, event: None, user_agent: None }
+    Facts { ip: ip(from), method, aor: None, event: None, user_agent: None, profile: None }
 }
 
 fn with(cfg: ProtectConfig) -> Protect {

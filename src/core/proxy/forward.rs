@@ -132,17 +132,27 @@ fn push_record_route(s: &mut Vec<u8>, transport: &str, host: &[u8], port: u16) {
 /// The sender's Via line with its first value stamped for `src`, when that
 /// changes it (a sent-by other than the source address, or an empty rport):
 /// the line's index and its new value (the other values of the line kept).
-fn stamped_top_via(msg: &Message<'_>, src: std::net::SocketAddr) -> Option<(usize, Vec<u8>)> {
+fn stamped_top_via(msg: &Message<'_>, src: std::net::SocketAddr, force_rport: bool) -> Option<(usize, Vec<u8>)> {
     let line = msg.position(HeaderName::Via)?;
     let value = msg.headers()[line].value;
     let first = crate::sip::split_list(msg.buf, value).next()?;
     let via = crate::sip::parse_via(first.of(msg.buf)).ok()?;
-    if !crate::sip::wants_stamp(&via, src.ip()) {
+    let force = force_rport && via.param("rport").is_none();
+    if !force && !crate::sip::wants_stamp(&via, src.ip()) {
         return None; // the common case on a relay: nothing to write, nothing allocated
     }
+    // Stamped as if the sender had asked for rport (RFC 3581 §4).
+    let asked;
+    let sent = match force {
+        true => {
+            asked = [first.of(msg.buf), b";rport"].concat();
+            &asked[..]
+        }
+        false => first.of(msg.buf),
+    };
     let mut out = Vec::with_capacity(value.len() + 32);
     out.extend_from_slice(&msg.buf[value.start as usize..first.start as usize]);
-    crate::sip::write_stamped_via(first.of(msg.buf), src.ip(), src.port(), &mut out);
+    crate::sip::write_stamped_via(sent, src.ip(), src.port(), &mut out);
     out.extend_from_slice(&msg.buf[first.end as usize..value.end as usize]);
     (out.as_slice() != value.of(msg.buf)).then_some((line, out))
 }
@@ -200,7 +210,7 @@ pub fn forward_request(
         push_decimal(&mut s, n as u64);
     }
     let s = &s[..];
-    let stamped = hop.source.and_then(|src| stamped_top_via(msg, src));
+    let stamped = hop.source.and_then(|src| stamped_top_via(msg, src, hop.force_rport));
 
     let mut e = Editor::new(msg);
     e.set_request_uri(plan.request_uri.unwrap_or(target_uri));

@@ -65,6 +65,9 @@ pub struct Hop<'a> {
     /// its empty `rport` filled) when its sent-by differs (§18.2.1, RFC
     /// 3581 §4), so the next hop sees what the edge saw. None: left as is.
     pub source: Option<std::net::SocketAddr>,
+    /// Stamp `rport` on the sender's Via though it did not ask (a
+    /// profile's `nat = "always"`).
+    pub force_rport: bool,
 }
 
 /// Why a request is not forwarded; the caller answers with [`Refuse::code`].

@@ -17,6 +17,7 @@ fn hop() -> Hop<'static> {
         in_port: 5060,
         record_route: true,
         source: None,
+        force_rport: false,
     }
 }
 

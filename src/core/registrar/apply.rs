@@ -50,13 +50,14 @@ pub fn apply(loc: &mut Location, op: &RegisterOp, cfg: &RegistrarConfig) -> Resu
     // Only removals that name a stored binding make room.
     let total = (existing.len() + added).saturating_sub(removed.iter().filter(|r| **r).count());
     let mut evict: Vec<Vec<u8>> = Vec::new();
-    if total > cfg.max_contacts {
+    let max = op.max_contacts as usize;
+    if total > max {
         if !cfg.replace_oldest {
             return Err(Reject::new(403, "Too many registered contacts"));
         }
         let mut others: Vec<&Binding> = existing.iter().zip(&touched).filter(|(_, t)| !**t).map(|(b, _)| b).collect();
         others.sort_by_key(|b| b.updated());
-        evict = others.iter().take(total - cfg.max_contacts).map(|b| b.contact().to_vec()).collect();
+        evict = others.iter().take(total - max).map(|b| b.contact().to_vec()).collect();
     }
     for contact in &evict {
         loc.remove(&op.aor, contact);

@@ -21,14 +21,10 @@ pub use request::{ContactChange, RegisterOp};
 pub struct RegistrarConfig {
     /// Domains served, lower-case. Empty: the registrar is off (REGISTER → 501).
     pub domains: Vec<Vec<u8>>,
-    pub default_expires: u32,
-    pub min_expires: u32,
-    pub max_expires: u32,
-    pub max_contacts: usize,
+    /// What a registration may ask for, unless a device's profile says otherwise.
+    pub terms: Terms,
     /// Over `max_contacts`: drop the oldest bindings instead of refusing.
     pub replace_oldest: bool,
-    /// Seconds advertised in Flow-Timer for outbound registrations.
-    pub flow_timer: u32,
     /// A mid-registrar in front of a core registrar; None = the registrar is here.
     pub mid: Option<mid::MidConfig>,
 }
@@ -41,15 +37,32 @@ impl Default for RegistrarConfig {
     fn default() -> Self {
         RegistrarConfig {
             domains: Vec::new(),
-            default_expires: 3600,
-            min_expires: 60,
-            max_expires: 7200,
-            max_contacts: 10,
+            terms: Terms {
+                default_expires: 3600,
+                min_expires: 60,
+                max_expires: 7200,
+                max_contacts: 10,
+                flow_timer: 120,
+            },
             replace_oldest: false,
-            flow_timer: 120,
             mid: None,
         }
     }
+}
+
+/// The terms of a registration: expiry bounds, how many bindings an AOR
+/// may hold, the Flow-Timer told to outbound clients. `[registrar]`'s, or
+/// a device profile's (`[[profile]]`, its unset keys taken from
+/// `[registrar]`). The receiving shard picks them and the `RegisterOp`
+/// carries `max_contacts` to the AOR's owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Terms {
+    pub default_expires: u32,
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub max_contacts: u32,
+    /// Seconds advertised in Flow-Timer for outbound registrations.
+    pub flow_timer: u32,
 }
 
 /// A refused registration.

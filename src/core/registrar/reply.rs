@@ -4,7 +4,7 @@
 //! refusals (400/403/423/500) with their reason phrases.
 
 use super::date::write_http_date;
-use super::{BindingView, RegistrarConfig, Reject};
+use super::{BindingView, Reject};
 use crate::sip::{self, HeaderName, Message};
 use std::net::SocketAddr;
 
@@ -17,7 +17,7 @@ pub fn write_ok(
     to_tag: &[u8],
     bindings: &[BindingView],
     now: u64,
-    cfg: &RegistrarConfig,
+    flow_timer: u32,
     out: &mut Vec<u8>,
 ) {
     let mut owned: Vec<(&'static str, Vec<u8>)> = Vec::with_capacity(bindings.len() + 4);
@@ -42,7 +42,7 @@ pub fn write_ok(
         .any(|(v, _)| sip::parse_name_addr(v).is_ok_and(|na| na.param("reg-id").is_some()));
     if used_outbound && super::request::has_option(msg, HeaderName::Supported, b"outbound") {
         owned.push(("Require", b"outbound".to_vec()));
-        owned.push(("Flow-Timer", cfg.flow_timer.to_string().into_bytes()));
+        owned.push(("Flow-Timer", flow_timer.to_string().into_bytes()));
     }
     let mut date = Vec::with_capacity(32);
     write_http_date(now, &mut date);

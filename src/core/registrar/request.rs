@@ -4,7 +4,7 @@
 //! Outbound (RFC 5626) parameters. Everything the AOR's owner needs is
 //! copied into owned data so it can cross the mesh.
 
-use super::{RegistrarConfig, Reject};
+use super::{RegistrarConfig, Reject, Terms};
 use crate::core::{FlowId, Origin, Transport};
 use crate::sip::{self, Essentials, HeaderName, Message, Scheme};
 use std::net::SocketAddr;
@@ -39,6 +39,8 @@ pub struct RegisterOp {
     pub path: Vec<Vec<u8>>,
     pub user_agent: Option<Vec<u8>>,
     pub now: u64,
+    /// Most bindings the AOR may hold (the sender's terms).
+    pub max_contacts: u32,
 }
 
 /// The AOR for what an operator typed (`alice@example.com`,
@@ -95,6 +97,7 @@ pub fn prepare(
     origin: Origin,
     now: u64,
     cfg: &RegistrarConfig,
+    terms: &Terms,
 ) -> Result<RegisterOp, Reject> {
     let to = &ess.to.uri;
     if !matches!(to.scheme, Scheme::Sip | Scheme::Sips) {
@@ -120,6 +123,7 @@ pub fn prepare(
         path: Vec::new(),
         user_agent: msg.header(HeaderName::UserAgent).map(<[u8]>::to_vec),
         now,
+        max_contacts: terms.max_contacts,
     };
     if values.iter().any(|v| sip::is_star_contact(v)) {
         // RFC 3261 §10.3 step 6: `*` only alone and only with Expires: 0.
@@ -134,10 +138,10 @@ pub fn prepare(
         let expires = match na.param("expires") {
             Some(Some(e)) => parse_u32(e).ok_or(Reject::new(400, "Bad Contact expires"))?,
             Some(None) => return Err(Reject::new(400, "Bad Contact expires")),
-            None => header_expires.unwrap_or(cfg.default_expires),
+            None => header_expires.unwrap_or(terms.default_expires),
         };
-        if expires != 0 && expires < cfg.min_expires {
-            return Err(Reject { code: 423, reason: "Interval Too Brief", min_expires: Some(cfg.min_expires) });
+        if expires != 0 && expires < terms.min_expires {
+            return Err(Reject { code: 423, reason: "Interval Too Brief", min_expires: Some(terms.min_expires) });
         }
         let q = match na.param("q") {
             Some(Some(q)) => parse_q(q).ok_or(Reject::new(400, "Bad Contact q"))?,
@@ -149,7 +153,7 @@ pub fn prepare(
         };
         op.contacts.push(ContactChange {
             uri: na.uri_raw.to_vec(),
-            expires: expires.min(cfg.max_expires),
+            expires: expires.min(terms.max_expires),
             q,
             instance: na.param("+sip.instance").flatten().map(<[u8]>::to_vec),
             reg_id,
