@@ -50,7 +50,14 @@ fn limit(shards: &mut [Protect], s: usize, f: &Facts<'_>, now: u64) -> bool {
 
 fn bench(c: &mut Criterion) {
     let ip: IpAddr = "203.0.113.7".parse().unwrap();
-    let f = Facts { ip, method: b"INVITE", aor: Some(b"sip:alice@example.com"), event: None, user_agent: None, profile: None };
+    let f = Facts {
+        ip,
+        method: b"INVITE",
+        aor: Some(b"sip:alice@example.com"),
+        event: None,
+        user_agent: None,
+        profile: None,
+    };
     let mut g = c.benchmark_group("limits");
     for (name, rules, on_owner) in
         [("no rule", false, true), ("per-ip, owner", true, true), ("per-ip, lease", true, false)]

@@ -142,3 +142,81 @@ fn a_profiles_header_rules_apply_on_the_wire_to_the_answers_its_devices_get() {
     assert!(other.contains("X-Core-Node: core-7"), "untouched for anyone else:\n{other}");
     assert!(!other.contains("X-Served-By"), "{other}");
 }
+
+/// One UDP device: sends `req` (with `{port}` filled in) and returns the
+/// first final answer.
+fn exchange(sock: &UdpSocket, edge: &Edge, req: &str) -> String {
+    let port = sock.local_addr().unwrap().port();
+    sock.send_to(req.replace("{port}", &port.to_string()).as_bytes(), edge.sip).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = sock.recv(&mut buf).expect("an answer");
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if text.starts_with("SIP/2.0 ") && code(&text) >= 200 {
+            return text;
+        }
+    }
+}
+
+#[test]
+fn a_profile_sets_registration_terms_nat_keepalives_and_header_rules_towards_a_carrier() {
+    // The carrier: a plain socket that sees what the edge sends it, and answers.
+    let carrier = UdpSocket::bind((CORE_IP, 0)).unwrap();
+    carrier.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let carrier_addr = carrier.local_addr().unwrap();
+    let edge = Edge::start(
+        1,
+        &format!(
+            "[registrar]\ndomains = [\"sipedge.test\"]\n[auth]\nenabled = false\n[proxy]\nprobe_interval_secs = 0\n\
+             [[proxy.route]]\nupstreams = [{{ addr = \"{carrier_addr}\" }}]\n\
+             [[profile]]\nname = \"carrier\"\nsources = [\"{CORE_IP}/32\"]\nstrip_headers = [\"X-Internal-*\"]\n\
+             [profile.add_headers]\n\"X-Edge\" = \"sipedge\"\n\
+             [[profile]]\nname = \"nat-phones\"\nuser_agent = [\"NatPhone\"]\nnat = \"always\"\nkeepalive_secs = 5\n\
+             min_expires = 120\ndefault_expires = 120\nmax_expires = 300\n"
+        ),
+    );
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    phone.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let register = |expires: u32, cseq: u32| {
+        format!(
+            "REGISTER sip:sipedge.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{{port}};branch=z9hG4bKr{cseq};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:nat@sipedge.test>;tag=r\r\nTo: <sip:nat@sipedge.test>\r\nCall-ID: r-profile\r\n\
+             CSeq: {cseq} REGISTER\r\nUser-Agent: NatPhone 2.1\r\nContact: <sip:nat@127.0.0.1:{{port}}>\r\nExpires: {expires}\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let brief = exchange(&phone, &edge, &register(60, 1));
+    assert_eq!(code(&brief), 423, "[registrar] allows 60 s, the profile does not:\n{brief}");
+    assert!(brief.contains("\r\nMin-Expires: 120\r\n"), "{brief}");
+    let ok = exchange(&phone, &edge, &register(3600, 2));
+    assert_eq!(code(&ok), 200, "{ok}");
+    assert!(ok.contains(";expires=300\r\n"), "clamped to the profile's max_expires:\n{ok}");
+
+    // The edge keeps the phone's NAT mapping open: CRLF CRLF every 5 s.
+    let mut buf = [0u8; 4096];
+    let n = phone.recv(&mut buf).expect("a keepalive within 8 s");
+    assert_eq!(&buf[..n], b"\r\n\r\n");
+    assert!(edge.wait_metric("sipedge_nat_keepalives_sent_total", &[], |v| v >= 1.0) >= 1.0);
+    assert_eq!(edge.metric("sipedge_nat_keepalive_peers", &[]), 1.0);
+
+    // Its MESSAGE (no rport asked, Contact naming its source) reaches the
+    // carrier with rport stamped, an alias on the Contact, and the
+    // carrier profile's header rules applied.
+    let port = phone.local_addr().unwrap().port();
+    let message = format!(
+        "MESSAGE sip:someone@carrier.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKm1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:nat@sipedge.test>;tag=m\r\nTo: <sip:someone@carrier.test>\r\nCall-ID: m-profile\r\n\
+         CSeq: 1 MESSAGE\r\nUser-Agent: NatPhone 2.1\r\nContact: <sip:nat@127.0.0.1:{port}>\r\nX-Internal-Id: 42\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    phone.send_to(message.as_bytes(), edge.sip).unwrap();
+    let n = carrier.recv(&mut buf).expect("the MESSAGE at the carrier");
+    let seen = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(
+        seen.contains(&format!("branch=z9hG4bKm1;rport={port};received=127.0.0.1")),
+        "rport though not asked:\n{seen}"
+    );
+    assert!(seen.contains(&format!("<sip:nat@127.0.0.1:{port};alias=127.0.0.1~{port}~1>")), "{seen}");
+    assert!(!seen.contains("X-Internal-Id"), "stripped towards the carrier:\n{seen}");
+    assert!(seen.contains("\r\nX-Edge: sipedge\r\n"), "added towards the carrier:\n{seen}");
+}
