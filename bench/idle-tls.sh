@@ -11,7 +11,9 @@
 # addresses, default 127.0.0.2-127.0.0.21: 20 x 28k ephemeral ports),
 # CONCURRENCY (connections being set up at once, 200), SETTLE_S (3),
 # HOLD_S (10: connections must still be open after this), KAM_SHM_MB (8192),
-# CARGO_TARGET_DIR, BENCH_BIN / SIPEDGE_BIN.
+# SIP_PORT (sipedge's UDP/TCP port, TLS one above it; 5060) and ADMIN_PORT
+# (9060), so it can run beside another benchmark, CARGO_TARGET_DIR,
+# BENCH_BIN / SIPEDGE_BIN.
 set -euo pipefail
 
 N=${1:-50000}
@@ -29,6 +31,8 @@ SETTLE_S=${SETTLE_S:-3}
 HOLD_S=${HOLD_S:-10}
 KAM_SHM_MB=${KAM_SHM_MB:-8192}
 AUTH=${AUTH:-}
+SIP_PORT=${SIP_PORT:-5060}
+ADMIN_PORT=${ADMIN_PORT:-9060}
 case $TRANSPORT in tls|tcp) ;; *) echo "TRANSPORT must be tls or tcp" >&2; exit 2;; esac
 for t in jq kamailio openssl; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 2; }; done
 [[ -x $BENCH ]] || { echo "no $BENCH (cargo build --release -p sipedge-bench)" >&2; exit 2; }
@@ -62,14 +66,14 @@ cores = [1]
 
 [[listen]]
 transport = "udp"
-addr = "127.0.0.1:5060"
+addr = "127.0.0.1:$SIP_PORT"
 
 [[listen]]
 transport = "tcp"
-addr = "127.0.0.1:5060"
+addr = "127.0.0.1:$SIP_PORT"
 
 [admin]
-addr = "127.0.0.1:9060"
+addr = "127.0.0.1:$ADMIN_PORT"
 
 [log]
 level = "warn"
@@ -84,7 +88,7 @@ tcp_max_connections_per_ip = 1000000
 TOML
   if [[ -n $AUTH ]]; then printf '\n[auth]\nusers_file = "%s"\nalgorithms = ["MD5"]\n' "$SIPEDGE_USERS"
   else printf '\n[auth]\nenabled = false\n'; fi
-  sipedge_tls_listener 127.0.0.1:5061
+  sipedge_tls_listener 127.0.0.1:$((SIP_PORT + 1))
 }
 
 entries=()
@@ -94,8 +98,8 @@ for s in $SERVERS; do
     sipedge)
       sipedge_config >"$WORK/sipedge.toml"
       taskset -c 1 "$SIPEDGE" run --config "$WORK/sipedge.toml" >"$WORK/sipedge.log" 2>&1 &
-      SERVER_PID=$!; PROBE=127.0.0.1:5060
-      [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:5061 || TARGET=127.0.0.1:5060;;
+      SERVER_PID=$!; PROBE=127.0.0.1:$SIP_PORT
+      [[ $TRANSPORT == tls ]] && TARGET=127.0.0.1:$((SIP_PORT + 1)) || TARGET=127.0.0.1:$SIP_PORT;;
     kamailio)
       start_kamailio "$WORK/kamailio.log" "$KAM_SHM_MB" -A WITH_TLS \
         -A "$( [[ -n $AUTH ]] && echo WITH_REGISTER_AUTH || echo WITH_REGISTER )"

@@ -7,18 +7,21 @@
 //! life ends the same way (`life`). Only this shard ever touches them.
 //!
 //! Memory per idle connection is what bounds how many devices a shard can
-//! hold, so a connection keeps no fixed-size buffers: it reads straight into
-//! its one read buffer, `READ_MIN` bytes at a time while quiet, growing while
-//! reads fill it or a message is incomplete and shrinking once drained, and
-//! its write queue (bounded by count) allocates only what is queued. The
-//! TLS handshake runs in its own allocation, freed once it is done.
+//! hold, so a connection keeps no buffer while it waits: glommio waits for
+//! readiness, not for a read into a buffer, so a read borrows the shard's
+//! one scratch buffer only while it is polled (`read_some`), `READ_MIN`
+//! bytes at a time while quiet, more while reads come back full. What was
+//! read is copied into the connection's own buffer, which lives only while
+//! messages are being framed or one is incomplete, and is freed once
+//! drained. Its write queue (bounded by count) allocates only what is
+//! queued. The TLS handshake runs in its own allocation, freed once done.
 
 use super::stats::{TcpClosed, TcpRefused, TlsFailure, WsRefused};
 use super::Shard;
 use crate::core::framing::{next_frame, Frame};
 use crate::core::{FlowId, Input, Origin, Packet, Transport};
 use crate::reason::Tally;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncWriteExt;
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 use std::cell::Cell;
@@ -181,28 +184,43 @@ async fn serve(shard: Rc<Shard>, listener: u16, transport: Transport, stream: Tc
     prepare(&shard, &stream);
     // Read at each handshake: a reload changes what the next client gets.
     let tls = shard.tls.borrow().servers.get(listener as usize).cloned().flatten();
+    // Each kind of connection in an allocation of its own size: inline, a
+    // plain TCP connection's task would be as large as the largest kind
+    // (a WebSocket over TLS, ~9 kB).
     let Some(config) = tls else {
         return speak(shard, listener, transport, stream, peer).await;
     };
     let acceptor = futures_rustls::TlsAcceptor::from(config);
     // Boxed: the handshake's state (~2.9 kB: a whole mid-handshake rustls
     // session) would otherwise stay part of the connection's task for life.
-    if let Some(stream) = Box::pin(handshake(&shard, false, async { acceptor.accept(stream).await })).await {
-        speak(shard, listener, transport, stream, peer).await
-    }
+    // (`let … else`, not `if let`: the handshake's result, a whole TLS
+    // session, would otherwise stay reserved in this task's state.)
+    let Some(stream) = Box::pin(handshake(&shard, false, async { acceptor.accept(stream).await })).await else {
+        return;
+    };
+    speak(shard, listener, transport, stream, peer).await
 }
 
 /// An accepted connection, past TLS: SIP straight on the bytes, or a
-/// WebSocket upgrade first.
-async fn speak<S>(shard: Rc<Shard>, listener: u16, transport: Transport, stream: S, peer: SocketAddr)
+/// WebSocket upgrade first. A plain function handing back the connection's
+/// life in its own allocation: an `async fn` would keep its `stream`
+/// argument (a whole TLS session) reserved in its state for the
+/// connection's life, after moving it on.
+fn speak<S>(
+    shard: Rc<Shard>,
+    listener: u16,
+    transport: Transport,
+    stream: S,
+    peer: SocketAddr,
+) -> std::pin::Pin<Box<dyn Future<Output = ()>>>
 where
     S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + 'static,
 {
     if matches!(transport, Transport::Ws | Transport::Wss) {
-        return super::ws::serve(shard, listener, transport, stream, peer).await;
+        return Box::pin(super::ws::serve(shard, listener, transport, stream, peer));
     }
     let conn = shard.flows.borrow_mut().accept(shard.id, peer, listener);
-    run(shard, listener, transport, stream, peer, conn).await
+    Box::pin(run(shard, listener, transport, stream, peer, conn))
 }
 
 /// How long a client may take over a TLS handshake or a WebSocket upgrade.
@@ -289,7 +307,12 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
             Ok(stream) => {
                 prepare(&shard, &stream);
                 match Box::pin(connect_tls(&shard, peer, stream)).await {
-                    Some(stream) => return run(shard, listener, Transport::Tls, stream, peer, conn).await,
+                    // A task of its own: this one's state holds the
+                    // handshake's result (a whole TLS session) until it ends.
+                    Some(stream) => {
+                        glommio::spawn_local(run(shard, listener, Transport::Tls, stream, peer, conn)).detach();
+                        return;
+                    }
                     None => TcpClosed::TlsHandshakeFailed,
                 }
             }
@@ -333,8 +356,17 @@ async fn connect_tls(
 }
 
 /// A byte-stream connection (TCP, TLS): its writer writes each queued
-/// message as it is, its reader frames SIP messages out of the bytes.
-async fn run<S>(shard: Rc<Shard>, listener: u16, transport: Transport, stream: S, peer: SocketAddr, conn: Conn)
+/// message as it is, its reader frames SIP messages out of the bytes. The
+/// stream is split before the future is made, so the future holds the two
+/// halves' handles, not the stream (see `speak`).
+fn run<S>(
+    shard: Rc<Shard>,
+    listener: u16,
+    transport: Transport,
+    stream: S,
+    peer: SocketAddr,
+    conn: Conn,
+) -> impl Future<Output = ()> + 'static
 where
     S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + 'static,
 {
@@ -342,7 +374,7 @@ where
     let origin = Origin { transport, listener, peer, flow: Some(conn.flow) };
     let closed = conn.closed.clone();
     let writer = spawn_writer(conn.rx, wr);
-    life(&shard, conn.flow, writer, read_stream(&shard, origin, &closed, rd)).await
+    async move { life(&shard, conn.flow, writer, read_stream(&shard, origin, &closed, rd)).await }
 }
 
 /// The writing half of a connection, one queued SIP message at a time.
@@ -427,8 +459,10 @@ pub(super) async fn life(
 
 /// Hands one message of a connection to the core; false when the edge
 /// closed the flow meanwhile.
+/// (Boxed for the length of one message: inline, the core's outputs being
+/// performed would be part of every idle connection's task.)
 pub(super) async fn deliver(shard: &Rc<Shard>, now: u64, origin: Origin, closed: &Cell<bool>, bytes: &[u8]) -> bool {
-    super::io::feed(shard, now, Input::Packet(Packet { origin, bytes })).await;
+    Box::pin(super::io::feed(shard, now, Input::Packet(Packet { origin, bytes }))).await;
     !closed.get()
 }
 
@@ -447,19 +481,16 @@ async fn read_stream<R: futures_lite::AsyncRead + Unpin>(
 ) -> TcpClosed {
     let limit = shard.config.limits.tcp_max_buffered_bytes.get() as usize;
     let flow = origin.flow.expect("a connection has a flow");
-    // Bytes of an incomplete message, then room for the next read.
+    // Bytes read and not yet framed: empty (no allocation) while idle.
     let mut buf: Vec<u8> = Vec::new();
     let mut want = READ_MIN;
     loop {
-        let kept = buf.len();
-        buf.resize(kept + want, 0);
-        let n = match rd.read(&mut buf[kept..]).await {
+        let n = match read_some(shard, &mut rd, want, &mut buf).await {
             Ok(0) => return TcpClosed::PeerClosed,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return TcpClosed::IdleTimeout,
             Err(_) => return TcpClosed::ReadError,
         };
-        buf.truncate(kept + n);
         let now = super::clock::now_ms();
         let mut off = 0;
         loop {
@@ -479,18 +510,42 @@ async fn read_stream<R: futures_lite::AsyncRead + Unpin>(
                 Frame::Garbage(why) => return TcpClosed::Unframed(why),
             }
         }
-        buf.drain(..off);
         // A full read (more is waiting) or an incomplete message: read more
         // at once next time. Otherwise the socket is drained: back to quiet
-        // size, and give back what a burst or a long message grew.
-        want = if n == want || !buf.is_empty() { (want * 2).min(READ_MAX) } else { READ_MIN };
-        if buf.capacity() > 2 * (buf.len() + want) {
-            buf.shrink_to(buf.len() + want);
+        // size, and nothing kept.
+        if off == buf.len() {
+            buf = Vec::new();
+        } else {
+            buf.drain(..off);
         }
+        want = if n == want || !buf.is_empty() { (want * 2).min(READ_MAX) } else { READ_MIN };
         if closed.get() || shard.stopping.get() {
             return TcpClosed::ClosedByEdge;
         }
     }
+}
+
+/// One read of at most `want` bytes, appended to `buf`. The bytes land in
+/// the shard's scratch buffer, borrowed for the length of one poll only
+/// (never across an await), and are copied out at once.
+async fn read_some<R: futures_lite::AsyncRead + Unpin>(
+    shard: &Shard,
+    rd: &mut R,
+    want: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        let mut scratch = shard.read_scratch.borrow_mut();
+        if scratch.len() < want {
+            scratch.resize(want, 0);
+        }
+        let read = std::pin::Pin::new(&mut *rd).poll_read(cx, &mut scratch[..want]);
+        if let std::task::Poll::Ready(Ok(n)) = read {
+            buf.extend_from_slice(&scratch[..n]);
+        }
+        read
+    })
+    .await
 }
 
 /// Waits (at most `limit`) until every queued flow write has been written.

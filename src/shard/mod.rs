@@ -87,6 +87,9 @@ pub struct Shard {
     pub udp: Vec<Option<Rc<glommio::net::UdpSocket>>>,
     pub mesh: mesh::Outbox,
     pub flows: RefCell<conn::Flows>,
+    /// What every connection of the shard reads into, lent for the length
+    /// of one poll (`conn::read_some`): an idle connection holds no buffer.
+    pub read_scratch: RefCell<Vec<u8>>,
     /// The shard's own I/O counters (the core counts in `edge.counters`).
     pub stats: RefCell<stats::IoStats>,
     /// TLS settings; replaced on reload, read at each handshake.
@@ -129,6 +132,7 @@ async fn run(spec: ShardSpec) {
         udp: udp.into_iter().map(|s| s.map(Rc::new)).collect(),
         mesh: outbox,
         flows: RefCell::new(conn::Flows::new()),
+        read_scratch: RefCell::new(Vec::new()),
         stats: RefCell::new(stats::IoStats::default()),
         tls: RefCell::new(tls),
         hist: RefCell::new(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("histogram bounds")),
