@@ -78,15 +78,21 @@ impl Profile {
         self.map_answers.iter().find(|(m, from, _)| m == method && *from == code).map(|(_, _, to)| *to)
     }
 
+    /// Does a sender match? `ua`: its User-Agent, lower-cased. The cheap
+    /// matchers first.
     fn matches(&self, ua: Option<&[u8]>, ip: IpAddr, transport: Transport) -> bool {
-        let ua_ok = self.user_agent.is_empty()
-            || ua.is_some_and(|ua| {
-                self.user_agent.iter().any(|s| ua.windows(s.len()).any(|w| w.eq_ignore_ascii_case(s)))
-            });
-        ua_ok
+        (self.transports.is_empty() || self.transports.contains(&transport))
             && (self.sources.is_empty() || self.sources.iter().any(|c| c.contains(ip)))
-            && (self.transports.is_empty() || self.transports.contains(&transport))
+            && (self.user_agent.is_empty() || ua.is_some_and(|ua| self.user_agent.iter().any(|s| contains(ua, s))))
     }
+}
+
+/// Is `needle` (non-empty) in `hay`? A scan for its first byte, then a
+/// compare: User-Agents are short and few of their bytes start a pattern.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    let Some(last) = hay.len().checked_sub(needle.len()) else { return false };
+    memchr::memchr_iter(first, hay).take_while(|&i| i <= last).any(|i| &hay[i + 1..i + needle.len()] == rest)
 }
 
 /// The configured profiles, in order.
@@ -99,7 +105,22 @@ impl Profiles {
         if self.0.is_empty() {
             return None;
         }
-        self.0.iter().position(|p| p.matches(ua, ip, transport))
+        // The User-Agent lower-cased once (on the stack when it fits).
+        let mut small = [0u8; 256];
+        let mut large = Vec::new();
+        let lower = ua.map(|ua| {
+            let buf = if ua.len() <= small.len() {
+                &mut small[..ua.len()]
+            } else {
+                large.resize(ua.len(), 0);
+                &mut large[..]
+            };
+            for (d, s) in buf.iter_mut().zip(ua) {
+                *d = s.to_ascii_lowercase();
+            }
+            &*buf
+        });
+        self.0.iter().position(|p| p.matches(lower, ip, transport))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -139,6 +160,8 @@ mod tests {
         assert_eq!(p.matching(Some(b"baresip v1.0.0 (x86_64/linux)"), ip("192.0.2.1"), Transport::Tls), Some(1));
         assert_eq!(p.matching(None, ip("192.0.2.1"), Transport::Udp), None);
         assert_eq!(Profiles::default().matching(Some(b"baresip"), ip("192.0.2.1"), Transport::Udp), None);
+        assert_eq!(p.matching(Some(b"bar"), ip("192.0.2.1"), Transport::Udp), None, "shorter than a pattern");
+        assert_eq!(p.matching(Some(b"x BARESIP"), ip("192.0.2.1"), Transport::Udp), Some(1), "at the end, any case");
         assert_eq!(p.0[0].mapped(b"SUBSCRIBE", 403), Some(480));
         assert_eq!(p.0[0].mapped(b"INVITE", 403), None, "per method");
     }
