@@ -1,5 +1,21 @@
 //! sipedge entry point: parse the command line, load the config, hand over
 //! to the control loop.
+//!
+//! Memory: the global allocator is mimalloc, and transparent huge pages are
+//! off for the whole process (`no_huge_pages`, first thing in `main`).
+//! mimalloc asks for THP on its arenas (`madvise(MADV_HUGEPAGE)`), so with
+//! the kernel's usual `enabled=madvise` the first touch of each 2 MiB of
+//! fresh or purged arena memory faults in a whole huge page: the kernel
+//! zeroes 2 MiB inside whichever allocation touched it, on the shard's
+//! thread. On the 2-vCPU development VM (nested virtualisation, free page
+//! reporting) that fault costs 4.6-6 ms, because the host must back all
+//! 512 of its 4 KiB pages at once; it was the ~5.6 ms stall behind the
+//! call p999 of issue 15 (about 100 such core calls a minute at 3,000
+//! calls/s, each in the first allocation of an INVITE or BYE; one per
+//! `thp_fault_alloc`). With 4 KiB pages the same memory faults in 4 KiB at
+//! a time (about 11 us each there), spread over many allocations.
+//! On bare metal a THP fault costs about 0.1-0.3 ms, still a tail that a
+//! shard serving every message on one thread does not want.
 
 use clap::Parser;
 use sipedge::cli::{Cli, Command, TuneAction, UsersAction};
@@ -10,6 +26,7 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    no_huge_pages();
     match Cli::parse().command {
         Command::PrintDefaultConfig => {
             print!("{DEFAULT_TOML}");
@@ -180,4 +197,14 @@ fn users(config: Option<std::path::PathBuf>, file: Option<std::path::PathBuf>, a
         Err(e) => println!("{e}: the edge reads the file when it starts"),
     }
     ExitCode::SUCCESS
+}
+
+/// Transparent huge pages off for this process and its children
+/// (`PR_SET_THP_DISABLE`: the kernel then gives no VMA of the process a huge
+/// page, whatever mimalloc advises); see the top of this file.
+fn no_huge_pages() {
+    // SAFETY: prctl with integer arguments only; no memory is passed.
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+        eprintln!("sipedge: could not turn off transparent huge pages: {}", std::io::Error::last_os_error());
+    }
 }
