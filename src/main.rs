@@ -5,17 +5,22 @@
 //! off for the whole process (`no_huge_pages`, first thing in `main`).
 //! mimalloc asks for THP on its arenas (`madvise(MADV_HUGEPAGE)`), so with
 //! the kernel's usual `enabled=madvise` the first touch of each 2 MiB of
-//! fresh or purged arena memory faults in a whole huge page: the kernel
-//! zeroes 2 MiB inside whichever allocation touched it, on the shard's
-//! thread. On the 2-vCPU development VM (nested virtualisation, free page
-//! reporting) that fault costs 4.6-6 ms, because the host must back all
-//! 512 of its 4 KiB pages at once; it was the ~5.6 ms stall behind the
-//! call p999 of issue 15 (about 100 such core calls a minute at 3,000
-//! calls/s, each in the first allocation of an INVITE or BYE; one per
-//! `thp_fault_alloc`). With 4 KiB pages the same memory faults in 4 KiB at
-//! a time (about 11 us each there), spread over many allocations.
-//! On bare metal a THP fault costs about 0.1-0.3 ms, still a tail that a
-//! shard serving every message on one thread does not want.
+//! fresh or purged arena memory faults in a whole huge page, zeroed inside
+//! whichever allocation touched it, on the shard's thread. On the 2-vCPU
+//! development VM (nested virtualisation, free page reporting to the host)
+//! such a fault took 4.6-6 ms, because the host backs all 512 of its 4 KiB
+//! pages at once. That was the ~5.6 ms stall behind the call p999 of issue
+//! 15: at 3,000 calls/s, 178 THP faults per run (`thp_fault_alloc`) and a
+//! core call over 2 ms in 46 of 100 seconds, call p999 5.9 ms; with THP off,
+//! no THP fault, no second with a core call over 2 ms, p999 1.2 ms, same
+//! CPU per call and RSS (`bench/results/thp-20261204.txt`). Memory then
+//! faults in 4 KiB at a time (about 11 us each there), spread over many
+//! allocations. mimalloc's own switch (`MIMALLOC_ALLOW_THP=0`) measured the
+//! same; it acts when mimalloc starts, before `main`, so the code uses the
+//! kernel's. glibc's malloc instead: p999 6.9 ms and 2.7x the RSS (836 MB).
+//! Where the host already backs the memory, a THP fault still took 0.24 ms
+//! here (`bench/thp-first-touch.c`): a tail that a shard serving every
+//! message on one thread does without.
 
 use clap::Parser;
 use sipedge::cli::{Cli, Command, TuneAction, UsersAction};
