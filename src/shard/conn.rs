@@ -310,7 +310,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
                     // A task of its own: this one's state holds the
                     // handshake's result (a whole TLS session) until it ends.
                     Some(stream) => {
-                        glommio::spawn_local(run(shard, listener, Transport::Tls, stream, peer, conn)).detach();
+                        super::polls::spawn(run(shard, listener, Transport::Tls, stream, peer, conn)).detach();
                         return;
                     }
                     None => TcpClosed::TlsHandshakeFailed,
