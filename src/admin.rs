@@ -63,6 +63,7 @@ fn route(
             prom.run_upkeep();
             let mut body = prom.render();
             body.push_str(&st.latency.render());
+            body.push_str(&st.polls.render());
             (200, "text/plain; version=0.0.4", body)
         }
         (Get, "/health") => {

@@ -8,7 +8,7 @@ use crate::core::auth::Users;
 use crate::core::trace::{TraceFilter, TraceRule};
 use crate::core::{owner, AuthConfig};
 use crate::shard::{self, Command, Report, ShardSpec};
-use crate::telemetry::{hep_sender, latency::Latency, logger};
+use crate::telemetry::{hep_sender, latency::Latency, logger, polls::Polls};
 use crate::tls::TlsSet;
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use std::sync::atomic::Ordering;
@@ -23,6 +23,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Status {
     pub last_seen: Vec<Option<Instant>>,
     pub latency: Latency,
+    /// Every shard's task poll durations (`sipedge_shard_poll_seconds`).
+    pub polls: Polls,
     pub stopping: bool,
     /// Each shard's HEP figures (empty: capture off).
     pub hep: Vec<Arc<hep_sender::Stats>>,
@@ -161,6 +163,7 @@ pub fn run(mut config: Config, start_admin: StartAdmin) -> Result<(), String> {
     let status = Arc::new(Mutex::new(Status {
         last_seen: vec![None; n],
         latency: Latency::default(),
+        polls: Polls::default(),
         stopping: false,
         hep: hep_stats,
         cluster: None,
@@ -381,9 +384,10 @@ impl Reloader<'_> {
 fn take(r: Report, status: &Mutex<Status>) {
     let mut st = status.lock().unwrap_or_else(|p| p.into_inner());
     match r {
-        Report::Heartbeat { shard, hist } => {
+        Report::Heartbeat { shard, hist, polls } => {
             st.last_seen[shard as usize] = Some(Instant::now());
             st.latency.record(shard, *hist);
+            st.polls.record(shard, polls);
         }
         Report::Ready { shard } => st.last_seen[shard as usize] = Some(Instant::now()),
         Report::Failed { shard, error } => {

@@ -1,5 +1,26 @@
 //! sipedge entry point: parse the command line, load the config, hand over
 //! to the control loop.
+//!
+//! Memory: the global allocator is mimalloc, and transparent huge pages are
+//! off for the whole process (`no_huge_pages`, first thing in `main`).
+//! mimalloc asks for THP on its arenas (`madvise(MADV_HUGEPAGE)`), so with
+//! the kernel's usual `enabled=madvise` the first touch of each 2 MiB of
+//! fresh or purged arena memory faults in a whole huge page, zeroed inside
+//! whichever allocation touched it, on the shard's thread. On the 2-vCPU
+//! development VM (nested virtualisation, free page reporting to the host)
+//! such a fault took 4.6-6 ms, because the host backs all 512 of its 4 KiB
+//! pages at once. That was the ~5.6 ms stall behind the call p999 of issue
+//! 15: at 3,000 calls/s, 178 THP faults per run (`thp_fault_alloc`) and a
+//! core call over 2 ms in 46 of 100 seconds, call p999 5.9 ms; with THP off,
+//! no THP fault, no second with a core call over 2 ms, p999 1.2 ms, same
+//! CPU per call and RSS (`bench/results/thp-20261204.txt`). Memory then
+//! faults in 4 KiB at a time (about 11 us each there), spread over many
+//! allocations. mimalloc's own switch (`MIMALLOC_ALLOW_THP=0`) measured the
+//! same; it acts when mimalloc starts, before `main`, so the code uses the
+//! kernel's. glibc's malloc instead: p999 6.9 ms and 2.7x the RSS (836 MB).
+//! Where the host already backs the memory, a THP fault still took 0.24 ms
+//! here (`bench/thp-first-touch.c`): a tail that a shard serving every
+//! message on one thread does without.
 
 use clap::Parser;
 use sipedge::cli::{Cli, Command, TuneAction, UsersAction};
@@ -10,6 +31,7 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    no_huge_pages();
     match Cli::parse().command {
         Command::PrintDefaultConfig => {
             print!("{DEFAULT_TOML}");
@@ -180,4 +202,14 @@ fn users(config: Option<std::path::PathBuf>, file: Option<std::path::PathBuf>, a
         Err(e) => println!("{e}: the edge reads the file when it starts"),
     }
     ExitCode::SUCCESS
+}
+
+/// Transparent huge pages off for this process and its children
+/// (`PR_SET_THP_DISABLE`: the kernel then gives no VMA of the process a huge
+/// page, whatever mimalloc advises); see the top of this file.
+fn no_huge_pages() {
+    // SAFETY: prctl with integer arguments only; no memory is passed.
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+        eprintln!("sipedge: could not turn off transparent huge pages: {}", std::io::Error::last_os_error());
+    }
 }

@@ -196,6 +196,25 @@ fn health_and_metrics_are_served() {
 }
 
 #[test]
+fn every_shard_publishes_its_task_poll_histogram() {
+    let edge = Edge::start(2, "");
+    assert!(answers_options(&edge));
+    // Each shard's housekeeping loop is polled at least once per flush, so
+    // both shards count polls even with no traffic of their own.
+    for shard in ["shard=\"0\"", "shard=\"1\""] {
+        let n = edge.wait_metric("sipedge_shard_poll_seconds_count", &[shard], |v| v >= 1.0);
+        assert!(n >= 1.0, "{shard}: {}", edge.metrics());
+    }
+    let m = edge.metrics();
+    assert!(m.contains("# TYPE sipedge_shard_poll_seconds histogram"), "{m}");
+    // cumulative buckets: +Inf equals the count
+    let inf = metric_sum(&m, "sipedge_shard_poll_seconds_bucket", &["shard=\"0\"", "le=\"+Inf\""]);
+    let count = metric_sum(&m, "sipedge_shard_poll_seconds_count", &["shard=\"0\""]);
+    assert_eq!(inf, count, "{m}");
+    assert!(metric_sum(&m, "sipedge_shard_poll_seconds_sum", &["shard=\"0\""]) > 0.0, "{m}");
+}
+
+#[test]
 fn sigterm_exits_zero_within_two_seconds() {
     let mut edge = Edge::start(4, "");
     let mut c = TcpStream::connect(edge.sip).unwrap();

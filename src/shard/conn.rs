@@ -166,7 +166,7 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: u16, transport: Transport, 
                 drop(stream);
             }
             Ok(stream) => {
-                glommio::spawn_local(serve(shard.clone(), listener, transport, stream)).detach();
+                super::polls::spawn(serve(shard.clone(), listener, transport, stream)).detach();
             }
             Err(e) => {
                 log::warn!("shard {}: tcp accept: {e}", shard.id);
@@ -298,7 +298,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
     shard.flows.borrow_mut().opened += 1;
     let queued = shard.flows.borrow().send(flow, bytes);
     let shard = shard.clone();
-    glommio::spawn_local(async move {
+    super::polls::spawn(async move {
         let failed = match TcpStream::connect(peer).await {
             Ok(stream) if !tls => {
                 prepare(&shard, &stream);
@@ -310,7 +310,7 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
                     // A task of its own: this one's state holds the
                     // handshake's result (a whole TLS session) until it ends.
                     Some(stream) => {
-                        glommio::spawn_local(run(shard, listener, Transport::Tls, stream, peer, conn)).detach();
+                        super::polls::spawn(run(shard, listener, Transport::Tls, stream, peer, conn)).detach();
                         return;
                     }
                     None => TcpClosed::TlsHandshakeFailed,
@@ -413,7 +413,7 @@ enum Next {
 /// The writer task: drains the flow's queue into `sink` until the flow is
 /// closed (its sender dropped) or a write fails, pinging when idle.
 pub(super) fn spawn_writer<K: Sink + 'static>(rx: LocalReceiver<Vec<u8>>, mut sink: K) -> glommio::Task<()> {
-    glommio::spawn_local(async move {
+    super::polls::spawn(async move {
         loop {
             let queued = async { rx.recv().await.map_or(Next::Closed, Next::Message) };
             let next = match sink.ping_every() {

@@ -40,8 +40,8 @@ pub fn mesh_channels(n: usize, capacity: usize) -> Vec<MeshEnds> {
 impl MeshEnds {
     /// Connects every end concurrently (each connect waits for its peer).
     pub async fn connect(self, _me: u16) -> (Outbox, Vec<ConnectedReceiver<Batch>>) {
-        let tx: Vec<_> = self.senders.into_iter().map(|s| s.map(|s| glommio::spawn_local(s.connect()))).collect();
-        let rx: Vec<_> = self.receivers.into_iter().flatten().map(|r| glommio::spawn_local(r.connect())).collect();
+        let tx: Vec<_> = self.senders.into_iter().map(|s| s.map(|s| super::polls::spawn(s.connect()))).collect();
+        let rx: Vec<_> = self.receivers.into_iter().flatten().map(|r| super::polls::spawn(r.connect())).collect();
         let mut senders = Vec::new();
         for t in tx {
             senders.push(match t {
@@ -71,7 +71,7 @@ impl Outbox {
         shard.mesh.pending.borrow_mut()[to as usize].push(msg);
         if !shard.mesh.scheduled.replace(true) {
             let s = shard.clone();
-            glommio::spawn_local(async move { s.mesh.flush(&s).await }).detach();
+            super::polls::spawn(async move { s.mesh.flush(&s).await }).detach();
         }
     }
 

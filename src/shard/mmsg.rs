@@ -2,7 +2,7 @@
 //! non-blocking. A shard drains up to `BATCH` datagrams per system call and
 //! answers them with one `sendmmsg`, so under load the per-message system
 //! call cost is divided by the batch size. Waiting for the socket to become
-//! readable stays with glommio (`peek_from` through io_uring).
+//! readable stays with glommio (`UdpSocket::readable`, a poll on its main ring).
 
 use std::io;
 use std::mem::{size_of, zeroed};

@@ -12,6 +12,7 @@ mod conn;
 mod io;
 mod mesh;
 mod mmsg;
+pub mod polls;
 mod services;
 mod sockets;
 pub mod stats;
@@ -75,7 +76,7 @@ pub fn spawn(spec: ShardSpec) -> std::io::Result<glommio::ExecutorJoinHandle<()>
         .name(&format!("shard-{}", spec.id))
         .io_memory(IO_MEMORY)
         .ring_depth(256)
-        .spawn(move || async move { run(spec).await })
+        .spawn(move || async move { polls::Timed::new(run(spec)).await })
         .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
@@ -150,25 +151,25 @@ async fn run(spec: ShardSpec) {
     });
     if let Some(bell) = bell {
         let serve = services::serve_room(shard.clone(), bell, services::store_events, services::store_input);
-        glommio::spawn_local(serve).detach();
+        polls::spawn(serve).detach();
     }
     if let Some(bell) = dns_bell {
         let serve = services::serve_room(shard.clone(), bell, services::resolver_events, services::resolver_input);
-        glommio::spawn_local(serve).detach();
+        polls::spawn(serve).detach();
     }
     for (i, s) in shard.udp.iter().enumerate() {
         if let Some(sock) = s {
-            glommio::spawn_local(udp::serve(shard.clone(), i as u16, sock.clone())).detach();
+            polls::spawn(udp::serve(shard.clone(), i as u16, sock.clone())).detach();
         }
     }
     for (i, l) in tcp.into_iter().enumerate() {
         if let Some(listener) = l {
             let transport = shard.config.listen[i].transport.into();
-            glommio::spawn_local(conn::accept_loop(shard.clone(), i as u16, transport, listener)).detach();
+            polls::spawn(conn::accept_loop(shard.clone(), i as u16, transport, listener)).detach();
         }
     }
     for inbox in inboxes {
-        glommio::spawn_local(mesh::serve_inbox(shard.clone(), inbox)).detach();
+        polls::spawn(mesh::serve_inbox(shard.clone(), inbox)).detach();
     }
     let _ = reports.send(Report::Ready { shard: id });
     tick::run(&shard, &commands, &reports, ring).await;

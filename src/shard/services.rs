@@ -41,7 +41,7 @@ pub fn route(shard: &Rc<Shard>, token: u64, ask: Ask) {
         };
         if !taken {
             let s = shard.clone();
-            glommio::spawn_local(async move { unreachable(&s, vec![token]).await }).detach();
+            super::polls::spawn(async move { unreachable(&s, vec![token]).await }).detach();
         }
         return;
     };

@@ -41,10 +41,12 @@ pub enum Report {
         shard: u16,
         error: String,
     },
-    /// Sent every flush: proves the shard is serving, carries its latency histogram of the interval.
+    /// Sent every flush: proves the shard is serving, carries its latency histogram of the interval
+    /// and its task poll durations since it started (`polls`).
     Heartbeat {
         shard: u16,
         hist: Box<hdrhistogram::Histogram<u64>>,
+        polls: crate::telemetry::polls::PollCounts,
     },
 }
 
@@ -165,5 +167,5 @@ fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     let hist = Box::new(h.clone());
     h.reset();
     // A full report queue only delays a histogram snapshot: drop it, never wait.
-    let _ = reports.try_send(Report::Heartbeat { shard: shard.id, hist });
+    let _ = reports.try_send(Report::Heartbeat { shard: shard.id, hist, polls: super::polls::counts() });
 }

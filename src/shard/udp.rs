@@ -1,6 +1,9 @@
 //! A shard's UDP listener loop: drain the socket in batches (`mmsg`), feed
 //! each datagram to the core, answer the batch with one `sendmmsg`, and
-//! park on glommio (io_uring) only when the socket is empty.
+//! park on glommio (io_uring) only when the socket is empty. The wait is
+//! `UdpSocket::readable` (our patch of glommio, vendor/glommio/PATCHES.md):
+//! a poll on the main ring, one completion per wake, where `peek_from`
+//! tried a receive, queued a peek on the latency ring and woke through it.
 
 use super::mmsg::{RecvBatch, SendBatch};
 use super::stats::IoDrop;
@@ -15,14 +18,12 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
     let mut rx = RecvBatch::new();
     let mut tx = SendBatch::default();
     let mut others: Vec<Output> = Vec::new();
-    let mut wake = [0u8; 1];
     let coalesce = std::time::Duration::from_micros(shard.config.server.udp_coalesce_us.get());
     // Dense traffic: the last batch held several datagrams, so more are
     // likely within the coalescing window. Sparse traffic never waits.
     let mut dense = false;
     // The last batch was not full: the socket was probably drained, so wait
-    // first (glommio's peek tries a non-blocking read before parking)
-    // rather than spend a system call on an empty recvmmsg.
+    // first rather than spend a system call on an empty recvmmsg.
     let mut drained = false;
     loop {
         if drained {
@@ -32,7 +33,7 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
                 // paying a reactor turn for each.
                 dense = false;
                 glommio::timer::sleep(coalesce).await;
-            } else if sock.peek_from(&mut wake).await.is_err() {
+            } else if sock.readable().await.is_err() {
                 // Wait for the next datagram without taking it.
                 shard.stats.borrow_mut().drops.add(IoDrop::UdpRecvError);
             }

@@ -10,4 +10,5 @@ pub mod hep_filter;
 pub mod hep_sender;
 pub mod latency;
 pub mod logger;
+pub mod polls;
 pub mod publish;
