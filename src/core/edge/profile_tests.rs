@@ -7,7 +7,7 @@ use super::register_tests::{edge_with, headers, reg_cfg, register_to, run_at, st
 use super::tests::NOW;
 use super::{Dest, Edge, Output};
 use crate::core::profile::{Nat, Profile, Profiles};
-use crate::core::protect::{Action, Protect, ProtectConfig, Rule, RuleKey};
+use crate::core::protect::{Protect, ProtectConfig, Rule, RuleKey};
 use crate::core::registrar::Terms;
 
 const GS: &str = "User-Agent: Grandstream GXP2170\r\n";
@@ -108,15 +108,9 @@ fn a_profiles_header_rules_apply_to_the_edges_own_answers() {
 #[test]
 fn a_profiles_limit_counts_its_devices_only() {
     let rule = Rule {
-        name: "gs-register".into(),
-        key: RuleKey::Ip,
         methods: vec![b"REGISTER".to_vec()],
-        user_agent: Vec::new(),
-        event: Vec::new(),
-        rate: 0.01,
-        burst: 1.0,
-        action: Action::Reject,
         profile: Some(0),
+        ..crate::core::protect::tests::rule("gs-register", RuleKey::Ip, 0.01, 1.0)
     };
     let mut e = edge(vec![ua("gs", "grandstream")]);
     e.protect = Protect::new(ProtectConfig { rules: vec![rule], ..Default::default() }, 0, 1);

@@ -167,8 +167,9 @@ impl Edge {
             }
             return None;
         }
-        let terms = self.terms_of(origin, msg);
-        let trust_contact = self.sender_profile(origin, msg).is_some_and(|p| p.nat == Nat::Never);
+        let profile = self.sender_profile(origin, msg);
+        let terms = profile.and_then(|p| p.terms).unwrap_or(self.reg.cfg.terms);
+        let trust_contact = profile.is_some_and(|p| p.nat == Nat::Never);
         match request::prepare(msg, ess, origin, self.now, &self.reg.cfg, &terms) {
             Ok(mut op) => {
                 if trust_contact {

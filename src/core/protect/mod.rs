@@ -376,4 +376,4 @@ fn over(action: Action, rule: usize, retry_after: u32) -> Verdict {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

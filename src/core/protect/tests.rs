@@ -8,7 +8,8 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn rule(name: &str, key: RuleKey, rate: f64, burst: f64) -> Rule {
+/// A rule counting every request (a fixture the edge's tests share).
+pub(crate) fn rule(name: &str, key: RuleKey, rate: f64, burst: f64) -> Rule {
     Rule {
         name: name.into(),
         key,
