@@ -2,7 +2,8 @@
 //! certificates, `openssl s_client` as the client): SIP over TLS answered
 //! with a `TLS` Via, the certificate picked by SNI (exact name, one-label
 //! wildcard, the first certificate without SNI or for an unknown name),
-//! TLS 1.2 and 1.3, and a failed handshake counted by cause.
+//! TLS 1.2 and 1.3, messages split over records and records joined in one
+//! read, and a failed handshake counted by cause.
 
 mod common;
 use common::tls::*;
@@ -60,6 +61,31 @@ fn sip_over_tls_with_certificates_by_sni() {
         edge.wait_metric("sipedge_messages_received_total", &["transport=\"tls\"", "kind=\"request\""], |v| v >= 1.0)
             >= 1.0
     );
+}
+
+/// One write of three requests, the middle one larger than a TLS record
+/// (16 KiB): the edge must join records into one message and split one
+/// read into several, over TLS 1.2 and 1.3 alike.
+#[test]
+fn messages_split_over_records_and_joined_in_one_read_are_all_answered() {
+    let (_edge, port) = edge_with_tls("records");
+    let body = "x".repeat(20_000);
+    let options = |n: u32, body: &str| {
+        format!(
+            "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:40000;branch=z9hG4bKrec{n};rport\r\n\
+             From: <sip:a@example.com>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: records-{n}\r\nCSeq: {n} OPTIONS\r\n\
+             Max-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let send = [options(1, ""), options(2, &body), options(3, "")].concat();
+    for version in ["-tls1_2", "-tls1_3"] {
+        let out = s_client(port, &[version, "-servername", "edge.test"], send.as_bytes());
+        for n in 1..=3 {
+            assert!(out.contains(&format!("Call-ID: records-{n}")), "{version}, request {n} unanswered: {out}");
+        }
+        assert_eq!(out.matches("SIP/2.0 200 OK").count(), 3, "{version}: {out}");
+    }
 }
 
 #[test]

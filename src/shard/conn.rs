@@ -14,7 +14,8 @@
 //! read is copied into the connection's own buffer, which lives only while
 //! messages are being framed or one is incomplete, and is freed once
 //! drained. Its write queue (bounded by count) allocates only what is
-//! queued. The TLS handshake runs in its own allocation, freed once done.
+//! queued. The TLS handshake runs in its own allocation, freed once done,
+//! and TLS keeps no buffer of its own while idle (`tls_stream.rs`).
 
 use super::stats::{TcpClosed, TcpRefused, TlsFailure, WsRefused};
 use super::Shard;
@@ -190,12 +191,11 @@ async fn serve(shard: Rc<Shard>, listener: u16, transport: Transport, stream: Tc
     let Some(config) = tls else {
         return speak(shard, listener, transport, stream, peer).await;
     };
-    let acceptor = futures_rustls::TlsAcceptor::from(config);
-    // Boxed: the handshake's state (~2.9 kB: a whole mid-handshake rustls
-    // session) would otherwise stay part of the connection's task for life.
+    // Boxed: the handshake's state (a whole mid-handshake rustls session)
+    // would otherwise stay part of the connection's task for life.
     // (`let … else`, not `if let`: the handshake's result, a whole TLS
     // session, would otherwise stay reserved in this task's state.)
-    let Some(stream) = Box::pin(handshake(&shard, false, async { acceptor.accept(stream).await })).await else {
+    let Some(stream) = Box::pin(handshake(&shard, false, super::tls_stream::accept(config, stream))).await else {
         return;
     };
     speak(shard, listener, transport, stream, peer).await
@@ -339,7 +339,7 @@ async fn connect_tls(
     shard: &Shard,
     peer: SocketAddr,
     stream: TcpStream,
-) -> Option<futures_rustls::client::TlsStream<TcpStream>> {
+) -> Option<super::tls_stream::TlsStream<TcpStream, rustls::client::UnbufferedClientConnection>> {
     let Some(config) = shard.tls.borrow().client.clone() else {
         shard.flows.borrow_mut().tls_failures.add(TlsFailure::NoOutgoingTls);
         return None;
@@ -351,8 +351,7 @@ async fn connect_tls(
         .find(|n| !n.is_empty())
         .unwrap_or("");
     let name = crate::tls::client::server_name(name, peer).ok()?;
-    let connector = futures_rustls::TlsConnector::from(config);
-    handshake(shard, true, async { connector.connect(name, stream).await }).await
+    handshake(shard, true, super::tls_stream::connect(config, name, stream)).await
 }
 
 /// A byte-stream connection (TCP, TLS): its writer writes each queued
@@ -394,8 +393,10 @@ pub(super) trait Sink {
 }
 
 impl<S: futures_lite::AsyncWrite + Unpin> Sink for futures_lite::io::WriteHalf<S> {
+    /// Written and flushed: a TLS record the socket did not take at once
+    /// would otherwise wait for the next message.
     async fn put(&mut self, bytes: Vec<u8>) -> bool {
-        self.write_all(&bytes).await.is_ok()
+        self.write_all(&bytes).await.is_ok() && self.flush().await.is_ok()
     }
 
     async fn finish(&mut self) {

@@ -17,6 +17,7 @@ mod services;
 mod sockets;
 pub mod stats;
 mod tick;
+mod tls_stream;
 mod udp;
 mod ws;
 

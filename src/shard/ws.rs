@@ -3,7 +3,7 @@
 //! subprotocol (a handshake without it gets `400 Bad Request` and is
 //! counted), then one SIP message per text or binary WebSocket message
 //! both ways. The frames, masking, ping/pong and close are async-tungstenite's
-//! over the glommio (or futures-rustls) stream; this file owns the choices:
+//! over the glommio (or `tls_stream.rs`) stream; this file owns the choices:
 //! who may upgrade, the size limit (a message over
 //! `limits.tcp_max_buffered_bytes` closes the connection), pings to idle
 //! peers (browsers answer pings but send no keepalives of their own, so an
