@@ -1487,6 +1487,16 @@ impl LocalExecutor {
                 let cur_time = Instant::now();
                 this.queues.borrow_mut().stats.total_runtime += cur_time - pre_time;
                 pre_time = cur_time;
+                // sipedge patch (PATCHES.md, 4): a turn that ran tasks and
+                // left none runnable goes straight to the park, which
+                // consumes completions, timers and remote wakes as poll_io
+                // does (and returns at once if they woke a task), and
+                // submits the requests those tasks queued in the
+                // io_uring_enter that sleeps. Upstream polled (and
+                // submitted) once more first, and spun once with
+                // `spin_poll_io` even when `spin_before_park` is zero: one
+                // or two more io_uring_enter per wake.
+                let run = run && !this.queues.borrow().active_executors.is_empty();
                 if !run {
                     if let Poll::Ready(t) = future.as_mut().poll(cx) {
                         // It may be that we just became ready now that the task queue
@@ -1494,6 +1504,11 @@ impl LocalExecutor {
                         // test again here. We can't test *just* here because the main
                         // future is probably the one setting up the task queues and etc.
                         break t.unwrap();
+                    } else if spin_before_park.is_zero() {
+                        this.parker
+                            .park()
+                            .expect("Failed to park! This is actually pretty bad!");
+                        pre_time = Instant::now();
                     } else {
                         while !this.reactor.spin_poll_io().unwrap() {
                             if pre_time.elapsed() > spin_before_park {

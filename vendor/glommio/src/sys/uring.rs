@@ -37,8 +37,8 @@ use crate::{
         self,
         blocking::{BlockingThreadOp, BlockingThreadPool},
         dma_buffer::{BufferStorage, DmaBuffer},
-        DirectIo, EnqueuedSource, EnqueuedStatus, InnerSource, IoBuffer,
-        PollableStatus, Source, SourceType, Statx, TimeSpec64,
+        DirectIo, EnqueuedSource, EnqueuedStatus, InnerSource, IoBuffer, PollableStatus, Source,
+        SourceType, Statx, TimeSpec64,
     },
     uring_sys::{self, IoRingOp},
     GlommioError, IoRequirements, IoStats, ReactorErrorKind, RingIoStats, TaskQueueHandle,
@@ -893,6 +893,10 @@ struct SleepableRing {
     task_queue_stats: AHashMap<TaskQueueHandle, RingIoStats>,
     source_map: Rc<RefCell<SourceMap>>,
     in_kernel: usize,
+    /// sipedge patch (PATCHES.md, 4): a `POLL_ADD` of the other sleepable
+    /// ring's fd (the link) is in this ring and has not completed. It stays
+    /// armed across sleeps until the other ring posts a completion.
+    link_armed: bool,
 }
 
 impl SleepableRing {
@@ -913,6 +917,7 @@ impl SleepableRing {
             task_queue_stats: AHashMap::new(),
             source_map,
             in_kernel: 0,
+            link_armed: false,
         })
     }
 
@@ -1044,65 +1049,119 @@ impl SleepableRing {
         }
     }
 
-    fn sleep(&mut self, link: &Source) -> io::Result<usize> {
-        assert_eq!(
-            self.waiting_kernel_submission(),
-            0,
-            "sleeping with pending SQEs"
-        );
-        if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
-            let sqe_ptr = unsafe { sqe.raw_mut() as *mut _ };
-            let op = UringDescriptor {
-                fd: link.raw(),
-                flags: SubmissionFlags::empty(),
-                user_data: to_user_data(
-                    self.source_map
-                        .borrow_mut()
-                        .add_source(link, self.submission_queue.clone()),
-                ),
-                args: UringOpDescriptor::PollAdd(common_flags() | read_flags()),
-            };
-            fill_sqe(
-                &mut sqe,
-                &op,
-                DmaBuffer::new,
-                &mut self.source_map.borrow_mut(),
+    /// sipedge patch (PATCHES.md, 4): prepares the queued requests as SQEs
+    /// without entering the kernel (unless the SQ fills up).
+    fn stage_submissions(&mut self) -> io::Result<usize> {
+        let q = self.submission_queue();
+        let mut queue = q.borrow_mut();
+        self.consume_sqe_queue(&mut queue.submissions, false)
+    }
+
+    /// Whether the kernel takes the wait's timeout as an argument of
+    /// `io_uring_enter` (`IORING_FEAT_EXT_ARG`, Linux 5.11).
+    fn timeout_in_enter(&self) -> bool {
+        self.ring.raw().features & uring_sys::IORING_FEAT_EXT_ARG != 0
+    }
+
+    /// sipedge patch (PATCHES.md, 4): sleeps until a completion arrives in
+    /// this ring or `timeout` passes (`None`: no timeout; given only when
+    /// `timeout_in_enter`), in one `io_uring_enter` that also submits every
+    /// SQE prepared in this ring and, unless one is still armed, the link
+    /// (a `POLL_ADD` of the other ring's fd, so that its completions wake
+    /// this one). Upstream entered the kernel to submit the link and then
+    /// again to wait, and the link was re-armed on every sleep.
+    fn sleep(&mut self, link_fd: RawFd, timeout: Option<Duration>) -> io::Result<usize> {
+        if !self.link_armed {
+            let link = Source::new(
+                IoRequirements::default(),
+                link_fd,
+                SourceType::LinkRings,
+                None,
+                None,
             );
-
-            // We have now prepared the SQE that links the two rings. We now need to submit
-            // it successfully to be able to safely sleep.
-
-            if self
-                .submit_sqes()
-                .or_else(Reactor::busy_ok)
-                .or_else(Reactor::again_ok)
-                .or_else(Reactor::intr_ok)?
-                != 1
-            {
-                // We failed to submit the `SQE` that links the rings. Just can't sleep.
-                // Waiting here is unsafe because we could end up waiting much longer than
-                // needed.
-                // We make the SQE a no-op and return
-                unsafe { crate::uring_sys::io_uring_prep_nop(sqe_ptr) };
-                Err(io::Error::from_raw_os_error(libc::EBUSY))
+            if let Some(mut sqe) = self.ring.sq().prepare_sqe() {
+                let op = UringDescriptor {
+                    fd: link.raw(),
+                    flags: SubmissionFlags::empty(),
+                    user_data: to_user_data(
+                        self.source_map
+                            .borrow_mut()
+                            .add_source(&link, self.submission_queue.clone()),
+                    ),
+                    args: UringOpDescriptor::PollAdd(common_flags() | read_flags()),
+                };
+                fill_sqe(
+                    &mut sqe,
+                    &op,
+                    DmaBuffer::new,
+                    &mut self.source_map.borrow_mut(),
+                );
+                self.link_armed = true;
             } else {
-                // The rings are linked. Goodnight!
-                self.ring
-                    .cq()
-                    .wait(1)
-                    .map(|_| 1)
+                // Can't link rings because we ran out of SQEs. Just can't sleep.
+                // Submit what we have, once we're out of here we'll consume them
+                // and at some point will be able to sleep again.
+                return self
+                    .submit_sqes()
                     .or_else(Reactor::busy_ok)
                     .or_else(Reactor::again_ok)
-                    .or_else(Reactor::intr_ok)
+                    .or_else(Reactor::intr_ok);
             }
+        }
+        let ts = timeout.map(|d| uring_sys::__kernel_timespec {
+            tv_sec: d.as_secs() as _,
+            tv_nsec: d.subsec_nanos() as _,
+        });
+        let arg = uring_sys::io_uring_getevents_arg {
+            sigmask: 0,
+            sigmask_sz: 8, // _NSIG / 8
+            pad: 0,
+            ts: ts.as_ref().map_or(0, |t| t as *const _ as u64),
+        };
+        let mut flags = uring_sys::IORING_ENTER_GETEVENTS;
+        let (argp, argsz) = if self.timeout_in_enter() {
+            flags |= uring_sys::IORING_ENTER_EXT_ARG;
+            (
+                &arg as *const _ as *const libc::c_void,
+                std::mem::size_of_val(&arg),
+            )
         } else {
-            // Can't link rings because we ran out of `CQE`s. Just can't sleep.
-            // Submit what we have, once we're out of here we'll consume them
-            // and at some point will be able to sleep again.
-            self.submit_sqes()
-                .or_else(Reactor::busy_ok)
-                .or_else(Reactor::again_ok)
-                .or_else(Reactor::intr_ok)
+            assert!(ts.is_none(), "a timeout needs IORING_FEAT_EXT_ARG");
+            (ptr::null(), 8)
+        };
+        // Submits what is prepared (the link last: if the kernel takes
+        // fewer SQEs than offered it returns without waiting, and what it
+        // left stays in the SQ for the next submission), then waits for
+        // one completion. A completion posted while submitting (a poll of
+        // a socket that is already readable) ends the wait at once.
+        let ret = unsafe {
+            let raw = self.ring.raw_mut();
+            let to_submit = uring_sys::__io_uring_flush_sq(raw) as u32;
+            let ret = uring_sys::syscalls::io_uring_enter_arg(
+                raw.ring_fd,
+                to_submit,
+                1,
+                flags,
+                argp,
+                argsz,
+            );
+            if to_submit > 0 && ret > 0 {
+                self.in_kernel += ret as usize;
+            }
+            ret
+        };
+        if ret < 0 {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                // the timeout passed
+                Some(libc::ETIME) => Ok(0),
+                _ => Err(err),
+            }
+            .or_else(Reactor::busy_ok)
+            .or_else(Reactor::again_ok)
+            .or_else(Reactor::intr_ok)
+        } else {
+            Ok(1)
         }
     }
 }
@@ -1164,10 +1223,14 @@ impl UringCommon for SleepableRing {
 
     fn consume_one_event(&mut self) -> Option<bool> {
         let source_map = self.source_map.clone();
-        process_one_event(
+        let mut link_completed = false;
+        let r = process_one_event(
             self.ring.peek_for_cqe(),
             |source| match source.source_type {
-                SourceType::LinkRings => Some(()),
+                SourceType::LinkRings => {
+                    link_completed = true;
+                    Some(())
+                }
                 _ => None,
             },
             |mut src, res| {
@@ -1182,7 +1245,11 @@ impl UringCommon for SleepableRing {
         .map(|x| {
             self.in_kernel -= 1;
             x
-        })
+        });
+        if link_completed {
+            self.link_armed = false;
+        }
+        r
     }
 
     fn submit_one_event(&mut self, queue: &mut VecDeque<UringDescriptor>) -> Option<bool> {
@@ -1725,15 +1792,14 @@ impl Reactor {
     ///
     /// We may not be able to register an `SQE` at this point, so we return an
     /// Error and will just not sleep.
-    fn link_rings_and_sleep(&self, ring: &mut SleepableRing) -> io::Result<()> {
-        let link_rings = Source::new(
-            IoRequirements::default(),
-            self.link_fd,
-            SourceType::LinkRings,
-            None,
-            None,
-        );
-        ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
+    fn link_rings_and_sleep(
+        &self,
+        ring: &mut SleepableRing,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        ring.sleep(self.link_fd, timeout)
+            .or_else(Self::busy_ok)
+            .map(|_| {})
     }
 
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
@@ -1846,20 +1912,44 @@ impl Reactor {
             ));
         }
 
+        // sipedge patch (PATCHES.md, 4): when the executor is about to park
+        // and the kernel takes the wait's timeout as an argument, the main
+        // ring's new requests are only prepared here; the sleep submits
+        // them in the `io_uring_enter` that waits (or, if this turn does
+        // not sleep, the next flush does). Not when cancellations are
+        // queued there: they complete at once and would end the wait.
+        let timeout_in_enter = main_ring.timeout_in_enter();
+        let stage_main = timeout_in_enter
+            && preempt_timer().is_none()
+            && woke == 0
+            && main_ring.submission_queue.borrow().cancellations.is_empty();
+
         // This will only dispatch if we run out of sqes. Which means until
         // flush_rings! nothing is really send to the kernel...
         flush_cancellations!(into &mut woke; lat_ring, poll_ring, main_ring);
         // ... which happens right here. If you ever reorder this code just
         // be careful about this dependency.
-        flush_rings!(lat_ring, poll_ring, main_ring)?;
+        if stage_main {
+            flush_rings!(lat_ring, poll_ring)?;
+            main_ring
+                .stage_submissions()
+                .or_else(Reactor::busy_ok)
+                .or_else(Reactor::again_ok)
+                .or_else(Reactor::intr_ok)?;
+        } else {
+            flush_rings!(lat_ring, poll_ring, main_ring)?;
+        }
         // pick up the results of any cancellations
         consume_rings!(into &mut woke; lat_ring, poll_ring, main_ring);
 
         // sipedge patch: if we may sleep, there might be a preemption timer
         // registered that needs to be removed, otherwise we'll wake up when
         // it expires; cancel it, and pick up the cancellation's completions
-        // before deciding, as upstream does every turn.
-        if preempt_timer().is_none() && woke == 0 {
+        // before deciding, as upstream does every turn. (PATCHES.md, 4:
+        // not when the wait's timeout goes into io_uring_enter: then the
+        // timer stays armed and, if it fires while the executor sleeps,
+        // wakes it once per preemption period, 100 ms by default.)
+        if !timeout_in_enter && preempt_timer().is_none() && woke == 0 {
             if let Some(timer) = self.latency_preemption_timeout_src.take() {
                 drop(timer);
                 flush_cancellations!(into &mut woke; lat_ring);
@@ -1869,16 +1959,28 @@ impl Reactor {
         }
 
         // If we generated any event so far, we can't sleep. Need to handle them.
+        // (sipedge patch: SQEs prepared in the main ring are submitted by
+        // the sleep itself.)
+        let main_can_sleep = if stage_main {
+            main_ring.submission_queue.borrow().is_empty()
+                && main_ring.waiting_kernel_collection() == 0
+        } else {
+            main_ring.can_sleep()
+        };
         let should_sleep = preempt_timer().is_none()
             && (woke == 0)
             && poll_ring.can_sleep()
-            && main_ring.can_sleep()
+            && main_can_sleep
             && lat_ring.can_sleep();
 
         if should_sleep {
             // We are about to go to sleep. It's ok to sleep, but if there
             // is a timer set, we need to make sure we wake up to handle it.
-            if let Some(dur) = user_timer {
+            // (sipedge patch, PATCHES.md 4: as the wait's timeout, where
+            // the kernel takes one; upstream armed a timeout on the latency
+            // ring, and cancelled it on the next turn.)
+            let wait_timeout = if timeout_in_enter { user_timer } else { None };
+            if let Some(dur) = user_timer.filter(|_| !timeout_in_enter) {
                 self.latency_preemption_timeout_src
                     .set(Some(lat_ring.prepare_latency_preemption_timer(dur)));
                 assert!(flush_rings!(lat_ring)? > 0);
@@ -1899,7 +2001,7 @@ impl Reactor {
             let events = process_remote_channels() + self.flush_syscall_thread();
             if events == 0 {
                 if self.eventfd_src.is_installed().unwrap() {
-                    self.link_rings_and_sleep(&mut main_ring)
+                    self.link_rings_and_sleep(&mut main_ring, wait_timeout)
                         .expect("some error");
                     // May have new cancellations related to the link ring fd.
                     flush_cancellations!(into &mut 0; lat_ring, poll_ring, main_ring);

@@ -38,3 +38,25 @@ pub unsafe fn io_uring_enter(
         core::mem::size_of::<libc::sigset_t>(),
     ) as libc::c_int
 }
+
+/// sipedge patch (PATCHES.md, 4): `io_uring_enter` with its last two
+/// arguments as given (with `IORING_ENTER_EXT_ARG`: a
+/// `struct io_uring_getevents_arg` and its size).
+pub unsafe fn io_uring_enter_arg(
+    fd: libc::c_int,
+    to_submit: libc::c_uint,
+    min_complete: libc::c_uint,
+    flags: libc::c_uint,
+    arg: *const libc::c_void,
+    argsz: usize,
+) -> libc::c_int {
+    libc::syscall(
+        __NR_io_uring_enter,
+        fd,
+        to_submit,
+        min_complete,
+        flags,
+        arg,
+        argsz,
+    ) as libc::c_int
+}
