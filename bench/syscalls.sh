@@ -16,7 +16,7 @@ MEASURE_S=${MEASURE_S:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-CALLS="io_uring_enter recvmsg recvmmsg sendmmsg sendmsg sendto membarrier recvfrom epoll_wait futex timerfd_settime madvise mmap munmap"
+CALLS="io_uring_enter recvmsg recvmmsg sendmmsg sendmsg sendto membarrier recvfrom read write writev epoll_wait futex timerfd_settime madvise mmap munmap"
 events=$(for s in $CALLS; do printf 'syscalls:sys_enter_%s,' "$s"; done)
 metric() { curl -s 127.0.0.1:9060/metrics | awk '/^sipedge_messages_received_total/ {s += $2} END {print s + 0}'; }
 
