@@ -6,6 +6,7 @@
 //! The decisions are `ProxyState` methods in `core::edge` (`proxy`,
 //! `branch`, `relay`, `probe`; how one step runs is `core::edge::step`).
 
+use super::lingering::Lingering;
 use super::route::{NextHop, Route, RouteUpstream, Routes};
 use super::table::{Id, Table};
 use super::token::TokenKey;
@@ -120,6 +121,8 @@ pub struct Cancel {
 
 /// One forwarded copy of the request (§16.6) and its client transaction.
 pub struct Branch {
+    /// The `<n>` of its Via branch `z9hG4bK-<shard>-<n>` (`key`'s branch).
+    pub seq: u64,
     pub key: ClientKey,
     pub client: ClientTx,
     pub target: Target,
@@ -223,6 +226,22 @@ impl Tx {
     pub fn settled(&self) -> bool {
         self.lookup.is_none() && self.pending.is_empty() && self.branches.iter().all(|b| b.final_code.is_some())
     }
+
+    /// Only lingers: its final answer sent (its server transaction not
+    /// ended), settled, nothing held for the mid-registrar or waiting to be
+    /// traced, and no client transaction (branch or CANCEL) still sending
+    /// its request. What can still happen to it needs only what a
+    /// `lingering` record keeps.
+    pub fn quiet(&self) -> bool {
+        let sends = |c: &ClientTx| c.sends_request();
+        self.server.is_final()
+            && !self.server.is_terminated()
+            && self.settled()
+            && self.mid.is_none()
+            && self.held.is_none()
+            && self.started_ms.is_none()
+            && self.branches.iter().all(|b| !sends(&b.client) && b.cancel.as_ref().is_none_or(|c| !sends(&c.client)))
+    }
 }
 
 /// Which machine of a transaction a deadline or key belongs to.
@@ -238,7 +257,11 @@ pub const WHEEL_MS: u64 = 10;
 
 pub struct ProxyState {
     pub cfg: ProxyConfig,
-    pub txs: Table<Tx>,
+    /// The transactions in progress (boxed: the table's slots stay small,
+    /// most transactions soon move on to `lingering`).
+    pub txs: Table<Box<Tx>>,
+    /// The transactions that only linger after their final answer, packed.
+    pub lingering: Lingering,
     pub servers: SplitMap<ServerKey, Id>,
     pub clients: SplitMap<ClientKey, (Id, Part)>,
     /// One entry per transaction with a deadline (`wake.rs`).
@@ -278,6 +301,7 @@ impl ProxyState {
             servers: SplitMap::default(),
             clients: SplitMap::default(),
             wheel: CancellableWheel::new(now_ms / WHEEL_MS, 4096),
+            lingering: Lingering::new(now_ms / WHEEL_MS),
             // From a random point: branches stay unique across restarts (RFC 3261 §8.1.1.7).
             seq: branch_start(),
             routes,
