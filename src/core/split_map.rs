@@ -33,33 +33,42 @@ pub struct SplitTable<T> {
 
 impl<T> Default for SplitTable<T> {
     fn default() -> Self {
-        SplitTable { parts: (0..PARTS).map(|_| HashTable::new()).collect(), len: 0 }
+        SplitTable::with_parts(PARTS)
     }
 }
 
 impl<T> SplitTable<T> {
+    /// A table in `parts` parts (1 to 256; each holds its own allocation
+    /// once it has had an entry, so a small table wants fewer).
+    pub fn with_parts(parts: usize) -> Self {
+        SplitTable { parts: (0..parts.clamp(1, PARTS)).map(|_| HashTable::new()).collect(), len: 0 }
+    }
+
     /// Bits 48..56 pick the part; the part's table reads the low bits and
     /// the top 7.
-    fn part(h: u64) -> usize {
-        (h >> 48) as usize % PARTS
+    fn part(&self, h: u64) -> usize {
+        (h >> 48) as usize % self.parts.len()
     }
 
     pub fn find(&self, h: u64, eq: impl FnMut(&T) -> bool) -> Option<&T> {
-        self.parts[Self::part(h)].find(h, eq)
+        self.parts[self.part(h)].find(h, eq)
     }
 
     pub fn find_mut(&mut self, h: u64, eq: impl FnMut(&T) -> bool) -> Option<&mut T> {
-        self.parts[Self::part(h)].find_mut(h, eq)
+        let p = self.part(h);
+        self.parts[p].find_mut(h, eq)
     }
 
     /// Adds `v`, which no entry equals.
     pub fn insert_unique(&mut self, h: u64, v: T, hash: impl Fn(&T) -> u64) {
-        self.parts[Self::part(h)].insert_unique(h, v, hash);
+        let p = self.part(h);
+        self.parts[p].insert_unique(h, v, hash);
         self.len += 1;
     }
 
     pub fn remove(&mut self, h: u64, eq: impl FnMut(&T) -> bool) -> Option<T> {
-        let (v, _) = self.parts[Self::part(h)].find_entry(h, eq).ok()?.remove();
+        let p = self.part(h);
+        let (v, _) = self.parts[p].find_entry(h, eq).ok()?.remove();
         self.len -= 1;
         Some(v)
     }
@@ -90,11 +99,16 @@ pub struct SplitMap<K, V> {
 
 impl<K: Hash + Eq, V> Default for SplitMap<K, V> {
     fn default() -> Self {
-        SplitMap { hasher: RandomState::new(), table: SplitTable::default() }
+        SplitMap::with_parts(PARTS)
     }
 }
 
 impl<K: Hash + Eq, V> SplitMap<K, V> {
+    /// A map in `parts` parts (see [`SplitTable::with_parts`]).
+    pub fn with_parts(parts: usize) -> Self {
+        SplitMap { hasher: RandomState::new(), table: SplitTable::with_parts(parts) }
+    }
+
     pub fn get(&self, k: &K) -> Option<&V> {
         self.table.find(self.hasher.hash_one(k), |(key, _)| key == k).map(|(_, v)| v)
     }

@@ -21,8 +21,16 @@
 //!
 //! Cost: `schedule` and `cancel` O(1); `advance` visits each bucket passed
 //! once (at most `slots` of them however long the gap) and touches only the
-//! entries in those buckets. Memory: 32 bytes per entry for a 12-byte key,
-//! kept for reuse once allocated (the peak number of entries).
+//! entries in those buckets. Memory: 32 bytes per entry for a key of up to
+//! 16 bytes, kept for reuse once allocated (the peak number of entries).
+//!
+//! The entries may also be the owner's records (the proxy's lingering
+//! transactions, `core::proxy::lingering`): [`CancellableWheel::due`] hands
+//! out the handles of what is due without taking it out, the owner reads
+//! or changes the record ([`CancellableWheel::get`]) and moves it to its
+//! next deadline ([`CancellableWheel::reschedule`]) or takes it out; the
+//! handle names the record for as long as it lives, and the node is its
+//! slot: no table beside the wheel.
 
 use crate::core::chunked::Chunked;
 
@@ -43,11 +51,16 @@ impl TimerHandle {
     }
 }
 
+/// Due units are kept in 40 bits (10 ms units: 348 years of unix time);
+/// a later one is clamped to the last of them.
+const DUE_MAX: u64 = (1 << 40) - 1;
+
 struct Node<K> {
-    /// Absolute due unit; meaningless while free.
-    due: u64,
-    /// Changes when the node is freed: stale handles miss.
-    gen: u32,
+    /// Absolute due unit (low 40 bits; meaningless while free) and the
+    /// generation (high 24 bits), which changes when the node is freed:
+    /// stale handles miss. One word: a node holding a 16-byte key (the
+    /// proxy's lingering records) is 32 bytes, not 40.
+    stamp: u64,
     prev: u32,
     /// Next in the bucket, or in the free list while free.
     next: u32,
@@ -63,6 +76,25 @@ struct List {
 }
 
 const EMPTY: List = List { head: NIL, tail: NIL };
+
+impl<K> Node<K> {
+    fn due(&self) -> u64 {
+        self.stamp & DUE_MAX
+    }
+
+    fn gen(&self) -> u32 {
+        (self.stamp >> 40) as u32
+    }
+
+    fn set_due(&mut self, at: u64) {
+        self.stamp = (self.stamp & !DUE_MAX) | at.min(DUE_MAX);
+    }
+
+    /// The next generation (24 bits, wrapping).
+    fn bump_gen(&mut self) {
+        self.stamp = self.stamp.wrapping_add(1 << 40);
+    }
+}
 
 pub struct CancellableWheel<K> {
     /// Everything due at or before `now` has been handed out.
@@ -85,29 +117,31 @@ impl<K> CancellableWheel<K> {
     /// Schedules `key` for unit `at`; a time at or before the present is
     /// handed out by the next `advance`. O(1).
     pub fn schedule(&mut self, at: u64, key: K) -> TimerHandle {
+        let at = at.min(DUE_MAX);
         let list = self.list_of(at);
         let idx = match self.free {
-            NIL => self.nodes.push(Node { due: at, gen: 0, prev: NIL, next: NIL, key: Some(key) }) as u32,
+            NIL => self.nodes.push(Node { stamp: at.min(DUE_MAX), prev: NIL, next: NIL, key: Some(key) }) as u32,
             idx => {
                 let n = &mut self.nodes[idx as usize];
                 self.free = n.next;
-                (n.due, n.key) = (at, Some(key));
+                n.set_due(at);
+                n.key = Some(key);
                 idx
             }
         };
         self.link(list, idx);
         self.len += 1;
-        TimerHandle { idx, gen: self.nodes[idx as usize].gen }
+        TimerHandle { idx, gen: self.nodes[idx as usize].gen() }
     }
 
     /// Takes the entry out of the wheel; its key, or None when it already
     /// fired or was cancelled. O(1).
     pub fn cancel(&mut self, h: TimerHandle) -> Option<K> {
         let n = self.nodes.get(h.idx as usize)?;
-        if n.gen != h.gen || n.key.is_none() {
+        if n.gen() != h.gen || n.key.is_none() {
             return None;
         }
-        let list = self.list_of(n.due);
+        let list = self.list_of(n.due());
         self.unlink(list, h.idx);
         Some(self.release(h.idx))
     }
@@ -133,7 +167,7 @@ impl<K> CancellableWheel<K> {
         let mut i = self.lists[overdue].head;
         while i != NIL {
             let n = &self.nodes[i as usize];
-            out.push(TimerHandle { idx: i, gen: n.gen });
+            out.push(TimerHandle { idx: i, gen: n.gen() });
             i = n.next;
         }
     }
@@ -155,29 +189,30 @@ impl<K> CancellableWheel<K> {
 
     /// The entry `h` names, if it is still there.
     pub fn get(&self, h: TimerHandle) -> Option<&K> {
-        self.nodes.get(h.idx as usize).filter(|n| n.gen == h.gen)?.key.as_ref()
+        self.nodes.get(h.idx as usize).filter(|n| n.gen() == h.gen)?.key.as_ref()
     }
 
     pub fn get_mut(&mut self, h: TimerHandle) -> Option<&mut K> {
-        self.nodes.get_mut(h.idx as usize).filter(|n| n.gen == h.gen)?.key.as_mut()
+        self.nodes.get_mut(h.idx as usize).filter(|n| n.gen() == h.gen)?.key.as_mut()
     }
 
     /// The handle of the entry in node `idx`, if it holds one (for an index
     /// kept elsewhere that stores node numbers).
     pub fn handle_at(&self, idx: u32) -> Option<TimerHandle> {
         let n = self.nodes.get(idx as usize)?;
-        n.key.as_ref().map(|_| TimerHandle { idx, gen: n.gen })
+        n.key.as_ref().map(|_| TimerHandle { idx, gen: n.gen() })
     }
 
     /// Moves entry `h` to unit `at` (at or before the present: handed out
     /// by the next `advance` or `due`); false when it is gone. O(1).
     pub fn reschedule(&mut self, h: TimerHandle, at: u64) -> bool {
-        let Some(n) = self.nodes.get(h.idx as usize).filter(|n| n.gen == h.gen && n.key.is_some()) else {
+        let Some(n) = self.nodes.get(h.idx as usize).filter(|n| n.gen() == h.gen && n.key.is_some()) else {
             return false;
         };
-        let (from, to) = (self.list_of(n.due), self.list_of(at));
+        let at = at.min(DUE_MAX);
+        let (from, to) = (self.list_of(n.due()), self.list_of(at));
         self.unlink(from, h.idx);
-        self.nodes[h.idx as usize].due = at;
+        self.nodes[h.idx as usize].set_due(at);
         self.link(to, h.idx);
         true
     }
@@ -198,7 +233,7 @@ impl<K> CancellableWheel<K> {
             let mut i = self.lists[self.slot_of(t)].head;
             while i != NIL {
                 let n = &self.nodes[i as usize];
-                if n.due <= t {
+                if n.due() <= t {
                     return Some(t);
                 }
                 i = n.next;
@@ -251,7 +286,7 @@ impl<K> CancellableWheel<K> {
         let mut i = self.lists[l].head;
         while i != NIL {
             let n = &self.nodes[i as usize];
-            let (next, due) = (n.next, n.due);
+            let (next, due) = (n.next, n.due());
             if due <= limit {
                 self.unlink(l, i);
                 f(self, i);
@@ -294,7 +329,7 @@ impl<K> CancellableWheel<K> {
         self.len -= 1;
         let free = self.free;
         let n = &mut self.nodes[idx as usize];
-        n.gen = n.gen.wrapping_add(1);
+        n.bump_gen();
         n.next = free;
         n.prev = NIL;
         self.free = idx;
@@ -436,6 +471,16 @@ mod tests {
         w.advance(100, &mut fired);
         assert_eq!(fired, vec!["b"]);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn a_node_is_one_word_and_two_links_beside_its_key_and_far_times_are_clamped() {
+        assert_eq!(std::mem::size_of::<Node<Box<[u8]>>>(), 32);
+        let mut w: CancellableWheel<u32> = CancellableWheel::new(0, 8);
+        let h = w.schedule(u64::MAX, 1);
+        assert_eq!(adv(&mut w, 1 << 39), Vec::<u32>::new());
+        assert!(w.reschedule(h, u64::MAX - 1));
+        assert_eq!(adv(&mut w, DUE_MAX), vec![1]);
     }
 
     #[test]
