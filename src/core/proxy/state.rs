@@ -1,10 +1,12 @@
 //! A shard's proxy state: its transactions (one server transaction and its
 //! branches per request it relays, RFC 3261 §16), the keys that find them,
-//! the millisecond timer wheel that drives them, the routes to the core and
-//! the topology-hiding key. (A transaction waiting for another shard's
+//! the millisecond timer wheel that drives them, the ones that only linger
+//! after their final answer (packed, `lingering`), the routes to the core
+//! and the topology-hiding key. (A transaction waiting for another shard's
 //! location lookup is parked in `Edge::waiting`, see `core::pending`.)
 //! The decisions are `ProxyState` methods in `core::edge` (`proxy`,
-//! `branch`, `relay`, `probe`; how one step runs is `core::edge::step`).
+//! `branch`, `relay`, `probe`; how one step runs is `core::edge::step`, a
+//! lingering one's `core::edge::linger`).
 
 use super::lingering::Lingering;
 use super::route::{NextHop, Route, RouteUpstream, Routes};
@@ -150,17 +152,26 @@ pub struct Best {
 
 /// A relayed request: the server transaction toward the sender and its branches.
 ///
-/// Memory, measured (`proxy_tests::steady`, a counting allocator, calls
-/// INVITE…BYE through the edge, every transaction lingering after its final
-/// answer): 1,257 bytes per completed transaction, all tables included
-/// (2,382 before `release` freed the branch's target and the `Vec` of
-/// branches was sized exactly). Of that: this struct in its table slot
-/// (464), one `Branch` (336), the final answer kept for retransmissions
-/// (107 on average: a BYE's 200, none for an accepted INVITE), both keys
-/// twice (here and in their maps, with their strings: ~300) and the timer
-/// wheel node (32). The 300-byte goal needs a compact record for the
-/// lingering phase (keys by hash, the machines without their copy of the
-/// timer settings, no live-only fields); not done yet.
+/// A transaction in progress is one of these (boxed in the live table, its
+/// keys in `servers`/`clients`, one entry in `wheel`): a few kilobytes with
+/// its request and branches. Once quiet ([`Tx::quiet`]: its final answer
+/// sent, every branch answered) it only lingers for the RFC's 64·T1, and
+/// moves to `lingering` as one packed record.
+///
+/// Memory of a lingering transaction, measured (`proxy_tests::steady`, a
+/// counting allocator, 2,000 calls INVITE…BYE through the edge, the 4,000
+/// transactions lingering, all tables included): 282 bytes each (1,257
+/// when they stayed here, 2,382 before `release`). Of that:
+/// - its packed record, 204 on average: an accepted INVITE's is 83 (its
+///   server key, its branch's number, the two machines with their
+///   deadlines, where answers go, the branch's next hop); a BYE's is 321,
+///   231 of which are the 200 it resends to a retransmitted BYE (RFC 3261
+///   §17.2.2);
+/// - its node in the lingering wheel (the record's slot and its timer, one
+///   entry at its earliest deadline), 33;
+/// - its server key and branch number in the two indexes, 24;
+/// - the rest, 20, is what every shard allocates once (the live table,
+///   wheel and key maps' first allocations), spread over the 4,000.
 pub struct Tx {
     pub key: ServerKey,
     pub server: ServerTx,

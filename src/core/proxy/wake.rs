@@ -11,6 +11,9 @@
 //! in it (before, every timer a machine set was an entry of its own, kept
 //! until its deadline even when cancelled: a completed call left its Timer C
 //! behind for 180 s, and the wheel grew by the call rate times 180 s).
+//! A transaction that moves on to linger takes its entry out of this wheel;
+//! its record is an entry of the lingering wheel, at the earliest of its
+//! machines' deadlines ([`Tx::wake_slot`] too; its Timer C is not kept).
 //!
 //! When the entry fires, every deadline due is handed to its machine in
 //! deadline order (`Edge::proxy_tick`); a machine ignores a timer that is

@@ -143,91 +143,102 @@ impl ClientTx {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Action, Deadlines};
+    use super::super::Action;
     use super::*;
 
     fn timers() -> Timers {
         Timers::default()
     }
 
-    fn deadlines(d: Deadlines) -> Vec<(TimerName, u64)> {
-        d.collect()
+    /// One thing that can happen to a machine.
+    type Event<T> = Box<dyn Fn(&mut T, &mut Vec<Action>)>;
+
+    /// What the tests need of either side's machine.
+    trait Machine: Clone + 'static {
+        fn name(&self) -> &'static str;
+        fn armed(&self) -> Vec<(TimerName, u64)>;
+        fn pack_into(&self, w: &mut Writer);
+        fn unpack_from(r: &mut Reader<'_>) -> Option<Self>;
+        /// Every event but the timers, at `now`.
+        fn events(now: u64) -> Vec<Event<Self>>;
+        fn timer(&mut self, at: u64, name: TimerName, out: &mut Vec<Action>);
     }
 
-    fn server_round_trip(tx: &ServerTx) -> ServerTx {
+    impl Machine for ServerTx {
+        fn name(&self) -> &'static str {
+            self.state_name()
+        }
+        fn armed(&self) -> Vec<(TimerName, u64)> {
+            self.deadlines().collect()
+        }
+        fn pack_into(&self, w: &mut Writer) {
+            self.pack(w)
+        }
+        fn unpack_from(r: &mut Reader<'_>) -> Option<Self> {
+            ServerTx::unpack(r, &timers())
+        }
+        fn events(now: u64) -> Vec<Event<Self>> {
+            vec![
+                Box::new(move |t, o| t.retransmission(now, o)),
+                Box::new(move |t, o| t.ack(now, o)),
+                Box::new(move |t, o| t.respond(now, 200, o)),
+                Box::new(move |t, o| t.respond(now, 486, o)),
+            ]
+        }
+        fn timer(&mut self, at: u64, name: TimerName, out: &mut Vec<Action>) {
+            ServerTx::timer(self, at, name, out)
+        }
+    }
+
+    impl Machine for ClientTx {
+        fn name(&self) -> &'static str {
+            self.state_name()
+        }
+        fn armed(&self) -> Vec<(TimerName, u64)> {
+            self.deadlines().collect()
+        }
+        fn pack_into(&self, w: &mut Writer) {
+            self.pack(w)
+        }
+        fn unpack_from(r: &mut Reader<'_>) -> Option<Self> {
+            ClientTx::unpack(r, &timers())
+        }
+        fn events(now: u64) -> Vec<Event<Self>> {
+            vec![
+                Box::new(move |t, o| t.response(now, 180, o)),
+                Box::new(move |t, o| t.response(now, 200, o)),
+                Box::new(move |t, o| t.response(now, 486, o)),
+                Box::new(move |t, o| t.transport_error(now, o)),
+            ]
+        }
+        fn timer(&mut self, at: u64, name: TimerName, out: &mut Vec<Action>) {
+            ClientTx::timer(self, at, name, out)
+        }
+    }
+
+    /// The machine packed and unpacked: same state and deadlines, and the
+    /// same answer to every event, timers around its deadlines included.
+    fn behave_alike<T: Machine>(tx: &T, now: u64) {
         let mut w = Writer::new();
-        tx.pack(&mut w);
+        tx.pack_into(&mut w);
         let bytes = w.finish();
         let mut r = Reader::new(&bytes);
-        let back = ServerTx::unpack(&mut r, &timers()).expect("unpacks");
+        let back = T::unpack_from(&mut r).expect("unpacks");
         assert!(r.is_empty(), "every byte read");
-        back
-    }
-
-    fn client_round_trip(tx: &ClientTx) -> ClientTx {
-        let mut w = Writer::new();
-        tx.pack(&mut w);
-        let bytes = w.finish();
-        let mut r = Reader::new(&bytes);
-        let back = ClientTx::unpack(&mut r, &timers()).expect("unpacks");
-        assert!(r.is_empty(), "every byte read");
-        back
-    }
-
-    /// Every event a server machine may get, at times around its deadlines.
-    fn server_events(now: u64) -> Vec<Box<dyn Fn(&mut ServerTx, &mut Vec<Action>)>> {
-        let mut evs: Vec<Box<dyn Fn(&mut ServerTx, &mut Vec<Action>)>> = vec![
-            Box::new(move |t, o| t.retransmission(now, o)),
-            Box::new(move |t, o| t.ack(now, o)),
-            Box::new(move |t, o| t.respond(now, 200, o)),
-            Box::new(move |t, o| t.respond(now, 486, o)),
-        ];
+        assert_eq!((back.name(), back.armed()), (tx.name(), tx.armed()));
+        let mut events = T::events(now);
         for name in TimerName::ALL {
             for at in [now, now + 500, now + 5_000, now + 40_000] {
-                evs.push(Box::new(move |t, o| t.timer(at, name, o)));
+                events.push(Box::new(move |t: &mut T, o: &mut Vec<Action>| t.timer(at, name, o)));
             }
         }
-        evs
-    }
-
-    /// The packed machine and the original answer every event alike.
-    fn behave_alike_server(tx: &ServerTx, now: u64) {
-        let back = server_round_trip(tx);
-        assert_eq!(back.state_name(), tx.state_name());
-        assert_eq!(deadlines(back.deadlines()), deadlines(tx.deadlines()));
-        for ev in server_events(now) {
+        for ev in events {
             let (mut a, mut b) = (tx.clone(), back.clone());
             let (mut oa, mut ob) = (Vec::new(), Vec::new());
             ev(&mut a, &mut oa);
             ev(&mut b, &mut ob);
-            assert_eq!(oa, ob, "in {}", tx.state_name());
-            assert_eq!(a.state_name(), b.state_name());
-            assert_eq!(deadlines(a.deadlines()), deadlines(b.deadlines()));
-        }
-    }
-
-    fn behave_alike_client(tx: &ClientTx, now: u64) {
-        let back = client_round_trip(tx);
-        assert_eq!(back.state_name(), tx.state_name());
-        assert_eq!(deadlines(back.deadlines()), deadlines(tx.deadlines()));
-        let mut evs: Vec<Box<dyn Fn(&mut ClientTx, &mut Vec<Action>)>> = vec![
-            Box::new(move |t, o| t.response(now, 180, o)),
-            Box::new(move |t, o| t.response(now, 200, o)),
-            Box::new(move |t, o| t.response(now, 486, o)),
-            Box::new(move |t, o| t.transport_error(now, o)),
-        ];
-        for name in TimerName::ALL {
-            for at in [now, now + 500, now + 5_000, now + 40_000] {
-                evs.push(Box::new(move |t, o| t.timer(at, name, o)));
-            }
-        }
-        for ev in evs {
-            let (mut a, mut b) = (tx.clone(), back.clone());
-            let (mut oa, mut ob) = (Vec::new(), Vec::new());
-            ev(&mut a, &mut oa);
-            ev(&mut b, &mut ob);
-            assert_eq!(oa, ob, "in {}", tx.state_name());
-            assert_eq!(deadlines(a.deadlines()), deadlines(b.deadlines()));
+            assert_eq!(oa, ob, "in {}", tx.name());
+            assert_eq!((a.name(), a.armed()), (b.name(), b.armed()));
         }
     }
 
@@ -239,16 +250,16 @@ mod tests {
         for reliable in [false, true] {
             for invite in [true, false] {
                 let fresh = ServerTx::start(invite, T0, reliable, &timers(), &mut out);
-                behave_alike_server(&fresh, T0 + 10);
+                behave_alike(&fresh, T0 + 10);
                 for code in [180, 200, 404] {
                     let mut t = fresh.clone();
                     t.respond(T0 + 100, code, &mut out);
-                    behave_alike_server(&t, T0 + 200);
+                    behave_alike(&t, T0 + 200);
                     // Completed, then Confirmed by the ACK; a G already fired.
                     t.timer(T0 + 600, TimerName::G, &mut out);
-                    behave_alike_server(&t, T0 + 700);
+                    behave_alike(&t, T0 + 700);
                     t.ack(T0 + 800, &mut out);
-                    behave_alike_server(&t, T0 + 900);
+                    behave_alike(&t, T0 + 900);
                 }
             }
         }
@@ -260,15 +271,15 @@ mod tests {
         for reliable in [false, true] {
             for invite in [true, false] {
                 let fresh = ClientTx::start(invite, T0, reliable, &timers(), &mut out);
-                behave_alike_client(&fresh, T0 + 10);
+                behave_alike(&fresh, T0 + 10);
                 let mut t = fresh.clone();
                 t.timer(T0 + 500, TimerName::A, &mut out);
                 t.timer(T0 + 500, TimerName::E, &mut out);
-                behave_alike_client(&t, T0 + 600);
+                behave_alike(&t, T0 + 600);
                 for code in [183, 200, 486] {
                     let mut t = fresh.clone();
                     t.response(T0 + 100, code, &mut out);
-                    behave_alike_client(&t, T0 + 200);
+                    behave_alike(&t, T0 + 200);
                 }
             }
         }

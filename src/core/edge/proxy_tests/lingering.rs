@@ -73,7 +73,7 @@ fn a_retransmitted_bye_gets_the_same_200_byte_for_byte_until_timer_j_ends_its_tr
     // Timer J (64·T1 from the 200) ends it; the INVITE's Timer L, as long, too.
     net.advance(64 * T1);
     let e = &net.edges[0];
-    assert_eq!((e.transactions(), e.timers_pending()), (0, 0));
+    assert_eq!((e.transactions(), e.timers_pending(), e.proxy.lingering.keys()), (0, 0, 0));
     // Now the BYE is a new request: forwarded again.
     net.send(CORE, &bye);
     assert_eq!(net.one(BOB_1).method(), "BYE");

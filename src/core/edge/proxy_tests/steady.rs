@@ -62,6 +62,8 @@ fn completed_calls_leave_no_timer_behind_at_a_steady_rate() {
         call(&mut net, n);
         net.advance(10);
         let e = &net.edges[0];
+        assert_eq!((e.proxy.txs.len(), e.proxy.wheel.len()), (0, 0), "call {n}: all linger, no live timer left");
+        assert_eq!(e.timers_pending(), e.proxy.lingering.len(), "one entry a lingering transaction");
         assert!(
             e.timers_pending() <= e.transactions(),
             "call {n}: {} timers, {} transactions",
@@ -78,7 +80,7 @@ fn completed_calls_leave_no_timer_behind_at_a_steady_rate() {
     net.advance(4_000);
     let e = &net.edges[0];
     assert_eq!((e.transactions(), e.timers_pending()), (0, 0));
-    assert_eq!(e.proxy.servers.len() + e.proxy.clients.len(), 0, "no key left");
+    assert_eq!(e.proxy.servers.len() + e.proxy.clients.len() + e.proxy.lingering.keys(), 0, "no key left");
     net.quiet();
 }
 
@@ -139,5 +141,5 @@ fn a_cancelled_call_leaves_no_key_behind_when_its_transaction_ends_before_the_ca
     net.advance(4_000);
     let e = &net.edges[0];
     assert_eq!((e.transactions(), e.timers_pending()), (0, 0));
-    assert_eq!((e.proxy.servers.len(), e.proxy.clients.len()), (0, 0), "no key left");
+    assert_eq!((e.proxy.servers.len(), e.proxy.clients.len(), e.proxy.lingering.keys()), (0, 0, 0), "no key left");
 }
