@@ -40,11 +40,6 @@ impl Writer {
         &self.buf
     }
 
-    /// Forgets what was written (the allocation stays, for the next record).
-    pub fn clear(&mut self) {
-        self.buf.clear();
-    }
-
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
@@ -127,11 +122,6 @@ impl<'a> Reader<'a> {
     /// Nothing left to read.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
-    }
-
-    /// What is left to read.
-    pub fn rest(&self) -> &'a [u8] {
-        self.buf
     }
 
     pub fn u8(&mut self) -> Option<u8> {

@@ -30,7 +30,7 @@
 
 mod record;
 
-pub use record::{has_key, key, pack, seqs, unpack};
+use record::{has_key, key, pack, seqs, unpack};
 
 use super::state::Tx;
 use crate::core::split_map::SplitTable;
