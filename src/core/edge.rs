@@ -284,15 +284,17 @@ impl Edge {
         self.cfg.profiles.0.iter().map(|p| p.name.as_str()).collect()
     }
 
-    /// Transactions in progress on this shard.
+    /// Transactions on this shard: in progress, and lingering after their
+    /// final answer (`core::proxy::lingering`).
     pub fn transactions(&self) -> usize {
-        self.proxy.txs.len()
+        self.proxy.txs.len() + self.proxy.lingering.len()
     }
 
-    /// Transactions with a timer in the wheel (one entry each, at its
-    /// earliest deadline; none is left behind by a finished one).
+    /// Transactions with a timer in a wheel (one entry each, at its
+    /// earliest deadline; none is left behind by a finished one): the live
+    /// ones' wheel and the lingering ones', where each record is an entry.
     pub fn timers_pending(&self) -> usize {
-        self.proxy.wheel.len()
+        self.proxy.wheel.len() + self.proxy.lingering.len()
     }
 
     /// The shard's names, and how many targets are blocklisted now.
@@ -557,6 +559,7 @@ mod hide;
 mod hygiene;
 mod keepalive;
 mod limits;
+mod linger;
 pub mod mid;
 mod names;
 mod nat;

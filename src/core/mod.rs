@@ -16,6 +16,7 @@ pub mod location;
 pub mod mesh;
 pub mod net;
 pub mod owner;
+pub mod pack;
 pub mod pending;
 pub mod profile;
 pub mod protect;

@@ -23,6 +23,17 @@ pub fn write_branch(shard: u16, seq: u64, out: &mut Vec<u8>) {
     let _ = write!(out, "-{shard:x}-{seq:x}");
 }
 
+/// The `seq` of a branch `write_branch(shard, seq)` wrote, spelled exactly
+/// so (another shard's, or the same number written another way: None).
+pub fn branch_seq(branch: &[u8], shard: u16) -> Option<u64> {
+    let rest = branch.strip_prefix(COOKIE)?.strip_prefix(b"-")?;
+    let dash = rest.iter().position(|&b| b == b'-')?;
+    let seq = u64::from_str_radix(std::str::from_utf8(&rest[dash + 1..]).ok()?, 16).ok()?;
+    let mut again = Vec::with_capacity(branch.len());
+    write_branch(shard, seq, &mut again);
+    (again == branch).then_some(seq)
+}
+
 /// The shard named by a branch written by `write_branch`, if any.
 pub fn branch_shard(branch: &[u8]) -> Option<u16> {
     let rest = branch.strip_prefix(COOKIE)?.strip_prefix(b"-")?;
@@ -68,6 +79,19 @@ mod tests {
             let mut b = Vec::new();
             write_branch(shard, 0xdead_beef, &mut b);
             assert_eq!(branch_shard(&b), Some(shard));
+        }
+    }
+
+    #[test]
+    fn a_branch_gives_back_its_number_only_as_written() {
+        let mut b = Vec::new();
+        write_branch(3, 0x8fb5_db5b_0004, &mut b);
+        assert_eq!(branch_seq(&b, 3), Some(0x8fb5_db5b_0004));
+        assert_eq!(branch_seq(&b, 4), None, "another shard's");
+        for other in
+            [&b"z9hG4bK-3-08fb5db5b0004"[..], b"z9hG4bK-3-8FB5DB5B0004", b"z9hG4bK-3-+8fb5", b"z9hG4bK-3-", b"z9hG4bKx"]
+        {
+            assert_eq!(branch_seq(other, 3), None, "{}", String::from_utf8_lossy(other));
         }
     }
 

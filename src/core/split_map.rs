@@ -1,6 +1,7 @@
-//! A hash map split into 256 parts: the proxy's transaction keys (server
-//! keys, client keys), hundreds of thousands of entries that come and go at
-//! the call rate.
+//! Hash tables split into 256 parts: the proxy's transaction keys, a map
+//! for the live transactions (`SplitMap`: server keys, client keys) and an
+//! index of record numbers for the lingering ones (`SplitTable`), hundreds
+//! of thousands of entries that come and go at the call rate.
 //!
 //! Owns: growth and clean-up in small steps. A single hash table of 200k
 //! entries grows by rehashing all of them at once, and under steady churn
@@ -20,44 +21,54 @@ use std::hash::{BuildHasher, Hash, RandomState};
 
 const PARTS: usize = 256;
 
-pub struct SplitMap<K, V> {
-    hasher: RandomState,
-    parts: Box<[HashTable<(K, V)>]>,
+/// Entries found by a hash their owner computes, in 256 parts: the shape
+/// under [`SplitMap`], and the index of the lingering transactions
+/// (`core::proxy::lingering`), whose entries are record numbers and whose
+/// keys live in the records. A part's table asks `hash` for the hash of
+/// an entry when it grows.
+pub struct SplitTable<T> {
+    parts: Box<[HashTable<T>]>,
     len: usize,
 }
 
-impl<K: Hash + Eq, V> Default for SplitMap<K, V> {
+impl<T> Default for SplitTable<T> {
     fn default() -> Self {
-        SplitMap { hasher: RandomState::new(), parts: (0..PARTS).map(|_| HashTable::new()).collect(), len: 0 }
+        SplitTable::with_parts(PARTS)
     }
 }
 
-impl<K: Hash + Eq, V> SplitMap<K, V> {
-    fn locate(&self, k: &K) -> (u64, usize) {
-        let h = self.hasher.hash_one(k);
-        (h, (h >> 48) as usize % PARTS)
+impl<T> SplitTable<T> {
+    /// A table in `parts` parts (1 to 256; each holds its own allocation
+    /// once it has had an entry, so a small table wants fewer).
+    pub fn with_parts(parts: usize) -> Self {
+        SplitTable { parts: (0..parts.clamp(1, PARTS)).map(|_| HashTable::new()).collect(), len: 0 }
     }
 
-    pub fn get(&self, k: &K) -> Option<&V> {
-        let (h, p) = self.locate(k);
-        self.parts[p].find(h, |(key, _)| key == k).map(|(_, v)| v)
+    /// Bits 48..56 pick the part; the part's table reads the low bits and
+    /// the top 7.
+    fn part(&self, h: u64) -> usize {
+        (h >> 48) as usize % self.parts.len()
     }
 
-    /// Inserts or replaces; the value replaced.
-    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
-        let (h, p) = self.locate(&k);
-        if let Some((_, old)) = self.parts[p].find_mut(h, |(key, _)| *key == k) {
-            return Some(std::mem::replace(old, v));
-        }
-        let hasher = &self.hasher;
-        self.parts[p].insert_unique(h, (k, v), |(key, _)| hasher.hash_one(key));
+    pub fn find(&self, h: u64, eq: impl FnMut(&T) -> bool) -> Option<&T> {
+        self.parts[self.part(h)].find(h, eq)
+    }
+
+    pub fn find_mut(&mut self, h: u64, eq: impl FnMut(&T) -> bool) -> Option<&mut T> {
+        let p = self.part(h);
+        self.parts[p].find_mut(h, eq)
+    }
+
+    /// Adds `v`, which no entry equals.
+    pub fn insert_unique(&mut self, h: u64, v: T, hash: impl Fn(&T) -> u64) {
+        let p = self.part(h);
+        self.parts[p].insert_unique(h, v, hash);
         self.len += 1;
-        None
     }
 
-    pub fn remove(&mut self, k: &K) -> Option<V> {
-        let (h, p) = self.locate(k);
-        let ((_, v), _) = self.parts[p].find_entry(h, |(key, _)| key == k).ok()?.remove();
+    pub fn remove(&mut self, h: u64, eq: impl FnMut(&T) -> bool) -> Option<T> {
+        let p = self.part(h);
+        let (v, _) = self.parts[p].find_entry(h, eq).ok()?.remove();
         self.len -= 1;
         Some(v)
     }
@@ -73,6 +84,61 @@ impl<K: Hash + Eq, V> SplitMap<K, V> {
     /// The largest part's number of entries (a measure of the lumps).
     pub fn largest_part(&self) -> usize {
         self.parts.iter().map(HashTable::len).max().unwrap_or(0)
+    }
+
+    /// Bytes the parts' tables hold (their buckets and control bytes).
+    pub fn allocated(&self) -> usize {
+        self.parts.iter().map(|p| p.allocation_size()).sum()
+    }
+}
+
+pub struct SplitMap<K, V> {
+    hasher: RandomState,
+    table: SplitTable<(K, V)>,
+}
+
+impl<K: Hash + Eq, V> Default for SplitMap<K, V> {
+    fn default() -> Self {
+        SplitMap::with_parts(PARTS)
+    }
+}
+
+impl<K: Hash + Eq, V> SplitMap<K, V> {
+    /// A map in `parts` parts (see [`SplitTable::with_parts`]).
+    pub fn with_parts(parts: usize) -> Self {
+        SplitMap { hasher: RandomState::new(), table: SplitTable::with_parts(parts) }
+    }
+
+    pub fn get(&self, k: &K) -> Option<&V> {
+        self.table.find(self.hasher.hash_one(k), |(key, _)| key == k).map(|(_, v)| v)
+    }
+
+    /// Inserts or replaces; the value replaced.
+    pub fn insert(&mut self, k: K, v: V) -> Option<V> {
+        let h = self.hasher.hash_one(&k);
+        if let Some((_, old)) = self.table.find_mut(h, |(key, _)| *key == k) {
+            return Some(std::mem::replace(old, v));
+        }
+        let hasher = &self.hasher;
+        self.table.insert_unique(h, (k, v), |(key, _)| hasher.hash_one(key));
+        None
+    }
+
+    pub fn remove(&mut self, k: &K) -> Option<V> {
+        self.table.remove(self.hasher.hash_one(k), |(key, _)| key == k).map(|(_, v)| v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The largest part's number of entries (a measure of the lumps).
+    pub fn largest_part(&self) -> usize {
+        self.table.largest_part()
     }
 }
 

@@ -40,14 +40,23 @@ impl Edge {
         if proxy.on_probe_answer(&mut cx, branch) {
             return;
         }
-        let Some((id, part)) = proxy.client_of(branch, &method) else {
-            if code / 100 == 2 && method == "INVITE" {
-                // A 2xx retransmission after the transaction ended: relay it (§16.7, RFC 6026).
-                return proxy.forward_late_2xx(&mut cx, msg);
-            }
-            return cx.counters.wire.drops.add(Drop::NoMatchingTransaction);
-        };
-        self.step(id, out, |p, cx, tx| p.on_response(cx, id, tx, part, code, msg));
+        let found = self.proxy.client_at(self.cfg.shard, branch, &method);
+        let matched = found.and_then(|(at, part)| {
+            self.step_at(at, out, |p, cx, id, tx| {
+                let part = part.or_else(|| super::linger::part_of(tx, branch, &method))?;
+                p.on_response(cx, id, tx, part, code, msg);
+                Some(())
+            })?
+        });
+        if matched.is_some() {
+            return;
+        }
+        let (proxy, mut cx) = self.proxy_cx(out);
+        if code / 100 == 2 && method == "INVITE" {
+            // A 2xx retransmission after the transaction ended: relay it (§16.7, RFC 6026).
+            return proxy.forward_late_2xx(&mut cx, msg);
+        }
+        cx.counters.wire.drops.add(Drop::NoMatchingTransaction);
     }
 
     /// A request the shard could not write. When it is a branch of a
@@ -73,12 +82,17 @@ impl Edge {
             _ => return self.counters.wire.drops.add(Drop::Undeliverable),
         }
         let method = String::from_utf8_lossy(method.as_bytes());
-        let Some((id, part)) = self.proxy.client_of(branch, &method) else {
-            return self.counters.wire.drops.add(Drop::UndeliverableTransactionGone);
-        };
-        self.step(id, out, |p, cx, tx| {
-            p.client_event(cx, id, tx, part, None, |c, now, acts| c.transport_error(now, acts))
+        let found = self.proxy.client_at(self.cfg.shard, branch, &method);
+        let matched = found.and_then(|(at, part)| {
+            self.step_at(at, out, |p, cx, id, tx| {
+                let part = part.or_else(|| super::linger::part_of(tx, branch, &method))?;
+                p.client_event(cx, id, tx, part, None, |c, now, acts| c.transport_error(now, acts));
+                Some(())
+            })?
         });
+        if matched.is_none() {
+            self.counters.wire.drops.add(Drop::UndeliverableTransactionGone);
+        }
     }
 
     /// Answers transaction `id`'s request with a response the edge builds.
@@ -93,19 +107,22 @@ impl Edge {
 
     /// Fires the transaction timers due at `now_ms` and probes the upstreams.
     /// A transaction's wheel entry fired: each of its deadlines due goes to
-    /// its machine, earliest first (`core::proxy::wake`).
+    /// its machine, earliest first (`core::proxy::wake`). The lingering
+    /// transactions go first: one that starts to linger now is scheduled
+    /// after the present.
     pub(super) fn proxy_tick(&mut self, out: &mut Vec<Output>) {
+        let slot = self.now_ms / WHEEL_MS;
+        let mut due = Vec::new();
+        self.proxy.lingering.due(slot, &mut due);
+        for h in due {
+            self.step_lingering(h, out, |p, cx, tx| p.fire_due(cx, Id::NONE, tx));
+        }
         let mut woken = Vec::new();
-        self.proxy.wheel.advance(self.now_ms / WHEEL_MS, &mut woken);
+        self.proxy.wheel.advance(slot, &mut woken);
         for id in woken {
             self.step(id, out, |p, cx, tx| {
                 p.unwake(tx);
-                for (_, part, name) in tx.due(cx.now_ms) {
-                    if tx.server.is_terminated() {
-                        break;
-                    }
-                    p.on_timer(cx, id, tx, part, name);
-                }
+                p.fire_due(cx, id, tx);
             });
         }
         let (proxy, mut cx) = self.proxy_cx(out);
@@ -114,11 +131,15 @@ impl Edge {
 }
 
 impl ProxyState {
-    /// The client transaction (a branch or its CANCEL) a Via branch and
-    /// CSeq method name, if it is still there.
-    fn client_of(&self, branch: &[u8], method: &str) -> Option<(Id, Part)> {
-        let key = ClientKey::new(std::str::from_utf8(branch).unwrap_or_default(), method).ok()?;
-        self.clients.get(&key).copied()
+    /// Hands each deadline of the transaction due now to its machine (or
+    /// Timer C), earliest first, until its server transaction ends.
+    fn fire_due(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) {
+        for (_, part, name) in tx.due(cx.now_ms) {
+            if tx.server.is_terminated() {
+                break;
+            }
+            self.on_timer(cx, id, tx, part, name);
+        }
     }
 
     /// Starts the first target (failover keeps the rest), or every target up
@@ -176,6 +197,7 @@ impl ProxyState {
         let b = tx.branches.len() as u8;
         let timer_c = if tx.invite { cx.now_ms + self.cfg.timer_c_ms } else { 0 };
         tx.branches.push(Branch {
+            seq: f.seq,
             key: key.clone(),
             client,
             target,

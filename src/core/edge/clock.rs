@@ -18,8 +18,8 @@ impl Edge {
     /// flood counts due to other shards.
     pub fn next_deadline(&self) -> u64 {
         let mut at = (self.now + 1) * 1000;
-        if let Some(slot) = self.proxy.wheel.next_due() {
-            at = at.min(slot * crate::core::proxy::state::WHEEL_MS);
+        for slot in [self.proxy.wheel.next_due(), self.proxy.lingering.next_due()].into_iter().flatten() {
+            at = at.min(slot.saturating_mul(crate::core::proxy::state::WHEEL_MS));
         }
         if let Some(t) = self.waiting.next_expiry() {
             at = at.min(t);

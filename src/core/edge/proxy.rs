@@ -13,6 +13,7 @@
 //! must authenticate (407) for the methods in `proxy.authenticate`, and a
 //! request neither from nor to a local domain is refused (403, no open relay).
 
+use super::linger::At;
 use super::register::{DigestCheck, Unauthenticated};
 use super::relay::Refusal;
 use super::step::Ctx;
@@ -87,9 +88,11 @@ impl Edge {
             self.reject(origin, msg, Some(ess), 400, "Bad Via", out);
             return None;
         };
-        if let Some(&id) = self.proxy.servers.get(&key) {
+        if let Some(at) = self.proxy.server_at(&key) {
             self.counters.proxy.retransmissions += 1;
-            self.step(id, out, |p, cx, tx| p.server_event(cx, id, tx, |s, now, acts| s.retransmission(now, acts)));
+            self.step_at(at, out, |p, cx, id, tx| {
+                p.server_event(cx, id, tx, |s, now, acts| s.retransmission(now, acts))
+            });
             return None;
         }
         Some(key)
@@ -154,7 +157,7 @@ impl Edge {
             profile: self.profile_of(origin, msg),
             wake: None,
         };
-        let id = self.proxy.txs.insert(tx);
+        let id = self.proxy.txs.insert(Box::new(tx));
         self.proxy.servers.insert(key, id);
         self.counters.proxy.transactions += 1;
         self.step(id, out, |p, cx, tx| p.run_server(cx, id, tx, acts));
@@ -450,21 +453,23 @@ impl Edge {
     /// A CANCEL (§16.10): answered 200 at once when it matches an INVITE
     /// transaction (481 when not), then every pending branch is cancelled.
     fn on_cancel(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
-        let target =
-            server_key(msg, ess).and_then(|k| k.cancel_target()).and_then(|k| self.proxy.servers.get(&k).copied());
-        let Some(id) = target else {
+        let target = server_key(msg, ess).and_then(|k| k.cancel_target()).and_then(|k| self.proxy.server_at(&k));
+        let Some(at) = target else {
             return self.reject(origin, msg, Some(ess), 481, "Call/Transaction Does Not Exist", out);
         };
         self.respond(origin, msg, Some(ess), 200, "OK", &[], out);
-        self.cancel_tx(id, out);
+        if let At::Live(id) = at {
+            // A lingering transaction has sent its final answer: nothing to cancel.
+            self.cancel_tx(id, out);
+        }
     }
 
     /// An ACK: hop by hop when it acknowledges a 3xx–6xx this edge sent
     /// (absorbed by the transaction), end to end otherwise (a 2xx's ACK is
     /// routed statelessly like any in-dialog request).
     fn on_ack(&mut self, origin: Origin, msg: &Message<'_>, ess: &Essentials<'_>, out: &mut Vec<Output>) {
-        if let Some(id) = server_key(msg, ess).and_then(|k| self.proxy.servers.get(&k).copied()) {
-            if self.step(id, out, |p, cx, tx| p.absorb_ack(cx, id, tx)) == Some(true) {
+        if let Some(at) = server_key(msg, ess).and_then(|k| self.proxy.server_at(&k)) {
+            if self.step_at(at, out, |p, cx, id, tx| p.absorb_ack(cx, id, tx)) == Some(true) {
                 return;
             }
         }
@@ -493,20 +498,26 @@ impl Edge {
 
     /// Forgets a transaction and every key that finds it.
     pub(super) fn drop_tx(&mut self, id: Id) {
-        if let Some(mut tx) = self.proxy.txs.remove(id) {
-            self.proxy.unwake(&mut tx);
-            self.proxy.servers.remove(&tx.key);
-            for b in &tx.branches {
-                self.proxy.clients.remove(&b.key);
-                if b.cancel.is_some() {
-                    // Its CANCEL's key too: that client transaction may outlive the server one.
-                    self.proxy.clients.remove(&super::cancel::cancel_key(&b.key));
-                }
-            }
-            if let Some(token) = tx.lookup {
-                self.waiting.cancel(token);
+        self.take_tx(id);
+    }
+
+    /// Takes a transaction out of the live table, with every key and timer
+    /// that finds it.
+    pub(super) fn take_tx(&mut self, id: Id) -> Option<Box<Tx>> {
+        let mut tx = self.proxy.txs.remove(id)?;
+        self.proxy.unwake(&mut tx);
+        self.proxy.servers.remove(&tx.key);
+        for b in &tx.branches {
+            self.proxy.clients.remove(&b.key);
+            if b.cancel.is_some() {
+                // Its CANCEL's key too: that client transaction may outlive the server one.
+                self.proxy.clients.remove(&super::cancel::cancel_key(&b.key));
             }
         }
+        if let Some(token) = tx.lookup {
+            self.waiting.cancel(token);
+        }
+        Some(tx)
     }
 }
 
@@ -525,7 +536,7 @@ impl ProxyState {
 
     /// An ACK for the 3xx–6xx the transaction sent is absorbed (true);
     /// any other goes on end to end.
-    fn absorb_ack(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) -> bool {
+    pub(super) fn absorb_ack(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) -> bool {
         let absorbs = tx.server.absorbs_ack();
         if absorbs {
             self.server_event(cx, id, tx, |s, now, acts| s.ack(now, acts));

@@ -1315,5 +1315,6 @@ fn a_subscription_and_every_in_dialog_method_pass_through_both_ways() {
 }
 
 mod hygiene;
+mod lingering;
 mod lookups;
 mod steady;

@@ -63,6 +63,7 @@ impl Edge {
 
     /// Runs one step of transaction `id`; None when it is gone. When the
     /// step ended its server transaction, the transaction is forgotten;
+    /// when it left it quiet, it moves on to linger (`linger.rs`);
     /// otherwise its timer wheel entry follows its deadlines (`wake.rs`).
     pub(super) fn step<R>(
         &mut self,
@@ -74,13 +75,16 @@ impl Edge {
         let (proxy, mut cx) = self.proxy_cx(out);
         let r = f(proxy, &mut cx, &mut tx);
         let ended = tx.server.is_terminated();
-        if !ended {
+        let held = tx.held.take().and_then(|answer| Some((tx.mid.take()?, answer)));
+        let quiet = !ended && held.is_none() && tx.quiet();
+        if !ended && !quiet {
             self.proxy.rewake(id, &mut tx);
         }
-        let held = tx.held.take().and_then(|answer| Some((tx.mid.take()?, answer)));
         self.proxy.txs.put_back(id, tx);
         if ended {
             self.drop_tx(id);
+        } else if quiet {
+            self.linger(id);
         }
         if let Some((forwarded, (code, bytes))) = held {
             self.on_core_answer(id, *forwarded, code, bytes, out);

@@ -31,6 +31,7 @@
 pub mod ack;
 mod forward;
 pub mod hygiene;
+pub mod lingering;
 mod response;
 pub mod route;
 pub mod state;

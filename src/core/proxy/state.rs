@@ -1,11 +1,14 @@
 //! A shard's proxy state: its transactions (one server transaction and its
 //! branches per request it relays, RFC 3261 §16), the keys that find them,
-//! the millisecond timer wheel that drives them, the routes to the core and
-//! the topology-hiding key. (A transaction waiting for another shard's
+//! the millisecond timer wheel that drives them, the ones that only linger
+//! after their final answer (packed, `lingering`), the routes to the core
+//! and the topology-hiding key. (A transaction waiting for another shard's
 //! location lookup is parked in `Edge::waiting`, see `core::pending`.)
 //! The decisions are `ProxyState` methods in `core::edge` (`proxy`,
-//! `branch`, `relay`, `probe`; how one step runs is `core::edge::step`).
+//! `branch`, `relay`, `probe`; how one step runs is `core::edge::step`, a
+//! lingering one's `core::edge::linger`).
 
+use super::lingering::Lingering;
 use super::route::{NextHop, Route, RouteUpstream, Routes};
 use super::table::{Id, Table};
 use super::token::TokenKey;
@@ -120,6 +123,8 @@ pub struct Cancel {
 
 /// One forwarded copy of the request (§16.6) and its client transaction.
 pub struct Branch {
+    /// The `<n>` of its Via branch `z9hG4bK-<shard>-<n>` (`key`'s branch).
+    pub seq: u64,
     pub key: ClientKey,
     pub client: ClientTx,
     pub target: Target,
@@ -147,17 +152,26 @@ pub struct Best {
 
 /// A relayed request: the server transaction toward the sender and its branches.
 ///
-/// Memory, measured (`proxy_tests::steady`, a counting allocator, calls
-/// INVITE…BYE through the edge, every transaction lingering after its final
-/// answer): 1,257 bytes per completed transaction, all tables included
-/// (2,382 before `release` freed the branch's target and the `Vec` of
-/// branches was sized exactly). Of that: this struct in its table slot
-/// (464), one `Branch` (336), the final answer kept for retransmissions
-/// (107 on average: a BYE's 200, none for an accepted INVITE), both keys
-/// twice (here and in their maps, with their strings: ~300) and the timer
-/// wheel node (32). The 300-byte goal needs a compact record for the
-/// lingering phase (keys by hash, the machines without their copy of the
-/// timer settings, no live-only fields); not done yet.
+/// A transaction in progress is one of these (boxed in the live table, its
+/// keys in `servers`/`clients`, one entry in `wheel`): a few kilobytes with
+/// its request and branches. Once quiet ([`Tx::quiet`]: its final answer
+/// sent, every branch answered) it only lingers for the RFC's 64·T1, and
+/// moves to `lingering` as one packed record.
+///
+/// Memory of a lingering transaction, measured (`proxy_tests::steady`, a
+/// counting allocator, 2,000 calls INVITE…BYE through the edge, the 4,000
+/// transactions lingering, all tables included): 282 bytes each (1,257
+/// when they stayed here, 2,382 before `release`). Of that:
+/// - its packed record, 204 on average: an accepted INVITE's is 83 (its
+///   server key, its branch's number, the two machines with their
+///   deadlines, where answers go, the branch's next hop); a BYE's is 321,
+///   231 of which are the 200 it resends to a retransmitted BYE (RFC 3261
+///   §17.2.2);
+/// - its node in the lingering wheel (the record's slot and its timer, one
+///   entry at its earliest deadline), 33;
+/// - its server key and branch number in the two indexes, 24;
+/// - the rest, 20, is what every shard allocates once (the live table,
+///   wheel and key maps' first allocations), spread over the 4,000.
 pub struct Tx {
     pub key: ServerKey,
     pub server: ServerTx,
@@ -223,6 +237,22 @@ impl Tx {
     pub fn settled(&self) -> bool {
         self.lookup.is_none() && self.pending.is_empty() && self.branches.iter().all(|b| b.final_code.is_some())
     }
+
+    /// Only lingers: its final answer sent (its server transaction not
+    /// ended), settled, nothing held for the mid-registrar or waiting to be
+    /// traced, and no client transaction (branch or CANCEL) still sending
+    /// its request. What can still happen to it needs only what a
+    /// `lingering` record keeps.
+    pub fn quiet(&self) -> bool {
+        let sends = |c: &ClientTx| c.sends_request();
+        self.server.is_final()
+            && !self.server.is_terminated()
+            && self.settled()
+            && self.mid.is_none()
+            && self.held.is_none()
+            && self.started_ms.is_none()
+            && self.branches.iter().all(|b| !sends(&b.client) && b.cancel.as_ref().is_none_or(|c| !sends(&c.client)))
+    }
 }
 
 /// Which machine of a transaction a deadline or key belongs to.
@@ -236,9 +266,20 @@ pub enum Part {
 /// Milliseconds per slot of the transaction timer wheel.
 pub const WHEEL_MS: u64 = 10;
 
+/// Parts of the live transactions' key maps. They hold the transactions
+/// in progress only (the lingering ones, most of a shard's, are found in
+/// `lingering`): tens of thousands at most (calls ringing at a high rate),
+/// a few hundred a part, while every part keeps the allocation of its
+/// peak (256 parts took 140 kB before the first call was over).
+const LIVE_KEY_PARTS: usize = 64;
+
 pub struct ProxyState {
     pub cfg: ProxyConfig,
-    pub txs: Table<Tx>,
+    /// The transactions in progress (boxed: the table's slots stay small,
+    /// most transactions soon move on to `lingering`).
+    pub txs: Table<Box<Tx>>,
+    /// The transactions that only linger after their final answer, packed.
+    pub lingering: Lingering,
     pub servers: SplitMap<ServerKey, Id>,
     pub clients: SplitMap<ClientKey, (Id, Part)>,
     /// One entry per transaction with a deadline (`wake.rs`).
@@ -275,9 +316,10 @@ impl ProxyState {
             token: TokenKey::new(cfg.topology_key, seed),
             cfg,
             txs: Table::default(),
-            servers: SplitMap::default(),
-            clients: SplitMap::default(),
+            servers: SplitMap::with_parts(LIVE_KEY_PARTS),
+            clients: SplitMap::with_parts(LIVE_KEY_PARTS),
             wheel: CancellableWheel::new(now_ms / WHEEL_MS, 4096),
+            lingering: Lingering::new(now_ms / WHEEL_MS),
             // From a random point: branches stay unique across restarts (RFC 3261 §8.1.1.7).
             seq: branch_start(),
             routes,

@@ -17,6 +17,12 @@ pub struct Id {
     pub gen: u32,
 }
 
+impl Id {
+    /// Names no slot: what a lingering transaction's steps get for an id
+    /// (it is not in the table; nothing can be filed under it).
+    pub const NONE: Id = Id { idx: u32::MAX, gen: u32::MAX };
+}
+
 pub struct Table<T> {
     slots: Chunked<(u32, Option<T>)>,
     free: Vec<u32>,

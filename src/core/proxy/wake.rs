@@ -11,6 +11,9 @@
 //! in it (before, every timer a machine set was an entry of its own, kept
 //! until its deadline even when cancelled: a completed call left its Timer C
 //! behind for 180 s, and the wheel grew by the call rate times 180 s).
+//! A transaction that moves on to linger takes its entry out of this wheel;
+//! its record is an entry of the lingering wheel, at the earliest of its
+//! machines' deadlines ([`Tx::wake_slot`] too; its Timer C is not kept).
 //!
 //! When the entry fires, every deadline due is handed to its machine in
 //! deadline order (`Edge::proxy_tick`); a machine ignores a timer that is
@@ -50,6 +53,14 @@ impl Tx {
         server.chain(branches)
     }
 
+    /// The wheel slot of its earliest deadline, rounded up so none fires
+    /// early, and after the wheel's present `now` (a slot): a deadline
+    /// already past (a machine that kept a timer it ignored) is retried in
+    /// the next slot, not in a loop.
+    pub fn wake_slot(&self, now: u64) -> Option<u64> {
+        self.deadlines().map(|d| d.0).min().map(|at| at.div_ceil(WHEEL_MS).max(now + 1))
+    }
+
     /// The deadlines due at `now_ms`, earliest first.
     pub fn due(&self, now_ms: u64) -> Vec<Deadline> {
         let mut due: Vec<Deadline> = self.deadlines().filter(|d| d.0 <= now_ms).collect();
@@ -63,17 +74,21 @@ impl ProxyState {
     /// deadline (rounded up to a slot, never early), or none. O(1) when
     /// that did not change.
     pub fn rewake(&mut self, id: Id, tx: &mut Tx) {
-        // A deadline already past (a machine that kept a timer it ignored)
-        // is retried in the next slot, not in a loop.
-        let slot = tx.deadlines().map(|d| d.0).min().map(|at| at.div_ceil(WHEEL_MS).max(self.wheel.now() + 1));
+        let slot = tx.wake_slot(self.wheel.now());
         if slot == tx.wake.map(|w| w.slot) {
             return;
         }
         self.unwake(tx);
         if let Some(slot) = slot {
-            self.soonest_ms = self.soonest_ms.min(slot * WHEEL_MS);
+            self.woken_at(slot);
             tx.wake = Some(Wake { slot, handle: self.wheel.schedule(slot, id) });
         }
+    }
+
+    /// A timer was scheduled for wheel slot `slot`: the shard must wake by
+    /// then (`Edge::take_wake`).
+    pub fn woken_at(&mut self, slot: u64) {
+        self.soonest_ms = self.soonest_ms.min(slot.saturating_mul(WHEEL_MS));
     }
 
     /// Takes the transaction's entry out of the wheel (it is forgotten, or

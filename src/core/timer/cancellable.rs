@@ -21,8 +21,16 @@
 //!
 //! Cost: `schedule` and `cancel` O(1); `advance` visits each bucket passed
 //! once (at most `slots` of them however long the gap) and touches only the
-//! entries in those buckets. Memory: 32 bytes per entry for a 12-byte key,
-//! kept for reuse once allocated (the peak number of entries).
+//! entries in those buckets. Memory: 32 bytes per entry for a key of up to
+//! 16 bytes, kept for reuse once allocated (the peak number of entries).
+//!
+//! The entries may also be the owner's records (the proxy's lingering
+//! transactions, `core::proxy::lingering`): [`CancellableWheel::due`] hands
+//! out the handles of what is due without taking it out, the owner reads
+//! or changes the record ([`CancellableWheel::get`]) and moves it to its
+//! next deadline ([`CancellableWheel::reschedule`]) or takes it out; the
+//! handle names the record for as long as it lives, and the node is its
+//! slot: no table beside the wheel.
 
 use crate::core::chunked::Chunked;
 
@@ -35,11 +43,24 @@ pub struct TimerHandle {
     gen: u32,
 }
 
+impl TimerHandle {
+    /// Its node's number, for an index kept elsewhere (see
+    /// [`CancellableWheel::handle_at`]).
+    pub fn node(self) -> u32 {
+        self.idx
+    }
+}
+
+/// Due units are kept in 40 bits (10 ms units: 348 years of unix time);
+/// a later one is clamped to the last of them.
+const DUE_MAX: u64 = (1 << 40) - 1;
+
 struct Node<K> {
-    /// Absolute due unit; meaningless while free.
-    due: u64,
-    /// Changes when the node is freed: stale handles miss.
-    gen: u32,
+    /// Absolute due unit (low 40 bits; meaningless while free) and the
+    /// generation (high 24 bits), which changes when the node is freed:
+    /// stale handles miss. One word: a node holding a 16-byte key (the
+    /// proxy's lingering records) is 32 bytes, not 40.
+    stamp: u64,
     prev: u32,
     /// Next in the bucket, or in the free list while free.
     next: u32,
@@ -55,6 +76,25 @@ struct List {
 }
 
 const EMPTY: List = List { head: NIL, tail: NIL };
+
+impl<K> Node<K> {
+    fn due(&self) -> u64 {
+        self.stamp & DUE_MAX
+    }
+
+    fn gen(&self) -> u32 {
+        (self.stamp >> 40) as u32
+    }
+
+    fn set_due(&mut self, at: u64) {
+        self.stamp = (self.stamp & !DUE_MAX) | at.min(DUE_MAX);
+    }
+
+    /// The next generation (24 bits, wrapping).
+    fn bump_gen(&mut self) {
+        self.stamp = self.stamp.wrapping_add(1 << 40);
+    }
+}
 
 pub struct CancellableWheel<K> {
     /// Everything due at or before `now` has been handed out.
@@ -77,32 +117,31 @@ impl<K> CancellableWheel<K> {
     /// Schedules `key` for unit `at`; a time at or before the present is
     /// handed out by the next `advance`. O(1).
     pub fn schedule(&mut self, at: u64, key: K) -> TimerHandle {
-        let list = if at <= self.now { self.overdue() } else { self.slot_of(at) };
+        let at = at.min(DUE_MAX);
+        let list = self.list_of(at);
         let idx = match self.free {
-            NIL => self.nodes.push(Node { due: at, gen: 0, prev: NIL, next: NIL, key: Some(key) }) as u32,
+            NIL => self.nodes.push(Node { stamp: at.min(DUE_MAX), prev: NIL, next: NIL, key: Some(key) }) as u32,
             idx => {
                 let n = &mut self.nodes[idx as usize];
                 self.free = n.next;
-                (n.due, n.key) = (at, Some(key));
+                n.set_due(at);
+                n.key = Some(key);
                 idx
             }
         };
         self.link(list, idx);
         self.len += 1;
-        TimerHandle { idx, gen: self.nodes[idx as usize].gen }
+        TimerHandle { idx, gen: self.nodes[idx as usize].gen() }
     }
 
     /// Takes the entry out of the wheel; its key, or None when it already
     /// fired or was cancelled. O(1).
     pub fn cancel(&mut self, h: TimerHandle) -> Option<K> {
         let n = self.nodes.get(h.idx as usize)?;
-        if n.gen != h.gen || n.key.is_none() {
+        if n.gen() != h.gen || n.key.is_none() {
             return None;
         }
-        // Invariant: an entry in a bucket is due after the present (`advance`
-        // hands out everything due up to it), one in the overdue list at
-        // or before it (it was scheduled so).
-        let list = if n.due <= self.now { self.overdue() } else { self.slot_of(n.due) };
+        let list = self.list_of(n.due());
         self.unlink(list, h.idx);
         Some(self.release(h.idx))
     }
@@ -111,7 +150,31 @@ impl<K> CancellableWheel<K> {
     /// present. O(due + buckets passed), buckets passed <= `slots`.
     pub fn advance(&mut self, now: u64, out: &mut Vec<K>) {
         let overdue = self.overdue();
-        self.drain(overdue, u64::MAX, out);
+        self.take_due(overdue, u64::MAX, &mut |w, i| out.push(w.release(i)));
+        self.pass(now, |w, i| out.push(w.release(i)));
+    }
+
+    /// Like [`CancellableWheel::advance`], but what is due stays in the
+    /// wheel: every entry due at or before `now` is handed out by its
+    /// handle, at each call, until its owner moves it
+    /// ([`CancellableWheel::reschedule`]) or takes it out
+    /// ([`CancellableWheel::cancel`]). For a wheel whose entries are the
+    /// owner's records (the proxy's lingering transactions): the handle is
+    /// the record's name and never changes while it lives.
+    pub fn due(&mut self, now: u64, out: &mut Vec<TimerHandle>) {
+        let overdue = self.overdue();
+        self.pass(now, |w, i| w.link(overdue, i));
+        let mut i = self.lists[overdue].head;
+        while i != NIL {
+            let n = &self.nodes[i as usize];
+            out.push(TimerHandle { idx: i, gen: n.gen() });
+            i = n.next;
+        }
+    }
+
+    /// Makes `now` the present, taking every entry of the buckets passed
+    /// that is due by then out of its bucket (`f` gets its node).
+    fn pass(&mut self, now: u64, mut f: impl FnMut(&mut Self, u32)) {
         if now <= self.now {
             return;
         }
@@ -119,9 +182,39 @@ impl<K> CancellableWheel<K> {
         let steps = (now - self.now).min(slots);
         for t in self.now + 1..=self.now + steps {
             let slot = self.slot_of(t);
-            self.drain(slot, now, out);
+            self.take_due(slot, now, &mut f);
         }
         self.now = now;
+    }
+
+    /// The entry `h` names, if it is still there.
+    pub fn get(&self, h: TimerHandle) -> Option<&K> {
+        self.nodes.get(h.idx as usize).filter(|n| n.gen() == h.gen)?.key.as_ref()
+    }
+
+    pub fn get_mut(&mut self, h: TimerHandle) -> Option<&mut K> {
+        self.nodes.get_mut(h.idx as usize).filter(|n| n.gen() == h.gen)?.key.as_mut()
+    }
+
+    /// The handle of the entry in node `idx`, if it holds one (for an index
+    /// kept elsewhere that stores node numbers).
+    pub fn handle_at(&self, idx: u32) -> Option<TimerHandle> {
+        let n = self.nodes.get(idx as usize)?;
+        n.key.as_ref().map(|_| TimerHandle { idx, gen: n.gen() })
+    }
+
+    /// Moves entry `h` to unit `at` (at or before the present: handed out
+    /// by the next `advance` or `due`); false when it is gone. O(1).
+    pub fn reschedule(&mut self, h: TimerHandle, at: u64) -> bool {
+        let Some(n) = self.nodes.get(h.idx as usize).filter(|n| n.gen() == h.gen && n.key.is_some()) else {
+            return false;
+        };
+        let at = at.min(DUE_MAX);
+        let (from, to) = (self.list_of(n.due()), self.list_of(at));
+        self.unlink(from, h.idx);
+        self.nodes[h.idx as usize].set_due(at);
+        self.link(to, h.idx);
+        true
     }
 
     /// The earliest unit at which `advance` would hand something out: the
@@ -140,7 +233,7 @@ impl<K> CancellableWheel<K> {
             let mut i = self.lists[self.slot_of(t)].head;
             while i != NIL {
                 let n = &self.nodes[i as usize];
-                if n.due <= t {
+                if n.due() <= t {
                     return Some(t);
                 }
                 i = n.next;
@@ -176,15 +269,27 @@ impl<K> CancellableWheel<K> {
         (t % (self.lists.len() - 1) as u64) as usize
     }
 
-    /// Hands out every entry of list `l` due at or before `limit`.
-    fn drain(&mut self, l: usize, limit: u64, out: &mut Vec<K>) {
+    /// The list an entry due at `due` is in. Invariant: an entry in a
+    /// bucket is due after the present (`advance` and `due` take out
+    /// everything due up to it), one in the overdue list at or before it.
+    fn list_of(&self, due: u64) -> usize {
+        if due <= self.now {
+            self.overdue()
+        } else {
+            self.slot_of(due)
+        }
+    }
+
+    /// Takes every entry of list `l` due at or before `limit` out of it
+    /// (`f` gets its node, unlinked).
+    fn take_due(&mut self, l: usize, limit: u64, f: &mut impl FnMut(&mut Self, u32)) {
         let mut i = self.lists[l].head;
         while i != NIL {
             let n = &self.nodes[i as usize];
-            let (next, due) = (n.next, n.due);
+            let (next, due) = (n.next, n.due());
             if due <= limit {
                 self.unlink(l, i);
-                out.push(self.release(i));
+                f(self, i);
             }
             i = next;
         }
@@ -224,7 +329,7 @@ impl<K> CancellableWheel<K> {
         self.len -= 1;
         let free = self.free;
         let n = &mut self.nodes[idx as usize];
-        n.gen = n.gen.wrapping_add(1);
+        n.bump_gen();
         n.next = free;
         n.prev = NIL;
         self.free = idx;
@@ -327,6 +432,55 @@ mod tests {
         assert_eq!(adv(&mut w, 100), vec![4]);
         assert_eq!(adv(&mut w, 106), vec![1]);
         assert_eq!(w.next_due(), Some(111));
+    }
+
+    #[test]
+    fn due_entries_stay_until_moved_or_taken_out_and_keep_their_handle() {
+        let mut w: CancellableWheel<&str> = CancellableWheel::new(0, 8);
+        let a = w.schedule(3, "a");
+        let b = w.schedule(20, "b"); // two revolutions ahead
+        let mut due = Vec::new();
+        w.due(2, &mut due);
+        assert!(due.is_empty());
+        w.due(3, &mut due);
+        assert_eq!(due, vec![a]);
+        due.clear();
+        w.due(4, &mut due);
+        assert_eq!(due, vec![a], "handed out again: not moved yet");
+        assert_eq!(w.get(a), Some(&"a"), "still there, same handle");
+        *w.get_mut(a).unwrap() = "a2";
+        assert!(w.reschedule(a, 12));
+        assert_eq!(w.len(), 2);
+        due.clear();
+        w.due(11, &mut due);
+        assert!(due.is_empty(), "moved ahead");
+        w.due(12, &mut due);
+        assert_eq!(due, vec![a]);
+        assert!(w.reschedule(b, 5), "into the past: due at once");
+        due.clear();
+        w.due(12, &mut due);
+        assert_eq!(due, vec![a, b]);
+        assert_eq!(w.handle_at(b.idx), Some(b));
+        assert_eq!(w.cancel(a), Some("a2"));
+        assert_eq!(w.handle_at(a.idx), None);
+        assert!(!w.reschedule(a, 30), "gone");
+        assert_eq!(w.get(a), None);
+        assert!(w.reschedule(b, 100));
+        assert_eq!(w.next_due(), Some(20), "one revolution ahead at most");
+        let mut fired = Vec::new();
+        w.advance(100, &mut fired);
+        assert_eq!(fired, vec!["b"]);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn a_node_is_one_word_and_two_links_beside_its_key_and_far_times_are_clamped() {
+        assert_eq!(std::mem::size_of::<Node<Box<[u8]>>>(), 32);
+        let mut w: CancellableWheel<u32> = CancellableWheel::new(0, 8);
+        let h = w.schedule(u64::MAX, 1);
+        assert_eq!(adv(&mut w, 1 << 39), Vec::<u32>::new());
+        assert!(w.reschedule(h, u64::MAX - 1));
+        assert_eq!(adv(&mut w, DUE_MAX), vec![1]);
     }
 
     #[test]

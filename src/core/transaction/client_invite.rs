@@ -47,12 +47,12 @@ pub enum Event {
 
 #[derive(Clone, Debug)]
 pub struct ClientInvite {
-    state: State,
-    reliable: bool,
-    timers: Timers,
+    pub(super) state: State,
+    pub(super) reliable: bool,
+    pub(super) timers: Timers,
     /// Current Timer A interval.
-    a_interval: u64,
-    armed: Armed,
+    pub(super) a_interval: u64,
+    pub(super) armed: Armed,
 }
 
 impl ClientInvite {

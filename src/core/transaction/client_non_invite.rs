@@ -39,12 +39,12 @@ pub enum Event {
 
 #[derive(Clone, Debug)]
 pub struct ClientNonInvite {
-    state: State,
-    reliable: bool,
-    timers: Timers,
+    pub(super) state: State,
+    pub(super) reliable: bool,
+    pub(super) timers: Timers,
     /// Current Timer E interval.
-    e_interval: u64,
-    armed: Armed,
+    pub(super) e_interval: u64,
+    pub(super) armed: Armed,
 }
 
 impl ClientNonInvite {

@@ -136,6 +136,15 @@ impl ClientTx {
         }
     }
 
+    /// Still sends its request (Calling, Trying, a non-INVITE's
+    /// Proceeding: Timers A and E): it needs the request's bytes.
+    pub fn sends_request(&self) -> bool {
+        match self {
+            ClientTx::Invite(t) => t.state() == ci::State::Calling,
+            ClientTx::NonInvite(t) => matches!(t.state(), cn::State::Trying | cn::State::Proceeding),
+        }
+    }
+
     pub fn is_terminated(&self) -> bool {
         match self {
             ClientTx::Invite(t) => t.is_terminated(),

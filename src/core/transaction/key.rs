@@ -60,6 +60,17 @@ impl KeyMethod {
     }
 }
 
+impl KeyMethod {
+    /// The method as written (a server key's INVITE also stands for its ACK).
+    pub fn name(&self) -> &str {
+        match self {
+            KeyMethod::Invite => "INVITE",
+            KeyMethod::Cancel => "CANCEL",
+            KeyMethod::Other(m) => m,
+        }
+    }
+}
+
 fn check_branch(branch: &str) -> Result<(), KeyError> {
     if branch.len() > MAGIC_COOKIE.len() && branch.starts_with(MAGIC_COOKIE) {
         Ok(())
@@ -129,6 +140,15 @@ impl ServerKey {
 
     pub fn branch(&self) -> &str {
         &self.branch
+    }
+
+    /// The sent-by host, lower-cased.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> Option<u16> {
+        self.port
     }
 
     pub fn method(&self) -> &KeyMethod {

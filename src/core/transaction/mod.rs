@@ -51,6 +51,7 @@ pub mod client_invite;
 pub mod client_non_invite;
 pub mod either;
 pub mod key;
+mod packed;
 pub mod server_invite;
 pub mod server_non_invite;
 pub mod timers;
@@ -132,12 +133,17 @@ impl Armed {
     pub(crate) const NONE: Armed = Armed { base: NO_BASE, at: [0; TimerName::COUNT] };
 
     pub(crate) fn set(&mut self, timer: TimerName, at: u64, out: &mut Vec<Action>) {
+        self.arm(timer, at);
+        out.push(Action::SetTimer { timer, at });
+    }
+
+    /// Arms `timer` at `at` without saying so (a packed machine coming back).
+    pub(crate) fn arm(&mut self, timer: TimerName, at: u64) {
         if self.base == NO_BASE {
             self.base = at.saturating_sub(u64::from(u32::MAX / 2));
         }
         let off = at.saturating_sub(self.base).min(u64::from(u32::MAX - 1)) as u32;
         self.at[timer as usize] = off + 1;
-        out.push(Action::SetTimer { timer, at });
     }
 
     pub(crate) fn cancel(&mut self, timer: TimerName, out: &mut Vec<Action>) {

@@ -71,14 +71,14 @@ pub enum Event {
 
 #[derive(Clone, Debug)]
 pub struct ServerInvite {
-    state: State,
-    reliable: bool,
-    timers: Timers,
+    pub(super) state: State,
+    pub(super) reliable: bool,
+    pub(super) timers: Timers,
     /// Last response sent (what an INVITE retransmission gets again).
-    last: u16,
+    pub(super) last: u16,
     /// Current Timer G interval.
-    g_interval: u64,
-    armed: Armed,
+    pub(super) g_interval: u64,
+    pub(super) armed: Armed,
 }
 
 impl ServerInvite {

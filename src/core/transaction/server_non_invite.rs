@@ -45,12 +45,12 @@ pub enum Event {
 
 #[derive(Clone, Debug)]
 pub struct ServerNonInvite {
-    state: State,
-    reliable: bool,
-    timers: Timers,
+    pub(super) state: State,
+    pub(super) reliable: bool,
+    pub(super) timers: Timers,
     /// Last response sent (0: none yet).
-    last: u16,
-    armed: Armed,
+    pub(super) last: u16,
+    pub(super) armed: Armed,
 }
 
 impl ServerNonInvite {

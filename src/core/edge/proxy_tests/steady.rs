@@ -62,6 +62,8 @@ fn completed_calls_leave_no_timer_behind_at_a_steady_rate() {
         call(&mut net, n);
         net.advance(10);
         let e = &net.edges[0];
+        assert_eq!((e.proxy.txs.len(), e.proxy.wheel.len()), (0, 0), "call {n}: all linger, no live timer left");
+        assert_eq!(e.timers_pending(), e.proxy.lingering.len(), "one entry a lingering transaction");
         assert!(
             e.timers_pending() <= e.transactions(),
             "call {n}: {} timers, {} transactions",
@@ -78,7 +80,7 @@ fn completed_calls_leave_no_timer_behind_at_a_steady_rate() {
     net.advance(4_000);
     let e = &net.edges[0];
     assert_eq!((e.transactions(), e.timers_pending()), (0, 0));
-    assert_eq!(e.proxy.servers.len() + e.proxy.clients.len(), 0, "no key left");
+    assert_eq!(e.proxy.servers.len() + e.proxy.clients.len() + e.proxy.lingering.keys(), 0, "no key left");
     net.quiet();
 }
 
@@ -95,18 +97,23 @@ fn a_completed_transaction_keeps_little_more_than_its_keys_state_and_final_answe
     let txs = e.transactions();
     assert_eq!(txs, 4_000, "an INVITE and a BYE per call");
     let bytes = (crate::heap_probe::live() - before) as usize;
-    // The BYE's 200 is kept for its retransmissions (RFC 3261 §17.2.2).
-    let answers: usize = e.proxy.txs.iter().map(|tx| tx.last.capacity()).sum();
+    // Packed records (the BYE's 200 in them, kept for its retransmissions,
+    // RFC 3261 §17.2.2), their indexes, and the rest (wheel slots, tables).
+    let (records, indexes) = (e.proxy.lingering.record_bytes(), e.proxy.lingering.index_bytes());
     eprintln!(
-        "lingering transaction: {} bytes each, of which final answers {} ({} transactions, {} bytes)",
+        "lingering transaction: {} bytes each: records {}, indexes {}, the rest {} ({} transactions, {} bytes)",
         bytes / txs,
-        answers / txs,
+        records / txs,
+        indexes / txs,
+        (bytes - records - indexes) / txs,
         txs,
         bytes
     );
-    // Measured 1,257 (see `Tx`); 2,382 before the branch's target was freed
-    // on completion and the branches' `Vec` sized exactly.
-    assert!(bytes / txs <= 1_350, "{} bytes per transaction", bytes / txs);
+    assert_eq!((e.proxy.txs.len(), e.proxy.lingering.len()), (0, 4_000), "all of them lingering");
+    // Measured 282 (see `Tx`); 1,257 before a quiet transaction was packed
+    // into `lingering`, 2,382 before the branch's target was freed on
+    // completion and the branches' `Vec` sized exactly.
+    assert!(bytes / txs <= 300, "{} bytes per transaction", bytes / txs);
 }
 
 #[test]
@@ -134,5 +141,5 @@ fn a_cancelled_call_leaves_no_key_behind_when_its_transaction_ends_before_the_ca
     net.advance(4_000);
     let e = &net.edges[0];
     assert_eq!((e.transactions(), e.timers_pending()), (0, 0));
-    assert_eq!((e.proxy.servers.len(), e.proxy.clients.len()), (0, 0), "no key left");
+    assert_eq!((e.proxy.servers.len(), e.proxy.clients.len(), e.proxy.lingering.keys()), (0, 0, 0), "no key left");
 }
