@@ -1087,17 +1087,12 @@ fn hiding_config() -> EdgeConfig {
     cfg
 }
 
-/// The URI of a `<uri>` header value.
-fn uri_of(value: &str) -> String {
-    String::from_utf8(parse_name_addr(value.as_bytes()).unwrap().uri_raw.to_vec()).unwrap()
-}
-
-#[test]
-fn topology_hiding_keeps_the_core_out_of_sight_and_routes_the_dialog_by_sealed_tokens() {
-    let mut net = Net::new(hiding_config());
+/// Bob registered behind the hiding edge, and the core's INVITE to him
+/// (two Vias, its Record-Route, a PBX Contact) forwarded: the INVITE as
+/// Bob got it, and the core's side of the call.
+fn core_invites_bob_through_hiding(net: &mut Net, call_id: &str) -> (Call, Sent) {
     net.register("bob", BOB_1, "sip:bob@192.168.1.10:5062");
-    // The core's INVITE: two Vias, its Record-Route, a PBX Contact.
-    let pbx = Call::new(PBX, "sip:+15550001@example.com", "sip:bob@example.com", "th1");
+    let pbx = Call::new(PBX, "sip:+15550001@example.com", "sip:bob@example.com", call_id);
     let invite = pbx.request(
         "INVITE",
         "sip:bob@example.com",
@@ -1106,7 +1101,18 @@ fn topology_hiding_keeps_the_core_out_of_sight_and_routes_the_dialog_by_sealed_t
         &[("Via", PBX_VIAS[1]), ("Record-Route", PBX_RR), ("Contact", "<sip:pbx@10.9.9.9:5080>")],
     );
     net.send(PBX, &invite);
-    let inv = trying_then_forwarded(&mut net, PBX, BOB_1);
+    (pbx, trying_then_forwarded(net, PBX, BOB_1))
+}
+
+/// The URI of a `<uri>` header value.
+fn uri_of(value: &str) -> String {
+    String::from_utf8(parse_name_addr(value.as_bytes()).unwrap().uri_raw.to_vec()).unwrap()
+}
+
+#[test]
+fn topology_hiding_keeps_the_core_out_of_sight_and_routes_the_dialog_by_sealed_tokens() {
+    let mut net = Net::new(hiding_config());
+    let (pbx, inv) = core_invites_bob_through_hiding(&mut net, "th1");
     for inside in ["10.9.9.9", "10.8.8.8", "pbx@"] {
         assert!(!inv.text().contains(inside), "{inside} leaked: {}", inv.text());
     }

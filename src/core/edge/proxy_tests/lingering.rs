@@ -172,17 +172,7 @@ fn a_retransmitted_2xx_is_relayed_again_through_the_transaction_and_invite_retra
 #[test]
 fn topology_hiding_puts_the_cores_vias_back_on_a_2xx_relayed_while_the_transaction_lingers() {
     let mut net = Net::new(hiding_config());
-    net.register("bob", BOB_1, "sip:bob@192.168.1.10:5062");
-    let pbx = Call::new(PBX, "sip:+15550001@example.com", "sip:bob@example.com", "l4");
-    let invite = pbx.request(
-        "INVITE",
-        "sip:bob@example.com",
-        "z9hG4bKpbx1",
-        1,
-        &[("Via", PBX_VIAS[1]), ("Record-Route", PBX_RR), ("Contact", "<sip:pbx@10.9.9.9:5080>")],
-    );
-    net.send(PBX, &invite);
-    let inv = trying_then_forwarded(&mut net, PBX, BOB_1);
+    let (_, inv) = core_invites_bob_through_hiding(&mut net, "l4");
     let two_hundred = inv.reply(200, "bob1", &[("Contact", "<sip:bob@192.168.1.10:5062>")]);
     net.send(BOB_1, &two_hundred);
     assert_eq!(net.one(PBX).values(H::Via), PBX_VIAS);
