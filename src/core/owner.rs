@@ -26,9 +26,8 @@ pub fn write_branch(shard: u16, seq: u64, out: &mut Vec<u8>) {
 /// The `seq` of a branch `write_branch(shard, seq)` wrote, spelled exactly
 /// so (another shard's, or the same number written another way: None).
 pub fn branch_seq(branch: &[u8], shard: u16) -> Option<u64> {
-    let rest = branch.strip_prefix(COOKIE)?.strip_prefix(b"-")?;
-    let dash = rest.iter().position(|&b| b == b'-')?;
-    let seq = u64::from_str_radix(std::str::from_utf8(&rest[dash + 1..]).ok()?, 16).ok()?;
+    let (_, seq) = branch_parts(branch)?;
+    let seq = u64::from_str_radix(std::str::from_utf8(seq).ok()?, 16).ok()?;
     let mut again = Vec::with_capacity(branch.len());
     write_branch(shard, seq, &mut again);
     (again == branch).then_some(seq)
@@ -36,13 +35,19 @@ pub fn branch_seq(branch: &[u8], shard: u16) -> Option<u64> {
 
 /// The shard named by a branch written by `write_branch`, if any.
 pub fn branch_shard(branch: &[u8]) -> Option<u16> {
-    let rest = branch.strip_prefix(COOKIE)?.strip_prefix(b"-")?;
-    let end = rest.iter().position(|&b| b == b'-')?;
-    if end == 0 || end > 4 {
+    let (shard, _) = branch_parts(branch)?;
+    if shard.is_empty() || shard.len() > 4 {
         return None;
     }
-    let hex = std::str::from_utf8(&rest[..end]).ok()?;
-    u16::from_str_radix(hex, 16).ok()
+    u16::from_str_radix(std::str::from_utf8(shard).ok()?, 16).ok()
+}
+
+/// The shard and the number of a branch in `write_branch`'s shape, as
+/// written (hex, unchecked).
+fn branch_parts(branch: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = branch.strip_prefix(COOKIE)?.strip_prefix(b"-")?;
+    let dash = rest.iter().position(|&b| b == b'-')?;
+    Some((&rest[..dash], &rest[dash + 1..]))
 }
 
 /// The shard that owns the transaction a response belongs to, from its top

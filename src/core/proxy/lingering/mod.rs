@@ -41,7 +41,7 @@ use std::hash::{BuildHasher, RandomState};
 /// The lingering transactions of a shard.
 pub struct Lingering {
     /// The records, in wheel slots (`WHEEL_MS`) at their earliest deadline.
-    records: CancellableWheel<Box<[u8]>>,
+    records: Records,
     /// Keyed hash of the server key → node.
     servers: SplitTable<u32>,
     /// Branch number → node and place of the number in the record.
