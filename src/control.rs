@@ -182,7 +182,8 @@ pub fn run(mut config: Config, start_admin: StartAdmin) -> Result<(), String> {
     let (request_tx, request_rx) = bounded::<Request>(16);
     start_admin(config.admin.addr, prom, status.clone(), request_tx).map_err(|e| e.to_string())?;
 
-    let reuseport = Arc::new(shard::Reuseport::new(config.server.steering, cpus.clone()));
+    let reuseport =
+        Arc::new(shard::Reuseport::new(config.server.steering, config.server.steer_responses, cpus.clone()));
     let (report_tx, report_rx) = bounded::<Report>(n * 64);
     let mut commands = Vec::new();
     let mut handles = Vec::new();

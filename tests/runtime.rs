@@ -154,10 +154,9 @@ fn tcp_garbage_slowloris_and_idle_connections_are_closed() {
     assert!(edge.alive());
 }
 
-#[test]
-fn responses_reach_the_shard_named_in_their_branch() {
-    let edge = Edge::start(4, "");
-    // 40 responses, each from its own source port, all owned by shard 3.
+/// 40 responses, each from its own source port, all owned by shard 3 of
+/// `edge`: all must reach shard 3; returns how many crossed the mesh.
+fn responses_to_shard_3_hops(edge: &Edge) -> f64 {
     for i in 0..40 {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         let resp = format!(
@@ -173,8 +172,21 @@ fn responses_reach_the_shard_named_in_their_branch() {
     // have caught up with what shard 3 received.
     let received = edge.metric("sipedge_mesh_received_total", &["shard=\"3\""]);
     let hopped = edge.wait_metric("sipedge_mesh_sent_total", &[], |v| v >= received);
-    assert!(hopped > 0.0 && hopped < 40.0, "kernel spread should send some directly and some over the mesh: {hopped}");
     assert_eq!(hopped, received);
+    hopped
+}
+
+#[test]
+fn responses_reach_the_shard_named_in_their_branch() {
+    // server.steer_responses (the default): the kernel runs our reuseport
+    // program and hands each response to shard 3's socket itself.
+    let edge = Edge::start(4, "");
+    assert_eq!(responses_to_shard_3_hops(&edge), 0.0, "steered responses crossed the mesh");
+    drop(edge);
+    // Without it the kernel's hash spreads them and shard 3 gets the rest over the mesh.
+    let edge = Edge::start_server(free_port(), "shards = 4\nsteer_responses = false", "");
+    let hopped = responses_to_shard_3_hops(&edge);
+    assert!(hopped > 0.0 && hopped < 40.0, "kernel spread should send some directly and some over the mesh: {hopped}");
 }
 
 #[test]

@@ -76,6 +76,7 @@ pub struct Server {
     pub drain_secs: Bounded<0, 60>,
     pub udp_coalesce_us: Bounded<0, 1000>,
     pub steering: Steering,
+    pub steer_responses: bool,
 }
 
 impl Default for Server {
@@ -86,6 +87,7 @@ impl Default for Server {
             drain_secs: Bounded(1),
             udp_coalesce_us: Bounded(0),
             steering: Steering::Hash,
+            steer_responses: true,
         }
     }
 }

@@ -5,10 +5,13 @@
 //! of the listener (so the source address is the edge's well-known address
 //! and port, which carriers whitelist and often answer to regardless of
 //! Via), and writes its shard number into the Via branch it generates:
-//! `z9hG4bK-<shard hex>-<unique>`. A response comes back to whichever shard
-//! the kernel's SO_REUSEPORT hash picks; that shard reads the branch of the
-//! top Via and, when the branch names another shard, hands the message over
-//! the mesh (one hop, owned bytes). Over TCP the connection is owned by the
+//! `z9hG4bK-<shard hex>-<unique>`. Over UDP the listener's reuseport
+//! program reads that branch and hands the response to that shard's socket
+//! (`server.steer_responses`, `shard/steer_bpf.rs`); where it cannot (turned
+//! off, or a response it could not scan) the kernel's hash picks a shard,
+//! which reads the branch of the top Via and, when the branch names another
+//! shard, hands the message over the mesh (one hop, owned bytes). The
+//! program's reading of the branch must follow `write_branch`. Over TCP the connection is owned by the
 //! shard that opened it, so its responses arrive on the right shard already.
 
 use crate::sip::Via;

@@ -16,6 +16,7 @@ pub mod polls;
 mod services;
 mod sockets;
 pub mod stats;
+mod steer_bpf;
 mod tick;
 mod tls_stream;
 mod udp;
