@@ -23,7 +23,8 @@
 # Where things run (bench/scale.sh sets these): SERVER_CPUS (1: sipedge,
 # base and echo; Kamailio always on CPU 1), SHARDS (1: sipedge's shard
 # count, its shards on the first SHARDS of SERVER_CPUS), GEN_CPUS (0) and
-# GEN_THREADS (1: generator threads, one per CPU of GEN_CPUS).
+# GEN_THREADS (1: generator threads, one per CPU of GEN_CPUS); for calls with
+# several, sipedge's upstreams are every thread's UAS, 5070 + i).
 # RT_PRIO=N: servers and generator run SCHED_FIFO at priority N (chrt), so
 # that other work on a shared machine (builds) does not preempt them: a
 # single-threaded shard loses whole CFS time slices (ms) to a competing
@@ -184,6 +185,17 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       sed "s/^algorithms = .*/algorithms = [\"$( [[ $DIGEST == sha256 ]] && echo SHA-256 || echo MD5 )\"]/" \
         "$ROOT/bench/sipedge-$BASE.toml" >"$WORK/sipedge.toml"
       [[ $TRANSPORT == tcp ]] && sed -i 's/transport = "udp" }/transport = "tcp" }/' "$WORK/sipedge.toml"
+      # Calls with several generator threads: thread i's UAS listens on
+      # 5070 + i, and Kamailio relays to each call's Request-URI (its own
+      # thread's UAS); sipedge gets every UAS as an upstream of equal weight
+      # (first attempts shared by Call-ID), else one UAS thread would carry
+      # every call.
+      if [[ $BASE == call && $GEN_THREADS -gt 1 && $name != named ]]; then
+        local ups t
+        t=$( [[ $TRANSPORT == tcp ]] && echo tcp || echo udp)
+        ups=$(for ((i = 0; i < GEN_THREADS; i++)); do printf '{ addr = "127.0.0.1:%d", transport = "%s" },' $((5070 + i)) "$t"; done)
+        sed -i "s|^upstreams = .*|upstreams = [${ups%,}]|" "$WORK/sipedge.toml"
+      fi
       sed -i "s/^shards = .*/shards = $SHARDS/; s/^cores = .*/cores = [$(cpu_list "$SERVER_CPUS" | head -n "$SHARDS" | paste -sd,)]/" "$WORK/sipedge.toml"
       [[ $TRANSPORT == tls ]] && sipedge_tls_listener 127.0.0.1:5061 >>"$WORK/sipedge.toml"
       if [[ $name == cluster ]]; then
@@ -257,7 +269,7 @@ shard_ticks() {
 
 # run_load NAME RATE DURATION OUTFILE
 run_load() {
-  local name=$1 rate=$2 dur=$3 out=$4 extra=() t0 t1 before after
+  local name=$1 rate=$2 dur=$3 out=$4 extra=() before after
   [[ $name == echo ]] && extra+=(--expect-any)
   [[ -n $PER_OP_CONN ]] && extra+=(--connection-per-op --source-ips 127.0.0.2-127.0.0.33)
   case $BASE in
@@ -265,20 +277,23 @@ run_load() {
     call) extra+=(--uas-listen 127.0.0.1:5070)
           [[ $TRANSPORT == tcp ]] && extra+=(--ruri "sip:uas@127.0.0.1:5070;transport=tcp");;
   esac
-  before=$(shard_ticks "$SERVER_PID"); t0=$(date +%s.%N)
+  before=$(shard_ticks "$SERVER_PID")
   $RT taskset -c "$GEN_CPUS" "$BENCH" "$BASE" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" --threads "$GEN_THREADS" \
     --duration "$dur" --warmup "$WARM_S" --sockets 8 --timeout-ms 1000 --server-pid "$SERVER_PID" \
     --quiet --json "$out" "${extra[@]}" || echo '{"ok":0,"failure_ratio":1,"achieved_rate":0}' >"$out"
-  after=$(shard_ticks "$SERVER_PID"); t1=$(date +%s.%N)
-  # The busiest shard's CPU over the run (warm-up included), % of its core:
-  # with several shards, one saturated shard sets the peak while the
+  after=$(shard_ticks "$SERVER_PID")
+  # The busiest shard's CPU, % of its core: its share of the shards' CPU
+  # over the whole run, times the process's CPU over the measured window
+  # (the share is steady; the run's wall time includes start and warm-up).
+  # With several shards one saturated shard sets the peak while the
   # process as a whole still has CPU to spare.
   if [[ -n $before ]]; then
-    local busiest
-    busiest=$(awk -v hz="$(getconf CLK_TCK)" -v t="$(jq -n "$t1 - $t0")" \
-      'NR == FNR {b[$1] = $2; next} {d = $2 - b[$1]; if (d > m) m = d} END {printf "%.0f", m / hz / t * 100}' \
+    local share
+    share=$(awk 'NR == FNR {b[$1] = $2; next} {d = $2 - b[$1]; s += d; if (d > m) m = d} END {printf "%.4f", (s > 0 ? m / s : 0)}' \
       <(echo "$before") <(echo "$after"))
-    jq --argjson b "$busiest" '. + {busiest_shard_pct: $b}' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
+    jq --argjson share "$share" \
+      'if .server_cpu_s then . + {busiest_shard_pct: ([$share * .server_cpu_s / .window_s * 100, 100] | min | round)} else . end' \
+      "$out" >"$out.tmp" && mv "$out.tmp" "$out"
   fi
 }
 
