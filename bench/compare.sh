@@ -25,6 +25,10 @@
 # count, its shards on the first SHARDS of SERVER_CPUS), GEN_CPUS (0) and
 # GEN_THREADS (1: generator threads, one per CPU of GEN_CPUS); for calls with
 # several, sipedge's upstreams are every thread's UAS, 5070 + i).
+# ARRIVALS=ticks|poisson: how the generator spaces requests (sipedge-bench
+# --arrivals): "ticks" (default) starts what is due whenever its loop runs,
+# so requests follow answers in small bursts; "poisson" sends independent
+# arrivals, each at its own microsecond, as many unrelated devices would.
 # RT_PRIO=N: servers and generator run SCHED_FIFO at priority N (chrt), so
 # that other work on a shared machine (builds) does not preempt them: a
 # single-threaded shard loses whole CFS time slices (ms) to a competing
@@ -68,6 +72,7 @@ SERVER_CPUS=${SERVER_CPUS:-1}
 SHARDS=${SHARDS:-1}
 GEN_CPUS=${GEN_CPUS:-0}
 GEN_THREADS=${GEN_THREADS:-1}
+ARRIVALS=${ARRIVALS:-ticks}
 RT=""
 [[ -n ${RT_PRIO:-} ]] && RT="chrt -f $RT_PRIO"
 export RT
@@ -278,7 +283,7 @@ run_load() {
           [[ $TRANSPORT == tcp ]] && extra+=(--ruri "sip:uas@127.0.0.1:5070;transport=tcp");;
   esac
   before=$(shard_ticks "$SERVER_PID")
-  $RT taskset -c "$GEN_CPUS" "$BENCH" "$BASE" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" --threads "$GEN_THREADS" \
+  $RT taskset -c "$GEN_CPUS" "$BENCH" "$BASE" --target "$TARGET" --transport "$TRANSPORT" --rate "$rate" --arrivals "$ARRIVALS" --threads "$GEN_THREADS" \
     --duration "$dur" --warmup "$WARM_S" --sockets 8 --timeout-ms 1000 --server-pid "$SERVER_PID" \
     --quiet --json "$out" "${extra[@]}" || echo '{"ok":0,"failure_ratio":1,"achieved_rate":0}' >"$out"
   after=$(shard_ticks "$SERVER_PID")

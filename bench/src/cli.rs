@@ -87,6 +87,11 @@ pub struct LoadArgs {
     /// Open loop: new operations per second
     #[arg(long, conflicts_with = "concurrency")]
     pub rate: Option<f64>,
+    /// Open loop: when operations start: "ticks" (what is due each time the
+    /// loop runs, millisecond sleeps) or "poisson" (independent arrivals,
+    /// each at its own microsecond)
+    #[arg(long, value_enum, default_value_t = crate::pacer::Arrivals::Ticks, requires = "rate")]
+    pub arrivals: crate::pacer::Arrivals,
     /// Closed loop: outstanding operations (default 64 when --rate absent)
     #[arg(long)]
     pub concurrency: Option<usize>,

@@ -8,6 +8,7 @@
 
 use crate::cpu;
 use crate::event_loop::{Net, Role, Tx};
+use crate::pacer::{Arrivals, Pacer};
 use crate::report::{Fail, Report, Stats};
 use crate::scenario::uas::Uas;
 use crate::sipmsg::{self, Msg};
@@ -67,6 +68,7 @@ struct Slot {
 #[derive(Clone)]
 pub struct LoadConfig {
     pub rate: Option<f64>,
+    pub arrivals: Arrivals,
     pub concurrency: usize,
     pub warmup: Duration,
     pub duration: Duration,
@@ -261,7 +263,12 @@ pub fn run(
     let mut stopped = false;
     let mut win_start = (t_start, 0.0, None::<f64>);
     let mut window = (0.0, 0.0, None::<f64>);
-    let mut offered: u64 = 0;
+    // each thread its own arrivals (a sum of Poisson processes is one)
+    let seed = t_start.elapsed().as_nanos() as u64
+        ^ (uac.first().copied().unwrap_or(0) as u64) << 32
+        ^ std::process::id() as u64
+        ^ thread_seed();
+    let mut pacer = cfg.rate.map(|r| Pacer::new(r, t_start, cfg.arrivals, seed));
     let mut rr = 0usize;
     let hard_end = end + cfg.timeout + Duration::from_millis(200);
     loop {
@@ -283,13 +290,8 @@ pub fn run(
         if !stopped && exhausted {
             // all operations started: wait for the last ones
         } else if let (false, Some(_)) = (stopped, cfg.fresh_conns) {
-            let k = match cfg.rate {
-                Some(r) => {
-                    let due = (now.duration_since(t_start).as_secs_f64() * r) as u64;
-                    let k = due.saturating_sub(offered).min(4096);
-                    offered += k;
-                    k
-                }
+            let k = match &mut pacer {
+                Some(p) => p.due(now),
                 None => cfg.concurrency.saturating_sub(d.active) as u64,
             };
             let k = cfg.max_ops.map_or(k, |m| k.min(m - d.launched));
@@ -333,12 +335,9 @@ pub fn run(
                 net.poll(1, &mut |tx, c, src, b| d.on_message(tx, c, src, b));
                 continue;
             }
-            match cfg.rate {
-                Some(r) => {
-                    let due = (now.duration_since(t_start).as_secs_f64() * r) as u64;
-                    let k = due.saturating_sub(offered).min(4096);
-                    offered += k;
-                    for _ in 0..k {
+            match &mut pacer {
+                Some(p) => {
+                    for _ in 0..p.due(now) {
                         d.start_op(&mut net.tx, conn, now);
                     }
                 }
@@ -358,15 +357,18 @@ pub fn run(
             break;
         }
         let mut wait = Duration::from_millis(10);
-        if let (false, Some(r)) = (stopped, cfg.rate) {
-            let next = t_start + Duration::from_secs_f64((offered + 1) as f64 / r);
-            wait = wait.min(next.saturating_duration_since(now));
+        if let (false, Some(p)) = (stopped, &pacer) {
+            wait = wait.min(p.next().saturating_duration_since(now));
         }
         if let Some(&(dl, _, _)) = d.timeouts.front() {
             wait = wait.min(dl.saturating_duration_since(now));
         }
-        let ms = if wait.is_zero() { 0 } else { (wait.as_micros() as i32 + 999) / 1000 };
-        net.poll(ms, &mut |tx, c, src, b| d.on_message(tx, c, src, b));
+        if pacer.as_ref().is_some_and(Pacer::precise) {
+            net.poll_precise(wait, &mut |tx, c, src, b| d.on_message(tx, c, src, b));
+        } else {
+            let ms = if wait.is_zero() { 0 } else { (wait.as_micros() as i32 + 999) / 1000 };
+            net.poll(ms, &mut |tx, c, src, b| d.on_message(tx, c, src, b));
+        }
         net.flush();
         for c in d.to_close.drain(..) {
             net.close(c as usize);
@@ -392,6 +394,7 @@ pub fn run_report(
         transport: transport.to_string(),
         target: cfg.target.to_string(),
         mode: match cfg.rate {
+            Some(r) if cfg.arrivals == Arrivals::Poisson => format!("open loop {r:.0}/s, poisson arrivals"),
             Some(r) => format!("open loop {r:.0}/s"),
             None => format!("closed loop, {} outstanding", cfg.concurrency),
         },
@@ -404,4 +407,12 @@ pub fn run_report(
         gen_cpu_s,
         net_send_errors: net.stats.send_errors,
     }
+}
+
+/// A number that differs between the generator's threads.
+fn thread_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    h.finish()
 }

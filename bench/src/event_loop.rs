@@ -509,6 +509,35 @@ impl Net {
     /// `handler(tx, conn, src, bytes)`. Returns number of messages.
     pub fn poll<F: FnMut(&mut Tx, usize, SocketAddr, &[u8])>(&mut self, timeout_ms: i32, handler: &mut F) -> usize {
         let n = unsafe { libc::epoll_wait(self.ep, self.events.as_mut_ptr(), self.events.len() as i32, timeout_ms) };
+        self.handle_events(n, handler)
+    }
+
+    /// As `poll`, waiting to the nanosecond (`epoll_pwait2`, Linux 5.11;
+    /// where it is missing, whole milliseconds as `poll`).
+    pub fn poll_precise<F: FnMut(&mut Tx, usize, SocketAddr, &[u8])>(
+        &mut self,
+        timeout: std::time::Duration,
+        handler: &mut F,
+    ) -> usize {
+        let ts = libc::timespec { tv_sec: timeout.as_secs() as _, tv_nsec: timeout.subsec_nanos() as _ };
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                self.ep,
+                self.events.as_mut_ptr(),
+                self.events.len() as libc::c_int,
+                &ts as *const libc::timespec,
+                std::ptr::null::<libc::sigset_t>(),
+                0usize,
+            )
+        } as i32;
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+            return self.poll(timeout.as_micros().div_ceil(1000) as i32, handler);
+        }
+        self.handle_events(n, handler)
+    }
+
+    fn handle_events<F: FnMut(&mut Tx, usize, SocketAddr, &[u8])>(&mut self, n: i32, handler: &mut F) -> usize {
         if n <= 0 {
             return 0;
         }

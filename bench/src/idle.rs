@@ -56,6 +56,7 @@ pub fn run(a: &IdleArgs) -> io::Result<()> {
     let mut sc = Register::new(a.target, via, &domain, users, a.auth);
     let cfg = LoadConfig {
         rate: None,
+        arrivals: crate::pacer::Arrivals::Ticks,
         concurrency: a.concurrency.max(1),
         warmup: Duration::ZERO,
         duration: Duration::from_secs(3600),

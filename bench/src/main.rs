@@ -12,6 +12,7 @@ mod event_loop;
 mod hash;
 mod idle;
 mod memory;
+mod pacer;
 mod report;
 mod scenario;
 mod sipmsg;
@@ -31,6 +32,7 @@ use std::time::Duration;
 fn config(a: &LoadArgs) -> LoadConfig {
     LoadConfig {
         rate: a.rate,
+        arrivals: a.arrivals,
         concurrency: a.concurrency.unwrap_or(64),
         warmup: Duration::from_secs_f64(a.warmup),
         duration: Duration::from_secs_f64(a.duration),
