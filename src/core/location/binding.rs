@@ -308,6 +308,10 @@ pub(super) fn uri_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
+    if a == b {
+        // a refresh repeats its Contact byte for byte
+        return true;
+    }
     let (sa, ha) = (uri_parts(a), uri_parts(b));
     if sa != ha {
         return false;
