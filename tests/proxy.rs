@@ -38,7 +38,7 @@ fn calls_to_the_core_over_udp_and_tcp() {
     for t in ["u1", "t1"] {
         let transport = if t == "u1" { "udp" } else { "tcp" };
         let uas = free_port();
-        let edge = Edge::start(2, &config("\"sipedge.test\"", &[(uas, transport)], ""));
+        let edge = Edge::start(4, &config("\"sipedge.test\"", &[(uas, transport)], ""));
         let callee = Peer::start("call_uas", CORE_IP, uas, t, 20);
         assert_calls(&call(edge.sip, "callee", "sipedge.test", t, 20, 50, None), transport);
         callee.assert_done();
@@ -49,6 +49,15 @@ fn calls_to_the_core_over_udp_and_tcp() {
             20.0,
             "{transport}: one 100 Trying per INVITE"
         );
+        // The core's answers (100, 180, 200 to each INVITE, 200 to each
+        // BYE) reach the shard holding each transaction directly: over UDP
+        // the listener's reuseport program reads the shard from the branch
+        // (server.steer_responses); over TCP the connection belongs to the
+        // shard that opened it. None is handed over the mesh.
+        let home = edge.wait_metric("sipedge_responses_home_total", &[], |v| v >= 60.0);
+        std::thread::sleep(std::time::Duration::from_millis(300)); // three metric flushes
+        assert!(home >= 60.0, "{transport}: {home}");
+        assert_eq!(edge.metric("sipedge_responses_forwarded_total", &[]), 0.0, "{transport}: {}", edge.metrics());
     }
 }
 

@@ -173,6 +173,7 @@ fn responses_to_shard_3_hops(edge: &Edge) -> f64 {
     let received = edge.metric("sipedge_mesh_received_total", &["shard=\"3\""]);
     let hopped = edge.wait_metric("sipedge_mesh_sent_total", &[], |v| v >= received);
     assert_eq!(hopped, received);
+    assert_eq!(edge.metric("sipedge_responses_forwarded_total", &[]), hopped, "every hop was a response");
     hopped
 }
 

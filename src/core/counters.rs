@@ -131,6 +131,9 @@ pub struct WireStats {
     pub drops: Tally<Drop>,
     /// Responses that reached the shard holding their transaction directly.
     pub responses_home: u64,
+    /// Responses that reached another shard, which handed them over the mesh
+    /// (`server.steer_responses` off, or a response it could not read).
+    pub responses_forwarded: u64,
     /// Messages the core handed to another shard (responses, answers to
     /// asks); the asks themselves are counted by the shard that routes them.
     pub mesh_sent: u64,
@@ -147,6 +150,7 @@ impl Default for WireStats {
             malformed: Tally::default(),
             drops: Tally::default(),
             responses_home: 0,
+            responses_forwarded: 0,
             mesh_sent: 0,
             mesh_received: 0,
         }

@@ -351,6 +351,7 @@ impl Edge {
         match owner::response_owner(&resp.top_via) {
             Some(s) if s != self.cfg.shard && s < self.cfg.shards => {
                 self.counters.wire.mesh_sent += 1;
+                self.counters.wire.responses_forwarded += 1;
                 let msg = MeshMsg::Response { origin, bytes: msg.buf.to_vec() };
                 out.push(Output::ToShard { shard: s, msg });
             }

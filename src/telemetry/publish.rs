@@ -53,6 +53,7 @@ pub fn shard<D: Reason, R: Reason, C: Reason>(id: u16, c: &WireStats, io: &Io<'_
     reasons("sipedge_drops_total", &s, &c.drops);
     reasons("sipedge_drops_total", &s, io.drops);
     counter!("sipedge_responses_home_total", "shard" => s.clone()).absolute(c.responses_home);
+    counter!("sipedge_responses_forwarded_total", "shard" => s.clone()).absolute(c.responses_forwarded);
     counter!("sipedge_mesh_sent_total", "shard" => s.clone()).absolute(c.mesh_sent + io.mesh_sent);
     counter!("sipedge_mesh_received_total", "shard" => s.clone()).absolute(c.mesh_received + io.mesh_received);
     counter!("sipedge_mesh_dropped_total", "shard" => s.clone()).absolute(io.mesh_dropped);
