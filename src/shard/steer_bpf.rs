@@ -8,8 +8,9 @@
 //! Two parts, either or both:
 //! - **responses by branch** (`server.steer_responses`, UDP): a datagram
 //!   that starts with `SIP/` is a response; the program finds the first
-//!   `z9hG4bK-` in it (the top Via's branch) and, when the shard number
-//!   `write_branch` put there follows, returns it. Responses from one
+//!   `z9hG4bK` in it (the top Via's branch, in practice) and, when it goes
+//!   on as `write_branch` writes it (`-`, 1 to 4 lower-case hex digits of
+//!   the shard, `-`), returns that shard. Responses from one
 //!   upstream all share one address pair, so the hash would hand every one
 //!   of them to one shard, which then forwards most of them over the mesh;
 //!   this way each reaches the shard that holds its transaction directly.
