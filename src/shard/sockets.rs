@@ -96,9 +96,15 @@ impl Reuseport {
         for l in &config.listen {
             let err = |e: std::io::Error| format!("cannot bind {} {}: {e}", l.transport.as_str(), l.addr);
             let steer = |s: &Socket| {
-                self.steer(s, id, l.transport == Transport::Udp).map_err(|e| {
+                let udp = l.transport == Transport::Udp;
+                self.steer(s, id, udp).map_err(|e| {
+                    let responses = if udp && config.server.steer_responses && self.cpus.len() > 1 {
+                        ", server.steer_responses = true"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "cannot steer {} {} (server.steering = \"{}\"): {e}",
+                        "cannot steer {} {} (server.steering = \"{}\"{responses}): {e}",
                         l.transport.as_str(),
                         l.addr,
                         self.steering.as_str()
