@@ -189,18 +189,17 @@ start_server() { # name -> sets SERVER_PID, TARGET; returns 1 if unavailable
       [[ -x $bin ]] || { echo "  (no $name binary: ${bin:-set BASE_BIN})"; return 1; }
       sed "s/^algorithms = .*/algorithms = [\"$( [[ $DIGEST == sha256 ]] && echo SHA-256 || echo MD5 )\"]/" \
         "$ROOT/bench/sipedge-$BASE.toml" >"$WORK/sipedge.toml"
-      [[ $TRANSPORT == tcp ]] && sed -i 's/transport = "udp" }/transport = "tcp" }/' "$WORK/sipedge.toml"
       # Calls with several generator threads: thread i's UAS listens on
       # 5070 + i, and Kamailio relays to each call's Request-URI (its own
       # thread's UAS); sipedge gets every UAS as an upstream of equal weight
       # (first attempts shared by Call-ID), else one UAS thread would carry
       # every call.
       if [[ $BASE == call && $GEN_THREADS -gt 1 && $name != named ]]; then
-        local ups t
-        t=$( [[ $TRANSPORT == tcp ]] && echo tcp || echo udp)
-        ups=$(for ((i = 0; i < GEN_THREADS; i++)); do printf '{ addr = "127.0.0.1:%d", transport = "%s" },' $((5070 + i)) "$t"; done)
+        local ups
+        ups=$(for ((i = 0; i < GEN_THREADS; i++)); do printf '{ addr = "127.0.0.1:%d", transport = "udp" },' $((5070 + i)); done)
         sed -i "s|^upstreams = .*|upstreams = [${ups%,}]|" "$WORK/sipedge.toml"
       fi
+      [[ $TRANSPORT == tcp ]] && sed -i 's/transport = "udp" }/transport = "tcp" }/g' "$WORK/sipedge.toml"
       sed -i "s/^shards = .*/shards = $SHARDS/; s/^cores = .*/cores = [$(cpu_list "$SERVER_CPUS" | head -n "$SHARDS" | paste -sd,)]/" "$WORK/sipedge.toml"
       [[ $TRANSPORT == tls ]] && sipedge_tls_listener 127.0.0.1:5061 >>"$WORK/sipedge.toml"
       if [[ $name == cluster ]]; then
@@ -368,7 +367,7 @@ for s in $SERVERS; do
   if start_server "$s"; then
     PEAK[$s]=$(find_peak "$s")
     BOUND[$s]=$(peak_bound "$s")
-    echo "   peak (<0.1% failures): ${PEAK[$s]} ops/s, set by the ${BOUND[$s]} ($( [[ $s == sipedge || $s == base ]] && echo "busiest shard" || echo "server") CPU at most $(server_cpu_max "$s") %)"
+    echo "   peak (<0.1% failures): ${PEAK[$s]} ops/s, set by the ${BOUND[$s]} ($( [[ $s == kamailio* || $s == echo ]] && echo "server" || echo "busiest shard") CPU at most $(server_cpu_max "$s") %)"
     stop_server
   else
     PEAK[$s]=""

@@ -264,11 +264,7 @@ pub fn run(
     let mut win_start = (t_start, 0.0, None::<f64>);
     let mut window = (0.0, 0.0, None::<f64>);
     // each thread its own arrivals (a sum of Poisson processes is one)
-    let seed = t_start.elapsed().as_nanos() as u64
-        ^ (uac.first().copied().unwrap_or(0) as u64) << 32
-        ^ std::process::id() as u64
-        ^ thread_seed();
-    let mut pacer = cfg.rate.map(|r| Pacer::new(r, t_start, cfg.arrivals, seed));
+    let mut pacer = cfg.rate.map(|r| Pacer::new(r, t_start, cfg.arrivals, thread_seed()));
     let mut rr = 0usize;
     let hard_end = end + cfg.timeout + Duration::from_millis(200);
     loop {
@@ -409,7 +405,8 @@ pub fn run_report(
     }
 }
 
-/// A number that differs between the generator's threads.
+/// A random number, another in each of the generator's threads (std seeds
+/// the keys of `RandomState` randomly per thread).
 fn thread_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

@@ -11,8 +11,9 @@
 //! off, or a response it could not scan) the kernel's hash picks a shard,
 //! which reads the branch of the top Via and, when the branch names another
 //! shard, hands the message over the mesh (one hop, owned bytes). The
-//! program's reading of the branch must follow `write_branch`. Over TCP the connection is owned by the
-//! shard that opened it, so its responses arrive on the right shard already.
+//! program's reading of the branch must follow `write_branch`. Over TCP the
+//! connection is owned by the shard that opened it, so its responses arrive
+//! on the right shard already.
 
 use crate::sip::Via;
 

@@ -33,6 +33,9 @@ const TURN_WAIT: Duration = Duration::from_secs(5);
 /// CPU of every shard, and how many shards have bound so far.
 pub struct Reuseport {
     steering: Steering,
+    /// Whether UDP groups steer responses by branch (`server.steer_responses`
+    /// with two shards or more).
+    by_branch: bool,
     /// The CBPF programs of UDP and of TCP groups, where they have one.
     udp_program: Option<Vec<libc::sock_filter>>,
     tcp_program: Option<Vec<libc::sock_filter>>,
@@ -56,6 +59,7 @@ impl Reuseport {
         }
         Reuseport {
             steering,
+            by_branch,
             udp_program: steer_bpf::program(&cpus, by_cpu, by_branch),
             tcp_program: steer_bpf::program(&cpus, by_cpu, false),
             cpus,
@@ -98,11 +102,7 @@ impl Reuseport {
             let steer = |s: &Socket| {
                 let udp = l.transport == Transport::Udp;
                 self.steer(s, id, udp).map_err(|e| {
-                    let responses = if udp && config.server.steer_responses && self.cpus.len() > 1 {
-                        ", server.steer_responses = true"
-                    } else {
-                        ""
-                    };
+                    let responses = if udp && self.by_branch { ", server.steer_responses = true" } else { "" };
                     format!(
                         "cannot steer {} {} (server.steering = \"{}\"{responses}): {e}",
                         l.transport.as_str(),

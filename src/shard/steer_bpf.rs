@@ -38,6 +38,9 @@ const CHUNK: usize = 32;
 /// What must follow a scanned offset for its loads to stay in the packet:
 /// `z9hG4bK-` (8), four hex digits and the dash after them.
 const TAIL: usize = 16;
+/// Instructions kept for everything of the branch part but the scan: its
+/// checks before the scan and the reading of the shard number after it.
+const BRANCH_READ_INSNS: usize = 128;
 /// Back to the kernel's hash.
 const FALLBACK: u32 = u32::MAX;
 
@@ -55,7 +58,8 @@ pub fn program(cpus: &[usize], by_cpu: bool, responses: bool) -> Option<Vec<sock
     let mut a = Asm::default();
     let requests = a.label();
     if responses {
-        let room = MAX_INSNS.saturating_sub(if by_cpu { 2 * cpus.len() + 2 } else { 1 } + 128);
+        let cpu_part = if by_cpu { 2 * cpus.len() + 2 } else { 1 };
+        let room = MAX_INSNS.saturating_sub(cpu_part + BRANCH_READ_INSNS);
         let window = (room / (4 * CHUNK + 3) * CHUNK).min(SCAN_MAX);
         branch_scan(&mut a, cpus.len(), window, requests);
     }
@@ -68,7 +72,7 @@ pub fn program(cpus: &[usize], by_cpu: bool, responses: bool) -> Option<Vec<sock
     Some(a.finish())
 }
 
-/// If the packet is a response whose first `z9hG4bK-` is followed by 1 to 4
+/// If the packet is a response whose first `z9hG` goes on as `4bK-`, 1 to 4
 /// lower-case hex digits and a dash naming a shard below `shards`, returns
 /// that shard; otherwise jumps to `miss`.
 fn branch_scan(a: &mut Asm, shards: usize, window: usize, miss: Label) {
