@@ -424,8 +424,9 @@ impl Edge {
                 self.counters.cluster.bad_values += bad as u64;
                 for b in list.into_iter().filter(|b| b.node == c.cfg.node && b.binding.expires_at() > now) {
                     // A binding refreshed here since start is newer: kept.
+                    let key = b.binding.contact_key();
                     let held =
-                        self.reg.location.get(&aor).iter().any(|h| b.binding.with_new(|nb| h.is_replaced_by(&nb)));
+                        b.binding.with_new(|nb| self.reg.location.get(&aor).iter().any(|h| h.is_replaced_by(&nb, key)));
                     if !held && self.reg.location.upsert_binding(&aor, &b.binding).is_ok() {
                         self.counters.cluster.restored += 1;
                     }

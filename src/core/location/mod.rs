@@ -39,7 +39,10 @@
 //! `<>` and without the header parameters (expires, q, +sip.instance ...).
 //! When the new binding carries both `+sip.instance` and `reg-id`
 //! (RFC 5626 §6), the binding of the same instance and reg-id is replaced
-//! instead (instance compared byte for byte).
+//! instead (instance compared byte for byte). Each binding keeps a 32-bit
+//! hash of its contact under that equality (`ContactKey`, in 4 bytes of
+//! `updated` that seconds until 2106 do not need), so a REGISTER passes
+//! over the bindings it does not name without reading their string blocks.
 
 use std::borrow::Borrow;
 use std::collections::hash_map::{Entry as MapEntry, RandomState};
@@ -111,7 +114,7 @@ mod record;
 pub mod shared;
 
 use binding::{uri_eq, UserAgent};
-pub use binding::{Binding, PathIter};
+pub use binding::{Binding, ContactKey, PathIter};
 
 /// binding (`Many` of an empty vector) is vacant.
 #[derive(Debug)]
@@ -276,7 +279,8 @@ impl Location {
         let slot = match self.find_hashed(aor, h) {
             Some(i) => {
                 let bindings = &mut self.slots[i as usize];
-                if let Some(old) = bindings.as_mut_slice().iter_mut().find(|x| x.is_replaced_by(&b)) {
+                let key = ContactKey::of(b.contact);
+                if let Some(old) = bindings.as_mut_slice().iter_mut().find(|x| x.is_replaced_by(&b, key)) {
                     let data = old.same_strings(aor, &b).then(|| std::mem::take(&mut old.data));
                     *old = Binding::build(aor, &b, ua, data);
                     self.wheel.schedule(b.expires_at, i);

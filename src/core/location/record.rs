@@ -57,7 +57,7 @@ impl From<Binding> for BindingRecord {
             instance: b.instance().map(|i| Bytes(i.to_vec())),
             reg_id: b.reg_id(),
             user_agent: b.user_agent().map(|u| Bytes(u.to_vec())),
-            updated: b.updated,
+            updated: b.updated(),
         }
     }
 }

@@ -248,6 +248,38 @@ fn uri_comparison() {
 }
 
 #[test]
+fn equal_contacts_have_equal_keys_and_refresh_one_binding() {
+    let same: [(&[u8], &[u8]); 4] = [
+        (b"sip:alice@Example.COM;transport=udp", b"SIP:alice@example.com;transport=udp"),
+        (b"sip:[2001:DB8::1]:5060", b"sip:[2001:db8::1]:5060"),
+        (b"sips:EXAMPLE.com?subject=A@B", b"sips:example.com?subject=A@B"),
+        (b"opaque", b"opaque"),
+    ];
+    for (a, b) in same {
+        assert!(uri_eq(a, b));
+        assert_eq!(ContactKey::of(a), ContactKey::of(b), "{}", String::from_utf8_lossy(a));
+    }
+    // What the key is for: bindings that differ only in port or user case.
+    assert_ne!(ContactKey::of(b"sip:a@b:5060"), ContactKey::of(b"sip:a@b:5061"));
+    assert_ne!(ContactKey::of(b"sip:Alice@b"), ContactKey::of(b"sip:alice@b"));
+    let mut loc = Location::new(0);
+    assert_eq!(loc.upsert(AOR, nb(b"sip:alice@Example.COM:5060", 10)), Ok(Upserted::Added));
+    assert_eq!(loc.upsert(AOR, nb(b"sip:alice@example.com:5060", 20)), Ok(Upserted::Updated));
+    assert_eq!(loc.upsert(AOR, nb(b"sip:alice@example.com:5061", 20)), Ok(Upserted::Added));
+    assert_eq!(loc.bindings(), 2);
+    assert_eq!(loc.get(AOR)[0].contact_key(), ContactKey::of(b"sip:alice@EXAMPLE.com:5060"));
+}
+
+#[test]
+fn update_time_is_kept_in_seconds_until_2106() {
+    let mut b = nb(CONTACT, 10);
+    b.updated = 4_102_444_800; // 2100-01-01
+    assert_eq!(Binding::from_new(AOR, &b).unwrap().updated(), 4_102_444_800);
+    b.updated = u64::MAX;
+    assert_eq!(Binding::from_new(AOR, &b).unwrap().updated(), u64::from(u32::MAX));
+}
+
+#[test]
 fn too_large_is_refused_without_side_effects() {
     let mut loc = Location::new(0);
     let big = vec![b'x'; 70_000];

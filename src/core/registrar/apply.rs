@@ -9,7 +9,7 @@
 //! transaction layer absorbs these once it exists).
 
 use super::{BindingView, ContactChange, RegisterOp, RegistrarConfig, Reject};
-use crate::core::location::{Binding, Location, NewBinding};
+use crate::core::location::{Binding, ContactKey, Location, NewBinding};
 
 pub fn apply(loc: &mut Location, op: &RegisterOp, cfg: &RegistrarConfig) -> Result<Vec<BindingView>, Reject> {
     let existing = loc.get(&op.aor);
@@ -21,9 +21,10 @@ pub fn apply(loc: &mut Location, op: &RegisterOp, cfg: &RegistrarConfig) -> Resu
     let mut added = 0;
     for c in &op.contacts {
         let nb = new_binding(op, c, &[]);
+        let key = ContactKey::of(nb.contact);
         let mut named = false;
         for (i, b) in existing.iter().enumerate() {
-            if b.is_replaced_by(&nb) {
+            if b.is_replaced_by(&nb, key) {
                 named = true;
                 touched[i] = true;
                 removed[i] |= c.expires == 0;
