@@ -25,7 +25,9 @@ const PARTS: usize = 256;
 /// under [`SplitMap`], and the index of the lingering transactions
 /// (`core::proxy::lingering`), whose entries are record numbers and whose
 /// keys live in the records. A part's table asks `hash` for the hash of
-/// an entry when it grows.
+/// every entry when it grows or clears its tombstones: an entry that can
+/// give it without a cold read elsewhere (the lingering index keeps 32
+/// bits of it) keeps that lump short.
 pub struct SplitTable<T> {
     parts: Box<[HashTable<T>]>,
     len: usize,

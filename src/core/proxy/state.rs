@@ -160,7 +160,7 @@ pub struct Best {
 ///
 /// Memory of a lingering transaction, measured (`proxy_tests::steady`, a
 /// counting allocator, 2,000 calls INVITE…BYE through the edge, the 4,000
-/// transactions lingering, all tables included): 282 bytes each (1,257
+/// transactions lingering, all tables included): 289 bytes each (1,257
 /// when they stayed here, 2,382 before `release`). Of that:
 /// - its packed record, 204 on average: an accepted INVITE's is 83 (its
 ///   server key, its branch's number, the two machines with their
@@ -169,7 +169,8 @@ pub struct Best {
 ///   §17.2.2);
 /// - its node in the lingering wheel (the record's slot and its timer, one
 ///   entry at its earliest deadline), 33;
-/// - its server key and branch number in the two indexes, 24;
+/// - its server key and branch number in the two indexes, 31 (each
+///   entry keeps 32 bits of its key's hash; `lingering::Entry`);
 /// - the rest, 20, is what every shard allocates once (the live table,
 ///   wheel and key maps' first allocations), spread over the 4,000.
 pub struct Tx {

@@ -110,7 +110,8 @@ fn a_completed_transaction_keeps_little_more_than_its_keys_state_and_final_answe
         bytes
     );
     assert_eq!((e.proxy.txs.len(), e.proxy.lingering.len()), (0, 4_000), "all of them lingering");
-    // Measured 282 (see `Tx`); 1,257 before a quiet transaction was packed
+    // Measured 289 (see `Tx`; 282 before the index entries kept 32 bits of
+    // their hash); 1,257 before a quiet transaction was packed
     // into `lingering`, 2,382 before the branch's target was freed on
     // completion and the branches' `Vec` sized exactly.
     assert!(bytes / txs <= 300, "{} bytes per transaction", bytes / txs);
