@@ -31,8 +31,8 @@ LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 HZ=$(getconf CLK_TCK)
 
-# user nice system idle iowait irq softirq of the server's CPU, in ticks
-ticks() { awk -v c="cpu$CPU" '$1 == c {print $2 + $3, $4, $5 + $6, $7 + $8}' /proc/stat; }
+# user (+ nice), system, irq + softirq ticks of the server's CPU
+ticks() { awk -v c="cpu$CPU" '$1 == c {print $2 + $3, $4, $7 + $8}' /proc/stat; }
 
 echo "$SCENARIO at $RATE/s, CPU $CPU, ${MEASURE_S}s measured (ARRIVALS=${ARRIVALS:-ticks}); us per operation"
 printf '  %-10s %8s %8s %12s %8s %10s\n' server user system irq+softirq sum x-kamailio
@@ -43,9 +43,9 @@ for s in $SERVERS; do
   run=$!
   # the server starts, the generator warms up, then 3 s of steady load
   sleep $((WARM_S + 6))
-  read -r u0 s0 i0 q0 < <(ticks)
+  read -r u0 s0 q0 < <(ticks)
   sleep "$MEASURE_S"
-  read -r u1 s1 i1 q1 < <(ticks)
+  read -r u1 s1 q1 < <(ticks)
   wait "$run" || true
   grep -qE "^$s " "$LOG" || { echo "  $s: no result (see compare.sh)"; continue; }
   line=$(awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v q=$((q1 - q0)) -v hz="$HZ" -v ops=$((RATE * MEASURE_S)) \

@@ -63,11 +63,14 @@ impl Binding {
         Ok(())
     }
 
-    /// Builds a binding; `check` must have passed. `data`: the string block
-    /// of the binding it refreshes, when `same_strings` (the usual refresh).
+    /// Builds a binding; `check` must have passed. `key`:
+    /// `ContactKey::of(b.contact)`, which the caller may already hold.
+    /// `data`: the string block of the binding it refreshes, when
+    /// `same_strings` (the usual refresh).
     pub(super) fn build(
         aor: &[u8],
         b: &NewBinding<'_>,
+        key: ContactKey,
         user_agent: Option<UserAgent>,
         data: Option<Box<[u8]>>,
     ) -> Binding {
@@ -119,7 +122,7 @@ impl Binding {
             user_agent,
             expires_at: b.expires_at,
             updated: u32::try_from(b.updated).unwrap_or(u32::MAX),
-            contact_key: ContactKey::of(b.contact),
+            contact_key: key,
             ip4,
             cseq: b.cseq,
             reg_id: b.reg_id.unwrap_or(0),
@@ -262,7 +265,13 @@ impl Binding {
     /// A binding on its own (not in a table), its user agent not interned.
     pub fn from_new(aor: &[u8], b: &NewBinding<'_>) -> Result<Binding, TooLarge> {
         Binding::check(aor, b)?;
-        Ok(Binding::build(aor, b, b.user_agent.map(|u| Arc::new(u.to_vec().into_boxed_slice())), None))
+        Ok(Binding::build(
+            aor,
+            b,
+            ContactKey::of(b.contact),
+            b.user_agent.map(|u| Arc::new(u.to_vec().into_boxed_slice())),
+            None,
+        ))
     }
 
     /// The same binding with its expiry and update time moved to another

@@ -276,20 +276,20 @@ impl Location {
         Binding::check(aor, &b)?;
         let ua = b.user_agent.map(|u| self.intern(u));
         let h = self.hash32(aor);
+        let key = ContactKey::of(b.contact);
         let slot = match self.find_hashed(aor, h) {
             Some(i) => {
                 let bindings = &mut self.slots[i as usize];
-                let key = ContactKey::of(b.contact);
                 if let Some(old) = bindings.as_mut_slice().iter_mut().find(|x| x.is_replaced_by(&b, key)) {
                     let data = old.same_strings(aor, &b).then(|| std::mem::take(&mut old.data));
-                    *old = Binding::build(aor, &b, ua, data);
+                    *old = Binding::build(aor, &b, key, ua, data);
                     self.wheel.schedule(b.expires_at, i);
                     return Ok(Upserted::Updated);
                 }
-                bindings.push(Binding::build(aor, &b, ua, None));
+                bindings.push(Binding::build(aor, &b, key, ua, None));
                 i
             }
-            None => self.add_slot(h, Binding::build(aor, &b, ua, None)),
+            None => self.add_slot(h, Binding::build(aor, &b, key, ua, None)),
         };
         self.bindings += 1;
         self.wheel.schedule(b.expires_at, slot);

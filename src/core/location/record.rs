@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::core::{FlowId, Transport};
 
-use super::{Binding, NewBinding, TooLarge};
+use super::{Binding, ContactKey, NewBinding, TooLarge};
 
 /// The serde shape of a `Binding`: readable, self-contained (the user agent
 /// is written out, not as a shard-local id).
@@ -84,7 +84,7 @@ impl TryFrom<BindingRecord> for Binding {
         };
         Binding::check(&r.aor.0, &nb)?;
         let ua = r.user_agent.map(|u| Arc::new(u.0.into_boxed_slice()));
-        Ok(Binding::build(&r.aor.0, &nb, ua, None))
+        Ok(Binding::build(&r.aor.0, &nb, ContactKey::of(nb.contact), ua, None))
     }
 }
 

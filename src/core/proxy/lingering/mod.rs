@@ -72,7 +72,7 @@ const CLIENT_BITS: u32 = 0x00ff_ffff;
 impl Entry {
     /// The server index's entry for a server key hashed to `h`.
     fn server(node: u32, h: u64) -> Entry {
-        Entry { node, tag: (h >> 32) as u32 }
+        Entry { node, tag: key_bits(h) }
     }
 
     /// The client index's entry for branch number `nth` of a record, `seq`.
@@ -87,18 +87,29 @@ impl Entry {
 
     /// What a server entry is hashed by in its index.
     fn server_hash(self) -> u64 {
-        seq_hash(u64::from(self.tag))
+        index_hash(self.tag)
     }
 
     /// What a client entry is hashed by in its index (its number's bits).
     fn client_hash(self) -> u64 {
-        seq_hash(u64::from(self.tag & CLIENT_BITS))
+        index_hash(self.tag & CLIENT_BITS)
     }
+}
+
+/// The 32 bits of a server key's keyed hash `h` that its entry keeps.
+fn key_bits(h: u64) -> u32 {
+    (h >> 32) as u32
 }
 
 /// The 24 bits of a branch number's hash that its client entries keep.
 fn seq_bits(seq: u64) -> u32 {
     (seq_hash(seq) >> 32) as u32 & CLIENT_BITS
+}
+
+/// What the indexes hash an entry by: the bits it keeps, mixed again so
+/// that they fill the part number and hashbrown's bits.
+fn index_hash(bits: u32) -> u64 {
+    seq_hash(u64::from(bits))
 }
 
 /// The client index's hash of a branch number (they are consecutive: mixed
@@ -169,10 +180,10 @@ impl Lingering {
     /// The lingering transaction of server key `key`.
     pub fn server(&self, key: &ServerKey) -> Option<TimerHandle> {
         let records = &self.records;
-        let want = Entry::server(0, self.hasher.hash_one(key));
-        let found = self.servers.find(want.server_hash(), |e| {
-            e.tag == want.tag && record_at(records, e.node).is_some_and(|r| has_key(r, key))
-        })?;
+        let want = key_bits(self.hasher.hash_one(key));
+        let found = self
+            .servers
+            .find(index_hash(want), |e| e.tag == want && record_at(records, e.node).is_some_and(|r| has_key(r, key)))?;
         self.records.handle_at(found.node)
     }
 
@@ -182,7 +193,7 @@ impl Lingering {
         let want = seq_bits(seq);
         let found = self
             .clients
-            .find(seq_hash(u64::from(want)), |&f| f.tag & CLIENT_BITS == want && filed_seq(records, f) == Some(seq))?;
+            .find(index_hash(want), |&f| f.tag & CLIENT_BITS == want && filed_seq(records, f) == Some(seq))?;
         self.records.handle_at(found.node)
     }
 
