@@ -34,7 +34,9 @@
 # single-threaded shard loses whole CFS time slices (ms) to a competing
 # process where Kamailio's several workers interleave; use it to measure the
 # servers rather than the neighbours, and say so beside the figures.
-# Each peak is marked "generator" when the server's CPU (sipedge: its
+# SHIELD=1 (default): every other thread that may run on the servers'
+# CPUs is moved off them for the run (lib.sh shield_cpus; SHIELD=0 leaves
+# them). Each peak is marked "generator" when the server's CPU (sipedge: its
 # busiest shard's) never reached 90 % of a core in any step of the search:
 # the generator, not the server, set that peak.
 # "kamailio-redis" in SERVERS: Kamailio with usrloc written through to a
@@ -119,6 +121,7 @@ DNS_PID=""
 DNS_ADDR=127.0.0.53:5353
 cleanup() {
   stop_server
+  unshield_cpus "$WORK/shield"
   rm -rf "$WORK"
 }
 
@@ -155,6 +158,8 @@ cluster_table() {
   printf '\n[cluster]\nenabled = true\nnode = "bench"\nredis = "redis://127.0.0.1:%s"\npeer_addr = "127.0.0.1:5060"\n' $REDIS_PORT
 }
 trap cleanup EXIT
+# The servers' CPUs (and Kamailio's CPU 1) to themselves: lib.sh shield_cpus.
+[[ ${SHIELD:-1} == 1 ]] && shield_cpus "$(cpu_list "$SERVER_CPUS,1" | sort -nu | paste -sd,)" "$WORK/shield"
 
 # ---- users (generator, sipedge and Kamailio's db_text subscriber table) ---
 write_users "$USERS" "$WORK/users.txt"

@@ -45,6 +45,39 @@ cpu_list() {
   done
 }
 
+# shield_cpus LIST SAVE: moves every thread allowed on the CPUs of LIST
+# (and on some other CPU) off them for the run, so that the servers there
+# share their CPUs only with per-CPU kernel threads and interrupts: a
+# kernel thread on a server's CPU holds off a SCHED_FIFO server woken by a
+# datagram until it reaches a preemption point (DAMON's kdamond ran for
+# 0.5-4.6 ms at a time on the development VM, the ms stalls of a call run).
+# The threads' masks go to SAVE ("tid mask" lines); unshield_cpus SAVE puts
+# them back. Threads the kernel does not let move (per-CPU ones) stay.
+shield_cpus() {
+  local cpus=$1 save=$2 t tid mask moved=0
+  local others
+  others=$(comm -23 <(cpu_list "0-$(($(nproc) - 1))" | sort) <(cpu_list "$cpus" | sort) | sort -n | paste -sd,)
+  [[ -z $others ]] && return 0
+  : >"$save"
+  for t in /proc/[0-9]*/task/[0-9]*; do
+    tid=${t##*/}
+    mask=$(taskset -pc "$tid" 2>/dev/null | awk -F': ' '{print $2}') || continue
+    [[ -z $mask ]] && continue
+    # only threads that may run on a shielded CPU and on some other one
+    comm -12 <(cpu_list "$mask" | sort) <(cpu_list "$cpus" | sort) | grep -q . || continue
+    comm -23 <(cpu_list "$mask" | sort) <(cpu_list "$cpus" | sort) | grep -q . || continue
+    taskset -pc "$others" "$tid" >/dev/null 2>&1 && { echo "$tid $mask" >>"$save"; moved=$((moved + 1)); }
+  done
+  echo "shielded CPU(s) $cpus: $moved threads moved to $others for the run (SHIELD=0: not moved)"
+}
+
+unshield_cpus() {
+  local tid mask
+  [[ -f $1 ]] || return 0
+  while read -r tid mask; do taskset -pc "$mask" "$tid" >/dev/null 2>&1 || true; done <"$1"
+  rm -f "$1"
+}
+
 # start_kamailio LOG SHM_MB -A DEFINE...: Kamailio pinned to CPU 1 in the
 # background ($! is its main process). -x tlsf: its fast allocator;
 # -DD -E: foreground, log to stderr.

@@ -1119,6 +1119,12 @@ impl SleepableRing {
             ts: ts.as_ref().map_or(0, |t| t as *const _ as u64),
         };
         let mut flags = uring_sys::IORING_ENTER_GETEVENTS;
+        // sipedge patch (PATCHES.md, 5): an executor waiting for work is
+        // idle, not waiting for I/O (since Linux 6.5 the kernel counts an
+        // io_uring wait with requests in flight as iowait).
+        if self.ring.raw().features & uring_sys::IORING_FEAT_NO_IOWAIT != 0 {
+            flags |= uring_sys::IORING_ENTER_NO_IOWAIT;
+        }
         let (argp, argsz) = if self.timeout_in_enter() {
             flags |= uring_sys::IORING_ENTER_EXT_ARG;
             (

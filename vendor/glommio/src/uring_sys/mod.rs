@@ -91,6 +91,8 @@ pub const IORING_ENTER_GETEVENTS: libc::c_uint = 1 << 0;
 pub const IORING_ENTER_SQ_WAKEUP: libc::c_uint = 1 << 1;
 // sipedge patch (PATCHES.md, 4): the wait's timeout as an argument of io_uring_enter.
 pub const IORING_ENTER_EXT_ARG: libc::c_uint = 1 << 3;
+// sipedge patch (PATCHES.md, 5): a wait not counted as I/O wait (Linux 6.15).
+pub const IORING_ENTER_NO_IOWAIT: libc::c_uint = 1 << 7;
 
 // io_uring_params.features flags
 pub const IORING_FEAT_SINGLE_MMAP: libc::__u32 = 1 << 0;
@@ -102,6 +104,8 @@ pub const IORING_FEAT_FAST_POLL: libc::__u32 = 1 << 5;
 pub const IORING_FEAT_POLL_32BITS: libc::__u32 = 1 << 6;
 // sipedge patch (PATCHES.md, 4)
 pub const IORING_FEAT_EXT_ARG: libc::__u32 = 1 << 8;
+// sipedge patch (PATCHES.md, 5)
+pub const IORING_FEAT_NO_IOWAIT: libc::__u32 = 1 << 17;
 
 /// sipedge patch (PATCHES.md, 4): `struct io_uring_getevents_arg`, what
 /// `io_uring_enter` reads with `IORING_ENTER_EXT_ARG` (Linux 5.11).
