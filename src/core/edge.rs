@@ -166,6 +166,8 @@ pub struct Edge {
     pub(crate) cluster: Option<cluster::ClusterState>,
     /// UDP sources a profile's `keepalive_secs` keeps alive.
     keepalives: keepalive::Keepalives,
+    /// Live transactions a step left quiet, to linger at `settle`.
+    quiet: Vec<crate::core::proxy::table::Id>,
 }
 
 /// Methods the edge handles (the Allow header of its answers to OPTIONS):
@@ -200,6 +202,7 @@ impl Edge {
             waiting: Default::default(),
             trace: Default::default(),
             keepalives: Default::default(),
+            quiet: Vec::new(),
             cluster: cfg.cluster.clone().map(|c| cluster::ClusterState::new(c, now_ms)),
             cfg,
         }
@@ -207,6 +210,7 @@ impl Edge {
 
     /// Handles one input at `clock_ms` (the caller's monotonic ms); effects are appended to `out`.
     pub fn handle(&mut self, clock_ms: u64, input: Input<'_>, out: &mut Vec<Output>) {
+        self.settle();
         self.set_clock(clock_ms);
         match input {
             Input::Packet(p) if self.banned(&p.origin) => {}
@@ -247,6 +251,7 @@ impl Edge {
     /// work whose answer is overdue every call; binding expiry once per
     /// second of the clock however often the shard calls it.
     pub fn tick(&mut self, clock_ms: u64, out: &mut Vec<Output>) {
+        self.settle();
         self.set_clock(clock_ms);
         self.proxy_tick(out);
         self.expire_waiting(out);

@@ -11,11 +11,13 @@ use std::time::Instant;
 
 /// Hands one input to the core at `now` (`clock::now_ms`, read once per
 /// batch by the caller), records how long the core took, then performs its
-/// outputs. The `RefCell` borrow of the core ends before any await.
+/// outputs, then lets the core settle (`Edge::settle`). The `RefCell`
+/// borrow of the core ends before any await.
 pub async fn feed(shard: &Rc<Shard>, now: u64, input: Input<'_>) {
     let mut outs = Vec::new();
     handle(shard, now, input, &mut outs);
     perform(shard, outs).await;
+    shard.edge.borrow_mut().settle();
 }
 
 /// The synchronous half of `feed`: the core's decision, timed.

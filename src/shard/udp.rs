@@ -80,6 +80,8 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
         if !others.is_empty() {
             super::io::perform(&shard, std::mem::take(&mut others)).await;
         }
+        // What the batch left to do once its answers are out (lingering).
+        shard.edge.borrow_mut().settle();
     }
 }
 

@@ -1,7 +1,8 @@
 //! A transaction's lingering phase on the edge's side: when a step leaves a
 //! transaction quiet (`Tx::quiet`: its final answer sent, every branch
 //! answered, nothing left to forward), it leaves the live table for
-//! `core::proxy::lingering`, packed; what can still happen to it (a
+//! `core::proxy::lingering`, packed, once the step's answers are on their
+//! way (`Edge::settle`: packing is not on the answer's path); what can still happen to it (a
 //! retransmitted request or ACK, a retransmitted answer from a branch, a
 //! transport error, its timers) finds it there by key, and runs as one
 //! step of the `Tx` it was: the record is unpacked, the same step as a live
@@ -30,11 +31,28 @@ pub(super) enum At {
 }
 
 impl Edge {
-    /// After a step left live transaction `id` quiet: it moves on to linger.
-    pub(super) fn linger(&mut self, id: Id) {
-        let Some(tx) = self.take_tx(id) else { return };
-        let slot = self.proxy.linger_slot(&tx);
-        self.proxy.lingering.insert(&tx, slot);
+    /// After a step left live transaction `id` quiet: it moves on to linger
+    /// at the next `settle`, once the caller has sent what the step produced,
+    /// so that packing it does not hold up the answer on its way. Until then
+    /// it stays live, where anything that reaches it finds it.
+    pub(super) fn linger_soon(&mut self, id: Id) {
+        self.quiet.push(id);
+    }
+
+    /// The transactions steps left quiet move on to linger. A shard calls it
+    /// after sending a batch's outputs; `handle` and `tick` call it first, so
+    /// none stays live longer than until the next input.
+    pub fn settle(&mut self) {
+        let mut quiet = std::mem::take(&mut self.quiet);
+        for id in quiet.drain(..) {
+            // Still live and quiet (a step in between may have ended it).
+            if self.proxy.txs.get(id).is_some_and(|tx| !tx.server.is_terminated() && tx.quiet()) {
+                let Some(tx) = self.take_tx(id) else { continue };
+                let slot = self.proxy.linger_slot(&tx);
+                self.proxy.lingering.insert(&tx, slot);
+            }
+        }
+        self.quiet = quiet;
     }
 
     /// Runs one step of lingering transaction `h` on the `Tx` it packs,

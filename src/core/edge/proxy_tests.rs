@@ -266,7 +266,8 @@ impl Net {
     }
 
     /// Performs what a shard asked for: sends go on the wire, mesh messages
-    /// are handled by their shard at once (and what that asks for in turn).
+    /// are handled by their shard at once (and what that asks for in turn);
+    /// then every shard settles (`Edge::settle`: quiet transactions linger).
     pub(super) fn settle(&mut self, shard: u16, out: Vec<Output>) {
         let mut queue: VecDeque<(u16, Output)> = out.into_iter().map(|o| (shard, o)).collect();
         while let Some((from, o)) = queue.pop_front() {
@@ -312,6 +313,10 @@ impl Net {
                 }
                 Output::Close(flow) => panic!("no connection to close here: {flow:?}"),
             }
+        }
+        // As a shard does once a batch's outputs are out.
+        for edge in &mut self.edges {
+            edge.settle();
         }
     }
 

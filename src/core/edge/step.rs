@@ -63,7 +63,8 @@ impl Edge {
 
     /// Runs one step of transaction `id`; None when it is gone. When the
     /// step ended its server transaction, the transaction is forgotten;
-    /// when it left it quiet, it moves on to linger (`linger.rs`);
+    /// when it left it quiet, it moves on to linger (`linger.rs`, at the
+    /// next `settle`);
     /// otherwise its timer wheel entry follows its deadlines (`wake.rs`).
     pub(super) fn step<R>(
         &mut self,
@@ -84,7 +85,7 @@ impl Edge {
         if ended {
             self.drop_tx(id);
         } else if quiet {
-            self.linger(id);
+            self.linger_soon(id);
         }
         if let Some((forwarded, (code, bytes))) = held {
             self.on_core_answer(id, *forwarded, code, bytes, out);
