@@ -54,18 +54,20 @@ cpu_list() {
 # The threads' masks go to SAVE ("tid mask" lines); unshield_cpus SAVE puts
 # them back. Threads the kernel does not let move (per-CPU ones) stay.
 shield_cpus() {
-  local cpus=$1 save=$2 t tid mask moved=0
-  local others
-  others=$(comm -23 <(cpu_list "0-$(($(nproc) - 1))" | sort) <(cpu_list "$cpus" | sort) | sort -n | paste -sd,)
+  local cpus=$1 save=$2 t tid mask allowed moved=0
+  local shielded others
+  shielded=$(cpu_list "$cpus" | sort)
+  others=$(comm -23 <(cpu_list "0-$(($(nproc) - 1))" | sort) <(echo "$shielded") | sort -n | paste -sd,)
   [[ -z $others ]] && return 0
   : >"$save"
   for t in /proc/[0-9]*/task/[0-9]*; do
     tid=${t##*/}
     mask=$(taskset -pc "$tid" 2>/dev/null | awk -F': ' '{print $2}') || continue
     [[ -z $mask ]] && continue
+    allowed=$(cpu_list "$mask" | sort)
     # only threads that may run on a shielded CPU and on some other one
-    comm -12 <(cpu_list "$mask" | sort) <(cpu_list "$cpus" | sort) | grep -q . || continue
-    comm -23 <(cpu_list "$mask" | sort) <(cpu_list "$cpus" | sort) | grep -q . || continue
+    comm -12 <(echo "$allowed") <(echo "$shielded") | grep -q . || continue
+    comm -23 <(echo "$allowed") <(echo "$shielded") | grep -q . || continue
     taskset -pc "$others" "$tid" >/dev/null 2>&1 && { echo "$tid $mask" >>"$save"; moved=$((moved + 1)); }
   done
   echo "shielded CPU(s) $cpus: $moved threads moved to $others for the run (SHIELD=0: not moved)"
