@@ -34,6 +34,9 @@ use std::time::{Duration, Instant};
 
 /// Writes queued per connection before further ones are dropped and counted.
 const WRITE_QUEUE: usize = 256;
+/// Most bytes one write of a byte stream carries: messages queued behind
+/// the first are joined to it up to this size (see `Sink::JOINS`).
+const JOIN_MAX: usize = 64 * 1024;
 /// Read size of a quiet connection: most SIP requests fit in one read.
 const READ_MIN: usize = 2 * 1024;
 /// Largest read size, reached by doubling while reads come back full.
@@ -378,6 +381,10 @@ where
 
 /// The writing half of a connection, one queued SIP message at a time.
 pub(super) trait Sink {
+    /// Whether messages may be joined into one `put`: a byte stream's may
+    /// (one write, one TLS record for what a turn queued), a WebSocket's
+    /// may not (RFC 7118: one SIP message per WebSocket message).
+    const JOINS: bool = false;
     /// Writes one message; false when the connection is broken.
     async fn put(&mut self, bytes: Vec<u8>) -> bool;
     /// Ends the connection in an orderly way (FIN, WebSocket Close).
@@ -393,6 +400,8 @@ pub(super) trait Sink {
 }
 
 impl<S: futures_lite::AsyncWrite + Unpin> Sink for futures_lite::io::WriteHalf<S> {
+    const JOINS: bool = true;
+
     /// Written and flushed: a TLS record the socket did not take at once
     /// would otherwise wait for the next message.
     async fn put(&mut self, bytes: Vec<u8>) -> bool {
@@ -428,7 +437,10 @@ pub(super) fn spawn_writer<K: Sink + 'static>(rx: LocalReceiver<Vec<u8>>, mut si
                 }
             };
             let ok = match next {
-                Next::Message(bytes) => sink.put(bytes).await,
+                Next::Message(mut bytes) => {
+                    let closed = K::JOINS && join_queued(&rx, &mut bytes).await;
+                    sink.put(bytes).await && !closed
+                }
                 Next::Idle => sink.ping().await,
                 Next::Closed => break,
             };
@@ -438,6 +450,20 @@ pub(super) fn spawn_writer<K: Sink + 'static>(rx: LocalReceiver<Vec<u8>>, mut si
         }
         sink.finish().await;
     })
+}
+
+/// Appends what else is queued to `bytes` (up to `JOIN_MAX`) without
+/// waiting, so the messages one turn queued leave in one write, not one
+/// system call each; true when the queue turned out closed.
+async fn join_queued(rx: &LocalReceiver<Vec<u8>>, bytes: &mut Vec<u8>) -> bool {
+    while bytes.len() < JOIN_MAX {
+        match futures_lite::future::poll_once(rx.recv()).await {
+            Some(Some(more)) => bytes.extend_from_slice(&more),
+            Some(None) => return true,
+            None => break,
+        }
+    }
+    false
 }
 
 /// The end every connection shares: `read` runs until the peer, the edge
