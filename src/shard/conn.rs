@@ -34,8 +34,9 @@ use std::time::{Duration, Instant};
 
 /// Writes queued per connection before further ones are dropped and counted.
 const WRITE_QUEUE: usize = 256;
-/// Most bytes one write of a byte stream carries: messages queued behind
-/// the first are joined to it up to this size (see `Sink::JOINS`).
+/// Messages queued behind the first join it (see `Sink::JOINS`) while the
+/// write holds fewer bytes than this: one write carries at most this plus
+/// one message.
 const JOIN_MAX: usize = 64 * 1024;
 /// Read size of a quiet connection: most SIP requests fit in one read.
 const READ_MIN: usize = 2 * 1024;
@@ -452,7 +453,7 @@ pub(super) fn spawn_writer<K: Sink + 'static>(rx: LocalReceiver<Vec<u8>>, mut si
     })
 }
 
-/// Appends what else is queued to `bytes` (up to `JOIN_MAX`) without
+/// Appends what else is queued to `bytes` (while under `JOIN_MAX`) without
 /// waiting, so the messages one turn queued leave in one write, not one
 /// system call each; true when the queue turned out closed.
 async fn join_queued(rx: &LocalReceiver<Vec<u8>>, bytes: &mut Vec<u8>) -> bool {

@@ -9,6 +9,8 @@ pub mod build;
 mod capture;
 mod clock;
 mod conn;
+#[cfg(test)]
+mod conn_tests;
 mod io;
 mod mesh;
 mod mmsg;
