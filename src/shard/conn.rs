@@ -380,13 +380,15 @@ where
     async move { life(&shard, conn.flow, writer, read_stream(&shard, origin, &closed, rd)).await }
 }
 
-/// The writing half of a connection, one queued SIP message at a time.
+/// The writing half of a connection: queued SIP messages, one per `put`,
+/// or joined into one `put` where the sink allows it (`JOINS`).
 pub(super) trait Sink {
     /// Whether messages may be joined into one `put`: a byte stream's may
     /// (one write, one TLS record for what a turn queued), a WebSocket's
     /// may not (RFC 7118: one SIP message per WebSocket message).
     const JOINS: bool = false;
-    /// Writes one message; false when the connection is broken.
+    /// Writes one message (several, joined, where `JOINS`); false when the
+    /// connection is broken.
     async fn put(&mut self, bytes: Vec<u8>) -> bool;
     /// Ends the connection in an orderly way (FIN, WebSocket Close).
     async fn finish(&mut self);
