@@ -81,7 +81,7 @@ pub async fn serve(shard: Rc<Shard>, listener: u16, sock: Rc<UdpSocket>) {
             super::io::perform(&shard, std::mem::take(&mut others)).await;
         }
         // What the batch left to do once its answers are out (lingering).
-        shard.edge.borrow_mut().settle();
+        super::io::after_send(&shard).await;
     }
 }
 
