@@ -65,6 +65,7 @@ fn a_retransmitted_bye_gets_the_same_200_byte_for_byte_until_timer_j_ends_its_tr
     net.advance(10 * T1);
     net.send(BOB_1, &answer);
     net.quiet();
+    assert_eq!(no_match(&net), 1);
     assert_eq!(lingering(&net), (0, 2), "the server transaction goes on");
     net.send(CORE, &bye);
     assert_eq!(net.one(CORE).bytes, ok.bytes, "still answered after Timer K");
