@@ -11,34 +11,13 @@ use std::time::Instant;
 
 /// Hands one input to the core at `now` (`clock::now_ms`, read once per
 /// batch by the caller), records how long the core took, then performs its
-/// outputs, then lets the core settle (`Edge::settle`). Not `after_send`:
-/// expiring lingering transactions after every TCP input made calls over
-/// TCP at 8,000/s worse (p99 1.53 against 1.20 ms); the tick expires them.
-/// The `RefCell` borrow of the core ends before any await.
+/// outputs, then lets the core settle (`Edge::settle`). The `RefCell`
+/// borrow of the core ends before any await.
 pub async fn feed(shard: &Rc<Shard>, now: u64, input: Input<'_>) {
     let mut outs = Vec::new();
     handle(shard, now, input, &mut outs);
     perform(shard, outs).await;
     shard.edge.borrow_mut().settle();
-}
-
-/// Once the answers to a sparse UDP batch are on their way: the core
-/// settles and expires a few lingering transactions (`Edge::after_send`);
-/// what that sends (a final answer Timer G resends: rare) is performed.
-pub async fn after_send(shard: &Rc<Shard>) {
-    let mut outs = Vec::new();
-    let wake = {
-        let mut edge = shard.edge.borrow_mut();
-        edge.after_send(&mut outs);
-        edge.take_wake()
-    };
-    if let Some(at) = wake {
-        shard.alarm.wake_by(at);
-    }
-    if !outs.is_empty() {
-        super::capture::sent(shard, &outs);
-        perform(shard, outs).await;
-    }
 }
 
 /// The synchronous half of `feed`: the core's decision, timed.

@@ -112,7 +112,11 @@ impl Edge {
     /// after the present.
     pub(super) fn proxy_tick(&mut self, out: &mut Vec<Output>) {
         let slot = self.now_ms / WHEEL_MS;
-        self.expire_lingering(usize::MAX, out);
+        let mut due = Vec::new();
+        self.proxy.lingering.due(slot, &mut due);
+        for h in due {
+            self.step_lingering(h, out, |p, cx, tx| p.fire_due(cx, Id::NONE, tx));
+        }
         let mut woken = Vec::new();
         self.proxy.wheel.advance(slot, &mut woken);
         for id in woken {
@@ -129,7 +133,7 @@ impl Edge {
 impl ProxyState {
     /// Hands each deadline of the transaction due now to its machine (or
     /// Timer C), earliest first, until its server transaction ends.
-    pub(super) fn fire_due(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) {
+    fn fire_due(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx) {
         for (_, part, name) in tx.due(cx.now_ms) {
             if tx.server.is_terminated() {
                 break;

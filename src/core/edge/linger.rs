@@ -23,14 +23,6 @@ use crate::core::proxy::table::Id;
 use crate::core::timer::cancellable::TimerHandle;
 use crate::core::transaction::{ClientKey, ServerKey};
 
-/// Lingering transactions expired per [`Edge::after_send`]: at ~1.6 µs
-/// each (unpack, fire, forget) on the development VM, at most ~13 µs of
-/// work after a batch's answers are sent. At 1,000 calls/s a 10 ms wheel
-/// slot holds ~20 of them: taken in one go by the tick, they held the shard
-/// for ~35 µs a hundred times a second, and a message arriving meanwhile
-/// waited for the lump.
-pub const EXPIRE_AFTER_SEND: usize = 8;
-
 /// Where a transaction is: live in the table, or lingering (packed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum At {
@@ -48,9 +40,8 @@ impl Edge {
     }
 
     /// The transactions steps left quiet move on to linger. A shard calls it
-    /// (through `after_send`) after sending a batch's outputs; `handle` and
-    /// `tick` call it first, so none stays live longer than until the next
-    /// input.
+    /// after sending a batch's outputs; `handle` and `tick` call it first, so
+    /// none stays live longer than until the next input.
     pub fn settle(&mut self) {
         let mut quiet = std::mem::take(&mut self.quiet);
         for id in quiet.drain(..) {
@@ -62,29 +53,6 @@ impl Edge {
             }
         }
         self.quiet = quiet;
-    }
-
-    /// What a shard does once the answers to an input (or a batch of them)
-    /// are on their way: the transactions the steps left quiet linger
-    /// (`settle`), and up to [`EXPIRE_AFTER_SEND`] lingering transactions
-    /// whose deadline has passed take it (most end; a final answer that
-    /// Timer G resends goes to `out`). So expiry comes in small pieces
-    /// between inputs, off the answers' path, rather than in one lump per
-    /// wheel slot (`tick` takes whatever is left, when no input comes).
-    pub fn after_send(&mut self, out: &mut Vec<Output>) {
-        self.settle();
-        self.expire_lingering(EXPIRE_AFTER_SEND, out);
-    }
-
-    /// Lingering transactions due by the edge's clock, at most `max`, take
-    /// their deadlines, longest due first.
-    pub(super) fn expire_lingering(&mut self, max: usize, out: &mut Vec<Output>) {
-        let slot = self.now_ms / crate::core::proxy::state::WHEEL_MS;
-        let mut due = Vec::new();
-        self.proxy.lingering.due(slot, max, &mut due);
-        for h in due {
-            self.step_lingering(h, out, |p, cx, tx| p.fire_due(cx, Id::NONE, tx));
-        }
     }
 
     /// Runs one step of lingering transaction `h` on the `Tx` it packs,

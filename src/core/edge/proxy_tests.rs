@@ -267,8 +267,7 @@ impl Net {
 
     /// Performs what a shard asked for: sends go on the wire, mesh messages
     /// are handled by their shard at once (and what that asks for in turn);
-    /// then every shard does what waited for them (`Edge::after_send`: quiet
-    /// transactions linger, a few due lingering ones expire).
+    /// then every shard settles (`Edge::settle`: quiet transactions linger).
     pub(super) fn settle(&mut self, shard: u16, out: Vec<Output>) {
         let mut queue: VecDeque<(u16, Output)> = out.into_iter().map(|o| (shard, o)).collect();
         while let Some((from, o)) = queue.pop_front() {
@@ -315,13 +314,9 @@ impl Net {
                 Output::Close(flow) => panic!("no connection to close here: {flow:?}"),
             }
         }
-        // As a shard does once a batch's outputs are out (and what that sends).
-        for s in 0..self.edges.len() {
-            let mut more = Vec::new();
-            self.edges[s].after_send(&mut more);
-            if !more.is_empty() {
-                self.settle(s as u16, more);
-            }
+        // As a shard does once a batch's outputs are out.
+        for edge in &mut self.edges {
+            edge.settle();
         }
     }
 

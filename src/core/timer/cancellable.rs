@@ -160,16 +160,12 @@ impl<K> CancellableWheel<K> {
     /// ([`CancellableWheel::reschedule`]) or takes it out
     /// ([`CancellableWheel::cancel`]). For a wheel whose entries are the
     /// owner's records (the proxy's lingering transactions): the handle is
-    /// the record's name and never changes while it lives. At most `max`
-    /// are handed out, oldest first; the rest stay due for the next call.
-    pub fn due(&mut self, now: u64, max: usize, out: &mut Vec<TimerHandle>) {
+    /// the record's name and never changes while it lives.
+    pub fn due(&mut self, now: u64, out: &mut Vec<TimerHandle>) {
         let overdue = self.overdue();
         self.pass(now, |w, i| w.link(overdue, i));
         let mut i = self.lists[overdue].head;
-        for _ in 0..max {
-            if i == NIL {
-                break;
-            }
+        while i != NIL {
             let n = &self.nodes[i as usize];
             out.push(TimerHandle { idx: i, gen: n.gen() });
             i = n.next;
@@ -439,48 +435,30 @@ mod tests {
     }
 
     #[test]
-    fn due_hands_out_at_most_max_oldest_first_and_keeps_the_rest_due() {
-        let mut w: CancellableWheel<u32> = CancellableWheel::new(0, 8);
-        let hs: Vec<_> = (0..5).map(|i| w.schedule(2, i)).collect();
-        let mut due = Vec::new();
-        w.due(3, 2, &mut due);
-        assert_eq!(due, hs[..2]);
-        for h in due.drain(..) {
-            assert!(w.cancel(h).is_some());
-        }
-        w.due(3, 2, &mut due);
-        assert_eq!(due, hs[2..4], "the rest stay due, in order");
-        assert_eq!(w.next_due(), Some(3), "due now while any is left");
-        due.clear();
-        w.due(3, 0, &mut due);
-        assert!(due.is_empty());
-    }
-
-    #[test]
     fn due_entries_stay_until_moved_or_taken_out_and_keep_their_handle() {
         let mut w: CancellableWheel<&str> = CancellableWheel::new(0, 8);
         let a = w.schedule(3, "a");
         let b = w.schedule(20, "b"); // two revolutions ahead
         let mut due = Vec::new();
-        w.due(2, usize::MAX, &mut due);
+        w.due(2, &mut due);
         assert!(due.is_empty());
-        w.due(3, usize::MAX, &mut due);
+        w.due(3, &mut due);
         assert_eq!(due, vec![a]);
         due.clear();
-        w.due(4, usize::MAX, &mut due);
+        w.due(4, &mut due);
         assert_eq!(due, vec![a], "handed out again: not moved yet");
         assert_eq!(w.get(a), Some(&"a"), "still there, same handle");
         *w.get_mut(a).unwrap() = "a2";
         assert!(w.reschedule(a, 12));
         assert_eq!(w.len(), 2);
         due.clear();
-        w.due(11, usize::MAX, &mut due);
+        w.due(11, &mut due);
         assert!(due.is_empty(), "moved ahead");
-        w.due(12, usize::MAX, &mut due);
+        w.due(12, &mut due);
         assert_eq!(due, vec![a]);
         assert!(w.reschedule(b, 5), "into the past: due at once");
         due.clear();
-        w.due(12, usize::MAX, &mut due);
+        w.due(12, &mut due);
         assert_eq!(due, vec![a, b]);
         assert_eq!(w.handle_at(b.idx), Some(b));
         assert_eq!(w.cancel(a), Some("a2"));

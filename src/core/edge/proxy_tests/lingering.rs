@@ -213,26 +213,3 @@ fn a_cancelled_call_lingers_with_its_cancel_and_both_keys_find_it() {
     net.quiet();
     assert_eq!(no_match(&net), 0);
 }
-
-#[test]
-fn due_lingering_transactions_expire_a_few_after_each_send_and_the_tick_takes_the_rest() {
-    use crate::core::edge::linger::EXPIRE_AFTER_SEND;
-    let mut net = Net::new(config());
-    net.register("bob", BOB_1, CONTACT);
-    let calls = EXPIRE_AFTER_SEND + 3;
-    for i in 0..calls {
-        answered(&mut net, &format!("x{i}"));
-    }
-    assert_eq!(lingering(&net), (0, calls), "each answered INVITE lingers");
-    // Past Timer L (64·T1) with no tick: every record is due.
-    net.now += 64 * T1 + 10;
-    // An input arrives (a stray answer, not ours); once the step is done, a
-    // few of them end, and no more.
-    net.send(BOB_1, b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKstray\r\nFrom: <sip:a@example.com>;tag=a\r\nTo: <sip:b@example.com>\r\nCall-ID: stray\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(lingering(&net), (0, calls - EXPIRE_AFTER_SEND));
-    // The tick takes the rest at once.
-    net.advance(10);
-    assert_eq!(lingering(&net), (0, 0));
-    assert_eq!(net.edges[0].timers_pending(), 0);
-    net.quiet();
-}

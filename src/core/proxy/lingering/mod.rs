@@ -163,10 +163,9 @@ impl Lingering {
         self.records.next_due()
     }
 
-    /// The records due at slot `now`, at most `max`, longest due first
-    /// (each stays due until updated or removed).
-    pub fn due(&mut self, now: u64, max: usize, out: &mut Vec<TimerHandle>) {
-        self.records.due(now, max, out);
+    /// Every record due at slot `now` (each stays until updated or removed).
+    pub fn due(&mut self, now: u64, out: &mut Vec<TimerHandle>) {
+        self.records.due(now, out);
     }
 
     /// Takes `tx` in, packed, due at `slot`; its name.
