@@ -47,6 +47,7 @@ static void *rx(void*_){
   }
 }
 int main(int argc,char**argv){
+  if(argc<3||atoi(argv[1])<0||atoi(argv[1])>4){fprintf(stderr,"usage: wakecost MODE(0-4) PORT_OFFSET\n");return 2;}
   mode=atoi(argv[1]);
   struct sockaddr_in a={.sin_family=AF_INET,.sin_port=htons(6001+atoi(argv[2]))};a.sin_addr.s_addr=htonl(0x7f000001);
   rfd=socket(AF_INET,SOCK_DGRAM,0); if(bind(rfd,(void*)&a,sizeof a)){perror("bind");return 1;}

@@ -37,7 +37,7 @@ const WRITE_QUEUE: usize = 256;
 /// Messages queued behind the first join it (see `Sink::JOINS`) while the
 /// write holds fewer bytes than this: one write carries at most this plus
 /// one message.
-const JOIN_MAX: usize = 64 * 1024;
+pub(super) const JOIN_MAX: usize = 64 * 1024;
 /// Read size of a quiet connection: most SIP requests fit in one read.
 const READ_MIN: usize = 2 * 1024;
 /// Largest read size, reached by doubling while reads come back full.

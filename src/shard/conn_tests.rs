@@ -2,7 +2,7 @@
 //! leaves in one write on a byte stream, one message per write on a
 //! WebSocket, and nothing queued is lost when the flow closes.
 
-use super::conn::{spawn_writer, Sink};
+use super::conn::{spawn_writer, Sink, JOIN_MAX};
 use glommio::channels::local_channel;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -51,8 +51,10 @@ fn a_websocket_gets_one_message_per_write() {
 
 #[test]
 fn a_join_stops_once_it_holds_join_max_bytes() {
-    let big = vec![b'x'; 40 * 1024];
+    // Each under the limit, two over it (40 kB each with JOIN_MAX at 64 kB).
+    let big = vec![b'x'; JOIN_MAX * 5 / 8];
     let w = writes::<true>(&[&big, &big, &big, b"tail"]);
-    // 40 kB, under the limit: the next one joins (80 kB); the rest follow.
-    assert_eq!(w.iter().map(Vec::len).collect::<Vec<_>>(), vec![80 * 1024, 40 * 1024 + 4]);
+    // The first is under the limit: the next one joins it; then the write
+    // holds more than the limit, so the rest follow in the next write.
+    assert_eq!(w.iter().map(Vec::len).collect::<Vec<_>>(), vec![2 * big.len(), big.len() + 4]);
 }
