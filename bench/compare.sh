@@ -39,6 +39,13 @@
 # them). Each peak is marked "generator" when the server's CPU (sipedge: its
 # busiest shard's) never reached 90 % of a core in any step of the search:
 # the generator, not the server, set that peak.
+# HALT_POLL_NS=N: in a VM guest with cpuidle-haltpoll, idle vCPUs poll N ns
+# before halting, for this run only (restored after; lib.sh set_halt_poll).
+# GEN_POLL=1: the generator's CPUs (GEN_CPUS) poll instead of halting when
+# idle, for this run only (lib.sh poll_cpus): the generator's own wake-ups
+# then stay out of the latency it reports; the servers' CPUs are untouched.
+# Both servers run under the same settings; every run prints the idle
+# policy it ran under ("idle:") and the JSON keeps it.
 # "kamailio-redis" in SERVERS: Kamailio with usrloc written through to a
 # real redis-server (db_redis, db_mode 1), Redis on CPU 0 as for "cluster".
 # "named" in SERVERS (call): sipedge with its upstream given by name
@@ -122,6 +129,8 @@ DNS_ADDR=127.0.0.53:5353
 cleanup() {
   stop_server
   unshield_cpus "$WORK/shield"
+  restore_halt_poll "$WORK/halt-poll"
+  restore_poll_cpus "$WORK/poll-cpus"
   rm -rf "$WORK"
 }
 
@@ -158,6 +167,10 @@ cluster_table() {
   printf '\n[cluster]\nenabled = true\nnode = "bench"\nredis = "redis://127.0.0.1:%s"\npeer_addr = "127.0.0.1:5060"\n' $REDIS_PORT
 }
 trap cleanup EXIT
+[[ -n ${HALT_POLL_NS:-} ]] && { set_halt_poll "$HALT_POLL_NS" "$WORK/halt-poll" || exit 2; }
+[[ ${GEN_POLL:-0} == 1 ]] && { poll_cpus "$GEN_CPUS" "$WORK/poll-cpus" || exit 2; }
+IDLE=$(idle_policy)
+echo "idle: $IDLE"
 # The servers' CPUs (and Kamailio's CPU 1) to themselves: lib.sh shield_cpus.
 [[ ${SHIELD:-1} == 1 ]] && shield_cpus "$(cpu_list "$SERVER_CPUS,1" | sort -nu | paste -sd,)" "$WORK/shield"
 
@@ -450,6 +463,6 @@ for s in $SERVERS; do
 done
 jq -n --arg scenario "$SCENARIO" --arg transport "$TRANSPORT" --arg date "$DATE" --argjson common "$COMMON" \
   --arg host "$(uname -n) $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \
-  --argjson servers "[$(IFS=,; echo "${entries[*]}")]" \
-  '{scenario: $scenario, transport: $transport, date: $date, host: $host, equal_load_rate: $common, servers: $servers}' >"$OUT_JSON"
+  --arg idle "$IDLE" --argjson servers "[$(IFS=,; echo "${entries[*]}")]" \
+  '{scenario: $scenario, transport: $transport, date: $date, host: $host, idle: $idle, equal_load_rate: $common, servers: $servers}' >"$OUT_JSON"
 echo "wrote $OUT_JSON"

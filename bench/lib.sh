@@ -80,6 +80,60 @@ unshield_cpus() {
   rm -f "$1"
 }
 
+# How idle CPUs wait here, for the record of a run: the cpuidle driver and,
+# in a guest with cpuidle-haltpoll, how long an idle vCPU polls before it
+# halts (guest_halt_poll_ns; 0: it halts at once, and every wake-up of a
+# sleeping server or generator is an IPI through the host).
+HALT_POLL=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+idle_policy() {
+  local drv polling c
+  drv=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)
+  [[ -r $HALT_POLL ]] && drv="$drv, guest_halt_poll_ns=$(cat $HALT_POLL)"
+  polling=$(for c in /sys/devices/system/cpu/cpu[0-9]*/power/pm_qos_resume_latency_us; do
+    [[ $(cat "$c" 2>/dev/null) == n/a ]] && { c=${c#/sys/devices/system/cpu/cpu}; echo "${c%%/*}"; }
+  done | sort -n | paste -sd,)
+  echo "cpuidle $drv${polling:+, never halting (PM QoS): CPU $polling}"
+}
+
+# set_halt_poll NS SAVE: the guest's halt polling set to NS for the run, the
+# old value kept in SAVE for restore_halt_poll. Fails where there is none.
+set_halt_poll() {
+  [[ -w $HALT_POLL ]] || { echo "HALT_POLL_NS: no writable $HALT_POLL (not a guest with cpuidle-haltpoll)" >&2; return 1; }
+  cat $HALT_POLL >"$2"
+  echo "$1" >$HALT_POLL
+}
+
+restore_halt_poll() {
+  [[ -f $1 ]] || return 0
+  cat "$1" >$HALT_POLL
+  rm -f "$1"
+}
+
+# poll_cpus CPUS SAVE: the CPUs never halt while idle (their PM QoS resume
+# latency "n/a": cpuidle then only polls), old values kept in SAVE for
+# restore_poll_cpus. For the generator's CPUs: on a VM whose idle vCPUs halt
+# at once, every answer to a generator that went to sleep waits for an IPI
+# through the host, and that wait lands in the latency it reports.
+poll_cpus() {
+  local c f
+  : >"$2"
+  for c in $(cpu_list "$1"); do
+    f=/sys/devices/system/cpu/cpu$c/power/pm_qos_resume_latency_us
+    [[ -w $f ]] || { echo "GEN_POLL: no writable $f" >&2; return 1; }
+    echo "$c $(cat "$f")" >>"$2"
+    echo n/a >"$f"
+  done
+}
+
+restore_poll_cpus() {
+  local c v
+  [[ -f $1 ]] || return 0
+  while read -r c v; do
+    [[ $v == n/a ]] || echo "$v" >/sys/devices/system/cpu/cpu$c/power/pm_qos_resume_latency_us
+  done <"$1"
+  rm -f "$1"
+}
+
 # start_kamailio LOG SHM_MB -A DEFINE...: Kamailio pinned to CPU 1 in the
 # background ($! is its main process). -x tlsf: its fast allocator;
 # -DD -E: foreground, log to stderr.
