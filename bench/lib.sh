@@ -88,10 +88,10 @@ HALT_POLL=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 idle_policy() {
   local drv polling c
   drv=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo none)
-  [[ -r $HALT_POLL ]] && drv="$drv, guest_halt_poll_ns=$(cat $HALT_POLL)"
+  if [[ -r $HALT_POLL ]]; then drv="$drv, guest_halt_poll_ns=$(cat $HALT_POLL)"; fi
   polling=$(for c in /sys/devices/system/cpu/cpu[0-9]*/power/pm_qos_resume_latency_us; do
-    [[ $(cat "$c" 2>/dev/null) == n/a ]] && { c=${c#/sys/devices/system/cpu/cpu}; echo "${c%%/*}"; }
-  done | sort -n | paste -sd,)
+    if [[ $(cat "$c" 2>/dev/null) == n/a ]]; then c=${c#/sys/devices/system/cpu/cpu}; echo "${c%%/*}"; fi
+  done | sort -n | paste -sd,) || true
   echo "cpuidle $drv${polling:+, never halting (PM QoS): CPU $polling}"
 }
 
