@@ -40,9 +40,9 @@
 # busiest shard's) never reached 90 % of a core in any step of the search:
 # the generator, not the server, set that peak.
 # HALT_POLL_NS=N: in a VM guest with cpuidle-haltpoll, idle vCPUs poll N ns
-# before halting, for this run only (restored after; lib.sh set_halt_poll).
+# before halting, for this run only (restored after; lib.sh sysfs_set).
 # GEN_POLL=1: the generator's CPUs (GEN_CPUS) poll instead of halting when
-# idle, for this run only (lib.sh poll_cpus): the generator's own wake-ups
+# idle, for this run only (their PM QoS resume latency): the generator's own wake-ups
 # then stay out of the latency it reports; the servers' CPUs are untouched.
 # Both servers run under the same settings; every run prints the idle
 # policy it ran under ("idle:") and the JSON keeps it.
@@ -129,8 +129,7 @@ DNS_ADDR=127.0.0.53:5353
 cleanup() {
   stop_server
   unshield_cpus "$WORK/shield"
-  restore_halt_poll "$WORK/halt-poll"
-  restore_poll_cpus "$WORK/poll-cpus"
+  sysfs_restore "$WORK/idle-saved"
   rm -rf "$WORK"
 }
 
@@ -167,8 +166,14 @@ cluster_table() {
   printf '\n[cluster]\nenabled = true\nnode = "bench"\nredis = "redis://127.0.0.1:%s"\npeer_addr = "127.0.0.1:5060"\n' $REDIS_PORT
 }
 trap cleanup EXIT
-[[ -n ${HALT_POLL_NS:-} ]] && { set_halt_poll "$HALT_POLL_NS" "$WORK/halt-poll" || exit 2; }
-[[ ${GEN_POLL:-0} == 1 ]] && { poll_cpus "$GEN_CPUS" "$WORK/poll-cpus" || exit 2; }
+if [[ -n ${HALT_POLL_NS:-} ]]; then
+  sysfs_set "$WORK/idle-saved" "$HALT_POLL" "$HALT_POLL_NS" || { echo "HALT_POLL_NS: not a guest with cpuidle-haltpoll" >&2; exit 2; }
+fi
+if [[ ${GEN_POLL:-0} == 1 ]]; then
+  for gen_cpu in $(cpu_list "$GEN_CPUS"); do
+    sysfs_set "$WORK/idle-saved" "/sys/devices/system/cpu/cpu$gen_cpu/power/pm_qos_resume_latency_us" n/a || { echo "GEN_POLL: no PM QoS for CPU $gen_cpu" >&2; exit 2; }
+  done
+fi
 IDLE=$(idle_policy)
 echo "idle: $IDLE"
 # The servers' CPUs (and Kamailio's CPU 1) to themselves: lib.sh shield_cpus.

@@ -95,42 +95,23 @@ idle_policy() {
   echo "cpuidle $drv${polling:+, never halting (PM QoS): CPU $polling}"
 }
 
-# set_halt_poll NS SAVE: the guest's halt polling set to NS for the run, the
-# old value kept in SAVE for restore_halt_poll. Fails where there is none.
-set_halt_poll() {
-  [[ -w $HALT_POLL ]] || { echo "HALT_POLL_NS: no writable $HALT_POLL (not a guest with cpuidle-haltpoll)" >&2; return 1; }
-  cat $HALT_POLL >"$2"
-  echo "$1" >$HALT_POLL
+# sysfs_set SAVE FILE VALUE: VALUE written to FILE for the run, the old
+# value appended to SAVE, from which sysfs_restore puts every file back.
+# Used for the idle policy: guest_halt_poll_ns ($HALT_POLL) and a CPU's PM
+# QoS resume latency ("n/a": cpuidle then only polls, the CPU never halts;
+# for the generator's CPUs: on a VM whose idle vCPUs halt at once, every
+# answer to a generator that went to sleep waits for an IPI through the
+# host, and that wait lands in the latency it reports).
+sysfs_set() {
+  [[ -w $2 ]] || { echo "no writable $2" >&2; return 1; }
+  echo "$2 $(cat "$2")" >>"$1"
+  echo "$3" >"$2"
 }
 
-restore_halt_poll() {
+sysfs_restore() {
+  local f v
   [[ -f $1 ]] || return 0
-  cat "$1" >$HALT_POLL
-  rm -f "$1"
-}
-
-# poll_cpus CPUS SAVE: the CPUs never halt while idle (their PM QoS resume
-# latency "n/a": cpuidle then only polls), old values kept in SAVE for
-# restore_poll_cpus. For the generator's CPUs: on a VM whose idle vCPUs halt
-# at once, every answer to a generator that went to sleep waits for an IPI
-# through the host, and that wait lands in the latency it reports.
-poll_cpus() {
-  local c f
-  : >"$2"
-  for c in $(cpu_list "$1"); do
-    f=/sys/devices/system/cpu/cpu$c/power/pm_qos_resume_latency_us
-    [[ -w $f ]] || { echo "GEN_POLL: no writable $f" >&2; return 1; }
-    echo "$c $(cat "$f")" >>"$2"
-    echo n/a >"$f"
-  done
-}
-
-restore_poll_cpus() {
-  local c v
-  [[ -f $1 ]] || return 0
-  while read -r c v; do
-    [[ $v == n/a ]] || echo "$v" >/sys/devices/system/cpu/cpu$c/power/pm_qos_resume_latency_us
-  done <"$1"
+  while read -r f v; do echo "$v" >"$f" || true; done <"$1"
   rm -f "$1"
 }
 
