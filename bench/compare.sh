@@ -46,6 +46,10 @@
 # then stay out of the latency it reports; the servers' CPUs are untouched.
 # Both servers run under the same settings; every run prints the idle
 # policy it ran under ("idle:") and the JSON keeps it.
+# GEN_LAG=1 (UDP): the generator also times how late it reads each answer
+# (kernel receive stamp to recvmmsg: its own wake-up and loop, which the
+# server does not spend) and the latency lines print its mean/p50/p99 as
+# "gen read lag". The kernel then stamps every packet, the servers' too.
 # "kamailio-redis" in SERVERS: Kamailio with usrloc written through to a
 # real redis-server (db_redis, db_mode 1), Redis on CPU 0 as for "cluster".
 # "named" in SERVERS (call): sipedge with its upstream given by name
@@ -298,6 +302,7 @@ shard_ticks() {
 run_load() {
   local name=$1 rate=$2 dur=$3 out=$4 extra=() before after
   [[ $name == echo ]] && extra+=(--expect-any)
+  [[ ${GEN_LAG:-0} == 1 ]] && extra+=(--read-lag)
   [[ -n $PER_OP_CONN ]] && extra+=(--connection-per-op --source-ips 127.0.0.2-127.0.0.33)
   case $BASE in
     register|register-auth) extra+=(--users "$WORK/users.txt" --domain 127.0.0.1);;
@@ -455,9 +460,10 @@ echo " peak by = generator when the server's CPU (sipedge: its busiest shard's) 
 echo "latency at the equal load ($COMMON ops/s), us:"
 for s in $SERVERS; do
   f=$WORK/$s-fixed.json
-  [[ -f $f ]] && printf '  %-10s p50 %s  p90 %s  p99 %s  p999 %s  max %s  (server CPU %s %%)\n' "$s" \
+  [[ -f $f ]] && printf '  %-10s p50 %s  p90 %s  p99 %s  p999 %s  max %s  (server CPU %s %%)%s\n' "$s" \
     $(jq -r '.latency_us | "\(.p50) \(.p90) \(.p99) \(.p999) \(.max)"' "$f") \
-    "$(jq -r 'if .server_cpu_s then (.server_cpu_s / .window_s * 1000 | round / 10) else "n/a" end' "$f")"
+    "$(jq -r 'if .server_cpu_s then (.server_cpu_s / .window_s * 1000 | round / 10) else "n/a" end' "$f")" \
+    "$(jq -r 'if .read_lag_us then "  gen read lag mean \(.read_lag_us.mean) p50 \(.read_lag_us.p50) p99 \(.read_lag_us.p99)" else "" end' "$f")"
 done
 for s in $SERVERS; do
   [[ -s $WORK/$s-samples.txt ]] || continue

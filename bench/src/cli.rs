@@ -123,6 +123,10 @@ pub struct LoadArgs {
     /// Do not print the table
     #[arg(long)]
     pub quiet: bool,
+    /// Measure how late the generator reads each UDP answer (kernel stamp
+    /// to `recvmmsg`; see read_lag.rs). Makes the kernel stamp every packet.
+    #[arg(long)]
+    pub read_lag: bool,
     /// A new connection for every operation, closed when it ends (TCP/TLS:
     /// measures connection setup and, with TLS, the handshake)
     #[arg(long)]

@@ -82,6 +82,8 @@ pub struct LoadConfig {
     /// Start no more than this many operations (warm-up ones included);
     /// the run ends when they are all done or the window is over.
     pub max_ops: Option<u64>,
+    /// Measure the generator's lag in reading UDP answers (`read_lag.rs`).
+    pub read_lag: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -257,6 +259,9 @@ pub fn run(
         close_fresh: cfg.fresh_conns.is_some_and(|f| !f.keep),
         launched: 0,
     };
+    if cfg.read_lag {
+        net.measure_read_lag();
+    }
     let t_start = Instant::now();
     let warm_end = t_start + cfg.warmup;
     let end = warm_end + cfg.duration;
@@ -272,6 +277,9 @@ pub fn run(
         if !d.measuring && !stopped && now >= warm_end {
             d.measuring = true;
             win_start = (now, cpu::self_cpu_secs(), cfg.server_pid.and_then(cpu::tree_cpu_secs));
+            if let Some(lag) = net.read_lag.as_mut() {
+                lag.reset();
+            }
         }
         let exhausted = cfg.max_ops.is_some_and(|m| d.launched >= m);
         if !stopped && (now >= end || (exhausted && d.active == 0)) {
@@ -282,6 +290,7 @@ pub fn run(
                 _ => None,
             };
             window = (now.duration_since(win_start.0).as_secs_f64(), cpu::self_cpu_secs() - win_start.1, srv);
+            d.stats.read_lag = net.read_lag.as_ref().map(|l| l.hist.clone());
         }
         if !stopped && exhausted {
             // all operations started: wait for the last ones

@@ -7,6 +7,7 @@
 //! opened on demand (non-blocking connect, rotating source addresses) from a
 //! [`ClientSpec`], for connection-per-operation and idle-connection runs.
 
+use crate::read_lag::ReadLag;
 use crate::sipmsg;
 use crate::tls;
 use rustls::{ClientConfig, ClientConnection};
@@ -126,6 +127,9 @@ pub struct Net {
     /// Read buffer of each stream connection (the largest message it can frame).
     pub stream_rbuf: usize,
     client: Option<ClientSpec>,
+    /// The generator's lag in reading datagrams, when measured
+    /// ([`Net::measure_read_lag`]).
+    pub read_lag: Option<ReadLag>,
 }
 
 fn cvt(r: i32) -> io::Result<i32> {
@@ -242,6 +246,7 @@ impl Net {
             dirty_tcp: Vec::new(),
             stream_rbuf: TCP_RBUF,
             client: None,
+            read_lag: None,
         };
         n.tx.buf.clear();
         Ok(n)
@@ -268,6 +273,9 @@ impl Net {
             return Err(e);
         }
         let stream = kind == Kind::Tcp;
+        if kind == Kind::Udp && self.read_lag.is_some() {
+            ReadLag::enable(fd);
+        }
         self.conns.push(Conn {
             fd,
             kind,
@@ -283,6 +291,15 @@ impl Net {
             tls,
         });
         Ok(idx)
+    }
+
+    /// From now on, times how late each UDP datagram is read (`read_lag.rs`),
+    /// on the sockets open now and those opened later.
+    pub fn measure_read_lag(&mut self) {
+        for c in self.conns.iter().filter(|c| c.kind == Kind::Udp && c.alive) {
+            ReadLag::enable(c.fd);
+        }
+        self.read_lag = Some(ReadLag::new(BATCH));
     }
 
     /// Sets how [`Net::open_client`] opens connections.
@@ -586,12 +603,18 @@ impl Net {
                 h.msg_control = std::ptr::null_mut();
                 h.msg_controllen = 0;
                 h.msg_flags = 0;
+                if let Some(lag) = self.read_lag.as_mut() {
+                    lag.prepare(k, h);
+                }
             }
             let r = unsafe {
                 libc::recvmmsg(fd, self.rhdrs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut())
             };
             if r <= 0 {
                 break;
+            }
+            if let Some(lag) = self.read_lag.as_mut() {
+                lag.record(&self.rhdrs[..r as usize]);
             }
             for k in 0..r as usize {
                 let len = self.rhdrs[k].msg_len as usize;

@@ -66,6 +66,7 @@ pub fn run(a: &IdleArgs) -> io::Result<()> {
         target: a.target,
         fresh_conns: Some(FreshConns { keep: true }),
         max_ops: Some(a.connections),
+        read_lag: false,
     };
     let report = engine::run_report(&cfg, &mut net, &[], &mut sc, None, via);
     idle_for(&mut net, a.settle);

@@ -13,6 +13,7 @@ mod hash;
 mod idle;
 mod memory;
 mod pacer;
+mod read_lag;
 mod report;
 mod scenario;
 mod sipmsg;
@@ -42,6 +43,7 @@ fn config(a: &LoadArgs) -> LoadConfig {
         target: a.target,
         fresh_conns: a.connection_per_op.then_some(FreshConns { keep: false }),
         max_ops: None,
+        read_lag: a.read_lag,
     }
 }
 

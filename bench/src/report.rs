@@ -26,6 +26,9 @@ pub struct Stats {
     pub protocol: u64,
     pub connect: u64,
     pub hist: Histogram<u64>,
+    /// The generator's lag in reading UDP answers, ns, over the window
+    /// (`--read-lag`; `read_lag.rs`).
+    pub read_lag: Option<Histogram<u64>>,
 }
 
 impl Stats {
@@ -41,6 +44,7 @@ impl Stats {
             protocol: 0,
             connect: 0,
             hist: Histogram::new_with_bounds(1, 120_000_000, 3).unwrap(),
+            read_lag: None,
         }
     }
     pub fn fail(&mut self, f: Fail) {
@@ -68,6 +72,13 @@ impl Stats {
         self.connect += o.connect;
         // Same bounds on both sides: adding cannot fail.
         let _ = self.hist.add(&o.hist);
+        match (&mut self.read_lag, &o.read_lag) {
+            (Some(a), Some(b)) => {
+                let _ = a.add(b);
+            }
+            (a @ None, Some(b)) => *a = Some(b.clone()),
+            _ => {}
+        }
     }
 
     pub fn failures(&self) -> u64 {
@@ -140,6 +151,12 @@ impl Report {
             self.stats.hist.value_at_quantile(q)
         }
     }
+    /// The generator's read lag at quantile `q` (None: the mean), µs, when measured.
+    fn read_lag_us(&self, q: Option<f64>) -> Option<f64> {
+        let h = self.stats.read_lag.as_ref().filter(|h| !h.is_empty())?;
+        Some(q.map_or(h.mean(), |q| h.value_at_quantile(q) as f64) / 1e3)
+    }
+
     pub fn server_us_per_op(&self) -> Option<f64> {
         self.server_cpu_s.filter(|_| self.stats.ok > 0).map(|s| s * 1e6 / self.stats.ok as f64)
     }
@@ -172,6 +189,9 @@ impl Report {
             format!("{} / {} / {} / {} us", self.pct(0.5), self.pct(0.9), self.pct(0.99), self.pct(0.999)),
         );
         row(&mut s, "latency max", format!("{} us", self.stats.hist.max()));
+        if let [Some(mean), Some(p50), Some(p99)] = [None, Some(0.5), Some(0.99)].map(|q| self.read_lag_us(q)) {
+            row(&mut s, "generator read lag mean/p50/p99", format!("{mean:.1} / {p50:.1} / {p99:.1} us"));
+        }
         if let Some(c) = self.server_cpu_s {
             row(&mut s, "server CPU", format!("{:.3} s ({:.1} % of one core)", c, c / self.window_s * 100.0));
             if let Some(u) = self.server_us_per_op() {
@@ -198,7 +218,7 @@ impl Report {
             "{{\"scenario\": \"{}\", \"transport\": \"{}\", \"target\": \"{}\", \"mode\": \"{}\", \"configured_rate\": {}, \"concurrency\": {}, \
 \"window_s\": {:.3}, \"offered_rate\": {:.1}, \"achieved_rate\": {:.1}, \"started\": {}, \"ok\": {}, \"failed\": {}, \"failure_ratio\": {:.6}, \
 \"failures\": {{{}}}, \"latency_us\": {{\"p50\": {}, \"p90\": {}, \"p99\": {}, \"p999\": {}, \"max\": {}}}, \
-\"server_cpu_s\": {}, \"server_cpu_us_per_op\": {}, \"generator_cpu_pct\": {:.1}, \"stray\": {}, \"dropped_sends\": {}}}\n",
+\"server_cpu_s\": {}, \"server_cpu_us_per_op\": {}, \"generator_cpu_pct\": {:.1}, \"read_lag_us\": {}, \"stray\": {}, \"dropped_sends\": {}}}\n",
             self.scenario,
             self.transport,
             self.target,
@@ -221,6 +241,12 @@ impl Report {
             opt(self.server_cpu_s),
             opt(self.server_us_per_op()),
             self.gen_cpu_s / self.window_s * 100.0,
+            match [None, Some(0.5), Some(0.99)].map(|q| self.read_lag_us(q)) {
+                [Some(mean), Some(p50), Some(p99)] => {
+                    format!("{{\"mean\": {mean:.1}, \"p50\": {p50:.1}, \"p99\": {p99:.1}}}")
+                }
+                _ => "null".into(),
+            },
             self.stray,
             self.net_send_errors,
         )
