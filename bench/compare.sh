@@ -10,7 +10,8 @@
 # STEP_S (seconds per peak-search step, 2), FIXED_S (equal-load run, 4),
 # START_RATE, MAX_DOUBLINGS (6), DIGEST=md5|sha256 (register-auth),
 # USERS (count, 1000), CARGO_TARGET_DIR, BENCH_BIN / SIPEDGE_BIN (binary paths),
-# NO_BUILD=1 (do not try to build a missing sipedge), EQUAL_RATE (the
+# NO_BUILD=1 (do not try to build a missing sipedge), RESULTS (where the
+# JSON goes: bench/results), EQUAL_RATE (the
 # equal-load rate instead of half the lower peak), TRACE=RULE (sipedge
 # traces RULE, e.g. OPTIONS: every request, through `sipedge ctl trace add`),
 # BASE_BIN=PATH with "base" in SERVERS (another sipedge binary, e.g. the
@@ -105,8 +106,9 @@ esac
 [[ $TRANSPORT == tls ]] && SERVERS=${SERVERS/echo/}
 WORK=$(mktemp -d /tmp/sipedge-compare.XXXXXX)
 DATE=$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$ROOT/bench/results"
-OUT_JSON=$ROOT/bench/results/$SCENARIO-$DATE.json
+RESULTS=${RESULTS:-$ROOT/bench/results}
+mkdir -p "$RESULTS"
+OUT_JSON=$RESULTS/$SCENARIO-$DATE.json
 
 # ---- prerequisites -------------------------------------------------------
 need_apt=()
@@ -469,8 +471,7 @@ for s in $SERVERS; do
   [[ -s $WORK/$s-samples.txt ]] || continue
   echo "$s during the equal-load run (seconds since start, incl. ${WARM_S}s warm-up): timers_pending transactions_active rss_kB"
   sed 's/^/  /' "$WORK/$s-samples.txt"
-  mkdir -p "$ROOT/bench/results"
-  cp "$WORK/$s-samples.txt" "$ROOT/bench/results/$SCENARIO-$DATE-$s-samples.txt"
+  cp "$WORK/$s-samples.txt" "$RESULTS/$SCENARIO-$DATE-$s-samples.txt"
 done
 jq -n --arg scenario "$SCENARIO" --arg transport "$TRANSPORT" --arg date "$DATE" --argjson common "$COMMON" \
   --arg host "$(uname -n) $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" \

@@ -62,12 +62,17 @@ if [ "$(id -u)" = 0 ]; then
   ./packaging/check-deb.sh 2>&1 | tee -a "$log"
   deb=${PIPESTATUS[0]}
 fi
+# The build guided by a profile, trained and checked (packaging/check-pgo.sh).
+./packaging/check-pgo.sh 2>&1 | tee -a "$log"
+pgo=${PIPESTATUS[0]}
 cargo test --release --workspace --no-fail-fast --lib --bins --tests -- --test-threads 2 2>&1 | tee -a "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line over every test binary, the smoke test and the package.
-awk '/^test result:/ { p += $4; f += $6 } /^(readme|deb): [0-9]+ passed/ { p += $2; f += $4 } END { printf "all: %d passed, %d failed\n", p, f }' "$log"
+# One closing line over every test binary, the smoke test, the package and
+# the build guided by a profile.
+awk '/^test result:/ { p += $4; f += $6 } /^(readme|deb|pgo): [0-9]+ passed/ { p += $2; f += $4 } END { printf "all: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"
 [ "$smoke" = 0 ] || exit "$smoke"
 [ "$deb" = 0 ] || exit "$deb"
+[ "$pgo" = 0 ] || exit "$pgo"
 exit "$status"
