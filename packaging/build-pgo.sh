@@ -37,6 +37,7 @@ for transport in udp tcp; do
       EQUAL_RATE=$rate WARM_S=2 FIXED_S=8 RESULTS=$OUT/training bench/compare.sh "$scenario" >"$log" 2>&1 ||
       { echo "build-pgo: training run $scenario over $transport failed: $log" >&2; exit 1; }
     json=$(awk '/^wrote / {print $2}' "$log")
+    [[ -f $json ]] || { echo "build-pgo: training run $scenario over $transport wrote no result: $log" >&2; exit 1; }
     ok=$(jq '.servers[0].equal_load.ok // 0' "$json")
     ((ok > 0)) || { echo "build-pgo: training run $scenario over $transport completed nothing: $log" >&2; exit 1; }
     echo "build-pgo: trained on $scenario over $transport at $rate/s ($ok done)"
