@@ -110,7 +110,8 @@ pub enum UsersAction {
 /// tcp-tls-heavy) or a profile file.
 #[derive(Subcommand, Debug)]
 pub enum TuneAction {
-    /// Compare /proc/sys with a profile: print what differs and what it costs.
+    /// Compare /proc/sys with a profile: print what differs and what it costs,
+    /// and a note when idle vCPUs halt without polling (a KVM guest's haltpoll).
     /// Exit 0 when every key matches or is better, 1 when one differs, 2 for a bad profile.
     Check {
         #[arg(long, value_name = "PROFILE", default_value = "general")]
@@ -118,6 +119,9 @@ pub enum TuneAction {
         /// Read the settings from here instead of /proc/sys (tests).
         #[arg(long, value_name = "DIR", default_value = crate::tune::PROC_SYS, hide = true)]
         sysctl_root: PathBuf,
+        /// Read how idle CPUs wait from here instead of /sys (tests).
+        #[arg(long, value_name = "DIR", default_value = crate::tune::idle::SYSFS, hide = true)]
+        sys_root: PathBuf,
     },
     /// Write the profile's values the kernel falls short of; without --yes only
     /// print the `sysctl -w` commands.

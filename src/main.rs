@@ -95,7 +95,13 @@ fn main() -> ExitCode {
 /// `sipedge tune check|apply|show`: the report on stdout, a bad profile on stderr (exit 2).
 fn tune(action: TuneAction) -> ExitCode {
     use sipedge::tune;
-    let (profile, root, apply) = match action {
+    /// What is done with the profile: checked (and the idle note read
+    /// under this sysfs root), or applied (written when true).
+    enum Run {
+        Check(std::path::PathBuf),
+        Apply(bool),
+    }
+    let (profile, root, run) = match action {
         TuneAction::Show { name } => {
             return match tune::embedded(&name) {
                 Some(text) => {
@@ -111,8 +117,8 @@ fn tune(action: TuneAction) -> ExitCode {
                 }
             };
         }
-        TuneAction::Check { profile, sysctl_root } => (profile, sysctl_root, None),
-        TuneAction::Apply { profile, yes, sysctl_root } => (profile, sysctl_root, Some(yes)),
+        TuneAction::Check { profile, sysctl_root, sys_root } => (profile, sysctl_root, Run::Check(sys_root)),
+        TuneAction::Apply { profile, yes, sysctl_root } => (profile, sysctl_root, Run::Apply(yes)),
     };
     let profile = match tune::load(&profile) {
         Ok(p) => p,
@@ -121,9 +127,13 @@ fn tune(action: TuneAction) -> ExitCode {
             return ExitCode::from(tune::EXIT_BAD_PROFILE);
         }
     };
-    let (report, code) = match apply {
-        None => tune::check_report(&profile, &root),
-        Some(yes) => tune::apply_report(&profile, &root, yes),
+    let (report, code) = match run {
+        Run::Check(sys) => {
+            let (mut report, code) = tune::check_report(&profile, &root);
+            report.extend(tune::idle::note(&sys));
+            (report, code)
+        }
+        Run::Apply(yes) => tune::apply_report(&profile, &root, yes),
     };
     print!("{report}");
     ExitCode::from(code)

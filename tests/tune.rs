@@ -368,3 +368,26 @@ fn cbpf_steering_serves_and_hands_each_cpus_traffic_to_its_shard() {
 fn incoming_cpu_steering_serves_and_hands_each_cpus_traffic_to_its_shard() {
     serves_and_steers("incoming-cpu");
 }
+
+#[test]
+fn check_notes_a_guest_whose_idle_vcpus_halt_at_once_without_failing() {
+    let dir = temp_dir("idle");
+    let file = write_file(&dir.join("same.conf"), &profile_of_this_kernel(&current("net.core.somaxconn")));
+    let sys = dir.join("sys");
+    let poll = sys.join("module/haltpoll/parameters/guest_halt_poll_ns");
+    std::fs::create_dir_all(poll.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(sys.join("devices/system/cpu/cpuidle")).unwrap();
+    std::fs::write(sys.join("devices/system/cpu/cpuidle/current_governor_ro"), "haltpoll\n").unwrap();
+    std::fs::write(&poll, "0\n").unwrap();
+    let sys_arg = sys.to_str().unwrap();
+    let (code, out, err) = sipedge(&["tune", "check", "--profile", &file, "--sys-root", sys_arg]);
+    // A note, not a difference: the exit code is the profile's.
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("note        idle vCPUs halt at once"), "{out}");
+    assert!(out.contains(&format!("write 200000 to {}", poll.display())), "{out}");
+    std::fs::write(&poll, "200000\n").unwrap();
+    let (code, out, _) = sipedge(&["tune", "check", "--profile", &file, "--sys-root", sys_arg]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("note"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}

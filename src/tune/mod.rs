@@ -6,9 +6,11 @@
 //!
 //! This file owns the embedded profiles, finding a profile by name or path,
 //! and the two reports with their exit codes; parsing is in `profile.rs`,
-//! reading and comparing in `check.rs`.
+//! reading and comparing in `check.rs`, the note on how idle CPUs wait
+//! (sysfs, not a sysctl) in `idle.rs`.
 
 pub mod check;
+pub mod idle;
 pub mod profile;
 
 /// Test helper: a directory standing in for /proc/sys.
