@@ -18,6 +18,8 @@
 # bench/results/everyday-<date>.txt.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 SCENARIOS=("$@")
 ((${#SCENARIOS[@]})) || SCENARIOS=(options register register-auth call)
 TRANSPORTS=${TRANSPORTS:-"udp tcp"}
@@ -26,11 +28,10 @@ SERVERS=${SERVERS:-"kamailio sipedge"}
 export FIXED_S=${FIXED_S:-10} WARM_S=${WARM_S:-2}
 OUT=$ROOT/bench/results/everyday-$(date -u +%Y%m%dT%H%M%SZ).txt
 
-# run LOG ARGS...: compare.sh with ARGS as environment, its JSON path out.
+# run LOG ARGS...: compare.sh on $SC with ARGS as environment, its JSON path out.
 run() {
   local log=$1; shift
-  env "$@" "$ROOT/bench/compare.sh" "$SC" >"$log" 2>&1 || true
-  awk '/^wrote / {print $2}' "$log"
+  compare_json "$log" "$SC" "$@" || true
 }
 
 # field JSON SERVER JQ: one figure of one server ("-" when absent).

@@ -1,7 +1,9 @@
 # Shell helpers shared by bench/compare.sh and bench/idle-tls.sh (sourced,
 # not run): the users both servers know, the throw-away TLS certificate both
 # present, sipedge's TLS listener, starting Kamailio, waiting until a server
-# answers, and stopping it.
+# answers, and stopping it; and for the scripts that drive compare.sh
+# (everyday.sh, scale.sh, packaging/build-pgo.sh and check-pgo.sh), one
+# run of it with its JSON's path (compare_json).
 
 # Fixed paths: bench/kamailio/kamailio.cfg names the db_text directory,
 # bench/kamailio/tls.cfg the certificate, the sipedge configs the users file.
@@ -78,6 +80,18 @@ unshield_cpus() {
   [[ -f $1 ]] || return 0
   while read -r tid mask; do taskset -pc "$mask" "$tid" >/dev/null 2>&1 || true; done <"$1"
   rm -f "$1"
+}
+
+# compare_json LOG SCENARIO [VAR=VALUE...]: one bench/compare.sh SCENARIO
+# run with the VARs as its environment and its output in LOG; prints the
+# path of the JSON it wrote (nothing when it wrote none) and returns
+# compare.sh's exit status.
+compare_json() {
+  local log=$1 scenario=$2 rc=0
+  shift 2
+  env "$@" "$(dirname "${BASH_SOURCE[0]}")/compare.sh" "$scenario" >"$log" 2>&1 || rc=$?
+  awk '/^wrote / {print $2}' "$log"
+  return $rc
 }
 
 # How idle CPUs wait here, for the record of a run: the cpuidle driver and,

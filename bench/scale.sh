@@ -42,9 +42,8 @@ for sc in "${SCENARIOS[@]}"; do
     threads=$(cpu_list "$gens" | wc -l)
     echo "== $sc: $n shard(s) on CPUs 1-$n, generator on CPUs $gens ($threads threads)" >&2
     log=$(mktemp /tmp/sipedge-scale.XXXXXX)
-    SERVERS=sipedge SHARDS=$n SERVER_CPUS="1-$n" GEN_CPUS="$gens" GEN_THREADS=$threads \
-      MAX_DOUBLINGS=$((6 + n)) "$ROOT/bench/compare.sh" "$sc" >"$log" 2>&1 || true
-    json=$(awk '/^wrote / {print $2}' "$log")
+    json=$(compare_json "$log" "$sc" SERVERS=sipedge SHARDS="$n" SERVER_CPUS="1-$n" GEN_CPUS="$gens" \
+      GEN_THREADS="$threads" MAX_DOUBLINGS=$((6 + n))) || true
     if [[ -n $json && -f $json ]]; then
       PEAK[$sc/$n]=$(jq -r '.servers[] | select(.server == "sipedge") | .peak_rate // 0' "$json")
       BOUND[$sc/$n]=$(jq -r '.servers[] | select(.server == "sipedge") | .peak_bound // "?"' "$json")

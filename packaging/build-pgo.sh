@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/target/pgo
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 PROFDATA=/usr/lib/llvm-$major/bin/llvm-profdata
 if [[ ! -x $PROFDATA ]]; then
@@ -33,10 +35,9 @@ for transport in udp tcp; do
   for run in "options 20000" "register 10000" "register-auth 4000" "call 2000"; do
     read -r scenario rate <<<"$run"
     log=$OUT/training/$scenario-$transport.log
-    TRANSPORT=$transport SERVERS=base BASE_BIN=$OUT/gen/release/sipedge NO_BUILD=1 SKIP_PEAK=1 \
-      EQUAL_RATE=$rate WARM_S=2 FIXED_S=8 RESULTS=$OUT/training bench/compare.sh "$scenario" >"$log" 2>&1 ||
+    json=$(compare_json "$log" "$scenario" TRANSPORT="$transport" SERVERS=base BASE_BIN="$OUT/gen/release/sipedge" \
+      NO_BUILD=1 SKIP_PEAK=1 EQUAL_RATE="$rate" WARM_S=2 FIXED_S=8 RESULTS="$OUT/training") ||
       { echo "build-pgo: training run $scenario over $transport failed: $log" >&2; exit 1; }
-    json=$(awk '/^wrote / {print $2}' "$log")
     [[ -f $json ]] || { echo "build-pgo: training run $scenario over $transport wrote no result: $log" >&2; exit 1; }
     ok=$(jq '.servers[0].equal_load.ok // 0' "$json")
     ((ok > 0)) || { echo "build-pgo: training run $scenario over $transport completed nothing: $log" >&2; exit 1; }

@@ -11,6 +11,8 @@ ROOT=$PWD
 CHECK_PREFIX=pgo
 # shellcheck source=tests/check-lib.sh
 source tests/check-lib.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 built() { ./packaging/build-pgo.sh >"$ROOT/target/pgo-build.log" 2>&1; }
 mkdir -p target
@@ -36,9 +38,8 @@ check "the optimised binary writes none (not instrumented)" not profile_written 
 serves() { # scenario rate
   local out json
   out=$(mktemp -d)
-  SERVERS=base BASE_BIN=$ROOT/$bin NO_BUILD=1 SKIP_PEAK=1 EQUAL_RATE=$2 WARM_S=1 FIXED_S=3 RESULTS=$out \
-    bench/compare.sh "$1" >"$out/log" 2>&1 || return 1
-  json=$(awk '/^wrote / {print $2}' "$out/log")
+  json=$(compare_json "$out/log" "$1" SERVERS=base BASE_BIN="$ROOT/$bin" NO_BUILD=1 SKIP_PEAK=1 \
+    EQUAL_RATE="$2" WARM_S=1 FIXED_S=3 RESULTS="$out") || return 1
   jq -e '.servers[0].equal_load | .ok > 0 and .failed == 0' "$json" >/dev/null
   local rc=$?
   rm -rf "$out"

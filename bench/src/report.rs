@@ -151,10 +151,10 @@ impl Report {
             self.stats.hist.value_at_quantile(q)
         }
     }
-    /// The generator's read lag at quantile `q` (None: the mean), µs, when measured.
-    fn read_lag_us(&self, q: Option<f64>) -> Option<f64> {
+    /// The generator's read lag, µs: mean, p50, p99 (when measured).
+    fn read_lag_us(&self) -> Option<[f64; 3]> {
         let h = self.stats.read_lag.as_ref().filter(|h| !h.is_empty())?;
-        Some(q.map_or(h.mean(), |q| h.value_at_quantile(q) as f64) / 1e3)
+        Some([h.mean(), h.value_at_quantile(0.5) as f64, h.value_at_quantile(0.99) as f64].map(|ns| ns / 1e3))
     }
 
     pub fn server_us_per_op(&self) -> Option<f64> {
@@ -189,7 +189,7 @@ impl Report {
             format!("{} / {} / {} / {} us", self.pct(0.5), self.pct(0.9), self.pct(0.99), self.pct(0.999)),
         );
         row(&mut s, "latency max", format!("{} us", self.stats.hist.max()));
-        if let [Some(mean), Some(p50), Some(p99)] = [None, Some(0.5), Some(0.99)].map(|q| self.read_lag_us(q)) {
+        if let Some([mean, p50, p99]) = self.read_lag_us() {
             row(&mut s, "generator read lag mean/p50/p99", format!("{mean:.1} / {p50:.1} / {p99:.1} us"));
         }
         if let Some(c) = self.server_cpu_s {
@@ -241,12 +241,9 @@ impl Report {
             opt(self.server_cpu_s),
             opt(self.server_us_per_op()),
             self.gen_cpu_s / self.window_s * 100.0,
-            match [None, Some(0.5), Some(0.99)].map(|q| self.read_lag_us(q)) {
-                [Some(mean), Some(p50), Some(p99)] => {
-                    format!("{{\"mean\": {mean:.1}, \"p50\": {p50:.1}, \"p99\": {p99:.1}}}")
-                }
-                _ => "null".into(),
-            },
+            self.read_lag_us().map_or("null".into(), |[mean, p50, p99]| {
+                format!("{{\"mean\": {mean:.1}, \"p50\": {p50:.1}, \"p99\": {p99:.1}}}")
+            }),
             self.stray,
             self.net_send_errors,
         )
