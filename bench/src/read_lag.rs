@@ -11,6 +11,12 @@
 //! Owns: the control-message buffers `recvmmsg` fills and the histogram.
 //! Off by default: enabling timestamps makes the kernel stamp every
 //! packet it receives, the servers' too.
+//!
+//! The first socket in the system to ask turns stamping on through the
+//! kernel's deferred work (`netstamp_work`); a datagram that arrives
+//! before that has run is stamped when it is read (lag ≈ 0). The engine
+//! enables stamping before the warm-up and resets the histogram after it,
+//! so the measured window never holds such a stamp.
 
 use hdrhistogram::Histogram;
 use std::mem::size_of;
@@ -103,6 +109,9 @@ mod tests {
 
     /// A datagram sent to a stamped socket and read 2 ms later shows a lag
     /// of at least those 2 ms (the stamp is the kernel's, not the read's).
+    /// The kernel turns stamping on asynchronously the first time any
+    /// socket asks (see the module doc), so the probe is repeated, each
+    /// time afresh, until the kernel has; if it never does, the test fails.
     #[test]
     fn a_datagram_read_late_shows_its_lag() {
         let mut net = Net::new().unwrap();
@@ -111,18 +120,26 @@ mod tests {
         let to = std::net::SocketAddr::from(([127, 0, 0, 1], net.conns[rx].local_port));
         let tx = bound_socket("127.0.0.1:0".parse().unwrap(), libc::SOCK_DGRAM, false).unwrap();
         let sock = unsafe { <std::net::UdpSocket as std::os::fd::FromRawFd>::from_raw_fd(tx) };
-        sock.send_to(b"OPTIONS", to).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let mut got = 0;
-        for _ in 0..100 {
-            got += net.poll(10, &mut |_, _, _, b| assert_eq!(b, b"OPTIONS"));
-            if got > 0 {
+        let mut min = 0;
+        for _ in 0..50 {
+            net.read_lag.as_mut().unwrap().reset();
+            sock.send_to(b"OPTIONS", to).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let mut got = 0;
+            for _ in 0..100 {
+                got += net.poll(10, &mut |_, _, _, b| assert_eq!(b, b"OPTIONS"));
+                if got > 0 {
+                    break;
+                }
+            }
+            assert_eq!(got, 1);
+            let lag = net.read_lag.as_ref().unwrap();
+            assert_eq!((lag.hist.len(), lag.unstamped), (1, 0));
+            min = lag.hist.min();
+            if min >= 2_000_000 {
                 break;
             }
         }
-        assert_eq!(got, 1);
-        let lag = net.read_lag.as_ref().unwrap();
-        assert_eq!((lag.hist.len(), lag.unstamped), (1, 0));
-        assert!(lag.hist.min() >= 2_000_000, "lag {} ns", lag.hist.min());
+        assert!(min >= 2_000_000, "lag {min} ns after 50 probes");
     }
 }
