@@ -3,9 +3,14 @@
 //! `prometheus` package), and every metric the rules and the Grafana
 //! dashboard query is one a live edge really exports, after the traffic
 //! that makes each appear (REGISTERs, a wrong password, garbage, a
-//! malformed request, a flood, a non-TLS client on the TLS port).
+//! malformed request, a flood, a non-TLS client on the TLS port). The
+//! cluster and DNS rows and rules are checked against an edge with a real
+//! `redis-server` and a real DNS server (dnsmasq), after a REGISTER and a
+//! lookup.
 
 mod common;
+use common::dns::Dnsmasq;
+use common::redis::Redis;
 use common::tls::*;
 use common::*;
 use std::collections::BTreeSet;
@@ -46,13 +51,14 @@ fn alert_rules_pass_promtool_check_and_their_tests() {
     assert!(ok, "{out}");
 }
 
-#[test]
-fn dashboard_and_rules_name_only_metrics_a_live_edge_exports() {
+/// Every `sipedge_*` name the dashboard's panels and the alert rules query
+/// (a row, a panel that only groups others, has no query of its own).
+fn queried() -> BTreeSet<String> {
     let dashboard: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/monitoring/grafana-dashboard.json")).unwrap())
             .unwrap();
     let mut wanted = BTreeSet::new();
-    for panel in dashboard["panels"].as_array().unwrap() {
+    for panel in dashboard["panels"].as_array().unwrap().iter().filter(|p| p["type"] != "row") {
         let targets = panel["targets"].as_array().unwrap();
         assert!(!targets.is_empty(), "panel {} has no query", panel["title"]);
         for t in targets {
@@ -62,6 +68,35 @@ fn dashboard_and_rules_name_only_metrics_a_live_edge_exports() {
         }
     }
     wanted.extend(names(&std::fs::read_to_string(format!("{ROOT}/monitoring/sipedge.rules.yml")).unwrap()));
+    wanted
+}
+
+/// The names of the rooms beside the shards (`[cluster]`, `[dns]`).
+fn of_rooms(name: &str) -> bool {
+    name.starts_with("sipedge_cluster_") || name.starts_with("sipedge_dns_")
+}
+
+/// Those of `wanted` that `edge` still does not export after 10 s.
+fn not_exported(edge: &Edge, wanted: &BTreeSet<String>) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = edge.metrics();
+        // Samples, and families declared by `# TYPE` (a summary's quantiles
+        // cover the last flush interval only, so they come and go).
+        let samples = text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next());
+        let families = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next());
+        let exported: BTreeSet<String> = samples.chain(families).map(String::from).collect();
+        let missing: Vec<String> = wanted.iter().filter(|n| !exported.contains(*n)).cloned().collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            return missing;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn dashboard_and_rules_name_only_metrics_a_live_edge_exports() {
+    let wanted: BTreeSet<String> = queried().into_iter().filter(|n| !of_rooms(n)).collect();
 
     let dir = test_dir("monitoring");
     let (cert, key) = certificate(&dir, "edge", "edge.test");
@@ -96,20 +131,48 @@ fn dashboard_and_rules_name_only_metrics_a_live_edge_exports() {
     let mut plain = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
     plain.write_all(b"OPTIONS sip:x SIP/2.0\r\n\r\n").unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let missing = loop {
-        let text = edge.metrics();
-        // Samples, and families declared by `# TYPE` (a summary's quantiles
-        // cover the last flush interval only, so they come and go).
-        let samples = text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next());
-        let families = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next());
-        let exported: BTreeSet<String> = samples.chain(families).map(String::from).collect();
-        let missing: Vec<&String> = wanted.iter().filter(|n| !exported.contains(*n)).collect();
-        if missing.is_empty() || Instant::now() > deadline {
-            break missing.into_iter().cloned().collect::<Vec<_>>();
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let missing = not_exported(&edge, &wanted);
     assert!(missing.is_empty(), "queried but not exported: {missing:?}");
     assert!(wanted.len() >= 15, "{wanted:?}");
+}
+
+#[test]
+fn cluster_and_dns_rows_and_rules_name_only_metrics_such_an_edge_exports() {
+    let wanted: BTreeSet<String> = queried().into_iter().filter(|n| of_rooms(n)).collect();
+
+    let redis = Redis::start();
+    let dns = Dnsmasq::start("", "127.0.0.2 target.sipedge.test\n", 60);
+    let dir = test_dir("monitoring-rooms");
+    let users = dir.join("users");
+    std::fs::write(&users, "carol 127.0.0.1 password=s3cret\n").unwrap();
+    let port = free_low_port();
+    let edge = Edge::start_at(
+        port,
+        2,
+        &format!(
+            "[registrar]\ndomains = [\"127.0.0.1\"]\n[auth]\nusers_file = \"{}\"\nalgorithms = [\"MD5\"]\n\
+             [proxy]\ntopology_key = \"{}\"\n\
+             [cluster]\nenabled = true\nnode = \"edge-m\"\nredis = [\"{}\"]\npeer_addr = \"127.0.0.1:{port}\"\n\
+             [dns]\nservers = [\"{}\"]\n",
+            users.display(),
+            "5eed".repeat(16),
+            redis.url(),
+            dns.addr
+        ),
+    );
+    assert!(sipsak_register(&edge, "carol", "s3cret", "sip:carol@127.0.0.1:5996"));
+    let (status, body) = http_get(edge.admin, "/dns/target.sipedge.test").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("127.0.0.2"), "{body}");
+
+    let missing = not_exported(&edge, &wanted);
+    assert!(missing.is_empty(), "queried but not exported: {missing:?}");
+    assert!(wanted.len() >= 20, "{wanted:?}");
+    // Redis answered, and the failure counters the rules watch read 0.
+    assert_eq!(edge.metric("sipedge_cluster_redis_up", &[]), 1.0);
+    for name in
+        ["sipedge_cluster_data_loss_total", "sipedge_cluster_refused_total", "sipedge_dns_budget_overruns_total"]
+    {
+        assert_eq!(edge.metric(name, &[]), 0.0, "{name}");
+    }
 }

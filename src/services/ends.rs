@@ -28,6 +28,7 @@ pub struct Ends<E> {
 impl<E> Ends<E> {
     /// The room's ends and the shards' ends, `capacity` events per shard.
     pub fn new(shards: usize, capacity: usize, dropped: &'static str) -> (Ends<E>, Vec<ShardEnd<E>>) {
+        super::count_from_zero(dropped, &[]);
         let mut ends = Ends { txs: Vec::new(), bells: Vec::new(), dropped };
         let mut shard_ends = Vec::new();
         for _ in 0..shards {

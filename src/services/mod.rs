@@ -7,3 +7,15 @@
 pub mod ends;
 pub mod resolver;
 pub mod store;
+
+/// Registers a room's failure counter at zero when the room starts (one
+/// series per reason, or one without labels), so that a scrape shows it,
+/// and an alert's `rate()` has its start, before the first failure.
+pub(crate) fn count_from_zero(name: &'static str, reasons: &[&'static str]) {
+    if reasons.is_empty() {
+        metrics::counter!(name).increment(0);
+    }
+    for r in reasons {
+        metrics::counter!(name, "reason" => *r).increment(0);
+    }
+}

@@ -125,6 +125,8 @@ pub fn start(cfg: &config::Dns, shards: usize) -> ResolverRoom {
     let queue = cfg.queue.get() as usize;
     let (tx, rx) = tokio::sync::mpsc::channel(queue);
     let (ends, shard_ends) = super::ends::Ends::new(shards, queue + 1024, "sipedge_dns_answers_dropped_total");
+    super::count_from_zero("sipedge_dns_refused_total", &["queue full", "stopped"]);
+    super::count_from_zero("sipedge_dns_budget_overruns_total", &[]);
     let settings = Settings::of(cfg);
     let budget = settings.budget;
     let w = worker::Worker { settings, rx, ends };

@@ -156,6 +156,8 @@ pub fn start(cfg: &config::Cluster, shards: usize) -> StoreRoom {
     let queue = cfg.queue.get() as usize;
     let (tx, rx) = crossbeam_channel::bounded(queue);
     let (ends, shard_ends) = Ends::new(shards, queue + BATCH + 1024, "sipedge_cluster_answers_dropped_total");
+    super::count_from_zero("sipedge_cluster_refused_total", &["queue full", "stopped"]);
+    super::count_from_zero("sipedge_cluster_data_loss_total", &[]);
     let ends = Arc::new(ends);
     let status = Arc::new(Mutex::new(ClusterStatus { node: cfg.node.0.clone(), ..ClusterStatus::default() }));
     let target = Arc::new(Target {
