@@ -2,9 +2,12 @@
 //! traffic (SIGHUP and `POST /reload`; established connections carry on, a
 //! broken file is refused and the old certificate stays), the key log
 //! decrypting a capture in tshark, and outgoing TLS to an upstream (a
-//! second sipedge) that must show a certificate for its configured name.
+//! second sipedge) that must show a certificate for its configured name,
+//! or for the name it is given by and a real DNS server (dnsmasq) resolves
+//! (RFC 5922 §4), not for its address.
 
 mod common;
+use common::dns::Dnsmasq;
 use common::tls::*;
 use common::*;
 use std::io::BufRead;
@@ -164,14 +167,28 @@ fn tshark_decrypts_a_captured_tls_register_with_the_key_log() {
 /// it over TLS expecting `server_name`. Returns the edge, the upstream and
 /// the upstream's port.
 fn edge_and_tls_upstream(test: &str, server_name: &str) -> (Edge, Edge, u16) {
+    let entry =
+        |port| format!("{{ addr = \"127.0.0.1:{port}\", transport = \"tls\", server_name = \"{server_name}\" }}");
+    edge_and_tls_upstream_as(test, "core.test", entry, "")
+}
+
+/// As `edge_and_tls_upstream`, the certificate naming `cert_name`, the
+/// route's upstream entry `entry(port)`, and `extra` in the edge's config.
+fn edge_and_tls_upstream_as(
+    test: &str,
+    cert_name: &str,
+    entry: impl Fn(u16) -> String,
+    extra: &str,
+) -> (Edge, Edge, u16) {
     let dir = test_dir(test);
     let ca = certificate(&dir, "ca", "test-ca.example");
-    let core_cert = signed_by(&dir, &ca, "core", "core.test");
+    let core_cert = signed_by(&dir, &ca, "core", cert_name);
     let up_port = free_port();
     let upstream = Edge::start(1, &tls_listener(up_port, &core_cert, &format!("advertise = \"core.test:{up_port}\"")));
     let extra = format!(
         "\n[proxy]\ntrusted = [\"127.0.0.0/8\"]\n\n[[proxy.route]]\ndomain = \"core.test\"\n\
-         upstreams = [{{ addr = \"127.0.0.1:{up_port}\", transport = \"tls\", server_name = \"{server_name}\" }}]\n\n[tls]\nca = \"{}\"\n",
+         upstreams = [{}]\n\n[tls]\nca = \"{}\"\n{extra}",
+        entry(up_port),
         ca.0.display()
     );
     (Edge::start(1, &extra), upstream, up_port)
@@ -185,17 +202,21 @@ fn options_to_core(up_port: u16, id: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-#[test]
-fn requests_reach_a_tls_upstream_that_shows_a_certificate_for_its_name() {
-    let (edge, upstream, up_port) = edge_and_tls_upstream("out-ok", "core.test");
-    let answer =
-        udp_exchange(edge.sip, &options_to_core(up_port, "outtls1"), Duration::from_secs(5)).expect("an answer");
+/// An OPTIONS through `edge` is answered 200 by `upstream`, over TLS.
+fn reaches_over_tls(edge: &Edge, upstream: &Edge, up_port: u16, id: &str) {
+    let answer = udp_exchange(edge.sip, &options_to_core(up_port, id), Duration::from_secs(5)).expect("an answer");
     assert_eq!(code(&answer), 200, "{answer}");
     assert!(
         upstream
             .wait_metric("sipedge_messages_received_total", &["transport=\"tls\"", "kind=\"request\""], |v| v >= 1.0)
             >= 1.0
     );
+}
+
+#[test]
+fn requests_reach_a_tls_upstream_that_shows_a_certificate_for_its_name() {
+    let (edge, upstream, up_port) = edge_and_tls_upstream("out-ok", "core.test");
+    reaches_over_tls(&edge, &upstream, up_port, "outtls1");
     assert_eq!(edge.wait_metric("sipedge_tcp_opened_total", &[], |v| v >= 1.0), 1.0);
     // The second request reuses the connection.
     let again =
@@ -221,4 +242,22 @@ fn an_upstream_whose_certificate_names_someone_else_is_refused_at_once() {
         edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"upstream certificate\""], |v| v >= 1.0);
     assert!(refused >= 1.0);
     assert_eq!(upstream.metric("sipedge_messages_received_total", &["transport=\"tls\""]), 0.0);
+}
+
+/// An upstream given by name (`sips:core.sipedge.test:PORT`, resolved by a
+/// real DNS server to 127.0.0.1) is verified against that name, which its
+/// certificate carries, not against the address (which it does not carry).
+#[test]
+fn a_tls_upstream_given_by_name_must_show_a_certificate_for_the_name() {
+    let dns = Dnsmasq::start("", "127.0.0.1 core.sipedge.test\n", 60);
+    let entry = |port| format!("{{ addr = \"sips:core.sipedge.test:{port}\" }}");
+    let (edge, upstream, up_port) = edge_and_tls_upstream_as(
+        "out-named",
+        "core.sipedge.test",
+        entry,
+        &format!("\n[dns]\nservers = [\"{}\"]\n", dns.addr),
+    );
+    reaches_over_tls(&edge, &upstream, up_port, "outtls5");
+    assert_eq!(edge.metric("sipedge_tls_handshake_failures_total", &[]), 0.0);
+    assert!(!dns.queries("core.sipedge.test").is_empty(), "the name was resolved");
 }

@@ -142,6 +142,12 @@ pub enum Output {
     Trace(Box<crate::core::trace::Trace>),
     /// A ban decided or ended, for the log (the shard rate-limits the lines).
     Ban(crate::core::protect::BanNews),
+    /// The name `peer`'s certificate must carry when the shard opens a TLS
+    /// connection to it (RFC 5922 §4), given before the first send to it.
+    TlsName {
+        peer: SocketAddr,
+        name: std::sync::Arc<str>,
+    },
 }
 
 pub struct Edge {

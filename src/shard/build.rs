@@ -181,7 +181,8 @@ fn upstream(u: &crate::config::Upstream, weight: u32) -> RouteUpstream {
             (std::net::SocketAddr::from(([0, 0, 0, 0], 0)), Some(dest))
         }
     };
-    RouteUpstream { transport: u.transport().into(), addr, name, weight }
+    let tls_name = (!u.server_name.is_empty()).then(|| u.server_name.as_str().into());
+    RouteUpstream { transport: u.transport().into(), addr, name, weight, tls_name }
 }
 
 /// The core's protection settings from `[protect]` (the edge adds
@@ -299,6 +300,7 @@ mod tests {
             addr: addr.parse().unwrap(),
             name: None,
             weight,
+            tls_name: None,
         };
         let want = Route {
             domain: b"carrier.example".to_vec(),

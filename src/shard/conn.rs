@@ -42,6 +42,9 @@ pub(super) const JOIN_MAX: usize = 64 * 1024;
 const READ_MIN: usize = 2 * 1024;
 /// Largest read size, reached by doubling while reads come back full.
 const READ_MAX: usize = 16 * 1024;
+/// TLS peers' names kept (`Flows::name_tls_peer`); past it, one is forgotten
+/// for each new one (it comes back with the next branch to it).
+const TLS_NAMES: usize = 4096;
 
 struct Entry {
     tx: LocalSender<Vec<u8>>,
@@ -69,6 +72,9 @@ pub struct Flows {
     pub tls_failures: Tally<TlsFailure>,
     /// WebSocket handshakes refused, by reason.
     pub ws_refused: Tally<WsRefused>,
+    /// The name each TLS peer's certificate must carry, as the core said
+    /// (`Output::TlsName`); a peer not here must show its IP address.
+    tls_names: HashMap<SocketAddr, std::sync::Arc<str>>,
 }
 
 /// A connection's end for its own tasks: its id, the queue its writer
@@ -104,6 +110,17 @@ impl Flows {
     pub(super) fn accept(&mut self, shard: u16, peer: SocketAddr, listener: u16) -> Conn {
         self.accepted += 1;
         self.open(shard, peer, listener)
+    }
+
+    /// Remembers the name `peer`'s certificate must carry, for the next
+    /// TLS connection this shard opens to it.
+    pub fn name_tls_peer(&mut self, peer: SocketAddr, name: std::sync::Arc<str>) {
+        if self.tls_names.len() >= TLS_NAMES && !self.tls_names.contains_key(&peer) {
+            if let Some(old) = self.tls_names.keys().next().copied() {
+                self.tls_names.remove(&old);
+            }
+        }
+        self.tls_names.insert(peer, name);
     }
 
     /// A connection's peer address and listener.
@@ -338,7 +355,9 @@ pub fn send_to_peer(shard: &Rc<Shard>, peer: SocketAddr, tls: bool, bytes: Vec<u
 }
 
 /// The client side of a TLS handshake with `peer`, which must show a
-/// certificate for its configured `server_name` (or its IP address).
+/// certificate for the name the core gave for it (RFC 5922 §4: the domain
+/// resolved, or the upstream's `server_name`), else for the `server_name`
+/// of an upstream configured at its address, else for its IP address.
 async fn connect_tls(
     shard: &Shard,
     peer: SocketAddr,
@@ -348,12 +367,11 @@ async fn connect_tls(
         shard.flows.borrow_mut().tls_failures.add(TlsFailure::NoOutgoingTls);
         return None;
     };
+    let named = shard.flows.borrow().tls_names.get(&peer).cloned();
     let upstreams = shard.config.proxy.route.iter().flat_map(|r| &r.upstreams);
-    let name = upstreams
-        .filter(|u| u.addr.literal() == Some(peer))
-        .map(|u| u.server_name.as_str())
-        .find(|n| !n.is_empty())
-        .unwrap_or("");
+    let configured =
+        upstreams.filter(|u| u.addr.literal() == Some(peer)).map(|u| u.server_name.as_str()).find(|n| !n.is_empty());
+    let name = named.as_deref().or(configured).unwrap_or("");
     let name = crate::tls::client::server_name(name, peer).ok()?;
     handshake(shard, true, super::tls_stream::connect(config, name, stream)).await
 }

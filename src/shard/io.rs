@@ -80,6 +80,7 @@ pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
                 Output::ToShard { shard: to, msg } => Outbox::push(shard, to, msg),
                 Output::Ask { token, ask } => super::services::route(shard, token, ask),
                 Output::Close(flow) => shard.flows.borrow_mut().close(flow),
+                Output::TlsName { peer, name } => shard.flows.borrow_mut().name_tls_peer(peer, name),
             }
         }
         if failed.is_empty() {

@@ -170,6 +170,7 @@ impl ProxyState {
         if let Some(dest) = target.name.take() {
             return self.start_named(cx, id, tx, target, *dest);
         }
+        cx.name_tls_peer(&target);
         self.seq += 1;
         let f = Forward {
             origin: tx.origin,

@@ -21,7 +21,8 @@ fn mid_edge(per_aor: bool) -> Edge {
         replace_oldest: false,
         mid: Some(MidConfig { device_expires: 60, upstream_expires: 3600, per_aor }),
     };
-    let core = RouteUpstream { transport: Transport::Udp, addr: CORE.parse().unwrap(), name: None, weight: 1 };
+    let core =
+        RouteUpstream { transport: Transport::Udp, addr: CORE.parse().unwrap(), name: None, weight: 1, tls_name: None };
     let cfg = EdgeConfig {
         shard: 0,
         shards: 1,

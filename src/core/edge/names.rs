@@ -19,6 +19,7 @@ use crate::core::proxy::table::Id;
 use crate::core::resolve::{Dest, Failure, Lookup, Resolved};
 use crate::sip::{HeaderName, Message};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 impl Edge {
     /// Sends the lookups the last step needed (one per name, merged).
@@ -45,10 +46,14 @@ impl ProxyState {
     pub(super) fn start_named(&mut self, cx: &mut Ctx<'_>, id: Id, tx: &mut Tx, template: Target, dest: Dest) {
         match self.names.lookup(cx.now_ms, &dest, id) {
             Lookup::Targets(list) => {
+                // Over TLS the certificate must carry the name resolved
+                // (RFC 5922 §4), not the address it gave.
+                let host: Arc<str> = dest.host.as_str().into();
                 let mut expanded = list.into_iter().map(|(transport, addr)| Target {
                     hop: NextHop { transport, addr, flow: None },
                     inside: template.inside || self.cfg.trusts(addr.ip()),
                     resolved: true,
+                    tls_name: template.tls_name.clone().or_else(|| Some(host.clone())),
                     ..template.clone()
                 });
                 let Some(first) = expanded.next() else {

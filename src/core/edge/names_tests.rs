@@ -14,19 +14,33 @@ const NAME_B: &str = "10.0.2.2:5060";
 
 /// `carrier.example` goes to the upstream named `core.example.net`.
 fn named_config() -> crate::core::EdgeConfig {
+    named_config_over(Transport::Udp, None)
+}
+
+/// As `named_config`, over `transport`, with a configured `server_name`.
+fn named_config_over(transport: Transport, server_name: Option<&str>) -> crate::core::EdgeConfig {
     let mut cfg = config();
-    let dest = Dest::named("core.example.net", None, None, false).unwrap();
-    let up =
-        RouteUpstream { transport: Transport::Udp, addr: "0.0.0.0:0".parse().unwrap(), name: Some(dest), weight: 1 };
+    let dest = Dest::named("core.example.net", None, Some(transport), false).unwrap();
+    let up = RouteUpstream {
+        transport,
+        addr: "0.0.0.0:0".parse().unwrap(),
+        name: Some(dest),
+        weight: 1,
+        tls_name: server_name.map(Into::into),
+    };
     cfg.proxy.routes = vec![Route { domain: b"carrier.example".to_vec(), prefix: Vec::new(), upstreams: vec![up] }];
     cfg
 }
 
 /// The name's two addresses, A before B (SRV priorities 10 and 20).
 fn two_targets(ttl_ms: u64) -> Answer {
+    two_targets_over(Transport::Udp, ttl_ms)
+}
+
+fn two_targets_over(transport: Transport, ttl_ms: u64) -> Answer {
     let c = |priority, addr: &str| {
         let a: std::net::SocketAddr = addr.parse().unwrap();
-        Candidate { priority, weight: 0, transport: Transport::Udp, port: a.port(), addrs: vec![a.ip()] }
+        Candidate { priority, weight: 0, transport, port: a.port(), addrs: vec![a.ip()] }
     };
     Answer::Resolved(Ok(Resolved { candidates: vec![c(10, NAME_A), c(20, NAME_B)], ttl_ms }))
 }
@@ -127,4 +141,31 @@ fn a_name_that_does_not_exist_is_404() {
     net.take(ALICE);
     net.answer_held(|a| resolves(a).then_some(Answer::Resolved(Err(Failure::NotFound { ttl_ms: 30_000 }))));
     assert_eq!(net.one(ALICE).status(), 404);
+}
+
+/// Over TLS, each address a name gave is named to the shard before its
+/// branch goes out: the certificate must carry the name (RFC 5922 §4), or
+/// the upstream's configured `server_name`; over UDP nothing is named.
+#[test]
+fn a_tls_branch_to_a_resolved_address_names_what_its_certificate_must_carry() {
+    for (transport, server_name, want) in [
+        (Transport::Tls, None, Some("core.example.net")),
+        (Transport::Tls, Some("sbc.example.org"), Some("sbc.example.org")),
+        (Transport::Udp, None, None),
+    ] {
+        let mut net = Net::new(named_config_over(transport, server_name));
+        call(&mut net, "t1");
+        assert_eq!(net.one(ALICE).status(), 100);
+        net.answer_held(|a| resolves(a).then(|| two_targets_over(transport, 60_000)));
+        let a = net.one(NAME_A);
+        assert_eq!(a.method(), "INVITE", "{transport:?}");
+        // The next address, after a 503, is named too.
+        net.send(NAME_A, &a.reply(503, "a", &[]));
+        net.take(NAME_A);
+        assert_eq!(net.one(NAME_B).method(), "INVITE", "{transport:?}");
+        let named: Vec<(String, String)> =
+            [NAME_A, NAME_B].iter().filter_map(|at| want.map(|w| (at.to_string(), w.to_string()))).collect();
+        let got: Vec<(String, String)> = net.tls_names.iter().map(|(p, n)| (p.to_string(), n.clone())).collect();
+        assert_eq!(got, named, "{transport:?} {server_name:?}");
+    }
 }

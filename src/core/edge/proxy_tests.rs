@@ -94,6 +94,7 @@ fn carrier_route() -> Route {
         addr: addr.parse().unwrap(),
         name: None,
         weight,
+        tls_name: None,
     };
     Route { domain: b"carrier.example".to_vec(), prefix: Vec::new(), upstreams: vec![up(UP_A, 1), up(UP_B, 0)] }
 }
@@ -213,6 +214,8 @@ pub(super) struct Net {
     pub held: Vec<(u16, u64, Ask)>,
     /// Trace records the shards emitted (`core::trace`).
     pub traces: Vec<crate::core::trace::Trace>,
+    /// The names TLS peers' certificates must carry (`Output::TlsName`).
+    pub tls_names: Vec<(std::net::SocketAddr, String)>,
 }
 
 /// What the simulated mesh does with an ask.
@@ -244,6 +247,7 @@ impl Net {
             asks: Asks::Deliver,
             held: Vec::new(),
             traces: Vec::new(),
+            tls_names: Vec::new(),
         }
     }
 
@@ -274,6 +278,7 @@ impl Net {
             match o {
                 Output::Trace(t) => self.traces.push(*t),
                 Output::Ban(_) => {}
+                Output::TlsName { peer, name } => self.tls_names.push((peer, name.to_string())),
                 Output::Send { dest: Dest::Flow(f), bytes } if self.dead.contains(&f) => {
                     let mut more = Vec::new();
                     self.edges[from as usize].handle(self.now, Input::Undeliverable(&bytes), &mut more);

@@ -240,6 +240,15 @@ impl Ctx<'_> {
             && self.listeners.iter().any(|l| l.transport == Transport::Tcp)
     }
 
+    /// Tells the shard which name `target`'s certificate must carry, when
+    /// the branch may open a TLS connection to it (RFC 5922 §4).
+    pub(super) fn name_tls_peer(&mut self, target: &Target) {
+        let hop = &target.hop;
+        if let (Transport::Tls, None, Some(name)) = (hop.transport, hop.flow, &target.tls_name) {
+            self.out.push(Output::TlsName { peer: hop.addr, name: name.clone() });
+        }
+    }
+
     /// Sends to a next hop: a datagram, the connection it names (through
     /// the shard that owns it), or a connection to its address.
     pub(super) fn send_hop(&mut self, hop: NextHop, bytes: Vec<u8>) {

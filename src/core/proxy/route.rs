@@ -20,6 +20,7 @@ use crate::core::resolve::Dest;
 use crate::core::{FlowId, Transport};
 use crate::sip::{Scheme, Uri};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 /// Where to send: by which transport, to which address, and on which
 /// connection when one is known (a device registered over TCP).
@@ -71,6 +72,9 @@ pub struct RouteUpstream {
     pub addr: SocketAddr,
     pub name: Option<Dest>,
     pub weight: u32,
+    /// The configured `server_name`: the name a TLS upstream's certificate
+    /// must carry (None: its address's IP, or for a name, the name itself).
+    pub tls_name: Option<Arc<str>>,
 }
 
 /// Where a request goes before DNS: an address, or a name whose addresses
@@ -105,6 +109,8 @@ pub struct Upstream {
     pub name: Option<Dest>,
     pub weight: u32,
     pub up: bool,
+    /// `RouteUpstream::tls_name`.
+    pub tls_name: Option<Arc<str>>,
 }
 
 /// The configured routes and the health of their upstreams.
@@ -133,13 +139,16 @@ impl Routes {
                     Some(d) => placeholder(d),
                     None => NextHop { transport: u.transport, addr: u.addr, flow: None },
                 };
-                let i = match r.upstreams.iter().position(|x| x.hop == hop && x.name == u.name) {
-                    Some(i) => i,
-                    None => {
-                        r.upstreams.push(Upstream { hop, name: u.name.clone(), weight: u.weight, up: true });
-                        r.upstreams.len() - 1
-                    }
-                };
+                let i =
+                    match r.upstreams.iter().position(|x| x.hop == hop && x.name == u.name && x.tls_name == u.tls_name)
+                    {
+                        Some(i) => i,
+                        None => {
+                            let (name, tls_name) = (u.name.clone(), u.tls_name.clone());
+                            r.upstreams.push(Upstream { hop, name, weight: u.weight, up: true, tls_name });
+                            r.upstreams.len() - 1
+                        }
+                    };
                 idx.push(i);
             }
             let selectable = n < cfg.len();
@@ -227,7 +236,13 @@ mod tests {
     fn route(domain: &str, prefix: &str, upstreams: &[(&str, u32)]) -> Route {
         let upstreams = upstreams
             .iter()
-            .map(|(a, w)| RouteUpstream { transport: Transport::Udp, addr: a.parse().unwrap(), name: None, weight: *w })
+            .map(|(a, w)| RouteUpstream {
+                transport: Transport::Udp,
+                addr: a.parse().unwrap(),
+                name: None,
+                weight: *w,
+                tls_name: None,
+            })
             .collect();
         Route { domain: domain.as_bytes().to_vec(), prefix: prefix.as_bytes().to_vec(), upstreams }
     }

@@ -22,6 +22,7 @@ use crate::core::Origin;
 use crate::sip::Stored;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The proxy's settings, from `[proxy]` (and `[hygiene]`: what relayed
 /// messages lose), translated where shards are built (`shard::build`).
@@ -106,12 +107,16 @@ pub struct Target {
     /// One of a name's addresses: a 503, a timeout or a transport error
     /// moves on to the next (RFC 3263 §4.3) and blocklists this one.
     pub resolved: bool,
+    /// Over TLS, the name the next hop's certificate must carry when it is
+    /// not its address (RFC 5922 §4: the domain of the URI that was
+    /// resolved, or the upstream's `server_name`).
+    pub tls_name: Option<Arc<str>>,
 }
 
 impl Target {
     /// A target with no name to resolve.
     pub fn at(uri: Vec<u8>, routes: Vec<Vec<u8>>, hop: NextHop, upstream: Option<usize>, inside: bool) -> Target {
-        Target { uri, routes, hop, upstream, inside, name: None, resolved: false }
+        Target { uri, routes, hop, upstream, inside, name: None, resolved: false, tls_name: None }
     }
 }
 
