@@ -263,15 +263,19 @@ fn bans_and_unbans_are_logged_one_line_each_and_a_storm_is_cut_short() {
         std::process::Stdio::from(log),
     );
     let read = || std::fs::read_to_string(&log_path).unwrap();
+    // The logger thread writes after the edge has acted: wait for a line.
+    let wait_for = |line: &str| {
+        let deadline = Instant::now() + Duration::from_secs(4);
+        while !read().contains(line) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
     let attacker = socket("127.0.0.4");
     for i in 0..30 {
         options_from(&attacker, &edge, &format!("l{i}"), "");
     }
     codes(&attacker);
-    let deadline = Instant::now() + Duration::from_secs(4);
-    while !read().contains("unban 127.0.0.4: its flood ban ran out") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for("unban 127.0.0.4: its flood ban ran out");
     let text = read();
     assert!(text.contains("ban 127.0.0.4 for 1 s: flood"), "{text}");
     assert!(text.contains("unban 127.0.0.4: its flood ban ran out"), "{text}");
@@ -280,6 +284,7 @@ fn bans_and_unbans_are_logged_one_line_each_and_a_storm_is_cut_short() {
     }
     codes(&attacker);
     assert_eq!(http_delete(edge.admin, "/bans/127.0.0.4").unwrap().0, 200);
+    wait_for("unban 127.0.0.4: lifted through the admin API");
     assert!(read().contains("unban 127.0.0.4: lifted through the admin API"), "{}", read());
 
     // 60 addresses banned at once: 20 lines, then one line for the rest.

@@ -11,7 +11,7 @@ use common::dns::Dnsmasq;
 use common::tls::*;
 use common::*;
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -164,9 +164,9 @@ fn tshark_decrypts_a_captured_tls_register_with_the_key_log() {
 
 /// An upstream (a second sipedge) with a TLS listener whose certificate
 /// names `core.test`, signed by a test CA; an edge routing `core.test` to
-/// it over TLS expecting `server_name`. Returns the edge, the upstream and
-/// the upstream's port.
-fn edge_and_tls_upstream(test: &str, server_name: &str) -> (Edge, Edge, u16) {
+/// it over TLS expecting `server_name`. Returns the edge, the upstream,
+/// the upstream's port and the file of the edge's log.
+fn edge_and_tls_upstream(test: &str, server_name: &str) -> (Edge, Edge, u16, PathBuf) {
     let entry =
         |port| format!("{{ addr = \"127.0.0.1:{port}\", transport = \"tls\", server_name = \"{server_name}\" }}");
     edge_and_tls_upstream_as(test, "core.test", entry, "")
@@ -179,7 +179,7 @@ fn edge_and_tls_upstream_as(
     cert_name: &str,
     entry: impl Fn(u16) -> String,
     extra: &str,
-) -> (Edge, Edge, u16) {
+) -> (Edge, Edge, u16, PathBuf) {
     let dir = test_dir(test);
     let ca = certificate(&dir, "ca", "test-ca.example");
     let core_cert = signed_by(&dir, &ca, "core", cert_name);
@@ -191,7 +191,8 @@ fn edge_and_tls_upstream_as(
         entry(up_port),
         ca.0.display()
     );
-    (Edge::start(1, &extra), upstream, up_port)
+    let (edge, log) = Edge::start_logged(1, &extra);
+    (edge, upstream, up_port, log)
 }
 
 fn options_to_core(up_port: u16, id: &str) -> Vec<u8> {
@@ -215,7 +216,7 @@ fn reaches_over_tls(edge: &Edge, upstream: &Edge, up_port: u16, id: &str) {
 
 #[test]
 fn requests_reach_a_tls_upstream_that_shows_a_certificate_for_its_name() {
-    let (edge, upstream, up_port) = edge_and_tls_upstream("out-ok", "core.test");
+    let (edge, upstream, up_port, _) = edge_and_tls_upstream("out-ok", "core.test");
     reaches_over_tls(&edge, &upstream, up_port, "outtls1");
     assert_eq!(edge.wait_metric("sipedge_tcp_opened_total", &[], |v| v >= 1.0), 1.0);
     // The second request reuses the connection.
@@ -227,7 +228,7 @@ fn requests_reach_a_tls_upstream_that_shows_a_certificate_for_its_name() {
 
 #[test]
 fn an_upstream_whose_certificate_names_someone_else_is_refused_at_once() {
-    let (edge, upstream, up_port) = edge_and_tls_upstream("out-wrong", "other.test");
+    let (edge, upstream, up_port, log) = edge_and_tls_upstream("out-wrong", "other.test");
     let started = Instant::now();
     let answer =
         udp_exchange(edge.sip, &options_to_core(up_port, "outtls3"), Duration::from_secs(5)).expect("an answer");
@@ -242,6 +243,17 @@ fn an_upstream_whose_certificate_names_someone_else_is_refused_at_once() {
         edge.wait_metric("sipedge_tls_handshake_failures_total", &["reason=\"upstream certificate\""], |v| v >= 1.0);
     assert!(refused >= 1.0);
     assert_eq!(upstream.metric("sipedge_messages_received_total", &["transport=\"tls\""]), 0.0);
+    // One line says who, which name was expected, and what was shown instead
+    // (written by the logger thread: waited for).
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut text = String::new();
+    while !text.contains("outgoing TLS to") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        text = std::fs::read_to_string(&log).unwrap();
+    }
+    let line = text.lines().find(|l| l.contains("outgoing TLS to 127.0.0.1:")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("(expecting other.test) failed: upstream certificate: "), "{line}");
+    assert!(line.contains("core.test"), "what the certificate names: {line}");
 }
 
 /// An upstream given by name (`sips:core.sipedge.test:PORT`, resolved by a
@@ -251,7 +263,7 @@ fn an_upstream_whose_certificate_names_someone_else_is_refused_at_once() {
 fn a_tls_upstream_given_by_name_must_show_a_certificate_for_the_name() {
     let dns = Dnsmasq::start("", "127.0.0.1 core.sipedge.test\n", 60);
     let entry = |port| format!("{{ addr = \"sips:core.sipedge.test:{port}\" }}");
-    let (edge, upstream, up_port) = edge_and_tls_upstream_as(
+    let (edge, upstream, up_port, _) = edge_and_tls_upstream_as(
         "out-named",
         "core.sipedge.test",
         entry,

@@ -45,6 +45,8 @@ const READ_MAX: usize = 16 * 1024;
 /// TLS peers' names kept (`Flows::name_tls_peer`); past it, one is forgotten
 /// for each new one (it comes back with the next branch to it).
 const TLS_NAMES: usize = 4096;
+/// The log target of outgoing TLS failures (`Shard::tls_log` paces them).
+pub(super) const TLS_LOG: &str = "sipedge::tls";
 
 struct Entry {
     tx: LocalSender<Vec<u8>>,
@@ -216,7 +218,7 @@ async fn serve(shard: Rc<Shard>, listener: u16, transport: Transport, stream: Tc
     // would otherwise stay part of the connection's task for life.
     // (`let … else`, not `if let`: the handshake's result, a whole TLS
     // session, would otherwise stay reserved in this task's state.)
-    let Some(stream) = Box::pin(handshake(&shard, false, super::tls_stream::accept(config, stream))).await else {
+    let Ok(stream) = Box::pin(handshake(&shard, false, super::tls_stream::accept(config, stream))).await else {
         return;
     };
     speak(shard, listener, transport, stream, peer).await
@@ -251,17 +253,25 @@ pub(super) fn handshake_timeout(shard: &Shard) -> Duration {
 
 /// Runs a TLS handshake (either side) under `limits.tls_handshake_timeout_ms`;
 /// a failure is counted by cause and gives None.
-async fn handshake<S>(shard: &Shard, outgoing: bool, h: impl Future<Output = std::io::Result<S>>) -> Option<S> {
-    let reason =
+async fn handshake<S>(shard: &Shard, outgoing: bool, h: impl Future<Output = std::io::Result<S>>) -> Result<S, String> {
+    let (reason, why) =
         match glommio::timer::timeout(handshake_timeout(shard), async { h.await.map_err(glommio::GlommioError::from) })
             .await
         {
-            Ok(s) => return Some(s),
-            Err(glommio::GlommioError::TimedOut(_)) => TlsFailure::HandshakeTimeout,
-            Err(e) => handshake_failure(&e, outgoing),
+            Ok(s) => return Ok(s),
+            Err(glommio::GlommioError::TimedOut(_)) => (TlsFailure::HandshakeTimeout, "no handshake in time".into()),
+            Err(e) => (handshake_failure(&e, outgoing), describe(&e)),
         };
     shard.flows.borrow_mut().tls_failures.add(reason);
-    None
+    Err(format!("{}: {why}", reason.label()))
+}
+
+/// A handshake error in rustls' own words where it is one.
+fn describe(e: &glommio::GlommioError<()>) -> String {
+    match e {
+        glommio::GlommioError::IoError(io) => io.get_ref().map_or_else(|| io.to_string(), ToString::to_string),
+        e => e.to_string(),
+    }
 }
 
 /// A handshake error, by cause, for `sipedge_tls_handshake_failures_total`:
@@ -372,8 +382,20 @@ async fn connect_tls(
     let configured =
         upstreams.filter(|u| u.addr.literal() == Some(peer)).map(|u| u.server_name.as_str()).find(|n| !n.is_empty());
     let name = named.as_deref().or(configured).unwrap_or("");
-    let name = crate::tls::client::server_name(name, peer).ok()?;
-    handshake(shard, true, super::tls_stream::connect(config, name, stream)).await
+    let server_name = crate::tls::client::server_name(name, peer).ok()?;
+    match handshake(shard, true, super::tls_stream::connect(config, server_name, stream)).await {
+        Ok(s) => Some(s),
+        Err(why) => {
+            // What an operator needs to mend it: who, which name was
+            // asked for, and rustls' words (what the certificate names).
+            let unix_ms = super::clock::now_ms() + super::clock::unix_offset_ms();
+            if shard.tls_log.borrow_mut().take(unix_ms) {
+                let name = if name.is_empty() { "its IP address" } else { name };
+                log::warn!(target: TLS_LOG, "outgoing TLS to {peer} (expecting {name}) failed: {why}");
+            }
+            None
+        }
+    }
 }
 
 /// A byte-stream connection (TCP, TLS): its writer writes each queued

@@ -111,6 +111,8 @@ pub struct Shard {
     pub resolver: Option<services::ResolverLink>,
     /// Ban lines, at most so many a second.
     pub ban_log: RefCell<crate::telemetry::ban_log::BanLog>,
+    /// Lines of outgoing TLS failures, at most so many a second.
+    pub tls_log: RefCell<crate::telemetry::line_budget::LineBudget>,
 }
 
 async fn run(spec: ShardSpec) {
@@ -148,6 +150,7 @@ async fn run(spec: ShardSpec) {
             services::StoreLink { handle, events: end.events }
         }),
         ban_log: RefCell::default(),
+        tls_log: RefCell::new(crate::telemetry::line_budget::LineBudget::new(conn::TLS_LOG, "outgoing TLS", 10)),
         resolver: resolver.map(|(handle, end)| {
             dns_bell = Some(end.doorbell);
             services::ResolverLink { handle, events: end.events }

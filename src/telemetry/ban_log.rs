@@ -4,6 +4,7 @@
 //! and one line says how many were left out, so a ban storm cannot flood
 //! the log. (A ban lifted through the admin API is the admin face's line.)
 
+use super::line_budget::LineBudget;
 use crate::core::protect::BanNews;
 
 /// Ban lines one shard writes in one second at most.
@@ -12,22 +13,21 @@ pub const PER_SECOND: u32 = 20;
 /// The log's target: `log.level` filters it like any other line.
 pub const TARGET: &str = "sipedge::ban";
 
-#[derive(Debug, Default)]
-pub struct BanLog {
-    second: u64,
-    written: u32,
-    left_out: u64,
+#[derive(Debug)]
+pub struct BanLog(LineBudget);
+
+impl Default for BanLog {
+    fn default() -> BanLog {
+        BanLog(LineBudget::new(TARGET, "ban", PER_SECOND))
+    }
 }
 
 impl BanLog {
     /// The line for `news` at `unix_ms`, unless this second's lines are spent.
     pub fn log(&mut self, unix_ms: u64, news: &BanNews) {
-        self.roll(unix_ms);
-        if self.written >= PER_SECOND {
-            self.left_out += 1;
+        if !self.0.take(unix_ms) {
             return;
         }
-        self.written += 1;
         match news {
             BanNews::Banned(b) => {
                 let secs = b.expires_at_ms.saturating_sub(unix_ms).div_ceil(1000);
@@ -39,19 +39,12 @@ impl BanLog {
 
     /// On a new second: the line saying how many lines the last one left out.
     pub fn roll(&mut self, unix_ms: u64) {
-        let second = unix_ms / 1000;
-        if second == self.second {
-            return;
-        }
-        if self.left_out > 0 {
-            log::warn!(target: TARGET, "{} more ban lines left out (at most {PER_SECOND} a second)", self.left_out);
-        }
-        (self.second, self.written, self.left_out) = (second, 0, 0);
+        self.0.roll(unix_ms)
     }
 
     /// Lines left out in the current second (for tests).
     pub fn left_out(&self) -> u64 {
-        self.left_out
+        self.0.left_out()
     }
 }
 

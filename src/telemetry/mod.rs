@@ -9,6 +9,7 @@ pub mod hep;
 pub mod hep_filter;
 pub mod hep_sender;
 pub mod latency;
+pub mod line_budget;
 pub mod logger;
 pub mod polls;
 pub mod publish;

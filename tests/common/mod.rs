@@ -57,14 +57,27 @@ impl Edge {
 
     /// As `start_at`; `server` is the body of the `[server]` table (`shards = 2\nsteering = "cbpf"`).
     pub fn start_server(sip_port: u16, server: &str, extra: &str) -> Edge {
+        Edge::start_server_logging(sip_port, server, extra, Stdio::inherit())
+    }
+
+    /// As `start`, its log (stderr) written to a file: the edge and the file.
+    pub fn start_logged(shards: usize, extra: &str) -> (Edge, std::path::PathBuf) {
+        let port = free_port();
+        let path = std::env::temp_dir().join(format!("sipedge-log-{}-{port}", std::process::id()));
+        let log = std::fs::File::create(&path).unwrap();
+        (Edge::start_server_logging(port, &format!("shards = {shards}"), extra, Stdio::from(log)), path)
+    }
+
+    fn start_server_logging(sip_port: u16, server: &str, extra: &str, log: Stdio) -> Edge {
         let admin_port = free_port();
         let config = format!(
             "[server]\n{server}\n\n[[listen]]\ntransport = \"udp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[[listen]]\ntransport = \"tcp\"\naddr = \"127.0.0.1:{sip_port}\"\n\n[admin]\naddr = \"127.0.0.1:{admin_port}\"\n\n[metrics]\nflush_ms = 100\n\n[log]\nlevel = \"warn\"\n{extra}"
         );
-        Edge::with_config(
+        Edge::with_config_logging(
             config,
             format!("127.0.0.1:{sip_port}").parse().unwrap(),
             format!("127.0.0.1:{admin_port}").parse().unwrap(),
+            log,
         )
     }
 
