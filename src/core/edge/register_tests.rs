@@ -566,6 +566,33 @@ fn outbound_unregister_by_instance_and_reg_id() {
     assert!(e.registrations(ALICE.as_bytes()).is_empty(), "{:?}", contacts(&e, ALICE));
 }
 
+#[test]
+fn outbound_one_flow_per_register_and_a_reg_id_needs_an_instance() {
+    // RFC 5626 §6: two Contacts that add bindings, one with a reg-id: 400.
+    let mut e = edge();
+    let sup = "Supported: outbound, path\r\n";
+    let two = format!("{sup}{}Contact: <sip:alice@10.0.0.1:5080>\r\n", outbound_contact(5070, 1));
+    let text = send(&mut e, NOW, tcp(5070, 1), &register("o8", 1, &two));
+    assert_eq!(status(&text), 400, "{text}");
+    assert!(e.registrations(ALICE.as_bytes()).is_empty());
+    // One that adds and one that removes is one flow: accepted.
+    let c = "sip:alice@10.0.0.1:5080";
+    send(&mut e, NOW, udp(5080), &register("o9", 1, &format!("Contact: <{c}>\r\n")));
+    let swap = format!("{sup}{}Contact: <{c}>;expires=0\r\n", outbound_contact(5070, 1));
+    let text = send(&mut e, NOW + 1, tcp(5070, 1), &register("o9", 2, &swap));
+    assert_eq!(status(&text), 200, "{text}");
+    assert_eq!(contacts(&e, ALICE), vec!["sip:alice@10.0.0.1:5070;transport=tcp;ob"]);
+    // A reg-id with no instance is ignored: no outbound, no Require.
+    let mut e = edge();
+    let bare = format!("{sup}Contact: <sip:alice@10.0.0.1:5090>;reg-id=1\r\nContact: <sip:alice@10.0.0.1:5091>\r\n");
+    let text = send(&mut e, NOW, udp(5090), &register("o10", 1, &bare));
+    assert_eq!(status(&text), 200, "{text}");
+    assert!(headers(&text, "Require").is_empty(), "{text}");
+    let all = e.registrations(ALICE.as_bytes());
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|b| b.reg_id().is_none()));
+}
+
 // ---------------------------------------------------------------- expiry
 
 #[test]

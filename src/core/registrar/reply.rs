@@ -36,10 +36,11 @@ pub fn write_ok(
             owned.push(("Path", p.to_vec()));
         }
     }
-    // RFC 5626 §6: only for the REGISTER that itself used outbound (reg-id).
-    let used_outbound = msg
-        .values(HeaderName::Contact)
-        .any(|(v, _)| sip::parse_name_addr(v).is_ok_and(|na| na.param("reg-id").is_some()));
+    // RFC 5626 §6: only for the REGISTER that itself used outbound (reg-id
+    // with an instance; a reg-id alone is ignored).
+    let used_outbound = msg.values(HeaderName::Contact).any(|(v, _)| {
+        sip::parse_name_addr(v).is_ok_and(|na| na.param("reg-id").is_some() && na.param("+sip.instance").is_some())
+    });
     if used_outbound && super::request::has_option(msg, HeaderName::Supported, b"outbound") {
         owned.push(("Require", b"outbound".to_vec()));
         owned.push(("Flow-Timer", flow_timer.to_string().into_bytes()));

@@ -151,13 +151,21 @@ pub fn prepare(
             Some(Some(r)) => Some(parse_u32(r).ok_or(Reject::new(400, "Bad reg-id"))?),
             _ => None,
         };
+        let instance = na.param("+sip.instance").flatten().map(<[u8]>::to_vec);
         op.contacts.push(ContactChange {
             uri: na.uri_raw.to_vec(),
             expires: expires.min(terms.max_expires),
             q,
-            instance: na.param("+sip.instance").flatten().map(<[u8]>::to_vec),
-            reg_id,
+            // RFC 5626 §6: a reg-id without an instance is ignored.
+            reg_id: reg_id.filter(|_| instance.is_some()),
+            instance,
         });
+    }
+    // RFC 5626 §6: a REGISTER with a reg-id binds one flow: more than one
+    // Contact that adds a binding, any of them with a reg-id, is refused.
+    let adding = || op.contacts.iter().filter(|c| c.expires != 0);
+    if adding().count() > 1 && adding().any(|c| c.reg_id.is_some()) {
+        return Err(Reject::new(400, "More Than One Contact With reg-id"));
     }
     if has_option(msg, HeaderName::Supported, b"path") {
         op.path = msg.values(HeaderName::Path).map(|(v, _)| v.to_vec()).collect();
