@@ -181,7 +181,9 @@ fn upstream(u: &crate::config::Upstream, weight: u32) -> RouteUpstream {
             (std::net::SocketAddr::from(([0, 0, 0, 0], 0)), Some(dest))
         }
     };
-    let tls_name = (!u.server_name.is_empty()).then(|| u.server_name.as_str().into());
+    // A literal upstream's server_name the shard reads from config when it
+    // connects (also for in-dialog requests, which carry no target name).
+    let tls_name = (name.is_some() && !u.server_name.is_empty()).then(|| u.server_name.as_str().into());
     RouteUpstream { transport: u.transport().into(), addr, name, weight, tls_name }
 }
 

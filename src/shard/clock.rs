@@ -32,6 +32,11 @@ pub fn unix_offset_ms() -> u64 {
     anchor().1
 }
 
+/// Unix milliseconds now, on the same clock (for log pacing).
+pub fn unix_now_ms() -> u64 {
+    now_ms() + unix_offset_ms()
+}
+
 /// The housekeeping loop's wake-up: when it means to wake, and a way to
 /// wake it sooner.
 pub struct Alarm {

@@ -75,7 +75,8 @@ pub struct Flows {
     /// WebSocket handshakes refused, by reason.
     pub ws_refused: Tally<WsRefused>,
     /// The name each TLS peer's certificate must carry, as the core said
-    /// (`Output::TlsName`); a peer not here must show its IP address.
+    /// (`Output::TlsName`: a resolved name's); for a peer not here, see
+    /// `connect_tls`.
     tls_names: HashMap<SocketAddr, std::sync::Arc<str>>,
 }
 
@@ -252,7 +253,7 @@ pub(super) fn handshake_timeout(shard: &Shard) -> Duration {
 }
 
 /// Runs a TLS handshake (either side) under `limits.tls_handshake_timeout_ms`;
-/// a failure is counted by cause and gives None.
+/// a failure is counted by cause and gives its cause and rustls' words.
 async fn handshake<S>(shard: &Shard, outgoing: bool, h: impl Future<Output = std::io::Result<S>>) -> Result<S, String> {
     let (reason, why) =
         match glommio::timer::timeout(handshake_timeout(shard), async { h.await.map_err(glommio::GlommioError::from) })
@@ -388,8 +389,7 @@ async fn connect_tls(
         Err(why) => {
             // What an operator needs to mend it: who, which name was
             // asked for, and rustls' words (what the certificate names).
-            let unix_ms = super::clock::now_ms() + super::clock::unix_offset_ms();
-            if shard.tls_log.borrow_mut().take(unix_ms) {
+            if shard.tls_log.borrow_mut().take(super::clock::unix_now_ms()) {
                 let name = if name.is_empty() { "its IP address" } else { name };
                 log::warn!(target: TLS_LOG, "outgoing TLS to {peer} (expecting {name}) failed: {why}");
             }

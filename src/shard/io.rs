@@ -48,10 +48,7 @@ pub async fn perform(shard: &Rc<Shard>, mut outs: Vec<Output>) {
         for o in outs {
             match o {
                 Output::Trace(t) => crate::telemetry::logger::trace(&t),
-                Output::Ban(news) => {
-                    let unix_ms = super::clock::now_ms() + super::clock::unix_offset_ms();
-                    shard.ban_log.borrow_mut().log(unix_ms, &news)
-                }
+                Output::Ban(news) => shard.ban_log.borrow_mut().log(super::clock::unix_now_ms(), &news),
                 Output::Send { dest: Dest::Udp { listener, peer }, bytes } => {
                     let sock =
                         shard.udp.get(listener as usize).and_then(Option::as_ref).or_else(|| any_udp(shard, peer));

@@ -126,7 +126,7 @@ fn command(shard: &Shard, c: Command) {
 
 fn flush(shard: &Shard, reports: &crossbeam_channel::Sender<Report>) {
     // A second of ban (or TLS) lines over its budget gets its summary line here too.
-    let unix_ms = super::clock::now_ms() + super::clock::unix_offset_ms();
+    let unix_ms = super::clock::unix_now_ms();
     shard.ban_log.borrow_mut().roll(unix_ms);
     shard.tls_log.borrow_mut().roll(unix_ms);
     let flows = shard.flows.borrow();

@@ -311,10 +311,9 @@ impl Edge {
             .map(|i| {
                 let u = &self.proxy.routes.upstreams[i];
                 let mut t = Target::at(ruri_raw.to_vec(), Vec::new(), u.hop, Some(i), true);
-                t.tls_name = u.tls_name.clone();
                 if let Some(d) = &u.name {
                     // A named upstream is not marked down: its addresses fail over.
-                    (t.name, t.upstream) = (Some(Box::new(d.clone())), None);
+                    (t.name, t.upstream, t.tls_name) = (Some(Box::new(d.clone())), None, u.tls_name.clone());
                 }
                 t
             })

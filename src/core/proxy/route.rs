@@ -72,8 +72,9 @@ pub struct RouteUpstream {
     pub addr: SocketAddr,
     pub name: Option<Dest>,
     pub weight: u32,
-    /// The configured `server_name`: the name a TLS upstream's certificate
-    /// must carry (None: its address's IP, or for a name, the name itself).
+    /// A named TLS upstream's configured `server_name`: the name its
+    /// certificate must carry instead of the name itself (None: the name).
+    /// A literal upstream's `server_name` the shard reads when it connects.
     pub tls_name: Option<Arc<str>>,
 }
 
